@@ -1,0 +1,350 @@
+//! roadie against OpenSSH's `ssh`, on the same loopback sshd servers.
+//!
+//! `cargo bench --bench ssh_compare [-- --runs N]`
+//!
+//! Whole processes are timed, contenders interleaved run by run, and medians
+//! compared:
+//! 1. one command on one host, fresh connection: `roadie run HOST -- true`
+//!    against `ssh HOST true` (OpenSSH's default key exchange, and the
+//!    curve25519 exchange roadie negotiates);
+//! 2. `true` and `sleep 1` on 50 hosts: `roadie run --parallel 50` against
+//!    50 `ssh` processes started at once;
+//! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes'.
+//!
+//! The servers log at DEBUG1 so the key exchange and cipher each client
+//! negotiated can be read from them. Run as root to get a benchmark user whose
+//! login shell is /bin/sh; otherwise the remote shell's start-up (a heavy
+//! ~/.bashrc, say) is in every figure.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use roadie::sandbox::{
+    MAX_ADDRESSES_PER_SERVER, Server, ServerConfig, ensure_key, known_hosts_line,
+};
+
+const HOSTS: u8 = 50;
+const BENCH_USER: &str = "roadie-bench";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    user: String,
+    key: PathBuf,
+    known_hosts: PathBuf,
+    servers: Vec<Server>,
+    entries: Vec<(Ipv4Addr, u16)>,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let user = if nix::unistd::geteuid().is_root() {
+        let exists = Command::new("id")
+            .arg(BENCH_USER)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !exists {
+            run(Command::new("useradd").args(["-M", "-s", "/bin/sh", BENCH_USER]));
+        }
+        run(Command::new("usermod")
+            .args(["-p", "*", "-s", "/bin/sh", "-d"])
+            .arg(dir.path())
+            .arg(BENCH_USER));
+        BENCH_USER.to_owned()
+    } else {
+        eprintln!("note: not root, so the commands run in your own login shell");
+        nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .unwrap()
+            .name
+    };
+    let key = dir.path().join("client_key");
+    let public = ensure_key(&key, "bench").unwrap();
+    let authorized = dir.path().join("authorized_keys");
+    std::fs::write(&authorized, format!("{}\n", public.to_openssh().unwrap())).unwrap();
+    let addresses: Vec<Ipv4Addr> = (0..HOSTS)
+        .map(|i| Ipv4Addr::new(127, 0, 0, 2 + i))
+        .collect();
+    let mut servers = Vec::new();
+    let mut entries = Vec::new();
+    let mut known = String::new();
+    for (index, chunk) in addresses.chunks(MAX_ADDRESSES_PER_SERVER).enumerate() {
+        let server = Server::start(&ServerConfig {
+            dir: dir.path().join(format!("server{index}")),
+            addresses: chunk.to_vec(),
+            port: 0,
+            authorized_keys: authorized.clone(),
+            detached: false,
+            extra: vec!["LogLevel DEBUG1".into()],
+        })
+        .expect("sshd (install openssh-server)");
+        for address in chunk {
+            known.push_str(&known_hosts_line(*address, server.port, &server.host_key).unwrap());
+            known.push('\n');
+            entries.push((*address, server.port));
+        }
+        servers.push(server);
+    }
+    let known_hosts = dir.path().join("known_hosts");
+    std::fs::write(&known_hosts, known).unwrap();
+    let hosts = |list: &[(Ipv4Addr, u16)]| {
+        list.iter()
+            .map(|(a, p)| format!("\"{a}:{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let common =
+        format!("    user: \"{user}\"\n    identity: client_key\n    known_hosts: known_hosts\n");
+    std::fs::write(
+        dir.path().join("roadie.yaml"),
+        format!(
+            "environments:\n  one:\n    hosts: [{}]\n{common}  fleet:\n    hosts: [{}]\n{common}",
+            hosts(&entries[..1]),
+            hosts(&entries)
+        ),
+    )
+    .unwrap();
+    Setup {
+        dir,
+        user,
+        key,
+        known_hosts,
+        servers,
+        entries,
+    }
+}
+
+fn run(command: &mut Command) {
+    let status = command.status().unwrap();
+    assert!(status.success(), "{command:?} failed");
+}
+
+impl Setup {
+    fn roadie(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roadie"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env_remove("SSH_AUTH_SOCK");
+        command
+    }
+
+    fn ssh(&self, (address, port): (Ipv4Addr, u16), extra: &[&str], remote: &str) -> Command {
+        let mut command = Command::new("ssh");
+        command
+            .args([
+                "-F",
+                "none",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-i",
+            ])
+            .arg(&self.key)
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
+            .args(["-o", "StrictHostKeyChecking=yes", "-p", &port.to_string()])
+            .args(extra)
+            .arg(format!("{}@{address}", self.user))
+            .arg(remote);
+        command
+    }
+}
+
+/// The key exchange and cipher of the last connection a server logged.
+fn negotiated(server: &Path) -> String {
+    let log = std::fs::read_to_string(server.join("sshd.log")).unwrap_or_default();
+    let last = |what: &str| {
+        log.lines()
+            .rev()
+            .find_map(|l| l.split_once(what))
+            .and_then(|(_, v)| v.split_whitespace().next())
+            .map_or_else(|| "?".into(), str::to_owned)
+    };
+    format!(
+        "kex {}, cipher {}",
+        last("kex: algorithm:"),
+        last("kex: client->server cipher:")
+    )
+}
+
+/// Start every command at once; the wall time until all have exited, and
+/// the sum of their peak RSS (KiB) when `measure_memory` (polled from /proc,
+/// so only for runs long enough to be sampled).
+fn wall(commands: Vec<Command>, measure_memory: bool) -> (Duration, u64) {
+    let started = Instant::now();
+    let mut children: Vec<Child> = commands
+        .into_iter()
+        .map(|mut c| {
+            c.stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut peaks: HashMap<u32, u64> = HashMap::new();
+    let mut done = vec![false; children.len()];
+    while done.iter().any(|d| !d) {
+        for (i, child) in children.iter_mut().enumerate() {
+            if done[i] {
+                continue;
+            }
+            if measure_memory && let Some(kib) = peak_rss(child.id()) {
+                let peak = peaks.entry(child.id()).or_default();
+                *peak = (*peak).max(kib);
+            }
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "a benchmark command failed: {:?}",
+                    child.stderr.take().map(std::io::read_to_string)
+                );
+                done[i] = true;
+            }
+        }
+        if done.iter().any(|d| !d) {
+            std::thread::sleep(if measure_memory {
+                Duration::from_millis(2)
+            } else {
+                Duration::from_micros(200)
+            });
+        }
+    }
+    (started.elapsed(), peaks.values().sum())
+}
+
+fn peak_rss(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn mib(kib: u64) -> f64 {
+    f64::from(u32::try_from(kib).unwrap_or(u32::MAX)) / 1024.0
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+/// Run each contender `runs` times, interleaved, and print medians and the
+/// ratio of roadie (the first) to each of the others.
+fn compare(title: &str, runs: usize, contenders: &[(&str, &dyn Fn() -> Vec<Command>)]) {
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
+    for _ in 0..runs {
+        for (i, (_, make)) in contenders.iter().enumerate() {
+            times[i].push(wall(make(), false).0);
+        }
+    }
+    println!("\n{title} (median of {runs} runs)");
+    let roadie = median(times[0].clone());
+    for (i, (name, _)) in contenders.iter().enumerate() {
+        let m = median(times[i].clone());
+        let ratio = if i == 0 {
+            String::new()
+        } else {
+            format!(
+                "   roadie = {:.2}x this",
+                roadie.as_secs_f64() / m.as_secs_f64()
+            )
+        };
+        println!("  {name:<52} {:>8.1} ms{ratio}", m.as_secs_f64() * 1000.0);
+    }
+}
+
+fn main() {
+    let runs: usize = std::env::args()
+        .skip_while(|a| a != "--runs")
+        .nth(1)
+        .map_or(15, |n| n.parse().expect("--runs N"));
+    let s = setup();
+    let version = Command::new("ssh").arg("-V").output().unwrap();
+    println!(
+        "roadie {} against {}; login user {}; {} sshd servers, {} addresses",
+        env!("CARGO_PKG_VERSION"),
+        String::from_utf8_lossy(&version.stderr).trim(),
+        s.user,
+        s.servers.len(),
+        s.entries.len()
+    );
+    let one = s.entries[0];
+    let server = &s.servers[0].dir;
+    wall(vec![s.roadie(&["run", "one", "--", "true"])], false);
+    println!("negotiated by roadie: {}", negotiated(server));
+    wall(vec![s.ssh(one, &[], "true")], false);
+    println!("negotiated by ssh:    {}", negotiated(server));
+
+    let curve = ["-o", "KexAlgorithms=curve25519-sha256"];
+    compare(
+        "one host, `true`, fresh connection",
+        runs,
+        &[
+            ("roadie run one -- true", &|| {
+                vec![s.roadie(&["run", "one", "--", "true"])]
+            }),
+            ("ssh HOST true", &|| vec![s.ssh(one, &[], "true")]),
+            ("ssh -o KexAlgorithms=curve25519-sha256 HOST true", &|| {
+                vec![s.ssh(one, &curve, "true")]
+            }),
+        ],
+    );
+    for remote in ["true", "sleep 1"] {
+        let fleet_runs = (runs / 3).max(5);
+        compare(
+            &format!("{} hosts, `{remote}`", s.entries.len()),
+            fleet_runs,
+            &[
+                (
+                    &format!("roadie run fleet --parallel {HOSTS} -- {remote}"),
+                    &|| {
+                        vec![s.roadie(&[
+                            "run",
+                            "fleet",
+                            "--parallel",
+                            &HOSTS.to_string(),
+                            "--",
+                            remote,
+                        ])]
+                    },
+                ),
+                (
+                    &format!("{} ssh processes at once", s.entries.len()),
+                    &|| s.entries.iter().map(|e| s.ssh(*e, &[], remote)).collect(),
+                ),
+            ],
+        );
+    }
+    let all = HOSTS.to_string();
+    let (_, roadie_kib) = wall(
+        vec![s.roadie(&["run", "fleet", "--parallel", &all, "--", "sleep 1"])],
+        true,
+    );
+    let (_, ssh_kib) = wall(
+        s.entries
+            .iter()
+            .map(|e| s.ssh(*e, &[], "sleep 1"))
+            .collect(),
+        true,
+    );
+    println!(
+        "\npeak memory, {} hosts `sleep 1`: roadie {:.1} MiB; {} ssh processes {:.1} MiB in all",
+        s.entries.len(),
+        mib(roadie_kib),
+        s.entries.len(),
+        mib(ssh_kib)
+    );
+}

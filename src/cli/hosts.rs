@@ -1,0 +1,180 @@
+//! `roadie hosts TARGET [--check]`
+
+use std::sync::Arc;
+
+use clap::Args;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use super::{Global, check_code, output_result};
+use crate::error::{Error, exit_code};
+use crate::resolve::Host;
+use crate::runner::DEFAULT_PARALLEL;
+use crate::ssh::{ConnectError, Session, known_hosts::describe};
+
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// Connect to each host: show its host key and whether login works.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct HostLine {
+    event: &'static str,
+    host: String,
+    environment: Option<String>,
+    protected: bool,
+    hostname: String,
+    port: u16,
+    user: String,
+    address: String,
+    identities: Vec<String>,
+    via: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    login: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_kind: Option<&'static str>,
+}
+
+impl HostLine {
+    fn new(host: &Host) -> HostLine {
+        let mut via = Vec::new();
+        let mut hop = host.via.as_deref();
+        while let Some(h) = hop {
+            via.push(h.address());
+            hop = h.via.as_deref();
+        }
+        via.reverse();
+        HostLine {
+            event: "host",
+            host: host.label.clone(),
+            environment: host.environment.clone(),
+            protected: host.protected,
+            hostname: host.hostname.clone(),
+            port: host.port,
+            user: host.user.clone(),
+            address: host.address(),
+            identities: host
+                .auth
+                .identity_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            via,
+            host_key: None,
+            login: None,
+            error_kind: None,
+        }
+    }
+}
+
+/// Connect and log in; fill in the host key and whether login worked.
+async fn check(host: &Host, line: &mut HostLine) -> bool {
+    match Session::connect(host).await {
+        Ok(session) => {
+            line.host_key = Some(describe(session.server_key()));
+            line.login = Some("ok".into());
+            session.close().await;
+            true
+        }
+        Err(error) => {
+            if let Error::Connect { source, .. } = &error
+                && let ConnectError::Auth(failure) = source.as_ref()
+            {
+                line.host_key.clone_from(&failure.server_key);
+            }
+            line.error_kind = Some(error.kind());
+            line.login = Some(crate::error::report(&error));
+            false
+        }
+    }
+}
+
+pub async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Error> {
+    let hosts = global.hosts(&args.target)?;
+    let mut lines: Vec<HostLine> = hosts.iter().map(HostLine::new).collect();
+    let mut all_ok = true;
+    if args.check {
+        let permits = Arc::new(Semaphore::new(usize::from(DEFAULT_PARALLEL)));
+        let tasks: Vec<_> = hosts
+            .into_iter()
+            .zip(lines)
+            .map(|(host, mut line)| {
+                let permits = permits.clone();
+                tokio::spawn(async move {
+                    let _permit = permits
+                        .acquire_owned()
+                        .await
+                        .expect("semaphore is never closed");
+                    let ok = check(&host, &mut line).await;
+                    (line, ok)
+                })
+            })
+            .collect();
+        lines = Vec::new();
+        for task in tasks {
+            let (line, ok) = task
+                .await
+                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+            all_ok &= ok;
+            lines.push(line);
+        }
+    }
+    output_result(print(&lines, global.json))?;
+    Ok(if args.check {
+        check_code(all_ok)
+    } else {
+        exit_code::SUCCESS
+    })
+}
+
+fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        for line in lines {
+            serde_json::to_writer(&mut out, line)?;
+            out.write_all(b"\n")?;
+        }
+        return out.flush();
+    }
+    let width = lines.iter().map(|l| l.host.len()).max().unwrap_or(4).max(4);
+    let env_width = lines
+        .iter()
+        .map(|l| l.environment.as_deref().unwrap_or("-").len() + if l.protected { 12 } else { 0 })
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    writeln!(out, "{:<width$}  {:<env_width$}  ADDRESS", "HOST", "ENV")?;
+    for l in lines {
+        let env = format!(
+            "{}{}",
+            l.environment.as_deref().unwrap_or("-"),
+            if l.protected { " (protected)" } else { "" }
+        );
+        writeln!(out, "{:<width$}  {env:<env_width$}  {}", l.host, l.address)?;
+        let pad = " ".repeat(width + 2);
+        if !l.via.is_empty() {
+            writeln!(out, "{pad}via {}", l.via.join(" -> "))?;
+        }
+        if !l.identities.is_empty() {
+            writeln!(out, "{pad}identity {}", l.identities.join(", "))?;
+        }
+        if let Some(key) = &l.host_key {
+            writeln!(out, "{pad}host key {key}")?;
+        }
+        if let Some(login) = &l.login {
+            writeln!(
+                out,
+                "{pad}login {}",
+                login.replace('\n', &format!("\n{pad}  "))
+            )?;
+        }
+    }
+    out.flush()
+}

@@ -1,0 +1,191 @@
+//! The command line: argument definitions and one module per subcommand.
+
+mod hosts;
+mod run;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, exit_code};
+use crate::inventory::Inventory;
+use crate::resolve::{Host, Overrides, Resolver};
+
+/// roadie: reach staging servers over SSH from tests, deploys and debugging sessions.
+#[derive(Debug, Parser)]
+#[command(name = "roadie", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Inventory file (default: roadie.yaml here or in a parent directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// Read only this ssh_config file (like ssh -F; `none` reads none).
+    #[arg(short = 'F', long = "ssh-config", global = true, value_name = "FILE")]
+    pub ssh_config: Option<PathBuf>,
+    /// Log in as this user (overrides roadie.yaml and ssh_config).
+    #[arg(short = 'l', long, global = true)]
+    pub user: Option<String>,
+    /// Connect to this port (overrides roadie.yaml and ssh_config).
+    #[arg(short = 'p', long, global = true)]
+    pub port: Option<u16>,
+    /// Offer only this private key.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+    /// Use this known_hosts file instead of the configured ones.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+    /// Trust and record host keys seen for the first time (changed keys are still refused).
+    #[arg(long, global = true)]
+    pub accept_new: bool,
+    /// DANGEROUS: accept any host key, even a changed one.
+    #[arg(long, global = true)]
+    pub insecure_ignore_host_key: bool,
+    /// Give up connecting after this long (e.g. 10, 10s, 1m; default 10s or ssh_config's ConnectTimeout).
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Print JSON lines instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to use colour.
+    #[arg(long, global = true, value_enum, default_value_t = Colour::Auto)]
+    pub color: Colour,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Colour {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command on every host of TARGET.
+    Run(run::RunArgs),
+    /// List the hosts of TARGET as resolved; --check connects to each.
+    Hosts(hosts::HostsArgs),
+    /// Local OpenSSH servers to try roadie on.
+    #[command(subcommand)]
+    Sandbox(sandbox::SandboxCommand),
+}
+
+/// `30`, `30s`, `1m30s`, `2h`; or fractional seconds like `0.5`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = s.parse::<f64>()
+        && seconds.is_finite()
+        && seconds >= 0.0
+    {
+        return Ok(Duration::from_secs_f64(seconds));
+    }
+    crate::ssh_config::parse_time(s)
+        .ok_or_else(|| format!("'{s}' is not a duration (like 30, 30s, 1m30s or 2h)"))
+}
+
+impl Global {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            user: self.user.clone(),
+            port: self.port,
+            identity: self.identity.clone(),
+            ssh_config: self.ssh_config.clone(),
+            known_hosts: self.known_hosts.clone(),
+            accept_new: self.accept_new,
+            insecure_ignore_host_key: self.insecure_ignore_host_key,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    fn inventory(&self) -> Result<Inventory, Error> {
+        Ok(match &self.inventory {
+            Some(path) => Inventory::load(path)?,
+            None => Inventory::discover()?,
+        })
+    }
+
+    /// The hosts of `target`.
+    fn hosts(&self, target: &str) -> Result<Vec<Host>, Error> {
+        let inventory = self.inventory()?;
+        let overrides = self.overrides();
+        let hosts = Resolver::new(&inventory, &overrides).resolve(target)?;
+        if hosts.is_empty() {
+            return Err(Error::Target(format!("target '{target}' has no hosts")));
+        }
+        Ok(hosts)
+    }
+}
+
+/// Run the command line; returns the process exit code.
+pub fn main(cli: &Cli) -> i32 {
+    match cli.global.color {
+        Colour::Always => console::set_colors_enabled(true),
+        Colour::Never => console::set_colors_enabled(false),
+        Colour::Auto => {}
+    }
+    match cli.global.color {
+        Colour::Always => console::set_colors_enabled_stderr(true),
+        Colour::Never => console::set_colors_enabled_stderr(false),
+        Colour::Auto => {}
+    }
+    if cli.global.insecure_ignore_host_key {
+        eprintln!(
+            "{} --insecure-ignore-host-key: host keys are NOT checked; anyone on the network path can impersonate these hosts",
+            console::style("roadie: WARNING:").red().bold().for_stderr()
+        );
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&Error::io("cannot start the async runtime", e)),
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Run(args) => run::run(&cli.global, args).await,
+            Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
+            Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
+        }
+    });
+    // Connections still open are dropped with the runtime; don't wait for them.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => code,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &Error) -> i32 {
+    eprintln!(
+        "{} {}",
+        console::style("roadie: error:").red().bold().for_stderr(),
+        crate::error::report(error)
+    );
+    error.exit_code()
+}
+
+/// Treat a closed stdout (`roadie ... | head`) as a normal end.
+fn output_result(result: std::io::Result<()>) -> Result<(), Error> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| Error::io("cannot write output", e)),
+    }
+}
+
+/// The exit code when every host did fine, or when any failed to connect.
+fn check_code(all_ok: bool) -> i32 {
+    if all_ok {
+        exit_code::SUCCESS
+    } else {
+        exit_code::CONNECTION
+    }
+}

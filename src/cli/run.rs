@@ -1,0 +1,99 @@
+//! `roadie run TARGET [options] -- COMMAND...`
+
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::mpsc;
+
+use super::{Global, output_result, parse_duration};
+use crate::command::{RemoteCommand, Sudo};
+use crate::error::{Error, exit_code};
+use crate::output::{Event, Mode, Renderer};
+use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// Run with sudo (non-interactive; the password, if needed, comes from ROADIE_SUDO_PASSWORD).
+    #[arg(long)]
+    pub sudo: bool,
+    /// Run in this remote directory (~/ is the remote home).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// Set a variable for the command (quoted into the command line).
+    #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Stop the command after this long (e.g. 30, 30s, 5m).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Work on at most this many hosts at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+    /// The command. One word is a shell command line, sent as is; several
+    /// words are a program and its arguments, each quoted.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+impl RunArgs {
+    fn remote_command(&self) -> Result<RemoteCommand, Error> {
+        let mut command = match self.command.as_slice() {
+            [line] => RemoteCommand::shell(line.clone()),
+            words => RemoteCommand::argv(words),
+        };
+        for pair in &self.env {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| Error::Usage(format!("--env '{pair}': expected KEY=VALUE")))?;
+            command = command.env(name, value)?;
+        }
+        if let Some(dir) = &self.cwd {
+            command = command.cwd(dir.clone());
+        }
+        if self.sudo {
+            command = command.sudo(Sudo {
+                password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
+            });
+        }
+        Ok(command)
+    }
+}
+
+pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
+    let spec = RunSpec {
+        command: args.remote_command()?,
+        timeout: args.timeout,
+        parallel: usize::from(args.parallel),
+    };
+    let hosts = global.hosts(&args.target)?;
+    let mode = match (global.json, hosts.len()) {
+        (true, _) => Mode::Json,
+        (false, 1) => Mode::Plain,
+        (false, _) => Mode::Prefixed,
+    };
+    let mut renderer = Renderer::new(mode, hosts.iter().map(|h| h.label.clone()).collect());
+    let (events, mut received) = mpsc::channel::<Event>(256);
+    // Output is written from a thread of its own, so a slow terminal or pipe
+    // slows only the hosts that produce output, through the bounded channel.
+    let printer = tokio::task::spawn_blocking(move || -> std::io::Result<Renderer> {
+        while let Some(event) = received.blocking_recv() {
+            renderer.handle(event)?;
+            while let Ok(event) = received.try_recv() {
+                renderer.handle(event)?;
+            }
+            renderer.flush()?;
+        }
+        Ok(renderer)
+    });
+    let runs = run_all(hosts, &spec, events).await;
+    let code = overall_exit_code(&runs);
+    match printer.await {
+        Ok(Ok(renderer)) => output_result(renderer.finish(code))?,
+        // Whoever read our output has gone (`| head`): a normal end.
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(exit_code::SUCCESS),
+        Ok(Err(e)) => return Err(Error::io("cannot write output", e)),
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    }
+    Ok(code)
+}

@@ -1,0 +1,181 @@
+//! Building the command line sent to the remote shell. Every value roadie puts
+//! into it (environment values, the working directory, argv words) is quoted.
+
+use crate::error::Error;
+
+/// Characters that never need quoting in a POSIX shell word.
+fn is_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c)
+}
+
+/// Quote `s` as one POSIX shell word.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(is_safe) {
+        return s.to_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// A directory for `cd`: quoted, except that a leading `~` still means the
+/// remote home directory.
+fn quote_dir(dir: &str) -> String {
+    if dir == "~" {
+        "\"$HOME\"".to_owned()
+    } else if let Some(rest) = dir.strip_prefix("~/") {
+        format!("\"$HOME\"/{}", quote(rest))
+    } else {
+        quote(dir)
+    }
+}
+
+/// Is `name` usable as a shell variable name?
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// How to elevate with sudo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sudo {
+    /// Fed to `sudo -S` on stdin; without it sudo runs non-interactively (`-n`).
+    pub password: Option<String>,
+}
+
+/// A command to run on a host.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RemoteCommand {
+    /// Shell text, run by the remote user's shell.
+    pub script: String,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<String>,
+    pub sudo: Option<Sudo>,
+}
+
+impl RemoteCommand {
+    /// A shell command line, sent as it is (like `ssh HOST 'text'`).
+    pub fn shell(script: impl Into<String>) -> RemoteCommand {
+        RemoteCommand {
+            script: script.into(),
+            ..RemoteCommand::default()
+        }
+    }
+
+    /// A program and its arguments, each quoted: `["printf", "%s", "a b"]`.
+    pub fn argv<S: AsRef<str>>(words: &[S]) -> RemoteCommand {
+        RemoteCommand::shell(
+            words
+                .iter()
+                .map(|w| quote(w.as_ref()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    }
+
+    /// Set an environment variable for the command.
+    pub fn env(mut self, name: &str, value: &str) -> Result<RemoteCommand, Error> {
+        if !is_env_name(name) {
+            return Err(Error::Usage(format!(
+                "'{name}' is not a valid environment variable name (letters, digits and _, not starting with a digit)"
+            )));
+        }
+        self.env.retain(|(n, _)| n != name);
+        self.env.push((name.to_owned(), value.to_owned()));
+        Ok(self)
+    }
+
+    /// Run in `dir` (a leading `~/` is the remote home).
+    #[must_use]
+    pub fn cwd(mut self, dir: impl Into<String>) -> RemoteCommand {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Run with sudo.
+    #[must_use]
+    pub fn sudo(mut self, sudo: Sudo) -> RemoteCommand {
+        self.sudo = Some(sudo);
+        self
+    }
+
+    /// The exact text sent to the server.
+    pub fn render(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some(dir) = &self.cwd {
+            lines.push(format!("cd -- {} || exit 1", quote_dir(dir)));
+        }
+        if !self.env.is_empty() {
+            let assignments: Vec<String> = self
+                .env
+                .iter()
+                .map(|(n, v)| format!("{n}={}", quote(v)))
+                .collect();
+            lines.push(format!("export {}", assignments.join(" ")));
+        }
+        lines.push(self.script.clone());
+        let script = lines.join("\n");
+        match &self.sudo {
+            None => script,
+            Some(Sudo { password: None }) => format!("sudo -n -- sh -c {}", quote(&script)),
+            // The password is read by sudo alone: the command's stdin is
+            // /dev/null, so it can never see what sudo left unread.
+            Some(Sudo { password: Some(_) }) => {
+                format!(
+                    "sudo -S -p '' -- sh -c {}",
+                    quote(&format!("exec </dev/null\n{script}"))
+                )
+            }
+        }
+    }
+
+    /// Bytes to send on the command's stdin.
+    pub fn stdin(&self) -> Option<Vec<u8>> {
+        self.sudo
+            .as_ref()
+            .and_then(|s| s.password.as_ref())
+            .map(|p| format!("{p}\n").into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("plain-word_1.txt"), "plain-word_1.txt");
+        assert_eq!(quote(""), "''");
+        assert_eq!(quote("a b"), "'a b'");
+        assert_eq!(quote("it's; rm -rf /"), r"'it'\''s; rm -rf /'");
+        assert_eq!(quote("$HOME"), "'$HOME'");
+    }
+
+    #[test]
+    fn rendering() {
+        assert_eq!(RemoteCommand::shell("true").render(), "true");
+        assert_eq!(
+            RemoteCommand::argv(&["printf", "%s", "a b"]).render(),
+            "printf %s 'a b'"
+        );
+        let c = RemoteCommand::shell("echo \"$X\"")
+            .env("X", "it's")
+            .unwrap()
+            .cwd("~/sites/my site");
+        assert_eq!(
+            c.render(),
+            "cd -- \"$HOME\"/'sites/my site' || exit 1\nexport X='it'\\''s'\necho \"$X\""
+        );
+        assert!(RemoteCommand::shell("x").env("1X", "v").is_err());
+        assert!(RemoteCommand::shell("x").env("A-B", "v").is_err());
+        let s = RemoteCommand::shell("id -u").sudo(Sudo { password: None });
+        assert_eq!(s.render(), "sudo -n -- sh -c 'id -u'");
+        assert_eq!(s.stdin(), None);
+        let s = RemoteCommand::shell("id -u").sudo(Sudo {
+            password: Some("pw".into()),
+        });
+        assert!(s.render().starts_with("sudo -S -p '' -- sh -c "));
+        assert_eq!(s.stdin(), Some(b"pw\n".to_vec()));
+    }
+}

@@ -1,0 +1,348 @@
+//! `roadie.yaml`: environments, their hosts and how to reach them.
+//!
+//! ```yaml
+//! environments:
+//!   staging:
+//!     hosts: [superlists-staging.example.org, "10.0.0.7:2222"]
+//!     user: elspeth
+//!     identity: ~/.ssh/roadie_staging
+//!     vars: { site: "~/sites/{{ host }}" }
+//!   production:
+//!     protected: true
+//!     hosts: [superlists.example.org]
+//!     host_keys: ["SHA256:..."]
+//! ```
+//!
+//! The file is found by walking up from the current directory, like
+//! `Cargo.toml`. Relative paths in it are relative to the file.
+
+mod select;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+pub use select::Member;
+
+/// The file name searched for.
+pub const FILE_NAME: &str = "roadie.yaml";
+
+/// A problem with the inventory file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryError {
+    pub file: PathBuf,
+    /// 1-based line and column, when known.
+    pub position: Option<(u64, u64)>,
+    pub message: String,
+}
+
+impl fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(
+                f,
+                "{}:{line}:{column}: {}",
+                self.file.display(),
+                self.message
+            ),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSchema {
+    #[serde(default)]
+    environments: BTreeMap<String, EnvironmentSchema>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvironmentSchema {
+    #[serde(default)]
+    hosts: Vec<Spanned<String>>,
+    user: Option<String>,
+    port: Option<u16>,
+    identity: Option<String>,
+    known_hosts: Option<String>,
+    #[serde(default)]
+    protected: bool,
+    #[serde(default)]
+    host_keys: Vec<Spanned<String>>,
+    #[serde(default)]
+    vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// One host line of an environment: an ssh_config alias or `host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEntry {
+    /// As written in the file; used as the host's label.
+    pub entry: String,
+    /// The name to look up in ssh_config and connect to.
+    pub host: String,
+    pub port: Option<u16>,
+}
+
+impl HostEntry {
+    /// Parse `alias`, `host:port`, `[v6]:port` or a bare IPv6 address.
+    pub fn parse(entry: &str) -> Result<HostEntry, String> {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            return Err("empty host name".into());
+        }
+        if entry
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == ',')
+        {
+            return Err(format!("'{entry}' is not a host name or host:port"));
+        }
+        let (host, port) = if let Some(rest) = entry.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("'{entry}': missing ']'"))?;
+            match after.strip_prefix(':') {
+                Some(port) => (host, Some(port)),
+                None if after.is_empty() => (host, None),
+                None => return Err(format!("'{entry}': expected ':PORT' after ']'")),
+            }
+        } else {
+            match entry.rsplit_once(':') {
+                // More than one colon and no brackets: a bare IPv6 address.
+                Some((host, _)) if host.contains(':') => (entry, None),
+                Some((host, port)) => (host, Some(port)),
+                None => (entry, None),
+            }
+        };
+        let port = port
+            .map(|p| {
+                p.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| format!("'{entry}': bad port '{p}'"))
+            })
+            .transpose()?;
+        Ok(HostEntry {
+            entry: entry.to_owned(),
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+/// A group of hosts reached the same way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub hosts: Vec<HostEntry>,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    /// The only key offered to these hosts, when set.
+    pub identity: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub protected: bool,
+    pub host_keys: Vec<String>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// A loaded `roadie.yaml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    /// The file it came from (or a description for in-memory text).
+    pub path: PathBuf,
+    pub environments: Vec<Environment>,
+}
+
+impl Inventory {
+    /// Find `roadie.yaml` in `start` or the nearest parent directory.
+    pub fn find(start: &Path) -> Option<PathBuf> {
+        start
+            .ancestors()
+            .map(|dir| dir.join(FILE_NAME))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// Find and load the inventory for the current directory.
+    pub fn discover() -> Result<Inventory, InventoryError> {
+        let cwd = std::env::current_dir().map_err(|e| InventoryError {
+            file: PathBuf::from("."),
+            position: None,
+            message: format!("cannot read the current directory: {e}"),
+        })?;
+        let path = Inventory::find(&cwd).ok_or_else(|| InventoryError {
+            file: cwd.join(FILE_NAME),
+            position: None,
+            message: format!(
+                "no {FILE_NAME} here or in any parent directory; create one, \
+                 pass --inventory FILE, or run `roadie sandbox up` to make a local one"
+            ),
+        })?;
+        Inventory::load(&path)
+    }
+
+    /// Load an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
+            file: path.to_path_buf(),
+            position: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Inventory::parse(&text, path, base)
+    }
+
+    /// Parse inventory text; `path` names it in errors and `base` anchors
+    /// relative paths.
+    pub fn parse(text: &str, path: &Path, base: &Path) -> Result<Inventory, InventoryError> {
+        let at = |position: Option<(u64, u64)>, message: String| InventoryError {
+            file: path.to_path_buf(),
+            position,
+            message,
+        };
+        let schema: FileSchema = if text.trim().is_empty() {
+            FileSchema {
+                environments: BTreeMap::new(),
+            }
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| {
+                let position = e.location().map(|l| (l.line(), l.column()));
+                at(position, first_line(&e.to_string()))
+            })?
+        };
+        let home = crate::ssh_config::LocalUser::current().home;
+        let mut environments = Vec::new();
+        for (name, env) in schema.environments {
+            if name.is_empty() || name.contains(['/', ',']) || name.chars().any(char::is_whitespace)
+            {
+                return Err(at(
+                    None,
+                    format!("environment name '{name}' may not contain '/', ',' or spaces"),
+                ));
+            }
+            let mut hosts = Vec::new();
+            for spanned in env.hosts {
+                let place = Some((spanned.referenced.line(), spanned.referenced.column()));
+                let entry = HostEntry::parse(&spanned.value)
+                    .map_err(|m| at(place, format!("environment '{name}': {m}")))?;
+                hosts.push(entry);
+            }
+            let mut host_keys = Vec::new();
+            for spanned in env.host_keys {
+                let place = Some((spanned.referenced.line(), spanned.referenced.column()));
+                if !is_sha256_fingerprint(&spanned.value) {
+                    return Err(at(
+                        place,
+                        format!(
+                            "environment '{name}': host key '{}' is not a SHA256 fingerprint \
+                             (as printed by `ssh-keygen -lf KEY`, e.g. SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8)",
+                            spanned.value
+                        ),
+                    ));
+                }
+                host_keys.push(spanned.value);
+            }
+            let path_of = |p: &str| resolve_path(p, base, &home);
+            environments.push(Environment {
+                name,
+                hosts,
+                user: env.user,
+                port: env.port,
+                identity: env.identity.as_deref().map(path_of),
+                known_hosts: env.known_hosts.as_deref().map(path_of),
+                protected: env.protected,
+                host_keys,
+                vars: env.vars,
+            });
+        }
+        Ok(Inventory {
+            path: path.to_path_buf(),
+            environments,
+        })
+    }
+
+    /// The environment called `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_owned()
+}
+
+fn is_sha256_fingerprint(s: &str) -> bool {
+    s.strip_prefix("SHA256:").is_some_and(|b64| {
+        b64.len() == 43
+            && b64
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+    })
+}
+
+/// `~` is the home directory; a relative path is relative to the inventory.
+fn resolve_path(p: &str, base: &Path, home: &Path) -> PathBuf {
+    if p == "~" {
+        home.to_path_buf()
+    } else if let Some(rest) = p.strip_prefix("~/") {
+        home.join(rest)
+    } else {
+        base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Inventory, InventoryError> {
+        Inventory::parse(text, Path::new("/inv/roadie.yaml"), Path::new("/inv"))
+    }
+
+    #[test]
+    fn host_entries() {
+        let e = HostEntry::parse("web1").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("web1", None));
+        let e = HostEntry::parse("10.0.0.1:2222").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("10.0.0.1", Some(2222)));
+        let e = HostEntry::parse("[::1]:2222").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", Some(2222)));
+        let e = HostEntry::parse("fe80::1").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("fe80::1", None));
+        assert!(HostEntry::parse("web:0").is_err());
+        assert!(HostEntry::parse("web:x").is_err());
+        assert!(HostEntry::parse("a b").is_err());
+    }
+
+    #[test]
+    fn loads_environments_and_paths() {
+        let inv = parse(
+            "environments:\n  staging:\n    hosts: [a, 'b:2200']\n    user: u\n    identity: keys/id\n    known_hosts: /kh\n    vars: {site: x, n: 3}\n",
+        )
+        .unwrap();
+        let env = inv.environment("staging").unwrap();
+        assert_eq!(env.hosts.len(), 2);
+        assert_eq!(env.identity.as_deref(), Some(Path::new("/inv/keys/id")));
+        assert_eq!(env.known_hosts.as_deref(), Some(Path::new("/kh")));
+        assert_eq!(env.vars["n"], serde_json::json!(3));
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = parse("environments:\n  staging:\n    hostz: [a]\n").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert!(e.message.contains("hostz"), "{e}");
+        let e = parse("environments:\n  staging:\n    hosts: [a\n").unwrap_err();
+        assert!(e.position.is_some(), "{e}");
+        let e =
+            parse("environments:\n  s:\n    hosts:\n      - ok\n      - 'bad host'\n").unwrap_err();
+        assert_eq!(e.position, Some((5, 9)), "{e}");
+        let e = parse("environments:\n  p:\n    host_keys: [nope]\n").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert!(e.to_string().starts_with("/inv/roadie.yaml:3:"), "{e}");
+    }
+}

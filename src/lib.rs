@@ -1,0 +1,58 @@
+//! roadie reaches staging servers over SSH so that functional tests, deploys
+//! and debugging sessions can use them.
+//!
+//! The flow is one way: **target → resolved hosts → verified sessions →
+//! commands → results**.
+//!
+//! - [`Inventory`] reads `roadie.yaml` (environments and their hosts).
+//! - [`Resolver`] turns a TARGET (`staging`, `web1`, `staging/web1`, or a
+//!   comma list) into [`Host`]s, merging the command line, `roadie.yaml` and
+//!   `~/.ssh/config`. Nothing there touches the network.
+//! - [`Session::connect`] opens an SSH connection (through jump hosts if
+//!   configured), checks the host key against `known_hosts` (strictly, by
+//!   default) and logs in with ssh-agent or key files.
+//! - [`Session::run`] runs a [`RemoteCommand`] and returns its stdout, stderr
+//!   and exit status; [`Session::start`] streams output as it arrives.
+//! - [`runner::run_all`] does the same on many hosts at once.
+//!
+//! # Example: a test fixture
+//!
+//! ```no_run
+//! use roadie::{Inventory, Overrides, RemoteCommand, Resolver, Session};
+//!
+//! # async fn fixture() -> Result<(), roadie::Error> {
+//! let inventory = Inventory::discover()?;
+//! let overrides = Overrides::default();
+//! let hosts = Resolver::new(&inventory, &overrides).resolve("staging")?;
+//! let session = Session::connect(&hosts[0]).await?;
+//! let command = RemoteCommand::argv(&["python", "manage.py", "create_session", "edith@example.com"])
+//!     .cwd("~/sites/staging.example.org")
+//!     .env("DJANGO_DEBUG_FALSE", "y")?;
+//! let output = session.run(&command).await?;
+//! assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+//! let session_key = output.stdout_text();
+//! # let _ = session_key;
+//! session.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cli;
+pub mod command;
+pub mod error;
+pub mod inventory;
+pub mod output;
+pub mod resolve;
+pub mod runner;
+pub mod sandbox;
+pub mod ssh;
+pub mod ssh_config;
+
+pub use command::RemoteCommand;
+pub use error::Error;
+pub use inventory::Inventory;
+pub use resolve::{Host, Overrides, Resolver};
+pub use ssh::{Output, Session};
+
+/// The environment variable whose value `--sudo` feeds to sudo.
+pub const SUDO_PASSWORD_VAR: &str = "ROADIE_SUDO_PASSWORD";

@@ -1,0 +1,346 @@
+//! One stream of events (output, warnings, host results), rendered for people
+//! (`[host]` prefixes, colour, a progress line, a summary) or as JSON lines
+//! for scripts and test harnesses.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use bytes::Bytes;
+use console::{Style, Term};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+/// A line longer than this is emitted in pieces, so memory stays bounded.
+const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// How a host's work ended, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostResult {
+    pub host: String,
+    /// `ok`, `failed` (non-zero exit) or `error` (could not run it).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+    pub duration_ms: u64,
+}
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Work on a host began.
+    Started { host: String },
+    /// Raw output from a host.
+    Data {
+        host: String,
+        stream: Stream,
+        data: Bytes,
+    },
+    /// Something the user should know that is not an error.
+    Warning { host: String, message: String },
+    /// A host is done.
+    Finished(HostResult),
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum JsonEvent<'a> {
+    Output {
+        host: &'a str,
+        stream: Stream,
+        line: &'a str,
+    },
+    Warning {
+        host: &'a str,
+        message: &'a str,
+    },
+    Host(&'a HostResult),
+    Summary {
+        hosts: usize,
+        ok: usize,
+        failed: usize,
+        errors: usize,
+        exit_code: i32,
+    },
+}
+
+/// How output is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One host, for people: output passed through untouched.
+    Plain,
+    /// Several hosts, for people: `[host] line`, a progress line, a summary.
+    Prefixed,
+    /// JSON lines on stdout.
+    Json,
+}
+
+/// Renders events to stdout and stderr.
+pub struct Renderer {
+    mode: Mode,
+    out: io::BufWriter<io::Stdout>,
+    colour: bool,
+    partial: HashMap<(String, Stream), Vec<u8>>,
+    styles: HashMap<String, Style>,
+    progress: Option<ProgressBar>,
+    /// Host labels in target order, for the summary.
+    order: Vec<String>,
+    results: Vec<HostResult>,
+}
+
+const PALETTE: [fn(Style) -> Style; 6] = [
+    Style::cyan,
+    Style::magenta,
+    Style::yellow,
+    Style::blue,
+    Style::green,
+    Style::red,
+];
+
+impl Renderer {
+    /// A renderer for the hosts labelled `hosts`, in target order.
+    pub fn new(mode: Mode, hosts: Vec<String>) -> Renderer {
+        let progress = (mode == Mode::Prefixed && Term::stderr().is_term()).then(|| {
+            let bar = ProgressBar::new(hosts.len() as u64);
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {pos}/{len} hosts done {wide_msg}")
+                    .expect("valid progress template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Renderer {
+            mode,
+            out: io::BufWriter::with_capacity(64 * 1024, io::stdout()),
+            colour: Term::stdout().is_term() && console::colors_enabled(),
+            partial: HashMap::new(),
+            styles: HashMap::new(),
+            progress,
+            order: hosts,
+            results: Vec::new(),
+        }
+    }
+
+    /// Handle one event. Fails only when writing fails (a closed pipe).
+    pub fn handle(&mut self, event: Event) -> io::Result<()> {
+        match event {
+            Event::Started { host } => {
+                let style = PALETTE[self.styles.len() % PALETTE.len()](Style::new());
+                self.styles.insert(host, style);
+                Ok(())
+            }
+            Event::Data { host, stream, data } => self.data(&host, stream, &data),
+            Event::Warning { host, message } => self.warning(&host, &message),
+            Event::Finished(result) => {
+                self.flush_partial(&result.host)?;
+                match (self.mode, &result.error) {
+                    (Mode::Json, _) => self.json(&JsonEvent::Host(&result))?,
+                    (Mode::Plain, Some(error)) => {
+                        self.out.flush()?;
+                        eprintln!(
+                            "{} {error}",
+                            Style::new()
+                                .for_stderr()
+                                .red()
+                                .bold()
+                                .apply_to("roadie: error:")
+                        );
+                    }
+                    _ => {}
+                }
+                if let Some(bar) = &self.progress {
+                    bar.inc(1);
+                    bar.set_message(format!("(last: {})", result.host));
+                }
+                self.results.push(result);
+                Ok(())
+            }
+        }
+    }
+
+    /// Write out what is buffered (call when no event is waiting).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn data(&mut self, host: &str, stream: Stream, data: &[u8]) -> io::Result<()> {
+        if self.mode == Mode::Plain {
+            return match stream {
+                Stream::Stdout => self.out.write_all(data),
+                Stream::Stderr => {
+                    self.out.flush()?;
+                    io::stderr().write_all(data)
+                }
+            };
+        }
+        let key = (host.to_owned(), stream);
+        let mut buffer = self.partial.remove(&key).unwrap_or_default();
+        let mut rest = data;
+        while let Some(newline) = rest.iter().position(|b| *b == b'\n') {
+            buffer.extend_from_slice(&rest[..newline]);
+            self.line(host, stream, &buffer)?;
+            buffer.clear();
+            rest = &rest[newline + 1..];
+        }
+        buffer.extend_from_slice(rest);
+        while buffer.len() >= MAX_LINE {
+            let piece: Vec<u8> = buffer.drain(..MAX_LINE).collect();
+            self.line(host, stream, &piece)?;
+        }
+        if !buffer.is_empty() {
+            self.partial.insert(key, buffer);
+        }
+        Ok(())
+    }
+
+    fn flush_partial(&mut self, host: &str) -> io::Result<()> {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            if let Some(rest) = self.partial.remove(&(host.to_owned(), stream)) {
+                self.line(host, stream, &rest)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, host: &str, stream: Stream, line: &[u8]) -> io::Result<()> {
+        let text = String::from_utf8_lossy(line);
+        let text = text.strip_suffix('\r').unwrap_or(&text);
+        if self.mode == Mode::Json {
+            return self.json(&JsonEvent::Output {
+                host,
+                stream,
+                line: text,
+            });
+        }
+        let prefix = format!("[{host}]");
+        let prefix = match self.styles.get(host) {
+            Some(style) if self.colour => style.apply_to(prefix).to_string(),
+            _ => prefix,
+        };
+        let formatted = format!("{prefix} {text}\n");
+        match (&self.progress, stream) {
+            (Some(bar), Stream::Stdout) => {
+                let out = &mut self.out;
+                bar.suspend(|| {
+                    out.write_all(formatted.as_bytes())
+                        .and_then(|()| out.flush())
+                })
+            }
+            (Some(bar), Stream::Stderr) => {
+                bar.suspend(|| io::stderr().write_all(formatted.as_bytes()))
+            }
+            (None, Stream::Stdout) => self.out.write_all(formatted.as_bytes()),
+            (None, Stream::Stderr) => {
+                self.out.flush()?;
+                io::stderr().write_all(formatted.as_bytes())
+            }
+        }
+    }
+
+    fn warning(&mut self, host: &str, message: &str) -> io::Result<()> {
+        if self.mode == Mode::Json {
+            return self.json(&JsonEvent::Warning { host, message });
+        }
+        self.out.flush()?;
+        let text = format!(
+            "{} {host}: {message}",
+            Style::new()
+                .for_stderr()
+                .yellow()
+                .bold()
+                .apply_to("roadie: warning:")
+        );
+        match &self.progress {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => eprintln!("{text}"),
+        }
+        Ok(())
+    }
+
+    fn json(&mut self, event: &JsonEvent<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, event)?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Finish: the summary (several hosts, or JSON), and the exit code.
+    pub fn finish(mut self, exit_code: i32) -> io::Result<()> {
+        for host in self
+            .results
+            .iter()
+            .map(|r| r.host.clone())
+            .collect::<Vec<_>>()
+        {
+            self.flush_partial(&host)?;
+        }
+        if let Some(bar) = self.progress.take() {
+            bar.finish_and_clear();
+        }
+        let order = std::mem::take(&mut self.order);
+        self.results.sort_by_key(|r| {
+            order
+                .iter()
+                .position(|h| *h == r.host)
+                .unwrap_or(usize::MAX)
+        });
+        let count = |status: &str| self.results.iter().filter(|r| r.status == status).count();
+        let (ok, failed, errors) = (count("ok"), count("failed"), count("error"));
+        match self.mode {
+            Mode::Json => self.json(&JsonEvent::Summary {
+                hosts: self.results.len(),
+                ok,
+                failed,
+                errors,
+                exit_code,
+            })?,
+            Mode::Prefixed => {
+                self.out.flush()?;
+                let mut err = io::stderr().lock();
+                let width = self.results.iter().map(|r| r.host.len()).max().unwrap_or(0);
+                for r in &self.results {
+                    let (word, style) = match r.status {
+                        "ok" => ("ok".to_owned(), Style::new().for_stderr().green()),
+                        "failed" => (
+                            r.signal.as_ref().map_or_else(
+                                || format!("exit {}", r.exit_code.unwrap_or(-1)),
+                                |s| format!("SIG{s}"),
+                            ),
+                            Style::new().for_stderr().red(),
+                        ),
+                        _ => ("error".to_owned(), Style::new().for_stderr().red().bold()),
+                    };
+                    let detail = r.error.as_deref().map_or_else(String::new, |e| {
+                        let e = e.strip_prefix(&format!("{}: ", r.host)).unwrap_or(e);
+                        format!("  {}", e.replace('\n', "\n      "))
+                    });
+                    writeln!(
+                        err,
+                        "{:<8} {:<width$} {:>7.2}s{detail}",
+                        style.apply_to(word),
+                        r.host,
+                        Duration::from_millis(r.duration_ms).as_secs_f64(),
+                    )?;
+                }
+                writeln!(
+                    err,
+                    "{} hosts: {ok} ok, {failed} failed, {errors} errors",
+                    self.results.len()
+                )?;
+            }
+            Mode::Plain => {}
+        }
+        self.out.flush()
+    }
+}

@@ -1,0 +1,398 @@
+//! From a TARGET to hosts ready to connect to: inventory entries combined with
+//! ssh_config and command-line overrides. Pure: nothing here touches the network.
+//!
+//! Precedence, highest first: command line, `roadie.yaml`, ssh_config, defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::inventory::{Environment, HostEntry, Inventory};
+use crate::ssh::known_hosts::host_entry_name;
+use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, StrictHostKeyChecking};
+
+/// Used when neither the command line nor ssh_config sets a connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Used when ssh_config sets no `ServerAliveInterval`.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// Used when ssh_config sets no `ServerAliveCountMax`.
+pub const DEFAULT_KEEPALIVE_MAX: u32 = 3;
+/// How many `ProxyJump` hops are followed before giving up (loops).
+const MAX_HOPS: usize = 8;
+
+/// What to do with a host key that known_hosts does not vouch for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Refuse unknown and changed keys (the default).
+    Strict,
+    /// Record unknown keys (trust on first use); refuse changed ones.
+    AcceptNew,
+    /// Accept anything. Only from `--insecure-ignore-host-key`.
+    Ignore,
+}
+
+/// Settings from the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity: Option<PathBuf>,
+    /// `-F FILE`: read only this ssh_config.
+    pub ssh_config: Option<PathBuf>,
+    pub known_hosts: Option<PathBuf>,
+    pub accept_new: bool,
+    pub insecure_ignore_host_key: bool,
+    pub connect_timeout: Option<Duration>,
+}
+
+/// How the client proves who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Key files, in the order they are tried.
+    pub identity_files: Vec<PathBuf>,
+    /// Offer only keys from `identity_files` (agent keys included only when
+    /// they are one of those).
+    pub identities_only: bool,
+    /// The ssh-agent socket, if any.
+    pub agent: Option<PathBuf>,
+}
+
+/// How the server's host key is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyConfig {
+    /// The name the key is recorded under (`host`, `[host]:port`, or `HostKeyAlias`).
+    pub name: String,
+    /// known_hosts files to consult.
+    pub files: Vec<PathBuf>,
+    /// Where a newly accepted key is written.
+    pub record_to: Option<PathBuf>,
+    /// Write new entries hashed (`HashKnownHosts yes`).
+    pub hash: bool,
+    pub policy: HostKeyPolicy,
+}
+
+/// A host, resolved and ready to connect to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    /// How the host is named in output: the inventory entry as written.
+    pub label: String,
+    pub environment: Option<String>,
+    pub protected: bool,
+    /// Address or DNS name to connect to.
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub auth: AuthConfig,
+    pub host_key: HostKeyConfig,
+    pub connect_timeout: Duration,
+    /// Keepalive interval and how many unanswered ones end the connection.
+    pub keepalive: Option<(Duration, u32)>,
+    /// The jump host this one is reached through (`ProxyJump`).
+    pub via: Option<Box<Host>>,
+    pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+impl Host {
+    /// `user@host:port`, for messages.
+    pub fn address(&self) -> String {
+        if self.hostname.contains(':') {
+            format!("{}@[{}]:{}", self.user, self.hostname, self.port)
+        } else {
+            format!("{}@{}:{}", self.user, self.hostname, self.port)
+        }
+    }
+}
+
+/// Resolves targets against an inventory, ssh_config and overrides.
+#[derive(Debug, Clone)]
+pub struct Resolver<'a> {
+    pub inventory: &'a Inventory,
+    pub overrides: &'a Overrides,
+    pub local: LocalUser,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(inventory: &'a Inventory, overrides: &'a Overrides) -> Resolver<'a> {
+        Resolver {
+            inventory,
+            overrides,
+            local: LocalUser::current(),
+        }
+    }
+
+    fn files(&self) -> ConfigFiles {
+        match &self.overrides.ssh_config {
+            Some(path) => ConfigFiles::explicit(path),
+            None => ConfigFiles::standard(&self.local),
+        }
+    }
+
+    /// The hosts named by `target`.
+    pub fn resolve(&self, target: &str) -> Result<Vec<Host>, Error> {
+        let members = self.inventory.select(target).map_err(Error::Target)?;
+        members
+            .into_iter()
+            .map(|m| self.resolve_entry(m.environment, m.host))
+            .collect()
+    }
+
+    fn resolve_entry(&self, env: &Environment, entry: &HostEntry) -> Result<Host, Error> {
+        let o = self.overrides;
+        let preset = Preset {
+            user: o.user.clone().or_else(|| env.user.clone()),
+            port: o.port.or(entry.port).or(env.port),
+        };
+        let config = self.config(&entry.host, &preset, &entry.entry)?;
+        let identity = o.identity.clone().or_else(|| env.identity.clone());
+        let known_hosts = o.known_hosts.clone().or_else(|| env.known_hosts.clone());
+        let mut host = self.build(&entry.entry, &config, identity, known_hosts, 0)?;
+        host.environment = Some(env.name.clone());
+        host.protected = env.protected;
+        host.vars.clone_from(&env.vars);
+        Ok(host)
+    }
+
+    fn config(&self, name: &str, preset: &Preset, label: &str) -> Result<HostConfig, Error> {
+        ssh_config::resolve(&self.files(), name, preset, &self.local).map_err(|source| {
+            Error::SshConfig {
+                host: label.to_owned(),
+                source,
+            }
+        })
+    }
+
+    /// Build a host from its ssh_config view. `identity` and `known_hosts`
+    /// come from the command line or roadie.yaml and replace the config's.
+    fn build(
+        &self,
+        label: &str,
+        config: &HostConfig,
+        identity: Option<PathBuf>,
+        known_hosts: Option<PathBuf>,
+        depth: usize,
+    ) -> Result<Host, Error> {
+        let o = self.overrides;
+        let home = &self.local.home;
+        let auth = AuthConfig {
+            identities_only: identity.is_some() || config.identities_only,
+            identity_files: match identity {
+                Some(file) => vec![file],
+                None if !config.identity_files.is_empty() => config.identity_files.clone(),
+                None => ["id_rsa", "id_ecdsa", "id_ed25519"]
+                    .iter()
+                    .map(|f| home.join(".ssh").join(f))
+                    .filter(|p| p.exists())
+                    .collect(),
+            },
+            agent: match &config.identity_agent {
+                Some(socket) => socket.clone(),
+                None => std::env::var_os("SSH_AUTH_SOCK")
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from),
+            },
+        };
+        let user_files = match known_hosts {
+            Some(file) => vec![file],
+            None => config.user_known_hosts_files.clone().unwrap_or_else(|| {
+                vec![
+                    home.join(".ssh/known_hosts"),
+                    home.join(".ssh/known_hosts2"),
+                ]
+            }),
+        };
+        let global_files = config.global_known_hosts_files.clone().unwrap_or_else(|| {
+            vec![
+                PathBuf::from("/etc/ssh/ssh_known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts2"),
+            ]
+        });
+        let policy = if o.insecure_ignore_host_key {
+            HostKeyPolicy::Ignore
+        } else if o.accept_new {
+            HostKeyPolicy::AcceptNew
+        } else {
+            match config.strict_host_key_checking {
+                // `no` is taken as accept-new: a changed key is never accepted silently.
+                Some(StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No) => {
+                    HostKeyPolicy::AcceptNew
+                }
+                Some(StrictHostKeyChecking::Yes | StrictHostKeyChecking::Ask) | None => {
+                    HostKeyPolicy::Strict
+                }
+            }
+        };
+        let host_key = HostKeyConfig {
+            name: config
+                .host_key_alias
+                .clone()
+                .unwrap_or_else(|| host_entry_name(&config.hostname, config.port)),
+            record_to: user_files.first().cloned(),
+            files: user_files.into_iter().chain(global_files).collect(),
+            hash: config.hash_known_hosts,
+            policy,
+        };
+        let keepalive = match config.server_alive_interval {
+            Some(interval) if interval.is_zero() => None,
+            interval => Some((
+                interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
+                config
+                    .server_alive_count_max
+                    .unwrap_or(DEFAULT_KEEPALIVE_MAX),
+            )),
+        };
+        let via = self.jump_chain(&config.proxy_jump, label, depth)?;
+        Ok(Host {
+            label: label.to_owned(),
+            environment: None,
+            protected: false,
+            hostname: config.hostname.clone(),
+            port: config.port,
+            user: config.user.clone(),
+            auth,
+            host_key,
+            connect_timeout: o
+                .connect_timeout
+                .or(config.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            keepalive,
+            via,
+            vars: BTreeMap::new(),
+        })
+    }
+
+    /// `ProxyJump a,b` reaches the host through `b`, itself reached through
+    /// `a`; only the first hop's own ProxyJump is honoured, as in ssh.
+    fn jump_chain(
+        &self,
+        hops: &[String],
+        label: &str,
+        depth: usize,
+    ) -> Result<Option<Box<Host>>, Error> {
+        if hops.is_empty() {
+            return Ok(None);
+        }
+        if depth >= MAX_HOPS {
+            return Err(Error::Usage(format!(
+                "{label}: more than {MAX_HOPS} ProxyJump hops; is there a loop in ssh_config?"
+            )));
+        }
+        let mut via: Option<Box<Host>> = None;
+        for (index, spec) in hops.iter().enumerate() {
+            let (user, name, port) =
+                parse_jump(spec).map_err(|m| Error::Usage(format!("{label}: ProxyJump {m}")))?;
+            let preset = Preset { user, port };
+            let mut config = self.config(&name, &preset, label)?;
+            if index > 0 {
+                config.proxy_jump.clear();
+            }
+            let known_hosts = self.overrides.known_hosts.clone();
+            let mut hop = self.build(spec, &config, None, known_hosts, depth + 1)?;
+            if index > 0 {
+                hop.via = via.take();
+            }
+            via = Some(Box::new(hop));
+        }
+        Ok(via)
+    }
+}
+
+/// `[user@]host[:port]` (or `ssh://[user@]host[:port]`).
+fn parse_jump(spec: &str) -> Result<(Option<String>, String, Option<u16>), String> {
+    let spec = spec.strip_prefix("ssh://").unwrap_or(spec);
+    let (user, rest) = match spec.rsplit_once('@') {
+        Some((user, rest)) => (Some(user.to_owned()), rest),
+        None => (None, spec),
+    };
+    let entry = HostEntry::parse(rest).map_err(|m| format!("'{spec}': {m}"))?;
+    Ok((user, entry.host, entry.port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn setup(config: &str, inventory: &str) -> (tempfile::TempDir, Inventory, Overrides) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("ssh_config");
+        std::fs::write(&cfg, config).unwrap();
+        let inv = Inventory::parse(inventory, &dir.path().join("roadie.yaml"), dir.path()).unwrap();
+        let overrides = Overrides {
+            ssh_config: Some(cfg),
+            ..Overrides::default()
+        };
+        (dir, inv, overrides)
+    }
+
+    #[test]
+    fn precedence_cli_then_inventory_then_ssh_config() {
+        let (dir, inv, mut o) = setup(
+            "Host web\n  HostName 10.0.0.5\n  User cfguser\n  Port 2000\n  IdentityFile ~/cfgkey\n",
+            "environments:\n  s:\n    hosts: [web, 'web:2100']\n    user: invuser\n    identity: inv_key\n",
+        );
+        let r = Resolver::new(&inv, &o);
+        let hosts = r.resolve("s/web").unwrap();
+        let h = &hosts[0];
+        assert_eq!(h.hostname, "10.0.0.5");
+        assert_eq!(h.user, "invuser");
+        assert_eq!(h.port, 2000);
+        assert_eq!(h.auth.identity_files, [dir.path().join("inv_key")]);
+        assert!(h.auth.identities_only);
+        assert_eq!(h.host_key.name, "[10.0.0.5]:2000");
+        assert_eq!(hosts[1].port, 2100);
+        o.user = Some("cliuser".into());
+        o.port = Some(2222);
+        let h = &Resolver::new(&inv, &o).resolve("s/web").unwrap()[0];
+        assert_eq!((h.user.as_str(), h.port), ("cliuser", 2222));
+        assert_eq!(h.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn strictness_and_known_hosts() {
+        let (_dir, inv, mut o) = setup(
+            "Host a\n  StrictHostKeyChecking no\n  UserKnownHostsFile /kh/one /kh/two\n  HashKnownHosts yes\n",
+            "environments:\n  s:\n    hosts: [a, b]\n",
+        );
+        let hosts = Resolver::new(&inv, &o).resolve("s").unwrap();
+        assert_eq!(hosts[0].host_key.policy, HostKeyPolicy::AcceptNew);
+        assert_eq!(
+            hosts[0].host_key.record_to.as_deref(),
+            Some(Path::new("/kh/one"))
+        );
+        assert!(hosts[0].host_key.hash);
+        assert_eq!(hosts[1].host_key.policy, HostKeyPolicy::Strict);
+        o.insecure_ignore_host_key = true;
+        let hosts = Resolver::new(&inv, &o).resolve("s").unwrap();
+        assert_eq!(hosts[1].host_key.policy, HostKeyPolicy::Ignore);
+    }
+
+    #[test]
+    fn proxy_jump_chain() {
+        let (_dir, inv, o) = setup(
+            "Host target\n  ProxyJump j1,bob@j2:2200\nHost j1\n  HostName 10.1.1.1\n  ProxyJump j0\nHost j2\n  ProxyJump ignored\n",
+            "environments:\n  s:\n    hosts: [target]\n",
+        );
+        let h = &Resolver::new(&inv, &o).resolve("target").unwrap()[0];
+        let j2 = h.via.as_ref().unwrap();
+        assert_eq!(
+            (j2.hostname.as_str(), j2.port, j2.user.as_str()),
+            ("j2", 2200, "bob")
+        );
+        let j1 = j2.via.as_ref().unwrap();
+        assert_eq!(j1.hostname, "10.1.1.1");
+        let j0 = j1.via.as_ref().unwrap();
+        assert_eq!(j0.hostname, "j0");
+        assert!(j0.via.is_none());
+    }
+
+    #[test]
+    fn jump_loops_are_cut() {
+        let (_dir, inv, o) = setup(
+            "Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n",
+            "environments:\n  s:\n    hosts: [a]\n",
+        );
+        let e = Resolver::new(&inv, &o).resolve("a").unwrap_err();
+        assert!(e.to_string().contains("loop"), "{e}");
+    }
+}

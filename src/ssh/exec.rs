@@ -1,0 +1,219 @@
+//! Running one command on a session: its output as it arrives, then its exit
+//! status. Output is pulled chunk by chunk, so memory stays constant however
+//! much a command prints.
+
+use bytes::Bytes;
+use russh::client::Msg;
+use russh::{Channel, ChannelMsg, Sig};
+
+use super::Session;
+use crate::command::RemoteCommand;
+use crate::error::Error;
+
+/// How a remote command ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExitStatus {
+    /// The exit code, when the command exited.
+    pub code: Option<u32>,
+    /// The signal that killed it, when one did (`TERM`, `KILL`, ...).
+    pub signal: Option<String>,
+}
+
+impl ExitStatus {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// As a shell reports it: the code, or 128 + the signal number.
+    pub fn as_exit_code(&self) -> i32 {
+        match (&self.code, &self.signal) {
+            (Some(code), _) => i32::try_from(*code).unwrap_or(255),
+            (None, Some(signal)) => 128 + signal_number(signal),
+            (None, None) => 255,
+        }
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, &self.signal) {
+            (Some(code), _) => write!(f, "exit {code}"),
+            (None, Some(signal)) => write!(f, "killed by SIG{signal}"),
+            (None, None) => write!(f, "no exit status"),
+        }
+    }
+}
+
+fn signal_name(sig: &Sig) -> String {
+    match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name,
+    }
+    .to_owned()
+}
+
+fn signal_number(name: &str) -> i32 {
+    match name {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "ILL" => 4,
+        "ABRT" => 6,
+        "FPE" => 8,
+        "KILL" => 9,
+        "USR1" => 10,
+        "SEGV" => 11,
+        "PIPE" => 13,
+        "ALRM" => 14,
+        "TERM" => 15,
+        _ => 0,
+    }
+}
+
+/// A piece of a running command's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Chunk {
+    Stdout(Bytes),
+    Stderr(Bytes),
+    /// The last chunk.
+    Exit(ExitStatus),
+}
+
+/// Everything a finished command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub status: ExitStatus,
+}
+
+impl Output {
+    /// Stdout as text (lossy), without the trailing newline.
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout)
+            .trim_end_matches('\n')
+            .to_owned()
+    }
+}
+
+/// A command running on a host.
+pub struct Execution<'a> {
+    session: &'a Session,
+    channel: Channel<Msg>,
+    code: Option<u32>,
+    signal: Option<String>,
+    finished: bool,
+}
+
+impl Session {
+    /// Start `command`; read its output with [`Execution::next`].
+    pub async fn start(&self, command: &RemoteCommand) -> Result<Execution<'_>, Error> {
+        let lost = |e: russh::Error| Error::ConnectionLost {
+            host: self.host.label.clone(),
+            reason: e.to_string(),
+        };
+        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        channel.exec(true, command.render()).await.map_err(lost)?;
+        if let Some(input) = command.stdin() {
+            channel.data_bytes(input).await.map_err(lost)?;
+        }
+        channel.eof().await.map_err(lost)?;
+        Ok(Execution {
+            session: self,
+            channel,
+            code: None,
+            signal: None,
+            finished: false,
+        })
+    }
+
+    /// Run `command` to the end and collect its output.
+    pub async fn run(&self, command: &RemoteCommand) -> Result<Output, Error> {
+        let mut execution = self.start(command).await?;
+        let mut output = Output {
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            status: ExitStatus {
+                code: None,
+                signal: None,
+            },
+        };
+        while let Some(chunk) = execution.next().await? {
+            match chunk {
+                Chunk::Stdout(data) => output.stdout.extend_from_slice(&data),
+                Chunk::Stderr(data) => output.stderr.extend_from_slice(&data),
+                Chunk::Exit(status) => output.status = status,
+            }
+        }
+        Ok(output)
+    }
+}
+
+impl Execution<'_> {
+    /// The next piece of output, then the exit status, then `None`.
+    pub async fn next(&mut self) -> Result<Option<Chunk>, Error> {
+        if self.finished {
+            return Ok(None);
+        }
+        loop {
+            let Some(message) = self.channel.wait().await else {
+                self.finished = true;
+                return self.exit().map(Some);
+            };
+            match message {
+                ChannelMsg::Data { data } => return Ok(Some(Chunk::Stdout(data))),
+                ChannelMsg::ExtendedData { data, ext: 1 } => return Ok(Some(Chunk::Stderr(data))),
+                ChannelMsg::ExitStatus { exit_status } => self.code = Some(exit_status),
+                ChannelMsg::ExitSignal {
+                    signal_name: sig, ..
+                } => self.signal = Some(signal_name(&sig)),
+                ChannelMsg::Failure => {
+                    self.finished = true;
+                    return Err(Error::ConnectionLost {
+                        host: self.session.host.label.clone(),
+                        reason: "the server refused to run the command".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The status once the channel has closed. An exit status may arrive
+    /// after EOF, so only a closed channel without one is a failure.
+    fn exit(&self) -> Result<Chunk, Error> {
+        if self.code.is_none() && self.signal.is_none() {
+            let reason = if self.session.handle.is_closed() {
+                "the connection closed (sshd died or the network failed)"
+            } else {
+                "the server closed the channel without an exit status"
+            };
+            return Err(Error::ConnectionLost {
+                host: self.session.host.label.clone(),
+                reason: reason.into(),
+            });
+        }
+        Ok(Chunk::Exit(ExitStatus {
+            code: self.code,
+            signal: self.signal.clone(),
+        }))
+    }
+
+    /// Ask the remote command to stop (SIGTERM) and close the channel.
+    pub async fn stop(self) {
+        // Best effort: the command or the connection may already be gone.
+        let _ = self.channel.signal(Sig::TERM).await;
+        let _ = self.channel.close().await;
+    }
+}

@@ -1,0 +1,188 @@
+//! The russh client handler: where the server's host key is checked, while
+//! the connection is being set up and before anything else is sent.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use russh::keys::PublicKeyOrCertificate;
+use russh::keys::ssh_key::PublicKey;
+
+use super::known_hosts::{self, KnownHosts, Verdict, describe};
+use crate::resolve::{HostKeyConfig, HostKeyPolicy};
+
+/// Why a host key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    #[error(
+        "host key not known: {name} presented {presented}, which is not in {files}.\n  \
+         If you trust this server, run again with --accept-new to record its key \
+         (or add it yourself: ssh-keyscan {keyscan} >> ~/.ssh/known_hosts)"
+    )]
+    Unknown {
+        name: String,
+        presented: String,
+        files: String,
+        keyscan: String,
+    },
+    #[error(
+        "HOST KEY CHANGED for {name}: the server presented {presented}, but {place} records {recorded}.\n  \
+         Someone may be intercepting the connection, or the server was reinstalled.\n  \
+         If you are sure the new key is right, remove the old one \
+         (ssh-keygen -R '{name}' -f {}) and connect again",
+        .place.file.display()
+    )]
+    Changed {
+        name: String,
+        presented: String,
+        recorded: String,
+        place: known_hosts::Place,
+    },
+    #[error(
+        "host key REVOKED: {name} presented {presented}, which {place} marks @revoked; refusing to connect"
+    )]
+    Revoked {
+        name: String,
+        presented: String,
+        place: known_hosts::Place,
+    },
+    #[error(
+        "host key type changed for {name}: the server presented {presented}, but {place} records only {recorded}.\n  \
+         If the server's keys really changed, remove the old entry (ssh-keygen -R '{name}') and connect again"
+    )]
+    OtherTypes {
+        name: String,
+        presented: String,
+        recorded: String,
+        place: known_hosts::Place,
+    },
+    #[error("{name} presented a host certificate; roadie checks plain host keys only")]
+    Certificate { name: String },
+    #[error("cannot record the host key of {name} in {}: {source}", .file.display())]
+    Record {
+        name: String,
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the handler learned during key exchange.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// The key the server presented.
+    pub server_key: Option<PublicKey>,
+    /// Why it was refused, if it was.
+    pub refusal: Option<HostKeyError>,
+    /// Set when the key was accepted without being known (printed as a warning).
+    pub note: Option<String>,
+}
+
+/// The russh handler for one connection.
+pub struct ClientHandler {
+    pub config: HostKeyConfig,
+    pub known: KnownHosts,
+    /// `port` and `hostname` for the ssh-keyscan hint.
+    pub keyscan: String,
+    pub observed: Arc<Mutex<Observed>>,
+}
+
+impl ClientHandler {
+    fn verify(&self, key: &PublicKey) -> Result<Option<String>, HostKeyError> {
+        let name = self.config.name.clone();
+        let presented = describe(key);
+        match self.known.check(&name, key) {
+            Verdict::Known(_) => Ok(None),
+            Verdict::Revoked(place) => Err(HostKeyError::Revoked {
+                name,
+                presented,
+                place,
+            }),
+            Verdict::Changed { place, recorded } if self.config.policy != HostKeyPolicy::Ignore => {
+                Err(HostKeyError::Changed {
+                    name,
+                    presented,
+                    recorded,
+                    place,
+                })
+            }
+            Verdict::OtherTypes { place, recorded }
+                if self.config.policy != HostKeyPolicy::Ignore =>
+            {
+                Err(HostKeyError::OtherTypes {
+                    name,
+                    presented,
+                    recorded,
+                    place,
+                })
+            }
+            Verdict::Unknown => match self.config.policy {
+                HostKeyPolicy::Strict => Err(HostKeyError::Unknown {
+                    name,
+                    presented,
+                    files: self
+                        .config
+                        .files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    keyscan: self.keyscan.clone(),
+                }),
+                HostKeyPolicy::AcceptNew => {
+                    let Some(file) = self.config.record_to.clone() else {
+                        return Ok(Some(format!(
+                            "accepted new host key {presented} for {name} (not recorded: no known_hosts file)"
+                        )));
+                    };
+                    known_hosts::append(&file, &name, key, self.config.hash).map_err(|source| {
+                        HostKeyError::Record {
+                            name: name.clone(),
+                            file: file.clone(),
+                            source,
+                        }
+                    })?;
+                    Ok(Some(format!(
+                        "recorded new host key {presented} for {name} in {}",
+                        file.display()
+                    )))
+                }
+                HostKeyPolicy::Ignore => Ok(Some(ignored(&name, &presented))),
+            },
+            Verdict::Changed { .. } | Verdict::OtherTypes { .. } => {
+                Ok(Some(ignored(&name, &presented)))
+            }
+        }
+    }
+}
+
+fn ignored(name: &str, presented: &str) -> String {
+    format!("NOT CHECKING the host key of {name} ({presented}): --insecure-ignore-host-key is set")
+}
+
+impl russh::client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        server_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let mut observed = self.observed.lock().expect("handler state lock");
+        let PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
+            observed.refusal = Some(HostKeyError::Certificate {
+                name: self.config.name.clone(),
+            });
+            return Ok(false);
+        };
+        observed.server_key = Some(key.clone());
+        match self.verify(key) {
+            Ok(note) => {
+                observed.note = note;
+                Ok(true)
+            }
+            Err(refusal) => {
+                observed.refusal = Some(refusal);
+                Ok(false)
+            }
+        }
+    }
+}

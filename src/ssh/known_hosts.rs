@@ -1,0 +1,365 @@
+//! OpenSSH `known_hosts` files: plain, wildcard and negated patterns,
+//! `[host]:port`, hashed (`|1|salt|hash`) entries, several keys per host and
+//! the `@revoked` marker. See sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT".
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, KeyInit, Mac};
+use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
+use sha1::Sha1;
+
+use crate::ssh_config::{match_host_list, split_list};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Marker {
+    None,
+    Revoked,
+    CertAuthority,
+}
+
+#[derive(Debug, Clone)]
+enum Hosts {
+    Hashed { salt: Vec<u8>, hash: Vec<u8> },
+    Patterns(String),
+}
+
+impl Hosts {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Hosts::Hashed { salt, hash } => hmac_sha1(salt, name).as_slice() == hash.as_slice(),
+            Hosts::Patterns(list) => match_host_list(split_list(list), name).matched(),
+        }
+    }
+}
+
+fn hmac_sha1(salt: &[u8], name: &str) -> Vec<u8> {
+    let mut mac = <Hmac<Sha1> as KeyInit>::new_from_slice(salt).expect("HMAC takes any key length");
+    mac.update(name.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// One key line of a known_hosts file.
+#[derive(Debug, Clone)]
+struct Entry {
+    file: PathBuf,
+    line: usize,
+    marker: Marker,
+    hosts: Hosts,
+    key: PublicKey,
+}
+
+/// Where a known_hosts line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// What the known_hosts files say about a key a server presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The key is recorded for this host.
+    Known(Place),
+    /// The key is marked `@revoked`.
+    Revoked(Place),
+    /// A different key of the same type is recorded: possible attack.
+    Changed { place: Place, recorded: String },
+    /// Only keys of other types are recorded for this host.
+    OtherTypes { place: Place, recorded: String },
+    /// Nothing is recorded for this host.
+    Unknown,
+}
+
+/// The keys from a set of known_hosts files.
+#[derive(Debug, Clone, Default)]
+pub struct KnownHosts {
+    entries: Vec<Entry>,
+}
+
+/// The name a host is recorded under: `host`, or `[host]:port` off port 22.
+pub fn host_entry_name(host: &str, port: u16) -> String {
+    if port == 22 {
+        host.to_owned()
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// `SHA256:...`, as `ssh-keygen -l` prints it.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// The key type and fingerprint, for messages: `ED25519 SHA256:...`.
+pub fn describe(key: &PublicKey) -> String {
+    format!("{} {}", key_type(&key.algorithm()), fingerprint(key))
+}
+
+fn key_type(algorithm: &Algorithm) -> String {
+    match algorithm {
+        Algorithm::Ed25519 => "ED25519".into(),
+        Algorithm::Rsa { .. } => "RSA".into(),
+        Algorithm::Ecdsa { .. } => "ECDSA".into(),
+        other => other.as_str().to_owned(),
+    }
+}
+
+impl KnownHosts {
+    /// Read the given files; missing files are skipped, and so are lines that
+    /// do not parse (as ssh does).
+    pub fn load(files: &[PathBuf]) -> std::io::Result<KnownHosts> {
+        let mut entries = Vec::new();
+        for file in files {
+            let text = match std::fs::read_to_string(file) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot read {}: {e}", file.display()),
+                    ));
+                }
+            };
+            for (index, line) in text.lines().enumerate() {
+                if let Some(entry) = parse_line(line, file, index + 1) {
+                    entries.push(entry);
+                }
+            }
+        }
+        Ok(KnownHosts { entries })
+    }
+
+    /// Check `key` presented by the host recorded as `name`.
+    pub fn check(&self, name: &str, key: &PublicKey) -> Verdict {
+        let matching: Vec<&Entry> = self
+            .entries
+            .iter()
+            .filter(|e| e.hosts.matches(name))
+            .collect();
+        let place = |e: &Entry| Place {
+            file: e.file.clone(),
+            line: e.line,
+        };
+        if let Some(e) = matching
+            .iter()
+            .find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data())
+        {
+            return Verdict::Revoked(place(e));
+        }
+        let plain: Vec<&&Entry> = matching
+            .iter()
+            .filter(|e| e.marker == Marker::None)
+            .collect();
+        if let Some(e) = plain.iter().find(|e| e.key.key_data() == key.key_data()) {
+            return Verdict::Known(place(e));
+        }
+        if let Some(e) = plain.iter().find(|e| same_type(&e.key, key)) {
+            return Verdict::Changed {
+                place: place(e),
+                recorded: describe(&e.key),
+            };
+        }
+        if let Some(e) = plain.first() {
+            return Verdict::OtherTypes {
+                place: place(e),
+                recorded: describe(&e.key),
+            };
+        }
+        Verdict::Unknown
+    }
+
+    /// Key algorithms recorded for `name`, so that key exchange can ask the
+    /// server for a type we can verify (as ssh orders HostKeyAlgorithms).
+    pub fn algorithms_for(&self, name: &str) -> Vec<Algorithm> {
+        let mut algorithms: Vec<Algorithm> = Vec::new();
+        for e in &self.entries {
+            if e.marker == Marker::None && e.hosts.matches(name) {
+                let algorithm = e.key.algorithm();
+                if !algorithms.contains(&algorithm) {
+                    algorithms.push(algorithm);
+                }
+            }
+        }
+        algorithms
+    }
+}
+
+fn same_type(a: &PublicKey, b: &PublicKey) -> bool {
+    a.algorithm() == b.algorithm()
+}
+
+fn parse_line(line: &str, file: &Path, number: usize) -> Option<Entry> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let mut fields = line.split_whitespace();
+    let mut first = fields.next()?;
+    let marker = match first {
+        "@revoked" => Marker::Revoked,
+        "@cert-authority" => Marker::CertAuthority,
+        m if m.starts_with('@') => return None,
+        _ => Marker::None,
+    };
+    if marker != Marker::None {
+        first = fields.next()?;
+    }
+    let hosts = if let Some(hashed) = first.strip_prefix("|1|") {
+        let (salt, hash) = hashed.split_once('|')?;
+        Hosts::Hashed {
+            salt: data_encoding::BASE64.decode(salt.as_bytes()).ok()?,
+            hash: data_encoding::BASE64.decode(hash.as_bytes()).ok()?,
+        }
+    } else {
+        Hosts::Patterns(first.to_owned())
+    };
+    let key_text: Vec<&str> = fields.take(2).collect();
+    let key = PublicKey::from_openssh(&key_text.join(" ")).ok()?;
+    Some(Entry {
+        file: file.to_path_buf(),
+        line: number,
+        marker,
+        hosts,
+        key,
+    })
+}
+
+/// Append `key` for `name` to `file` (creating it and its directory), hashed
+/// when `hash` is set, the way `ssh` records a new host.
+pub fn append(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let recorded_name = if hash {
+        let salt: [u8; 20] = rand::random();
+        format!(
+            "|1|{}|{}",
+            data_encoding::BASE64.encode(&salt),
+            data_encoding::BASE64.encode(&hmac_sha1(&salt, name))
+        )
+    } else {
+        name.to_owned()
+    };
+    let mut key = key.clone();
+    key.set_comment("");
+    let key_text = key
+        .to_openssh()
+        .map_err(|e| std::io::Error::other(format!("cannot encode host key: {e}")))?;
+    let needs_newline =
+        std::fs::read(file).is_ok_and(|bytes| bytes.last().is_some_and(|b| *b != b'\n'));
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)?;
+    let line = format!(
+        "{}{recorded_name} {}\n",
+        if needs_newline { "\n" } else { "" },
+        key_text.trim_end()
+    );
+    out.write_all(line.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use russh::keys::ssh_key::PrivateKey;
+
+    fn key() -> PublicKey {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone()
+    }
+
+    fn line_for(name: &str, k: &PublicKey) -> String {
+        format!("{name} {}\n", k.to_openssh().unwrap())
+    }
+
+    fn load(text: &str) -> (tempfile::TempDir, KnownHosts, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("known_hosts");
+        std::fs::write(&path, text).unwrap();
+        let kh = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
+        (dir, kh, path)
+    }
+
+    #[test]
+    fn plain_port_and_wildcards() {
+        let (a, b) = (key(), key());
+        let text = format!(
+            "# comment\n{}{}{}",
+            line_for("web1,10.0.0.1", &a),
+            line_for("[db]:2222", &b),
+            line_for("*.example.org,!bad.example.org", &a)
+        );
+        let (_d, kh, path) = load(&text);
+        let known = |line| {
+            Verdict::Known(Place {
+                file: path.clone(),
+                line,
+            })
+        };
+        assert_eq!(kh.check("web1", &a), known(2));
+        assert_eq!(kh.check("10.0.0.1", &a), known(2));
+        assert_eq!(kh.check("[db]:2222", &b), known(3));
+        assert_eq!(kh.check("db", &b), Verdict::Unknown);
+        assert_eq!(kh.check("x.example.org", &a), known(4));
+        assert_eq!(kh.check("bad.example.org", &a), Verdict::Unknown);
+        assert!(matches!(kh.check("web1", &b), Verdict::Changed { place, .. } if place.line == 2));
+    }
+
+    #[test]
+    fn hashed_revoked_and_other_types() {
+        let (a, b) = (key(), key());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/known_hosts");
+        append(&path, "[h]:2200", &a, true).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("|1|"), "{text}");
+        assert!(!text.contains("[h]"));
+        let kh = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
+        assert!(matches!(kh.check("[h]:2200", &a), Verdict::Known(_)));
+        assert_eq!(kh.check("[h]:2201", &a), Verdict::Unknown);
+
+        let revoked = format!("@revoked * {}", b.to_openssh().unwrap());
+        let (_d, kh, _) = load(&format!("{}{revoked}\n", line_for("h", &b)));
+        assert!(matches!(kh.check("h", &b), Verdict::Revoked(p) if p.line == 2));
+
+        let rsa = PrivateKey::random(
+            &mut rand::rng(),
+            Algorithm::Ecdsa {
+                curve: russh::keys::EcdsaCurve::NistP256,
+            },
+        )
+        .unwrap()
+        .public_key()
+        .clone();
+        let (_d, kh, _) = load(&line_for("h", &rsa));
+        assert!(matches!(kh.check("h", &a), Verdict::OtherTypes { .. }));
+        assert_eq!(kh.algorithms_for("h"), vec![rsa.algorithm()]);
+    }
+
+    #[test]
+    fn names_and_garbage_lines() {
+        assert_eq!(host_entry_name("h", 22), "h");
+        assert_eq!(host_entry_name("h", 2222), "[h]:2222");
+        let a = key();
+        let (_d, kh, _) = load(&format!(
+            "garbage line\n@unknown h x\n{}",
+            line_for("h", &a)
+        ));
+        assert!(matches!(kh.check("h", &a), Verdict::Known(p) if p.line == 3));
+    }
+}

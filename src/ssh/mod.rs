@@ -1,0 +1,307 @@
+//! The SSH client: connect (directly or through jump hosts), verify the host
+//! key, authenticate, and run commands.
+
+mod auth;
+mod exec;
+mod handler;
+pub mod known_hosts;
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::ssh_key::PublicKey;
+use tokio::net::TcpStream;
+
+pub use auth::{AuthFailure, PASSPHRASE_VAR};
+pub use exec::{Chunk, Execution, ExitStatus, Output};
+pub use handler::HostKeyError;
+
+use crate::error::Error;
+use crate::resolve::Host;
+use handler::{ClientHandler, Observed};
+use known_hosts::KnownHosts;
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {name}: {source}")]
+    Resolve {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Tcp {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no answer within {}s while {phase}; is the host up and is sshd listening on that port?", .after.as_secs_f64())]
+    Timeout {
+        phase: &'static str,
+        after: Duration,
+    },
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
+    #[error("{0}")]
+    Auth(AuthFailure),
+    #[error("cannot read known_hosts: {0}")]
+    KnownHosts(#[source] std::io::Error),
+    #[error("SSH error: {0}")]
+    Protocol(#[source] russh::Error),
+    #[error("through jump host {hop}: {source}")]
+    Jump {
+        hop: String,
+        #[source]
+        source: Box<ConnectError>,
+    },
+}
+
+impl ConnectError {
+    pub(crate) fn protocol(e: russh::Error) -> ConnectError {
+        ConnectError::Protocol(e)
+    }
+
+    /// A short machine-readable name for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectError::Resolve { .. } | ConnectError::Tcp { .. } => "connect",
+            ConnectError::Timeout { .. } => "connect_timeout",
+            ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
+            ConnectError::Auth(_) => "auth",
+            ConnectError::Protocol(_) => "protocol",
+            ConnectError::Jump { source, .. } => source.kind(),
+        }
+    }
+}
+
+/// An authenticated SSH connection to one host.
+pub struct Session {
+    host: Host,
+    handle: client::Handle<ClientHandler>,
+    server_key: PublicKey,
+    notes: Vec<String>,
+    /// The jump connection, kept open for as long as this one lives.
+    via: Option<Box<Session>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("host", &self.host.label)
+            .field("address", &self.host.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Connect to `host`, check its key, and log in.
+    pub async fn connect(host: &Host) -> Result<Session, Error> {
+        connect_host(host).await.map_err(|source| Error::Connect {
+            host: host.label.clone(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The host this session is connected to.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The key the server presented (and that was verified).
+    pub fn server_key(&self) -> &PublicKey {
+        &self.server_key
+    }
+
+    /// Warnings from setting up the connection (a newly recorded host key,
+    /// an unchecked one), including those of jump hosts.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Close the connection politely, then the jump hosts' ones.
+    pub async fn close(self) {
+        let mut next = Some(self);
+        while let Some(session) = next {
+            // The server may already be gone; there is nothing useful to do then.
+            let _ = session
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+            next = session.via.map(|via| *via);
+        }
+    }
+}
+
+/// Client settings for `host`: keepalives, and the host key types known for
+/// it asked for first, so the server presents one we can check (as ssh does).
+fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
+    let mut preferred_keys = known.algorithms_for(&host.host_key.name);
+    for algorithm in russh::Preferred::DEFAULT.key.iter() {
+        if !preferred_keys.contains(algorithm) {
+            preferred_keys.push(algorithm.clone());
+        }
+    }
+    Arc::new(client::Config {
+        keepalive_interval: host.keepalive.map(|(interval, _)| interval),
+        keepalive_max: host.keepalive.map_or(3, |(_, max)| max as usize),
+        nodelay: true,
+        preferred: russh::Preferred {
+            key: Cow::Owned(preferred_keys),
+            ..russh::Preferred::default()
+        },
+        ..client::Config::default()
+    })
+}
+
+/// Connect to the jump host and open a tunnel from it to `host`.
+async fn through(
+    jump: &Host,
+    host: &Host,
+) -> Result<(Session, russh::ChannelStream<client::Msg>), ConnectError> {
+    let hop_error = |source: ConnectError| ConnectError::Jump {
+        hop: jump.label.clone(),
+        source: Box::new(source),
+    };
+    let via = connect_host(jump).await.map_err(hop_error)?;
+    let channel = with_timeout(
+        host.connect_timeout,
+        "opening a tunnel through the jump host",
+        via.handle.channel_open_direct_tcpip(
+            host.hostname.clone(),
+            u32::from(host.port),
+            "127.0.0.1",
+            0,
+        ),
+    )
+    .await?
+    .map_err(|e| {
+        hop_error(ConnectError::Tcp {
+            addr: format!("{}:{}", host.hostname, host.port),
+            source: std::io::Error::other(e.to_string()),
+        })
+    })?;
+    Ok((via, channel.into_stream()))
+}
+
+fn connect_host(
+    host: &Host,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, ConnectError>> + Send + '_>> {
+    Box::pin(async move {
+        let timeout = host.connect_timeout;
+        let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
+        let config = client_config(host, &known);
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let handler = ClientHandler {
+            config: host.host_key.clone(),
+            known,
+            keyscan: if host.port == 22 {
+                host.hostname.clone()
+            } else {
+                format!("-p {} {}", host.port, host.hostname)
+            },
+            observed: observed.clone(),
+        };
+        let mut notes = Vec::new();
+        let (via, handshake) = if let Some(jump) = &host.via {
+            let (via, stream) = through(jump, host).await?;
+            notes.extend(via.notes.iter().cloned());
+            let handshake = client::connect_stream(config, stream, handler);
+            (
+                Some(Box::new(via)),
+                with_timeout(timeout, "exchanging keys", handshake).await?,
+            )
+        } else {
+            let stream = tcp_connect(&host.hostname, host.port, timeout).await?;
+            let handshake = client::connect_stream(config, stream, handler);
+            (
+                None,
+                with_timeout(timeout, "exchanging keys", handshake).await?,
+            )
+        };
+        let mut handle = {
+            let mut observed = observed.lock().expect("handler state lock");
+            if let Some(refusal) = observed.refusal.take() {
+                return Err(refusal.into());
+            }
+            notes.extend(observed.note.take());
+            handshake.map_err(ConnectError::Protocol)?
+        };
+        let server_key = observed
+            .lock()
+            .expect("handler state lock")
+            .server_key
+            .clone()
+            .ok_or(ConnectError::Protocol(russh::Error::UnknownKey))?;
+        auth::authenticate(&mut handle, host, timeout)
+            .await
+            .map_err(|e| match e {
+                ConnectError::Auth(mut failure) => {
+                    failure.server_key = Some(known_hosts::describe(&server_key));
+                    ConnectError::Auth(failure)
+                }
+                other => other,
+            })?;
+        Ok(Session {
+            host: host.clone(),
+            handle,
+            server_key,
+            notes,
+            via,
+        })
+    })
+}
+
+async fn with_timeout<T>(
+    limit: Duration,
+    phase: &'static str,
+    future: impl Future<Output = T>,
+) -> Result<T, ConnectError> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| ConnectError::Timeout {
+            phase,
+            after: limit,
+        })
+}
+
+async fn tcp_connect(
+    hostname: &str,
+    port: u16,
+    limit: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let addrs: Vec<_> = with_timeout(
+        limit,
+        "resolving the host name",
+        tokio::net::lookup_host((hostname, port)),
+    )
+    .await?
+    .map_err(|source| ConnectError::Resolve {
+        name: hostname.to_owned(),
+        source,
+    })?
+    .collect();
+    let mut last = None;
+    for addr in addrs {
+        match with_timeout(limit, "connecting", TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                // Latency matters more than packet count for commands.
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(source)) => {
+                last = Some(ConnectError::Tcp {
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+            Err(timeout) => last = Some(timeout),
+        }
+    }
+    Err(last.unwrap_or_else(|| ConnectError::Resolve {
+        name: hostname.to_owned(),
+        source: std::io::Error::other("no addresses"),
+    }))
+}

@@ -1,0 +1,229 @@
+//! Expansion of `~`, `%` tokens and `${VAR}` in `ssh_config` values, following
+//! the TOKENS and ENVIRONMENT VARIABLES sections of ssh_config(5).
+
+use std::path::{Path, PathBuf};
+
+/// The local account roadie runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalUser {
+    pub name: String,
+    pub home: PathBuf,
+    pub uid: u32,
+}
+
+impl LocalUser {
+    /// The current user, from the password database (falling back to `$USER`
+    /// and `$HOME` when the database has no entry).
+    pub fn current() -> LocalUser {
+        let uid = nix::unistd::getuid();
+        let entry = nix::unistd::User::from_uid(uid).ok().flatten();
+        let name = entry
+            .as_ref()
+            .map(|u| u.name.clone())
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| uid.to_string());
+        // $HOME wins, as it does for OpenSSH's `~`, so that tests and users can
+        // point roadie at another home.
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| entry.map(|u| u.dir))
+            .unwrap_or_else(|| PathBuf::from("/"));
+        LocalUser {
+            name,
+            home,
+            uid: uid.as_raw(),
+        }
+    }
+}
+
+/// Values that `%` tokens stand for.
+#[derive(Debug, Clone)]
+pub struct Tokens<'a> {
+    /// `%n`: the host name as given (alias).
+    pub original_host: &'a str,
+    /// `%h`: the remote host name after `HostName`.
+    pub host: &'a str,
+    /// `%p`
+    pub port: u16,
+    /// `%r`
+    pub remote_user: &'a str,
+    /// `%k`: `HostKeyAlias`, or the host name.
+    pub host_key_alias: &'a str,
+    /// `%j`: the `ProxyJump` value, or empty.
+    pub jump: &'a str,
+    /// `%u`, `%d`, `%i`
+    pub local: &'a LocalUser,
+}
+
+impl Tokens<'_> {
+    fn value(&self, token: char) -> Option<String> {
+        Some(match token {
+            '%' => "%".to_owned(),
+            'n' => self.original_host.to_owned(),
+            'h' => self.host.to_owned(),
+            'p' => self.port.to_string(),
+            'r' => self.remote_user.to_owned(),
+            'k' => self.host_key_alias.to_owned(),
+            'j' => self.jump.to_owned(),
+            'u' => self.local.name.clone(),
+            'd' => self.local.home.display().to_string(),
+            'i' => self.local.uid.to_string(),
+            'l' => local_hostname(),
+            'L' => local_hostname()
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+            _ => return None,
+        })
+    }
+}
+
+fn local_hostname() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Replace each `%x` with `value(x)`; a token without a value is an error.
+fn substitute(
+    s: &str,
+    what: &str,
+    value: impl Fn(char) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let token = chars
+            .next()
+            .ok_or_else(|| format!("{what} '{s}' ends with a lone '%'"))?;
+        let replacement =
+            value(token).ok_or_else(|| format!("unknown token %{token} in {what} '{s}'"))?;
+        out.push_str(&replacement);
+    }
+    Ok(out)
+}
+
+/// Replace `%x` tokens. An unknown token is an error, as in OpenSSH.
+pub fn percent(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
+    substitute(s, "value", |token| tokens.value(token))
+}
+
+/// Only `%h` and `%%` are allowed in `HostName`.
+pub fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> {
+    substitute(s, "HostName", |token| match token {
+        '%' => Some("%".to_owned()),
+        'h' => Some(original_host.to_owned()),
+        _ => None,
+    })
+}
+
+/// Replace `${VAR}` with the variable's value; an unset variable is an error.
+pub fn env_vars(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated ${{ in '{s}'"))?;
+        let name = &after[..end];
+        let value = std::env::var(name)
+            .map_err(|_| format!("environment variable {name} used in '{s}' is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Expand a leading `~` or `~user`.
+pub fn tilde(s: &str, home: &Path) -> Result<String, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(s.to_owned());
+    };
+    let (user, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if user.is_empty() {
+        return Ok(format!("{}{tail}", home.display()));
+    }
+    let entry = nix::unistd::User::from_name(user)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("no such user '{user}' in '{s}'"))?;
+    Ok(format!("{}{tail}", entry.dir.display()))
+}
+
+/// `~`, then `%` tokens, then `${VAR}`: the order ssh uses for file names.
+pub fn path(s: &str, tokens: &Tokens<'_>) -> Result<PathBuf, String> {
+    let s = tilde(s, &tokens.local.home)?;
+    let s = percent(&s, tokens)?;
+    Ok(PathBuf::from(env_vars(&s)?))
+}
+
+/// A made-up local user for unit tests.
+#[cfg(test)]
+pub fn test_user() -> LocalUser {
+    LocalUser {
+        name: "alice".into(),
+        home: "/home/alice".into(),
+        uid: 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> LocalUser {
+        test_user()
+    }
+
+    #[test]
+    fn tokens_expand() {
+        let local = local();
+        let t = Tokens {
+            original_host: "web",
+            host: "10.0.0.5",
+            port: 2222,
+            remote_user: "deploy",
+            host_key_alias: "10.0.0.5",
+            jump: "",
+            local: &local,
+        };
+        assert_eq!(
+            percent("%d/.ssh/%r@%h:%p-%n-%u-%i-%%", &t).unwrap(),
+            "/home/alice/.ssh/deploy@10.0.0.5:2222-web-alice-1000-%"
+        );
+        assert!(percent("%Z", &t).unwrap_err().contains("%Z"));
+        assert_eq!(
+            path("~/.ssh/id_%h", &t).unwrap(),
+            PathBuf::from("/home/alice/.ssh/id_10.0.0.5")
+        );
+        assert_eq!(
+            percent_hostname("%h.example.org", "web").unwrap(),
+            "web.example.org"
+        );
+        assert!(percent_hostname("%p", "web").is_err());
+    }
+
+    #[test]
+    fn env_and_tilde() {
+        assert_eq!(
+            env_vars("/x/${PATH}/y").unwrap(),
+            format!("/x/{}/y", std::env::var("PATH").unwrap())
+        );
+        assert!(env_vars("${ROADIE_SURELY_UNSET_VAR}").is_err());
+        assert_eq!(tilde("~/a", Path::new("/h")).unwrap(), "/h/a");
+        assert_eq!(tilde("~root/a", Path::new("/h")).unwrap(), "/root/a");
+        assert_eq!(tilde("/abs", Path::new("/h")).unwrap(), "/abs");
+    }
+}

@@ -1,0 +1,877 @@
+//! Reading OpenSSH client configuration (`~/.ssh/config`, `/etc/ssh/ssh_config`
+//! or the file given with `-F`) for one host, with OpenSSH's semantics:
+//! the first value obtained wins, `Host` and `Match` blocks apply in file order,
+//! `Include` is read in place, and `Match` is evaluated against the options set
+//! so far (with a second, final pass when a `Match final` asks for one).
+//!
+//! Values that roadie takes from its command line or `roadie.yaml` are set
+//! before the files are read ([`Preset`]), exactly as `ssh -l USER -p PORT`
+//! does, so that they win and `Match user` sees them.
+//!
+//! Only the keywords roadie uses are interpreted; the rest are skipped. Options
+//! roadie cannot honour faithfully (`ProxyCommand`, hostname canonicalization)
+//! are refused with the file and line rather than silently ignored.
+
+mod expand;
+mod lex;
+mod pattern;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use expand::{LocalUser, Tokens};
+pub use pattern::{ListMatch, match_host_list, match_list, split_list, wildcard_match};
+
+/// How many `Include` levels deep OpenSSH follows.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// An error in a configuration file, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Which files to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFiles {
+    /// The user's file (or the `-F` file); relative `Include`s resolve in `~/.ssh`.
+    pub user: Option<PathBuf>,
+    /// The system-wide file; relative `Include`s resolve in `/etc/ssh`.
+    pub system: Option<PathBuf>,
+}
+
+impl ConfigFiles {
+    /// `~/.ssh/config`, then `/etc/ssh/ssh_config`: what `ssh` reads without `-F`.
+    pub fn standard(local: &LocalUser) -> ConfigFiles {
+        ConfigFiles {
+            user: Some(local.home.join(".ssh/config")),
+            system: Some(PathBuf::from("/etc/ssh/ssh_config")),
+        }
+    }
+
+    /// Only this file, like `ssh -F FILE` (`none` reads nothing).
+    pub fn explicit(path: &Path) -> ConfigFiles {
+        ConfigFiles {
+            user: (path != Path::new("none")).then(|| path.to_path_buf()),
+            system: None,
+        }
+    }
+}
+
+/// Values fixed before the files are read: they win over the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preset {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// `StrictHostKeyChecking`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictHostKeyChecking {
+    Yes,
+    AcceptNew,
+    No,
+    Ask,
+}
+
+/// A value together with where it was set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    pub value: T,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// The resolved client configuration for one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// The name looked up (`%n`).
+    pub original_host: String,
+    /// `HostName` after `%h` expansion, or the original name.
+    pub hostname: String,
+    pub user: String,
+    pub port: u16,
+    /// `IdentityFile`s, expanded, in order.
+    pub identity_files: Vec<PathBuf>,
+    pub identities_only: bool,
+    /// `IdentityAgent`: `None` when unset, `Some(None)` for `none`.
+    pub identity_agent: Option<Option<PathBuf>>,
+    /// `ProxyJump` hops, empty when unset or `none`.
+    pub proxy_jump: Vec<String>,
+    pub user_known_hosts_files: Option<Vec<PathBuf>>,
+    pub global_known_hosts_files: Option<Vec<PathBuf>>,
+    pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    pub hash_known_hosts: bool,
+    pub host_key_alias: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub server_alive_interval: Option<Duration>,
+    pub server_alive_count_max: Option<u32>,
+}
+
+/// Options as read so far (first value wins).
+#[derive(Debug, Default)]
+struct Options {
+    hostname: Option<String>,
+    user: Option<String>,
+    port: Option<u16>,
+    identity_files: Vec<Located<String>>,
+    identities_only: Option<bool>,
+    identity_agent: Option<Located<String>>,
+    proxy_jump: Option<Located<String>>,
+    proxy_command: Option<Located<String>>,
+    user_known_hosts: Option<Located<Vec<String>>>,
+    global_known_hosts: Option<Located<Vec<String>>>,
+    strict: Option<StrictHostKeyChecking>,
+    hash_known_hosts: Option<bool>,
+    host_key_alias: Option<String>,
+    /// Zero stands for `none`.
+    connect_timeout: Option<Duration>,
+    server_alive_interval: Option<Duration>,
+    server_alive_count_max: Option<u32>,
+    tag: Option<String>,
+}
+
+fn first<T>(slot: &mut Option<T>, value: T) {
+    if slot.is_none() {
+        *slot = Some(value);
+    }
+}
+
+struct Pass<'a> {
+    original_host: &'a str,
+    /// What `Host` lines match: the original name, or in the final pass the
+    /// host name that the first pass settled on.
+    host_arg: String,
+    is_final: bool,
+    wants_final: bool,
+    local: &'a LocalUser,
+}
+
+/// Resolve the configuration for `host` from `files`.
+pub fn resolve(
+    files: &ConfigFiles,
+    host: &str,
+    preset: &Preset,
+    local: &LocalUser,
+) -> Result<HostConfig, ConfigError> {
+    let mut opts = Options {
+        user: preset.user.clone(),
+        port: preset.port,
+        ..Options::default()
+    };
+    let mut pass = Pass {
+        original_host: host,
+        host_arg: host.to_owned(),
+        is_final: false,
+        wants_final: false,
+        local,
+    };
+    read_all(files, &mut pass, &mut opts)?;
+    if pass.wants_final {
+        pass.host_arg = current_hostname(&opts, host).map_err(|m| ConfigError {
+            file: PathBuf::from("HostName"),
+            line: 0,
+            message: m,
+        })?;
+        pass.is_final = true;
+        read_all(files, &mut pass, &mut opts)?;
+    }
+    finish(opts, host, local)
+}
+
+fn read_all(
+    files: &ConfigFiles,
+    pass: &mut Pass<'_>,
+    opts: &mut Options,
+) -> Result<(), ConfigError> {
+    if let Some(user) = &files.user {
+        let dir = pass.local.home.join(".ssh");
+        read_file(user, &dir, true, 0, pass, opts)?;
+    }
+    if let Some(system) = &files.system {
+        read_file(system, Path::new("/etc/ssh"), true, 0, pass, opts)?;
+    }
+    Ok(())
+}
+
+fn current_hostname(opts: &Options, original: &str) -> Result<String, String> {
+    match &opts.hostname {
+        Some(h) => expand::percent_hostname(h, original),
+        None => Ok(original.to_owned()),
+    }
+}
+
+fn read_file(
+    path: &Path,
+    include_dir: &Path,
+    active: bool,
+    depth: usize,
+    pass: &mut Pass<'_>,
+    opts: &mut Options,
+) -> Result<(), ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                message: format!("cannot read: {e}"),
+            });
+        }
+    };
+    let mut active = active;
+    for (index, line) in text.lines().enumerate() {
+        let at = |message: String| ConfigError {
+            file: path.to_path_buf(),
+            line: index + 1,
+            message,
+        };
+        let Some((keyword, args)) = lex::split_line(line).map_err(at)? else {
+            continue;
+        };
+        let place = Place {
+            file: path,
+            line: index + 1,
+        };
+        match keyword.as_str() {
+            "host" => active = host_matches(&args, &pass.host_arg),
+            "match" => active = match_line(&args, pass, opts).map_err(at)?,
+            "include" => {
+                if depth >= MAX_INCLUDE_DEPTH {
+                    return Err(at("Include nested too deeply".into()));
+                }
+                if active {
+                    for included in include_paths(&args, include_dir, pass.local).map_err(at)? {
+                        read_file(&included, include_dir, active, depth + 1, pass, opts)?;
+                    }
+                }
+            }
+            _ if active => apply(&keyword, args, place, opts).map_err(at)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    file: &'a Path,
+    line: usize,
+}
+
+impl Place<'_> {
+    fn locate<T>(self, value: T) -> Located<T> {
+        Located {
+            value,
+            file: self.file.to_path_buf(),
+            line: self.line,
+        }
+    }
+}
+
+fn host_matches(patterns: &[String], host: &str) -> bool {
+    match_host_list(patterns.iter().map(String::as_str), host).matched()
+}
+
+fn include_paths(args: &[String], dir: &Path, local: &LocalUser) -> Result<Vec<PathBuf>, String> {
+    let mut paths = Vec::new();
+    for arg in args {
+        let arg = expand::env_vars(&expand::tilde(arg, &local.home)?)?;
+        let pattern = if Path::new(&arg).is_absolute() {
+            arg
+        } else {
+            dir.join(arg).display().to_string()
+        };
+        let mut matched: Vec<PathBuf> = glob::glob(&pattern)
+            .map_err(|e| format!("bad Include pattern '{pattern}': {e}"))?
+            .filter_map(Result::ok)
+            .collect();
+        matched.sort();
+        paths.extend(matched);
+    }
+    Ok(paths)
+}
+
+fn one(keyword: &str, args: &[String]) -> Result<String, String> {
+    match args {
+        [value] => Ok(value.clone()),
+        [] => Err(format!("{keyword} needs a value")),
+        [_, extra, ..] => Err(format!("{keyword}: unexpected '{extra}'")),
+    }
+}
+
+fn flag(keyword: &str, args: &[String]) -> Result<bool, String> {
+    match one(keyword, args)?.to_ascii_lowercase().as_str() {
+        "yes" | "true" => Ok(true),
+        "no" | "false" => Ok(false),
+        other => Err(format!("{keyword}: expected yes or no, got '{other}'")),
+    }
+}
+
+fn port(keyword: &str, args: &[String]) -> Result<u16, String> {
+    let value = one(keyword, args)?;
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("{keyword}: bad port '{value}'"))
+}
+
+/// OpenSSH time format: `30`, `30s`, `1m30s`, `2h`, `1d`, `1w`.
+pub fn parse_time(value: &str) -> Option<Duration> {
+    let mut total: u64 = 0;
+    let mut number = String::new();
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return None,
+        };
+        let n: u64 = number.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        number.clear();
+    }
+    if !number.is_empty() {
+        total = total.checked_add(number.parse().ok()?)?;
+    } else if value.is_empty() {
+        return None;
+    }
+    Some(Duration::from_secs(total))
+}
+
+fn time(keyword: &str, args: &[String]) -> Result<Duration, String> {
+    let value = one(keyword, args)?;
+    parse_time(&value).ok_or_else(|| format!("{keyword}: bad time '{value}'"))
+}
+
+fn apply(
+    keyword: &str,
+    args: Vec<String>,
+    place: Place<'_>,
+    opts: &mut Options,
+) -> Result<(), String> {
+    match keyword {
+        "hostname" => first(&mut opts.hostname, one(keyword, &args)?),
+        "user" => first(&mut opts.user, one(keyword, &args)?),
+        "port" => first(&mut opts.port, port(keyword, &args)?),
+        "identityfile" => {
+            let file = one(keyword, &args)?;
+            if !opts.identity_files.iter().any(|f| f.value == file) {
+                opts.identity_files.push(place.locate(file));
+            }
+        }
+        "identitiesonly" => first(&mut opts.identities_only, flag(keyword, &args)?),
+        "identityagent" => first(&mut opts.identity_agent, place.locate(one(keyword, &args)?)),
+        "proxyjump" => {
+            let value = one(keyword, &args)?;
+            if opts.proxy_command.is_none() {
+                first(&mut opts.proxy_jump, place.locate(value));
+            }
+        }
+        "proxycommand" => {
+            let value = args.join(" ");
+            if value.is_empty() {
+                return Err("ProxyCommand needs a value".into());
+            }
+            if opts.proxy_jump.is_none() {
+                first(&mut opts.proxy_command, place.locate(value));
+            }
+        }
+        "userknownhostsfile" | "globalknownhostsfile" => {
+            if args.is_empty() {
+                return Err(format!("{keyword} needs a value"));
+            }
+            let slot = if keyword == "userknownhostsfile" {
+                &mut opts.user_known_hosts
+            } else {
+                &mut opts.global_known_hosts
+            };
+            first(slot, place.locate(args));
+        }
+        "stricthostkeychecking" => {
+            let value = one(keyword, &args)?;
+            let strict = match value.to_ascii_lowercase().as_str() {
+                "yes" | "true" => StrictHostKeyChecking::Yes,
+                "no" | "false" | "off" => StrictHostKeyChecking::No,
+                "ask" => StrictHostKeyChecking::Ask,
+                "accept-new" => StrictHostKeyChecking::AcceptNew,
+                _ => return Err(format!("StrictHostKeyChecking: bad value '{value}'")),
+            };
+            first(&mut opts.strict, strict);
+        }
+        "hashknownhosts" => first(&mut opts.hash_known_hosts, flag(keyword, &args)?),
+        "hostkeyalias" => first(&mut opts.host_key_alias, one(keyword, &args)?),
+        "connecttimeout" => {
+            let value = one(keyword, &args)?;
+            let timeout = if value.eq_ignore_ascii_case("none") {
+                Duration::ZERO
+            } else {
+                time(keyword, &args)?
+            };
+            first(&mut opts.connect_timeout, timeout);
+        }
+        "serveraliveinterval" => first(&mut opts.server_alive_interval, time(keyword, &args)?),
+        "serveralivecountmax" => {
+            let value = one(keyword, &args)?;
+            let count = value
+                .parse()
+                .map_err(|_| format!("ServerAliveCountMax: bad number '{value}'"))?;
+            first(&mut opts.server_alive_count_max, count);
+        }
+        "tag" => first(&mut opts.tag, one(keyword, &args)?),
+        "canonicalizehostname" => {
+            let value = one(keyword, &args)?;
+            if !value.eq_ignore_ascii_case("no") && !value.eq_ignore_ascii_case("false") {
+                return Err(format!(
+                    "CanonicalizeHostname {value} is not supported by roadie; \
+                     give the full host name in HostName instead"
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Evaluate a `Match` line against the options read so far.
+fn match_line(args: &[String], pass: &mut Pass<'_>, opts: &Options) -> Result<bool, String> {
+    if args.is_empty() {
+        return Err("Match needs criteria".into());
+    }
+    let mut result = true;
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        let (negate, criterion) = match word.strip_prefix('!') {
+            Some(c) => (true, c.to_ascii_lowercase()),
+            None => (false, word.to_ascii_lowercase()),
+        };
+        let matched = match criterion.as_str() {
+            "all" => true,
+            "canonical" | "final" => {
+                if criterion == "final" {
+                    pass.wants_final = true;
+                }
+                pass.is_final
+            }
+            _ => {
+                let arg = words
+                    .next()
+                    .ok_or_else(|| format!("Match {criterion} needs an argument"))?;
+                match criterion.as_str() {
+                    "host" => {
+                        let host = if pass.is_final {
+                            pass.host_arg.clone()
+                        } else {
+                            current_hostname(opts, pass.original_host)?
+                        };
+                        match_host_list(split_list(arg), &host).matched()
+                    }
+                    "originalhost" => {
+                        match_host_list(split_list(arg), pass.original_host).matched()
+                    }
+                    "user" => {
+                        let user = opts.user.as_deref().unwrap_or(&pass.local.name);
+                        match_list(split_list(arg), user).matched()
+                    }
+                    "localuser" => match_list(split_list(arg), &pass.local.name).matched(),
+                    "tagged" => {
+                        let tag = opts.tag.as_deref().unwrap_or("");
+                        match_list(split_list(arg), tag).matched()
+                    }
+                    "localnetwork" => local_network_matches(arg)?,
+                    "exec" => {
+                        // Like ssh, skip the command once the line can no longer match.
+                        if !result {
+                            continue;
+                        }
+                        run_exec(arg, pass, opts)?
+                    }
+                    other => {
+                        return Err(format!(
+                            "Match criterion '{other}' is not supported by roadie; \
+                             rewrite this block with Host, or use -F with a simpler file"
+                        ));
+                    }
+                }
+            }
+        };
+        if matched == negate {
+            result = false;
+        }
+    }
+    Ok(result)
+}
+
+fn run_exec(command: &str, pass: &Pass<'_>, opts: &Options) -> Result<bool, String> {
+    let host = current_hostname(opts, pass.original_host)?;
+    let user = opts.user.clone().unwrap_or_else(|| pass.local.name.clone());
+    let tokens = Tokens {
+        original_host: pass.original_host,
+        host: &host,
+        port: opts.port.unwrap_or(22),
+        remote_user: &user,
+        host_key_alias: opts.host_key_alias.as_deref().unwrap_or(&host),
+        jump: opts.proxy_jump.as_ref().map_or("", |j| j.value.as_str()),
+        local: pass.local,
+    };
+    let command = expand::percent(command, &tokens)?;
+    let status = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&command)
+        .stdin(std::process::Stdio::null())
+        .status()
+        .map_err(|e| format!("Match exec '{command}': {e}"))?;
+    Ok(status.success())
+}
+
+fn local_network_matches(list: &str) -> Result<bool, String> {
+    let networks = split_list(list)
+        .map(parse_cidr)
+        .collect::<Result<Vec<_>, _>>()?;
+    let addresses = nix::ifaddrs::getifaddrs().map_err(|e| format!("Match localnetwork: {e}"))?;
+    for interface in addresses {
+        let Some(address) = interface.address else {
+            continue;
+        };
+        let ip = if let Some(v4) = address.as_sockaddr_in() {
+            IpAddr::V4(v4.ip())
+        } else if let Some(v6) = address.as_sockaddr_in6() {
+            IpAddr::V6(v6.ip())
+        } else {
+            continue;
+        };
+        if networks
+            .iter()
+            .any(|(net, bits)| in_network(ip, *net, *bits))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, bits) = s
+        .split_once('/')
+        .ok_or_else(|| format!("Match localnetwork: '{s}' is not in CIDR form (address/bits)"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("Match localnetwork: bad address in '{s}'"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let bits: u8 = bits
+        .parse()
+        .ok()
+        .filter(|b| *b <= max)
+        .ok_or_else(|| format!("Match localnetwork: bad prefix length in '{s}'"))?;
+    Ok((addr, bits))
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    let (ip, net, width) = match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => (u128::from(a.to_bits()), u128::from(b.to_bits()), 32),
+        (IpAddr::V6(a), IpAddr::V6(b)) => (a.to_bits(), b.to_bits(), 128),
+        _ => return false,
+    };
+    if bits == 0 {
+        return true;
+    }
+    let shift = width - u32::from(bits);
+    (ip >> shift) == (net >> shift)
+}
+
+fn finish(opts: Options, original: &str, local: &LocalUser) -> Result<HostConfig, ConfigError> {
+    if let Some(command) = opts
+        .proxy_command
+        .clone()
+        .filter(|c| !c.value.eq_ignore_ascii_case("none"))
+    {
+        return Err(ConfigError {
+            file: command.file,
+            line: command.line,
+            message: format!(
+                "ProxyCommand is not supported by roadie (for host '{original}'); \
+                 use ProxyJump, or give roadie its own file with -F"
+            ),
+        });
+    }
+    let fail = |file: &Path, line: usize, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line,
+        message,
+    };
+    let hostname =
+        current_hostname(&opts, original).map_err(|m| fail(Path::new("HostName"), 0, m))?;
+    let user = opts.user.clone().unwrap_or_else(|| local.name.clone());
+    let port = opts.port.unwrap_or(22);
+    let proxy_jump: Vec<String> = match &opts.proxy_jump {
+        Some(j) if !j.value.eq_ignore_ascii_case("none") => {
+            j.value.split(',').map(str::to_owned).collect()
+        }
+        _ => Vec::new(),
+    };
+    let jump = opts
+        .proxy_jump
+        .as_ref()
+        .map_or(String::new(), |j| j.value.clone());
+    let tokens = Tokens {
+        original_host: original,
+        host: &hostname,
+        port,
+        remote_user: &user,
+        host_key_alias: opts.host_key_alias.as_deref().unwrap_or(&hostname),
+        jump: &jump,
+        local,
+    };
+    let expand_path = |l: &Located<String>| -> Result<PathBuf, ConfigError> {
+        expand::path(&l.value, &tokens).map_err(|m| fail(&l.file, l.line, m))
+    };
+    let identity_files = opts
+        .identity_files
+        .iter()
+        .map(expand_path)
+        .collect::<Result<Vec<_>, _>>()?;
+    let identity_agent = match &opts.identity_agent {
+        None => None,
+        Some(l) if l.value.eq_ignore_ascii_case("none") => Some(None),
+        Some(l) if l.value == "SSH_AUTH_SOCK" => None,
+        Some(l) => Some(Some(expand_path(l)?)),
+    };
+    let known_hosts =
+        |files: &Option<Located<Vec<String>>>| -> Result<Option<Vec<PathBuf>>, ConfigError> {
+            let Some(l) = files else { return Ok(None) };
+            if l.value.len() == 1 && l.value[0].eq_ignore_ascii_case("none") {
+                return Ok(Some(Vec::new()));
+            }
+            l.value
+                .iter()
+                .map(|f| expand::path(f, &tokens).map_err(|m| fail(&l.file, l.line, m)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        };
+    Ok(HostConfig {
+        original_host: original.to_owned(),
+        user_known_hosts_files: known_hosts(&opts.user_known_hosts)?,
+        global_known_hosts_files: known_hosts(&opts.global_known_hosts)?,
+        hostname,
+        user,
+        port,
+        identity_files,
+        identities_only: opts.identities_only.unwrap_or(false),
+        identity_agent,
+        proxy_jump,
+        strict_host_key_checking: opts.strict,
+        hash_known_hosts: opts.hash_known_hosts.unwrap_or(false),
+        host_key_alias: opts.host_key_alias,
+        connect_timeout: opts.connect_timeout.filter(|t| !t.is_zero()),
+        server_alive_interval: opts.server_alive_interval,
+        server_alive_count_max: opts.server_alive_count_max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn local() -> LocalUser {
+        expand::test_user()
+    }
+
+    fn resolve_file(path: &Path) -> HostConfig {
+        resolve(
+            &ConfigFiles::explicit(path),
+            "x",
+            &Preset::default(),
+            &local(),
+        )
+        .unwrap()
+    }
+
+    fn resolve_text(text: &str, host: &str, preset: &Preset) -> Result<HostConfig, ConfigError> {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text.as_bytes()).unwrap();
+        resolve(&ConfigFiles::explicit(file.path()), host, preset, &local())
+    }
+
+    #[test]
+    fn first_value_wins_and_host_patterns_apply() {
+        let c = resolve_text(
+            "Host web*\n  HostName %h.example.org\n  User deploy\n  Port 2222\nHost *\n  User other\n  Port 22\n",
+            "web1",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(c.hostname, "web1.example.org");
+        assert_eq!((c.user.as_str(), c.port), ("deploy", 2222));
+        let c = resolve_text(
+            "Host web* !web3\n  User deploy\n",
+            "web3",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(c.user, "alice");
+    }
+
+    #[test]
+    fn preset_wins_and_match_user_sees_it() {
+        let preset = Preset {
+            user: Some("ci".into()),
+            port: Some(2200),
+        };
+        let c = resolve_text(
+            "Match user ci\n  IdentityFile ~/.ssh/ci_%r\nHost *\n  User nobody\n  Port 1\n",
+            "h",
+            &preset,
+        )
+        .unwrap();
+        assert_eq!((c.user.as_str(), c.port), ("ci", 2200));
+        assert_eq!(c.identity_files, [PathBuf::from("/home/alice/.ssh/ci_ci")]);
+    }
+
+    #[test]
+    fn match_host_uses_hostname_and_is_final_reparses() {
+        let text = "Host alias\n  HostName real.example.org\nMatch host real.example.org\n  User viahost\n";
+        assert_eq!(
+            resolve_text(text, "alias", &Preset::default())
+                .unwrap()
+                .user,
+            "viahost"
+        );
+        let text = "Match final host real.example.org\n  Port 2022\nHost alias\n  HostName real.example.org\n";
+        assert_eq!(
+            resolve_text(text, "alias", &Preset::default())
+                .unwrap()
+                .port,
+            2022
+        );
+        let text = "Match !final\n  Port 1\nMatch final\n  Port 2\n";
+        assert_eq!(resolve_text(text, "x", &Preset::default()).unwrap().port, 1);
+    }
+
+    #[test]
+    fn match_exec_and_unsupported_things_are_explicit() {
+        let c = resolve_text(
+            "Match exec \"test %h = x\"\n  User yes\n",
+            "x",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(c.user, "yes");
+        let c = resolve_text("Match exec false\n  User yes\n", "x", &Preset::default()).unwrap();
+        assert_eq!(c.user, "alice");
+        let e =
+            resolve_text("Host x\n  ProxyCommand nc %h %p\n", "x", &Preset::default()).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("ProxyCommand"));
+        let e = resolve_text("Match address 1.2.3.4\n", "x", &Preset::default()).unwrap_err();
+        assert!(e.message.contains("address"), "{e}");
+        // A ProxyCommand in an inactive block is fine.
+        resolve_text(
+            "Host other\n  ProxyCommand nc %h %p\n",
+            "x",
+            &Preset::default(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn localnetwork_matches_loopback() {
+        let c = resolve_text(
+            "Match localnetwork 127.0.0.0/8\n  User lo\n",
+            "x",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(c.user, "lo");
+        let e =
+            resolve_text("Match localnetwork 127.0.0.1\n", "x", &Preset::default()).unwrap_err();
+        assert!(e.message.contains("CIDR"));
+    }
+
+    #[test]
+    fn include_is_read_in_place_and_scoped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("inc.conf"), "Host *\n  User included\n").unwrap();
+        let main = dir.path().join("config");
+        std::fs::write(
+            &main,
+            format!(
+                "Host nomatch\n  Include {}/*.conf\nHost x\n  Port 7\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let c = resolve_file(&main);
+        assert_eq!((c.user.as_str(), c.port), ("alice", 7));
+        std::fs::write(
+            &main,
+            format!(
+                "Include {}/inc.conf\nHost x\n  User later\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let c = resolve_file(&main);
+        assert_eq!(c.user, "included");
+    }
+
+    #[test]
+    fn times_and_lists() {
+        assert_eq!(parse_time("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_time("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_time("2h"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_time("x"), None);
+        assert_eq!(parse_time(""), None);
+        let c = resolve_text(
+            "ProxyJump a@j1:2200,j2\nUserKnownHostsFile ~/kh1 /etc/kh2\nConnectTimeout 5\nServerAliveInterval 1m\n",
+            "x",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(c.proxy_jump, ["a@j1:2200", "j2"]);
+        assert_eq!(
+            c.user_known_hosts_files,
+            Some(vec![
+                PathBuf::from("/home/alice/kh1"),
+                PathBuf::from("/etc/kh2")
+            ])
+        );
+        assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(c.server_alive_interval, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn cidr() {
+        assert!(in_network(
+            "10.1.2.3".parse().unwrap(),
+            "10.0.0.0".parse().unwrap(),
+            8
+        ));
+        assert!(!in_network(
+            "11.1.2.3".parse().unwrap(),
+            "10.0.0.0".parse().unwrap(),
+            8
+        ));
+        assert!(in_network("::1".parse().unwrap(), "::".parse().unwrap(), 0));
+    }
+}

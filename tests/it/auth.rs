@@ -1,0 +1,174 @@
+//! Authentication against real sshd: a real ssh-agent, encrypted keys, and
+//! the list of keys tried when nothing works.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{World, addr, sh};
+
+/// A real ssh-agent, killed on drop.
+struct Agent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(w: &World) -> Agent {
+        let socket = w.path("agent.sock");
+        let child = Command::new("ssh-agent")
+            .args(["-D", "-a"])
+            .arg(&socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent (openssh-client)");
+        let started = Instant::now();
+        while !socket.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "ssh-agent did not start"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Agent { child, socket }
+    }
+
+    fn add(&self, key: &std::path::Path) {
+        sh(
+            "ssh-add",
+            &[key.to_str().unwrap()],
+            &[("SSH_AUTH_SOCK", &self.socket)],
+        );
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An environment without an identity: keys come from the agent or defaults.
+fn world_without_identity() -> World {
+    let mut w = World::new();
+    let s = w.server(&[addr(5)]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &text.replace("    identity: client_key\n", ""),
+    );
+    w
+}
+
+#[test]
+fn agent_key_logs_in() {
+    let w = world_without_identity();
+    let agent = Agent::start(&w);
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .run()
+        .code(4)
+        .stderr_has("no keys to offer")
+        .stderr_has("authentication failed");
+    agent.add(&w.client_key);
+    w.roadie()
+        .args(["run", "staging", "--", "echo via-agent"])
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .run()
+        .code(0)
+        .stdout_has("via-agent");
+}
+
+#[test]
+fn configured_identity_is_the_only_key_offered() {
+    // The agent holds the authorized key, but roadie.yaml names another one:
+    // only that one may be offered, so login fails and says what was tried.
+    let w = world_without_identity();
+    let agent = Agent::start(&w);
+    agent.add(&w.client_key);
+    let other = w.path("staging_key");
+    roadie::sandbox::ensure_key(&other, "staging").unwrap();
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write("roadie.yaml", &format!("{text}    identity: staging_key\n"));
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--", "true"])
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .run()
+        .code(4)
+        .stderr_has("authentication failed")
+        .stderr_has(&other.display().to_string())
+        .stderr_has("not accepted");
+    assert!(
+        !ran.stderr.contains("agent key"),
+        "an agent key was offered:\n{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn encrypted_key_needs_its_passphrase_and_never_hangs() {
+    let mut w = World::new();
+    let key = w.path("encrypted_key");
+    sh(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "correct horse",
+            "-f",
+            key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::fs::write(
+        &w.authorized_keys,
+        std::fs::read_to_string(format!("{}.pub", key.display())).unwrap(),
+    )
+    .unwrap();
+    let s = w.server(&[addr(6)]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &text.replace("identity: client_key", "identity: encrypted_key"),
+    );
+    // No terminal, no passphrase: a clear failure, not a prompt.
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("encrypted")
+        .stderr_has("ROADIE_PASSPHRASE");
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .env("ROADIE_PASSPHRASE", "wrong")
+        .run()
+        .code(4)
+        .stderr_has("does not unlock it");
+    w.roadie()
+        .args(["run", "staging", "--", "echo unlocked"])
+        .env("ROADIE_PASSPHRASE", "correct horse")
+        .run()
+        .code(0)
+        .stdout_has("unlocked");
+}
+
+#[test]
+fn default_key_files_are_used_when_nothing_is_configured() {
+    let w = world_without_identity();
+    std::fs::copy(&w.client_key, w.home.join(".ssh/id_ed25519")).unwrap();
+    w.roadie()
+        .args(["run", "staging", "--", "echo default"])
+        .run()
+        .code(0)
+        .stdout_has("default");
+}

@@ -1,0 +1,163 @@
+//! Host-key checking against real servers: unknown, accepted on first use,
+//! changed, hashed, revoked, and several key types per host.
+
+use std::fmt::Write as _;
+
+use roadie::sandbox::ensure_key;
+use roadie::ssh::known_hosts::fingerprint;
+
+use crate::support::{World, addr, sh};
+
+fn world() -> (World, String) {
+    World::one_host(3)
+}
+
+#[test]
+fn unknown_key_is_refused_with_fingerprint_then_accept_new_records_it() {
+    let (w, entry) = world();
+    std::fs::write(&w.known_hosts, "").unwrap();
+    let fp = fingerprint(&w.servers[0].host_key);
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("host key not known")
+        .stderr_has(&fp)
+        .stderr_has("--accept-new");
+    w.roadie()
+        .args(["run", "staging", "--accept-new", "--", "echo in"])
+        .run()
+        .code(0)
+        .stdout_has("in")
+        .stderr_has("recorded new host key");
+    let recorded = std::fs::read_to_string(&w.known_hosts).unwrap();
+    let (host, port) = entry.split_once(':').unwrap();
+    assert!(
+        recorded.contains(&format!("[{host}]:{port} ssh-ed25519 ")) || recorded.starts_with("|1|"),
+        "{recorded}"
+    );
+    // Now known: no flag needed, no warning.
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(0);
+    assert!(!ran.stderr.contains("recorded"), "{}", ran.stderr);
+}
+
+#[test]
+fn changed_key_is_refused_naming_file_and_line() {
+    let (w, entry) = world();
+    let impostor = ensure_key(&w.path("impostor"), "impostor").unwrap();
+    let (host, port) = entry.split_once(':').unwrap();
+    let text = format!(
+        "# first line\n[{host}]:{port} {}\n",
+        impostor.to_openssh().unwrap()
+    );
+    std::fs::write(&w.known_hosts, text).unwrap();
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--accept-new",
+            "--",
+            "touch should-not-exist",
+        ])
+        .run()
+        .code(4)
+        .stderr_has("HOST KEY CHANGED")
+        .stderr_has(&format!("{}:2", w.known_hosts.display()))
+        .stderr_has(&fingerprint(&w.servers[0].host_key))
+        .stderr_has(&fingerprint(&impostor));
+    assert!(!w.path("should-not-exist").exists(), "{}", ran.stderr);
+    // Only the explicit, loudly warned escape hatch gets through.
+    w.roadie()
+        .args(["run", "staging", "--insecure-ignore-host-key", "--", "true"])
+        .run()
+        .code(0)
+        .stderr_has("WARNING")
+        .stderr_has("NOT CHECKING");
+}
+
+#[test]
+fn hashed_entries_from_ssh_keygen_are_understood() {
+    let (w, _) = world();
+    // Let OpenSSH's own tool hash the file.
+    sh(
+        "ssh-keygen",
+        &["-H", "-f", w.known_hosts.to_str().unwrap()],
+        &[],
+    );
+    let hashed = std::fs::read_to_string(&w.known_hosts).unwrap();
+    assert!(hashed.starts_with("|1|"), "{hashed}");
+    w.roadie()
+        .args(["run", "staging", "--", "echo ok"])
+        .run()
+        .code(0)
+        .stdout_has("ok");
+}
+
+#[test]
+fn revoked_key_is_refused_even_when_also_listed() {
+    let (w, _) = world();
+    let mut text = std::fs::read_to_string(&w.known_hosts).unwrap();
+    writeln!(
+        text,
+        "@revoked * {}",
+        w.servers[0].host_key.to_openssh().unwrap()
+    )
+    .unwrap();
+    std::fs::write(&w.known_hosts, text).unwrap();
+    w.roadie()
+        .args(["run", "staging", "--accept-new", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("REVOKED")
+        .stderr_has(&format!("{}:2", w.known_hosts.display()));
+}
+
+#[test]
+fn known_type_is_asked_for_when_the_server_has_several_keys() {
+    // A server with an ed25519 and an ECDSA key; known_hosts knows only the
+    // ECDSA one. roadie must ask for ECDSA, as ssh does, and connect.
+    let mut w = World::new();
+    let ecdsa = w.path("ecdsa_host_key");
+    sh(
+        "ssh-keygen",
+        &["-q", "-t", "ecdsa", "-N", "", "-f", ecdsa.to_str().unwrap()],
+        &[],
+    );
+    let s = w.server_with(&[addr(4)], &[&format!("HostKey {}", ecdsa.display())]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let (host, port) = entry.split_once(':').unwrap();
+    let public = std::fs::read_to_string(format!("{}.pub", ecdsa.display())).unwrap();
+    std::fs::write(&w.known_hosts, format!("[{host}]:{port} {public}")).unwrap();
+    let ran = w
+        .roadie()
+        .args(["--json", "hosts", "staging", "--check"])
+        .run()
+        .code(0);
+    let key = ran.events()[0]["host_key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ECDSA "), "{key}");
+}
+
+#[test]
+fn key_of_another_type_than_the_recorded_one_is_refused() {
+    let (w, entry) = world();
+    let (host, port) = entry.split_once(':').unwrap();
+    let ecdsa = w.path("other_ecdsa");
+    sh(
+        "ssh-keygen",
+        &["-q", "-t", "ecdsa", "-N", "", "-f", ecdsa.to_str().unwrap()],
+        &[],
+    );
+    let public = std::fs::read_to_string(format!("{}.pub", ecdsa.display())).unwrap();
+    std::fs::write(&w.known_hosts, format!("[{host}]:{port} {public}")).unwrap();
+    w.roadie()
+        .args(["run", "staging", "--accept-new", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("host key type changed");
+}

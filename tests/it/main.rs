@@ -1,0 +1,11 @@
+//! Integration tests: real OpenSSH servers on loopback, the real roadie binary.
+//! One test binary (modules below) keeps linking fast.
+
+mod auth;
+mod host_keys;
+mod library;
+mod network;
+mod run;
+mod sandbox;
+mod ssh_config;
+mod support;

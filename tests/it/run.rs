@@ -1,0 +1,338 @@
+//! `roadie run` against real sshd: exit codes, streams, quoting, JSON, sudo.
+
+use crate::support::{World, addr, current_user, is_root};
+
+fn one_host() -> (World, String) {
+    World::one_host(2)
+}
+
+#[test]
+fn exit_code_and_streams_pass_through() {
+    let (w, _) = one_host();
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--",
+            "echo to-out; echo to-err >&2; exit 3",
+        ])
+        .run()
+        .code(3);
+    assert_eq!(ran.stdout, "to-out\n");
+    assert_eq!(ran.stderr, "to-err\n");
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(0);
+}
+
+#[test]
+fn values_with_quotes_and_semicolons_arrive_intact() {
+    let (w, _) = one_host();
+    let nasty = "it's; echo pwned \"$HOME\" `id` \\ end";
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--env",
+            &format!("NASTY={nasty}"),
+            "--",
+            "printf '%s' \"$NASTY\"",
+        ])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, nasty);
+    // Several words are an argv: each arrives as one argument.
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--",
+            "printf",
+            "[%s]\\n",
+            "a'b; c",
+            "$HOME",
+            "two words",
+        ])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "[a'b; c]\n[$HOME]\n[two words]\n");
+    // --cwd is quoted too, and ~/ is the remote home.
+    let dir = w.path("dir with 'quote'");
+    std::fs::create_dir_all(&dir).unwrap();
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--cwd",
+            dir.to_str().unwrap(),
+            "--",
+            "pwd",
+        ])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout.trim_end(), dir.to_str().unwrap());
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--cwd", "~", "--", "pwd"])
+        .run()
+        .code(0);
+    let home = nix::unistd::User::from_name(&current_user())
+        .unwrap()
+        .unwrap()
+        .dir;
+    assert_eq!(ran.stdout.trim_end(), home.to_str().unwrap());
+    w.roadie()
+        .args(["run", "staging", "--env", "1BAD=x", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("not a valid environment variable name");
+}
+
+#[test]
+fn json_events_for_a_test_harness() {
+    let (w, entry) = one_host();
+    let ran = w
+        .roadie()
+        .args([
+            "--json",
+            "run",
+            "staging",
+            "--",
+            "echo one; echo two >&2; exit 5",
+        ])
+        .run()
+        .code(5);
+    let events = ran.events();
+    let outputs: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["event"] == "output")
+        .map(|e| (e["stream"].as_str().unwrap(), e["line"].as_str().unwrap()))
+        .collect();
+    assert!(
+        outputs.contains(&("stdout", "one")) && outputs.contains(&("stderr", "two")),
+        "{events:?}"
+    );
+    let host = events.iter().find(|e| e["event"] == "host").unwrap();
+    assert_eq!(host["host"], entry.as_str());
+    assert_eq!(host["status"], "failed");
+    assert_eq!(host["exit_code"], 5);
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    assert_eq!(summary["exit_code"], 5);
+}
+
+#[test]
+fn timeout_stops_the_command() {
+    let (w, _) = one_host();
+    let marker = w.path("still-running");
+    let script = format!("sleep 30; touch '{}'", marker.display());
+    w.roadie()
+        .args(["run", "staging", "--timeout", "1", "--", &script])
+        .run()
+        .code(124)
+        .stderr_has("timed out after 1s");
+    assert!(!marker.exists());
+}
+
+#[test]
+fn hundred_megabytes_stream_in_constant_memory() {
+    use std::io::Read;
+    let (w, _) = one_host();
+    let mut command = w
+        .roadie()
+        .args(["run", "staging", "--", "head -c 104857600 /dev/zero"])
+        .command;
+    command.stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buffer = vec![0u8; 1 << 20];
+    let (mut total, mut peak_kib) = (0usize, 0u64);
+    loop {
+        let n = stdout.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(buffer[..n].iter().all(|b| *b == 0));
+        total += n;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if let Some(kib) = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            peak_kib = peak_kib.max(kib);
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(total, 104_857_600);
+    assert!(peak_kib > 0, "could not read roadie's memory use");
+    assert!(
+        peak_kib < 64 * 1024,
+        "roadie's peak RSS was {peak_kib} KiB for 100 MiB of output"
+    );
+}
+
+#[test]
+fn closed_stdout_stops_cleanly() {
+    use std::io::Read;
+    let (w, _) = one_host();
+    let mut command = w.roadie().args(["run", "staging", "--", "yes"]).command;
+    command.stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut first = [0u8; 4];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // stdout is now closed: roadie must notice and end by itself.
+    let status = child.wait().unwrap();
+    assert_eq!(&first, b"y\ny\n");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn unknown_target_lists_known_ones_and_bad_inventory_names_line_and_column() {
+    let (w, entry) = one_host();
+    w.roadie()
+        .args(["run", "prod", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("unknown target 'prod'")
+        .stderr_has(&format!("staging/{entry}"));
+    w.write(
+        "roadie.yaml",
+        "environments:\n  staging:\n    hosts: [a]\n    usr: me\n",
+    );
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("roadie.yaml:4:5:")
+        .stderr_has("usr");
+    w.write("roadie.yaml", "environments:\n  staging:\n    hosts: [a\n");
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(2);
+    assert!(ran.stderr.contains("roadie.yaml:"), "{}", ran.stderr);
+    std::fs::remove_file(w.path("roadie.yaml")).unwrap();
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("no roadie.yaml");
+}
+
+#[test]
+fn inventory_is_found_from_a_subdirectory() {
+    let (w, _) = one_host();
+    let sub = w.path("a/b");
+    std::fs::create_dir_all(&sub).unwrap();
+    let mut roadie = w.roadie().args(["run", "staging", "--", "echo found"]);
+    roadie.command.current_dir(&sub);
+    roadie.run().code(0).stdout_has("found");
+}
+
+#[test]
+fn hosts_lists_and_checks() {
+    let (w, entry) = one_host();
+    let ran = w
+        .roadie()
+        .args(["--json", "hosts", "staging", "--check"])
+        .run()
+        .code(0);
+    let events = ran.events();
+    assert_eq!(events.len(), 1);
+    let key = roadie::ssh::known_hosts::describe(&w.servers[0].host_key);
+    assert_eq!(events[0]["host"], entry.as_str());
+    assert_eq!(events[0]["host_key"], key.as_str());
+    assert_eq!(events[0]["login"], "ok");
+    let ran = w.roadie().args(["hosts", "staging"]).run().code(0);
+    assert!(
+        ran.stdout.contains(&entry) && ran.stdout.contains("staging"),
+        "{}",
+        ran.stdout
+    );
+    // A key the server does not accept: the check says so, and still shows the host key.
+    let other = w.path("other_key");
+    roadie::sandbox::ensure_key(&other, "other").unwrap();
+    let ran = w
+        .roadie()
+        .args([
+            "--json",
+            "hosts",
+            "staging",
+            "--check",
+            "--identity",
+            other.to_str().unwrap(),
+        ])
+        .run()
+        .code(4);
+    let events = ran.events();
+    assert_eq!(events[0]["host_key"], key.as_str());
+    assert_eq!(events[0]["error_kind"], "auth");
+}
+
+/// Needs root (to create a user and a sudoers rule) and the sudo package;
+/// CI runs as root and installs sudo.
+#[test]
+fn sudo_fails_fast_without_a_password_and_works_with_one() {
+    assert!(is_root(), "this test needs root (CI runs as root)");
+    assert!(
+        std::path::Path::new("/usr/bin/sudo").exists(),
+        "install sudo (apt-get install sudo)"
+    );
+    let user = "roadie-sudo-test";
+    let _ = std::process::Command::new("useradd")
+        .args(["-m", "-s", "/bin/bash", user])
+        .status();
+    let hashed = crate::support::sh("openssl", &["passwd", "-6", "s3cret pass"], &[]);
+    crate::support::sh("usermod", &["-p", hashed.trim(), user], &[]);
+    std::fs::write(
+        "/etc/sudoers.d/roadie-sudo-test",
+        format!("{user} ALL=(ALL) ALL\n"),
+    )
+    .unwrap();
+    let mut w = World::new();
+    let s = w.server(&[addr(2)]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &text.replace(
+            &format!("user: \"{}\"", current_user()),
+            &format!("user: \"{user}\""),
+        ),
+    );
+    w.roadie()
+        .args(["run", "staging", "--", "id -un"])
+        .run()
+        .code(0)
+        .stdout_has(user);
+    w.roadie()
+        .args(["run", "staging", "--sudo", "--", "id -u"])
+        .run()
+        .code(1)
+        .stderr_has("sudo needs a password")
+        .stderr_has("ROADIE_SUDO_PASSWORD");
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--sudo", "--", "id -u; cat"])
+        .env("ROADIE_SUDO_PASSWORD", "s3cret pass")
+        .run()
+        .code(0);
+    // Root, and the password never reaches the command's stdin.
+    assert_eq!(ran.stdout, "0\n");
+    w.roadie()
+        .args(["run", "staging", "--sudo", "--", "id -u"])
+        .env("ROADIE_SUDO_PASSWORD", "wrong")
+        .run()
+        .code(1)
+        .stderr_has("rejected the password");
+}

@@ -1,0 +1,189 @@
+//! roadie's reading of ssh_config, checked against OpenSSH's own (`ssh -G`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use roadie::ssh_config::{ConfigFiles, LocalUser, Preset, StrictHostKeyChecking, resolve};
+
+const CONFIG: &str = r#"
+# A config in the style teams really have.
+Host alias
+    HostName real.example.org
+    User deploy
+Match host real.example.org
+    Port 2222
+    IdentityFile ~/.ssh/id_%h_%r
+    IdentityFile "~/.ssh/second key"
+Host *.example.org !skip.example.org
+    IdentitiesOnly yes
+    ConnectTimeout 7
+Match originalhost alias exec "test %n = alias"
+    ServerAliveInterval 45
+Host other
+    ProxyJump admin@j1:2200,j2
+    UserKnownHostsFile ~/kh1 /tmp/kh2
+    StrictHostKeyChecking accept-new
+    HostKeyAlias other-alias
+Include INCLUDED
+Match user ci
+    Port 2200
+Match final host final.example.org
+    User via-final
+Host short
+    HostName final.example.org
+Host *
+    User fallback
+    ServerAliveCountMax 5
+"#;
+
+const INCLUDED: &str = "Host zeta\n    HostName zeta.internal\n    Port 2022\nHost skip.example.org\n    StrictHostKeyChecking no\n";
+
+/// `ssh -G`'s view: key → values (several for repeated keys).
+fn openssh_view(config: &Path, host: &str, user: Option<&str>) -> HashMap<String, Vec<String>> {
+    let mut command = Command::new("ssh");
+    command.arg("-G").arg("-F").arg(config);
+    if let Some(user) = user {
+        command.args(["-l", user]);
+    }
+    let out = command.arg(host).output().expect("ssh (openssh-client)");
+    assert!(
+        out.status.success(),
+        "ssh -G {host}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut view: HashMap<String, Vec<String>> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((key, value)) = line.split_once(' ') {
+            view.entry(key.to_owned())
+                .or_default()
+                .push(value.to_owned());
+        }
+    }
+    view
+}
+
+fn one<'a>(view: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
+    view.get(key)
+        .and_then(|v| v.first())
+        .map_or("", String::as_str)
+}
+
+#[test]
+fn matches_openssh_for_hosts_matches_includes_and_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let included = dir.path().join("included.conf");
+    std::fs::write(&included, INCLUDED).unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        CONFIG.replace("INCLUDED", included.to_str().unwrap()),
+    )
+    .unwrap();
+    let local = LocalUser::current();
+
+    let cases: &[(&str, Option<&str>)] = &[
+        ("alias", None),
+        ("other", None),
+        ("zeta", None),
+        ("skip.example.org", None),
+        ("web.example.org", None),
+        ("short", None),
+        ("unrelated", None),
+        ("unrelated", Some("ci")),
+        ("alias", Some("ci")),
+    ];
+    for (host, user) in cases {
+        compare(&config, host, *user, &local);
+    }
+}
+
+/// Assert that roadie and `ssh -G` agree on everything roadie uses.
+fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
+    let home = local.home.display().to_string();
+    let openssh = openssh_view(config, host, user);
+    let preset = Preset {
+        user: user.map(str::to_owned),
+        port: None,
+    };
+    let ours = resolve(&ConfigFiles::explicit(config), host, &preset, local).unwrap();
+    let what = format!("host {host} user {user:?}");
+    assert_eq!(ours.hostname, one(&openssh, "hostname"), "hostname, {what}");
+    assert_eq!(ours.user, one(&openssh, "user"), "user, {what}");
+    assert_eq!(ours.port.to_string(), one(&openssh, "port"), "port, {what}");
+    if !ours.identity_files.is_empty() {
+        // ssh -G shows IdentityFile before its %-tokens are expanded.
+        let theirs: Vec<String> = openssh["identityfile"]
+            .iter()
+            .map(|f| {
+                f.replacen('~', &home, 1)
+                    .replace("%h", &ours.hostname)
+                    .replace("%r", &ours.user)
+            })
+            .collect();
+        let ours: Vec<String> = ours
+            .identity_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(ours, theirs, "identityfile, {what}");
+    }
+    assert_eq!(
+        ours.identities_only,
+        one(&openssh, "identitiesonly") == "yes",
+        "identitiesonly, {what}"
+    );
+    let timeout = ours
+        .connect_timeout
+        .map_or("none".to_owned(), |t| t.as_secs().to_string());
+    assert_eq!(
+        timeout,
+        one(&openssh, "connecttimeout"),
+        "connecttimeout, {what}"
+    );
+    let interval = ours
+        .server_alive_interval
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+        .to_string();
+    assert_eq!(
+        interval,
+        one(&openssh, "serveraliveinterval"),
+        "serveraliveinterval, {what}"
+    );
+    assert_eq!(
+        ours.server_alive_count_max.unwrap_or(3).to_string(),
+        one(&openssh, "serveralivecountmax"),
+        "serveralivecountmax, {what}"
+    );
+    assert_eq!(
+        ours.proxy_jump.join(","),
+        one(&openssh, "proxyjump"),
+        "proxyjump, {what}"
+    );
+    if let Some(files) = &ours.user_known_hosts_files {
+        let ours: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        let theirs: Vec<String> = one(&openssh, "userknownhostsfile")
+            .split(' ')
+            .map(|f| f.replacen('~', &home, 1))
+            .collect();
+        assert_eq!(ours, theirs, "userknownhostsfile, {what}");
+    }
+    let strict = match ours.strict_host_key_checking {
+        None | Some(StrictHostKeyChecking::Ask) => "ask",
+        Some(StrictHostKeyChecking::Yes) => "true",
+        Some(StrictHostKeyChecking::No) => "false",
+        Some(StrictHostKeyChecking::AcceptNew) => "accept-new",
+    };
+    assert_eq!(
+        strict,
+        one(&openssh, "stricthostkeychecking"),
+        "stricthostkeychecking, {what}"
+    );
+    assert_eq!(
+        ours.host_key_alias.as_deref().unwrap_or(""),
+        one(&openssh, "hostkeyalias"),
+        "hostkeyalias, {what}"
+    );
+}

@@ -1,0 +1,256 @@
+//! The integration-test harness: real OpenSSH servers (children of the test
+//! process, started with roadie's own sandbox code), a private HOME, and a
+//! builder that runs the real `roadie` binary.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::net::Ipv4Addr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use roadie::sandbox::{Server, ServerConfig, ensure_key, known_hosts_line};
+
+/// A private world for one test: a temp dir (HOME is inside it), a client
+/// key, and the servers started for the test.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub client_key: PathBuf,
+    pub authorized_keys: PathBuf,
+    pub known_hosts: PathBuf,
+    pub servers: Vec<Server>,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // sshd reads authorized_keys as the target user: let everyone in.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let client_key = dir.path().join("client_key");
+        let public = ensure_key(&client_key, "test client").unwrap();
+        let authorized_keys = dir.path().join("authorized_keys");
+        std::fs::write(
+            &authorized_keys,
+            format!("{}\n", public.to_openssh().unwrap()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&authorized_keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+        World {
+            known_hosts: dir.path().join("known_hosts"),
+            home,
+            client_key,
+            authorized_keys,
+            dir,
+            servers: Vec::new(),
+        }
+    }
+
+    /// A world with one server on 127.0.0.`last` and an inventory whose
+    /// `staging` environment is that host; returns its `addr:port` entry.
+    pub fn one_host(last: u8) -> (World, String) {
+        let mut w = World::new();
+        let s = w.server(&[addr(last)]);
+        let entry = w.entries(s)[0].clone();
+        w.inventory("staging", std::slice::from_ref(&entry), "");
+        (w, entry)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Start an sshd listening on `addresses`, with `extra` config lines, and
+    /// record its key for each address in the world's known_hosts.
+    pub fn server_with(&mut self, addresses: &[Ipv4Addr], extra: &[&str]) -> usize {
+        let index = self.servers.len();
+        let server = Server::start(&ServerConfig {
+            dir: self.path(&format!("server{index}")),
+            addresses: addresses.to_vec(),
+            port: 0,
+            authorized_keys: self.authorized_keys.clone(),
+            detached: false,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        })
+        .expect("start sshd (is openssh-server installed?)");
+        let mut lines = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
+        for address in addresses {
+            lines.push_str(&known_hosts_line(*address, server.port, &server.host_key).unwrap());
+            lines.push('\n');
+        }
+        std::fs::write(&self.known_hosts, lines).unwrap();
+        self.servers.push(server);
+        index
+    }
+
+    pub fn server(&mut self, addresses: &[Ipv4Addr]) -> usize {
+        self.server_with(addresses, &[])
+    }
+
+    /// Enough servers for all of `addresses` (sshd listens on at most 16
+    /// sockets); returns every `addr:port` entry, in order.
+    pub fn servers_for(&mut self, addresses: &[Ipv4Addr]) -> Vec<String> {
+        let mut entries = Vec::new();
+        for chunk in addresses.chunks(roadie::sandbox::MAX_ADDRESSES_PER_SERVER) {
+            let index = self.server(chunk);
+            entries.extend(self.entries(index));
+        }
+        entries
+    }
+
+    /// `addr:port` entries of server `index`.
+    pub fn entries(&self, index: usize) -> Vec<String> {
+        let server = &self.servers[index];
+        server
+            .addresses
+            .iter()
+            .map(|a| format!("{a}:{}", server.port))
+            .collect()
+    }
+
+    /// A roadie.yaml with one environment `env` over `hosts`, using the
+    /// world's key and known_hosts, plus `extra` lines for the environment.
+    pub fn inventory(&self, env: &str, hosts: &[String], extra: &str) {
+        let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+        let text = format!(
+            "environments:\n  {env}:\n    hosts: [{}]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
+            hosts.join(", "),
+            current_user()
+        );
+        self.write("roadie.yaml", &text);
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The roadie binary, run in the world's directory with its HOME.
+    pub fn roadie(&self) -> Roadie {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roadie"));
+        command
+            .current_dir(self.dir.path())
+            .env("HOME", &self.home)
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("ROADIE_PASSPHRASE")
+            .env_remove("ROADIE_SUDO_PASSWORD")
+            .stdin(Stdio::null());
+        Roadie { command }
+    }
+}
+
+pub fn current_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .map(|u| u.name)
+        .unwrap()
+}
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// A command line being built.
+pub struct Roadie {
+    pub command: Command,
+}
+
+/// What a finished roadie run gave.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Roadie {
+    pub fn args<I, S>(mut self, args: I) -> Roadie
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.command.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Roadie {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Ran {
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = self.command.output().expect("run roadie");
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+}
+
+impl Ran {
+    /// Assert the exit code, showing everything when it is wrong.
+    pub fn code(self, expected: i32) -> Ran {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn stderr_has(self, needle: &str) -> Ran {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    pub fn stdout_has(self, needle: &str) -> Ran {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    /// The JSON events printed with --json.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+}
+
+/// Run a program and insist that it works.
+pub fn sh(program: &str, args: &[&str], env: &[(&str, &Path)]) -> String {
+    let mut command = Command::new(program);
+    command.args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn addr(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
