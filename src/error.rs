@@ -21,6 +21,8 @@ pub mod exit_code {
     pub const CONNECTION: i32 = 4;
     /// A command ran past its `--timeout` (as GNU `timeout` reports it).
     pub const TIMEOUT: i32 = 124;
+    /// Stopped by Ctrl-C (SIGINT), as shells report it.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 /// Everything that can go wrong.
@@ -50,6 +52,8 @@ pub enum Error {
     Timeout { host: String, after: Duration },
     #[error("{host}: {message}")]
     Sudo { host: String, message: String },
+    #[error("{host}: interrupted; the command was sent SIGTERM")]
+    Interrupted { host: String },
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -71,6 +75,7 @@ impl Error {
             | Error::Sandbox(_) => exit_code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } => exit_code::CONNECTION,
             Error::Timeout { .. } => exit_code::TIMEOUT,
+            Error::Interrupted { .. } => exit_code::INTERRUPTED,
             Error::Sudo { .. } | Error::Io { .. } => exit_code::FAILED,
         }
     }
@@ -86,6 +91,7 @@ impl Error {
             Error::ConnectionLost { .. } => "connection_lost",
             Error::Timeout { .. } => "timeout",
             Error::Sudo { .. } => "sudo",
+            Error::Interrupted { .. } => "interrupted",
             Error::Io { .. } => "io",
             Error::Sandbox(_) => "sandbox",
         }

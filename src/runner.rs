@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::command::RemoteCommand;
 use crate::error::{Error, exit_code};
@@ -89,11 +89,13 @@ pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
 }
 
 /// Run `spec` on every host, sending events to `events`. Returns each host's
-/// result, in the order of `hosts`.
+/// result, in the order of `hosts`. When `interrupt` turns true, running
+/// commands are stopped (SIGTERM) and hosts not yet started are skipped.
 pub async fn run_all(
     hosts: Vec<Host>,
     spec: &RunSpec,
     events: mpsc::Sender<Event>,
+    interrupt: watch::Receiver<bool>,
 ) -> Vec<HostRun> {
     let permits = Arc::new(Semaphore::new(spec.parallel.max(1)));
     let mut tasks = Vec::with_capacity(hosts.len());
@@ -101,6 +103,7 @@ pub async fn run_all(
         let permits = permits.clone();
         let events = events.clone();
         let spec = spec.clone();
+        let interrupt = interrupt.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = permits
                 .acquire_owned()
@@ -114,7 +117,14 @@ pub async fn run_all(
                     host: host.label.clone(),
                 })
                 .await;
-            let outcome = match run_one(&host, &spec, &events).await {
+            let result = if *interrupt.borrow() {
+                Err(Error::Interrupted {
+                    host: host.label.clone(),
+                })
+            } else {
+                run_one(&host, &spec, &events, interrupt).await
+            };
+            let outcome = match result {
                 Ok(status) => Outcome::Exited(status),
                 Err(error) => Outcome::Failed(error),
             };
@@ -141,6 +151,7 @@ async fn run_one(
     host: &Host,
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
+    mut interrupt: watch::Receiver<bool>,
 ) -> Result<ExitStatus, Error> {
     let session = Session::connect(host).await?;
     for note in session.notes() {
@@ -154,19 +165,29 @@ async fn run_one(
     let mut execution = session.start(&spec.command).await?;
     let mut sudo = SudoWatch::new(spec.command.sudo.is_some());
     let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
+    let expired = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(expired);
     let status = loop {
-        let next = if let Some(deadline) = deadline {
-            let Ok(next) = tokio::time::timeout_at(deadline, execution.next()).await else {
+        let stopped = tokio::select! {
+            next = execution.next() => Ok(next),
+            () = &mut expired => Err(Error::Timeout {
+                host: host.label.clone(),
+                after: spec.timeout.unwrap_or_default(),
+            }),
+            _ = interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted { host: host.label.clone() }),
+        };
+        let next = match stopped {
+            Ok(next) => next,
+            Err(reason) => {
                 execution.stop().await;
                 session.close().await;
-                return Err(Error::Timeout {
-                    host: host.label.clone(),
-                    after: spec.timeout.unwrap_or_default(),
-                });
-            };
-            next
-        } else {
-            execution.next().await
+                return Err(reason);
+            }
         };
         let (stream, data) = match next? {
             Some(Chunk::Stdout(data)) => (Stream::Stdout, data),

@@ -147,7 +147,12 @@ pub fn main(cli: &Cli) -> i32 {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&Error::io("cannot start the async runtime", e)),
+        Err(e) => {
+            return fail(
+                &Error::io("cannot start the async runtime", e),
+                cli.global.json,
+            );
+        }
     };
     let result = runtime.block_on(async {
         match &cli.command {
@@ -160,15 +165,23 @@ pub fn main(cli: &Cli) -> i32 {
     runtime.shutdown_background();
     match result {
         Ok(code) => code,
-        Err(error) => fail(&error),
+        Err(error) => fail(&error, cli.global.json),
     }
 }
 
-fn fail(error: &Error) -> i32 {
+/// Report an error that stopped the whole command (on stderr, and as a JSON
+/// event on stdout with --json); returns its exit code.
+fn fail(error: &Error, json: bool) -> i32 {
+    let message = crate::error::report(error);
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "error", "kind": error.kind(), "message": message, "exit_code": error.exit_code()})
+        );
+    }
     eprintln!(
-        "{} {}",
-        console::style("roadie: error:").red().bold().for_stderr(),
-        crate::error::report(error)
+        "{} {message}",
+        console::style("roadie: error:").red().bold().for_stderr()
     );
     error.exit_code()
 }

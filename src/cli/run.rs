@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::Args;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::{Global, output_result, parse_duration};
 use crate::command::{RemoteCommand, Sudo};
@@ -86,7 +86,18 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
         }
         Ok(renderer)
     });
-    let runs = run_all(hosts, &spec, events).await;
+    let (stop, interrupt) = watch::channel(false);
+    // The first Ctrl-C stops the remote commands and lets roadie report; a
+    // second one leaves at once.
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(exit_code::INTERRUPTED);
+            }
+        }
+    });
+    let runs = run_all(hosts, &spec, events, interrupt).await;
     let code = overall_exit_code(&runs);
     match printer.await {
         Ok(Ok(renderer)) => output_result(renderer.finish(code))?,

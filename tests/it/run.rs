@@ -1,6 +1,6 @@
 //! `roadie run` against real sshd: exit codes, streams, quoting, JSON, sudo.
 
-use crate::support::{World, addr, current_user, is_root};
+use crate::support::{World, current_user, is_root, unprivileged_user};
 
 fn one_host() -> (World, String) {
     World::one_host(2)
@@ -129,14 +129,62 @@ fn json_events_for_a_test_harness() {
 #[test]
 fn timeout_stops_the_command() {
     let (w, _) = one_host();
-    let marker = w.path("still-running");
-    let script = format!("sleep 30; touch '{}'", marker.display());
+    w.log_in_as(&unprivileged_user());
+    let pid_file = w.shared_dir().join("remote.pid");
+    let script = format!("echo $$ > '{}'; exec sleep 60", pid_file.display());
     w.roadie()
         .args(["run", "staging", "--timeout", "1", "--", &script])
         .run()
         .code(124)
         .stderr_has("timed out after 1s");
-    assert!(!marker.exists());
+    assert_remote_process_ends(&pid_file);
+}
+
+/// The remote command (which wrote its pid to `pid_file`) goes away.
+fn assert_remote_process_ends(pid_file: &std::path::Path) {
+    let pid = std::fs::read_to_string(pid_file).unwrap();
+    let proc = format!("/proc/{}", pid.trim());
+    let started = std::time::Instant::now();
+    while std::path::Path::new(&proc).exists() {
+        let state = std::fs::read_to_string(format!("{proc}/stat")).unwrap_or_default();
+        if state.contains(") Z ") {
+            break; // a zombie: dead, not yet reaped
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "remote process {pid} still runs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn ctrl_c_stops_the_remote_command() {
+    let (w, _) = one_host();
+    w.log_in_as(&unprivileged_user());
+    let pid_file = w.shared_dir().join("remote.pid");
+    let script = format!(
+        "echo $$ > '{}.tmp' && mv '{0}.tmp' '{0}'; exec sleep 60",
+        pid_file.display()
+    );
+    let mut child = w
+        .roadie()
+        .args(["run", "staging", "--", &script])
+        .command
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !pid_file.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "the command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_remote_process_ends(&pid_file);
 }
 
 #[test]
@@ -206,6 +254,21 @@ fn unknown_target_lists_known_ones_and_bad_inventory_names_line_and_column() {
     w.write(
         "roadie.yaml",
         "environments:\n  staging:\n    hosts: [a]\n    usr: me\n",
+    );
+    let ran = w
+        .roadie()
+        .args(["--json", "run", "staging", "--", "true"])
+        .run()
+        .code(2);
+    let events = ran.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"], "error");
+    assert_eq!(events[0]["kind"], "inventory");
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("roadie.yaml:4:5:")
     );
     w.roadie()
         .args(["run", "staging", "--", "true"])
@@ -288,28 +351,15 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         "install sudo (apt-get install sudo)"
     );
     let user = "roadie-sudo-test";
-    let _ = std::process::Command::new("useradd")
-        .args(["-m", "-s", "/bin/bash", user])
-        .status();
     let hashed = crate::support::sh("openssl", &["passwd", "-6", "s3cret pass"], &[]);
-    crate::support::sh("usermod", &["-p", hashed.trim(), user], &[]);
+    crate::support::ensure_user(user, Some(hashed.trim()));
     std::fs::write(
         "/etc/sudoers.d/roadie-sudo-test",
         format!("{user} ALL=(ALL) ALL\n"),
     )
     .unwrap();
-    let mut w = World::new();
-    let s = w.server(&[addr(2)]);
-    let entry = w.entries(s)[0].clone();
-    w.inventory("staging", std::slice::from_ref(&entry), "");
-    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
-    w.write(
-        "roadie.yaml",
-        &text.replace(
-            &format!("user: \"{}\"", current_user()),
-            &format!("user: \"{user}\""),
-        ),
-    );
+    let (w, _) = one_host();
+    w.log_in_as(user);
     w.roadie()
         .args(["run", "staging", "--", "id -un"])
         .run()

@@ -122,6 +122,25 @@ impl World {
         self.write("roadie.yaml", &text);
     }
 
+    /// Log in to the inventory's hosts as `user` instead of the current user.
+    pub fn log_in_as(&self, user: &str) {
+        let text = std::fs::read_to_string(self.path("roadie.yaml")).unwrap();
+        let from = format!("user: \"{}\"", current_user());
+        assert!(text.contains(&from));
+        self.write(
+            "roadie.yaml",
+            &text.replace(&from, &format!("user: \"{user}\"")),
+        );
+    }
+
+    /// A directory every account may write to (mode 1777).
+    pub fn shared_dir(&self) -> PathBuf {
+        let dir = self.path("shared");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        dir
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path(name);
         std::fs::write(&path, text).unwrap();
@@ -139,6 +158,39 @@ impl World {
             .env_remove("ROADIE_SUDO_PASSWORD")
             .stdin(Stdio::null());
         Roadie { command }
+    }
+}
+
+/// Create a local account (if missing) that key logins accept: sshd with
+/// `UsePAM no` refuses a locked account, so it gets `password_hash`, or `*`.
+pub fn ensure_user(name: &str, password_hash: Option<&str>) {
+    assert!(
+        is_root(),
+        "creating the test user {name} needs root (CI runs as root)"
+    );
+    let exists = Command::new("id")
+        .arg(name)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        let _ = Command::new("useradd")
+            .args(["-m", "-s", "/bin/sh", name])
+            .status();
+    }
+    sh("usermod", &["-p", password_hash.unwrap_or("*"), name], &[]);
+}
+
+/// Who tests log in as when the root account will not do: sshd runs a
+/// root login's session in its privileged monitor, which refuses signal
+/// requests. As root, a dedicated account; otherwise the current user.
+pub fn unprivileged_user() -> String {
+    if is_root() {
+        ensure_user("roadie-test", None);
+        "roadie-test".to_owned()
+    } else {
+        current_user()
     }
 }
 
