@@ -82,6 +82,7 @@ fn setup() -> Setup {
             authorized_keys: authorized.clone(),
             detached: false,
             extra: vec!["LogLevel DEBUG1".into()],
+            launcher: Vec::new(),
         })
         .expect("sshd (install openssh-server)");
         for address in chunk {

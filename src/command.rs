@@ -16,15 +16,15 @@ pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// A directory for `cd`: quoted, except that a leading `~` still means the
-/// remote home directory.
-fn quote_dir(dir: &str) -> String {
-    if dir == "~" {
+/// A remote path as one shell word: quoted, except that a leading `~` still
+/// means the remote home directory.
+pub fn quote_path(path: &str) -> String {
+    if path == "~" {
         "\"$HOME\"".to_owned()
-    } else if let Some(rest) = dir.strip_prefix("~/") {
+    } else if let Some(rest) = path.strip_prefix("~/") {
         format!("\"$HOME\"/{}", quote(rest))
     } else {
-        quote(dir)
+        quote(path)
     }
 }
 
@@ -104,7 +104,7 @@ impl RemoteCommand {
     pub fn render(&self) -> String {
         let mut lines = Vec::new();
         if let Some(dir) = &self.cwd {
-            lines.push(format!("cd -- {} || exit 1", quote_dir(dir)));
+            lines.push(format!("cd -- {} || exit 1", quote_path(dir)));
         }
         if !self.env.is_empty() {
             let assignments: Vec<String> = self
@@ -128,6 +128,23 @@ impl RemoteCommand {
                 )
             }
         }
+    }
+
+    /// The command for logs and the audit: the script, the names (never the
+    /// values) of its variables, the directory, and whether sudo is used.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if self.sudo.is_some() {
+            parts.push("sudo".to_owned());
+        }
+        if let Some(dir) = &self.cwd {
+            parts.push(format!("cd {dir}:"));
+        }
+        for (name, _) in &self.env {
+            parts.push(format!("{name}=..."));
+        }
+        parts.push(self.script.clone());
+        parts.join(" ")
     }
 
     /// Bytes to send on the command's stdin.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::guard::Refusal;
 use crate::inventory::InventoryError;
 use crate::ssh::ConnectError;
 use crate::ssh_config::ConfigError;
@@ -62,6 +63,10 @@ pub enum Error {
     },
     #[error("sandbox: {0}")]
     Sandbox(String),
+    #[error(transparent)]
+    Refused(Box<Refusal>),
+    #[error("{host}: not run: {reason}")]
+    NotRun { host: String, reason: String },
 }
 
 impl Error {
@@ -75,6 +80,7 @@ impl Error {
             | Error::Sandbox(_) => exit_code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } => exit_code::CONNECTION,
             Error::Timeout { .. } => exit_code::TIMEOUT,
+            Error::Refused(_) | Error::NotRun { .. } => exit_code::REFUSED,
             Error::Interrupted { .. } => exit_code::INTERRUPTED,
             Error::Sudo { .. } | Error::Io { .. } => exit_code::FAILED,
         }
@@ -94,6 +100,8 @@ impl Error {
             Error::Interrupted { .. } => "interrupted",
             Error::Io { .. } => "io",
             Error::Sandbox(_) => "sandbox",
+            Error::Refused(_) => "refused",
+            Error::NotRun { .. } => "not_run",
         }
     }
 

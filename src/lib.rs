@@ -37,9 +37,12 @@
 //! # }
 //! ```
 
+pub mod audit;
 pub mod cli;
 pub mod command;
+pub mod dotenv;
 pub mod error;
+pub mod guard;
 pub mod inventory;
 pub mod output;
 pub mod resolve;
@@ -47,6 +50,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod ssh;
 pub mod ssh_config;
+pub mod template;
 
 pub use command::RemoteCommand;
 pub use error::Error;

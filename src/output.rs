@@ -25,7 +25,8 @@ pub enum Stream {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostResult {
     pub host: String,
-    /// `ok`, `failed` (non-zero exit) or `error` (could not run it).
+    /// `ok`, `failed` (non-zero exit), `refused` (by a safeguard) or
+    /// `error` (could not run it).
     pub status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -35,6 +36,15 @@ pub struct HostResult {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
+    /// The safeguard that refused the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<crate::guard::Lock>,
+    /// The fingerprint of the key the host presented.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+    /// `--check`: the command that would run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_run: Option<String>,
     pub duration_ms: u64,
 }
 
@@ -73,6 +83,7 @@ enum JsonEvent<'a> {
         ok: usize,
         failed: usize,
         errors: usize,
+        refused: usize,
         exit_code: i32,
     },
 }
@@ -146,18 +157,24 @@ impl Renderer {
             Event::Warning { host, message } => self.warning(&host, &message),
             Event::Finished(result) => {
                 self.flush_partial(&result.host)?;
-                match (self.mode, &result.error) {
-                    (Mode::Json, _) => self.json(&JsonEvent::Host(&result))?,
-                    (Mode::Plain, Some(error)) => {
+                match (self.mode, &result.error, &result.would_run) {
+                    (Mode::Json, _, _) => self.json(&JsonEvent::Host(&result))?,
+                    (Mode::Plain, Some(error), _) => {
                         self.out.flush()?;
-                        eprintln!(
-                            "{} {error}",
-                            Style::new()
-                                .for_stderr()
-                                .red()
-                                .bold()
-                                .apply_to("roadie: error:")
+                        let label = Style::new()
+                            .for_stderr()
+                            .red()
+                            .bold()
+                            .apply_to("roadie: error:");
+                        eprintln!("{label} {error}");
+                    }
+                    (_, None, Some(command)) => {
+                        let text = format!(
+                            "[{}] would run: {}\n",
+                            result.host,
+                            command.replace('\n', "\n    ")
                         );
+                        self.out.write_all(text.as_bytes())?;
                     }
                     _ => {}
                 }
@@ -296,13 +313,15 @@ impl Renderer {
                 .unwrap_or(usize::MAX)
         });
         let count = |status: &str| self.results.iter().filter(|r| r.status == status).count();
-        let (ok, failed, errors) = (count("ok"), count("failed"), count("error"));
+        let (ok, failed) = (count("ok"), count("failed"));
+        let (errors, refused) = (count("error"), count("refused"));
         match self.mode {
             Mode::Json => self.json(&JsonEvent::Summary {
                 hosts: self.results.len(),
                 ok,
                 failed,
                 errors,
+                refused,
                 exit_code,
             })?,
             Mode::Prefixed => {
@@ -319,6 +338,7 @@ impl Renderer {
                             ),
                             Style::new().for_stderr().red(),
                         ),
+                        "refused" => ("refused".to_owned(), Style::new().for_stderr().red().bold()),
                         _ => ("error".to_owned(), Style::new().for_stderr().red().bold()),
                     };
                     let detail = r.error.as_deref().map_or_else(String::new, |e| {
@@ -333,9 +353,14 @@ impl Renderer {
                         Duration::from_millis(r.duration_ms).as_secs_f64(),
                     )?;
                 }
+                let refused = if refused > 0 {
+                    format!(", {refused} refused")
+                } else {
+                    String::new()
+                };
                 writeln!(
                     err,
-                    "{} hosts: {ok} ok, {failed} failed, {errors} errors",
+                    "{} hosts: {ok} ok, {failed} failed, {errors} errors{refused}",
                     self.results.len()
                 )?;
             }

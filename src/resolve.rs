@@ -4,10 +4,13 @@
 //! Precedence, highest first: command line, `roadie.yaml`, ssh_config, defaults.
 
 use std::collections::BTreeMap;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Error;
+use crate::guard::Safety;
 use crate::inventory::{Environment, HostEntry, Inventory};
 use crate::ssh::known_hosts::host_entry_name;
 use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, StrictHostKeyChecking};
@@ -56,6 +59,9 @@ pub struct AuthConfig {
     pub identities_only: bool,
     /// The ssh-agent socket, if any.
     pub agent: Option<PathBuf>,
+    /// The environment whose `identity` is the only key offered (the
+    /// environment-key lock), for messages.
+    pub environment_identity: Option<String>,
 }
 
 /// How the server's host key is checked.
@@ -77,6 +83,8 @@ pub struct HostKeyConfig {
 pub struct Host {
     /// How the host is named in output: the inventory entry as written.
     pub label: String,
+    /// The host's name as listed, without a port: `{{ host }}` in templates.
+    pub name: String,
     pub environment: Option<String>,
     pub protected: bool,
     /// Address or DNS name to connect to.
@@ -91,9 +99,54 @@ pub struct Host {
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// The inventory's protection facts (pinned keys, markers), for the guard.
+    pub safety: Arc<Safety>,
+}
+
+/// What the command line or roadie.yaml chose, winning over ssh_config.
+#[derive(Debug, Clone, Default)]
+struct Chosen {
+    identity: Option<PathBuf>,
+    known_hosts: Option<PathBuf>,
+    /// May ssh-agent keys be offered?
+    agent: bool,
+    /// The environment the identity comes from.
+    environment: Option<String>,
 }
 
 impl Host {
+    /// A host with defaults, for unit tests elsewhere in the crate.
+    #[cfg(test)]
+    pub(crate) fn for_tests(name: &str) -> Host {
+        Host {
+            label: name.into(),
+            name: name.into(),
+            environment: None,
+            protected: false,
+            hostname: name.into(),
+            port: 22,
+            user: "user".into(),
+            auth: AuthConfig {
+                identity_files: Vec::new(),
+                identities_only: false,
+                agent: None,
+                environment_identity: None,
+            },
+            host_key: HostKeyConfig {
+                name: name.into(),
+                files: Vec::new(),
+                record_to: None,
+                hash: false,
+                policy: HostKeyPolicy::Strict,
+            },
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            keepalive: None,
+            via: None,
+            vars: BTreeMap::new(),
+            safety: Arc::new(Safety::default()),
+        }
+    }
+
     /// `user@host:port`, for messages.
     pub fn address(&self) -> String {
         if self.hostname.contains(':') {
@@ -110,6 +163,7 @@ pub struct Resolver<'a> {
     pub inventory: &'a Inventory,
     pub overrides: &'a Overrides,
     pub local: LocalUser,
+    safety: Arc<Safety>,
 }
 
 impl<'a> Resolver<'a> {
@@ -118,6 +172,7 @@ impl<'a> Resolver<'a> {
             inventory,
             overrides,
             local: LocalUser::current(),
+            safety: Arc::new(Safety::from_inventory(inventory)),
         }
     }
 
@@ -131,10 +186,48 @@ impl<'a> Resolver<'a> {
     /// The hosts named by `target`.
     pub fn resolve(&self, target: &str) -> Result<Vec<Host>, Error> {
         let members = self.inventory.select(target).map_err(Error::Target)?;
+        self.check_addresses()?;
         members
             .into_iter()
             .map(|m| self.resolve_entry(m.environment, m.host))
             .collect()
+    }
+
+    /// The inventory-sanity lock for addresses: no protected host may share
+    /// an address (after ssh_config and DNS) with an unprotected one.
+    fn check_addresses(&self) -> Result<(), Error> {
+        if !self.inventory.environments.iter().any(|e| e.protected) {
+            return Ok(());
+        }
+        let mut seen: Vec<(String, Vec<SocketAddr>, &Environment, &HostEntry)> = Vec::new();
+        for env in &self.inventory.environments {
+            for entry in &env.hosts {
+                let host = self.resolve_entry(env, entry)?;
+                let addresses: Vec<SocketAddr> = (host.hostname.as_str(), host.port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
+                for (other_name, other_addresses, other_env, other_entry) in &seen {
+                    let same = *other_name == name
+                        || addresses.iter().any(|a| other_addresses.contains(a));
+                    if same && other_env.protected != env.protected {
+                        let (p, pe, u, ue) = if env.protected {
+                            (env, entry, *other_env, *other_entry)
+                        } else {
+                            (*other_env, *other_entry, env, entry)
+                        };
+                        return Err(Error::Usage(format!(
+                            "inventory sanity lock: '{}/{}' (unprotected) and '{}/{}' (protected) reach the same server \
+                             ({name}); fix roadie.yaml or ssh_config so that they cannot be confused",
+                            u.name, ue.entry, p.name, pe.entry
+                        )));
+                    }
+                }
+                seen.push((name, addresses, env, entry));
+            }
+        }
+        Ok(())
     }
 
     fn resolve_entry(&self, env: &Environment, entry: &HostEntry) -> Result<Host, Error> {
@@ -144,9 +237,14 @@ impl<'a> Resolver<'a> {
             port: o.port.or(entry.port).or(env.port),
         };
         let config = self.config(&entry.host, &preset, &entry.entry)?;
-        let identity = o.identity.clone().or_else(|| env.identity.clone());
-        let known_hosts = o.known_hosts.clone().or_else(|| env.known_hosts.clone());
-        let mut host = self.build(&entry.entry, &config, identity, known_hosts, 0)?;
+        let chosen = Chosen {
+            identity: o.identity.clone().or_else(|| env.identity.clone()),
+            known_hosts: o.known_hosts.clone().or_else(|| env.known_hosts.clone()),
+            agent: env.agent,
+            environment: (o.identity.is_none() && env.identity.is_some()).then(|| env.name.clone()),
+        };
+        let mut host = self.build(&entry.entry, &config, chosen, 0)?;
+        host.name.clone_from(&entry.host);
         host.environment = Some(env.name.clone());
         host.protected = env.protected;
         host.vars.clone_from(&env.vars);
@@ -162,20 +260,26 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// Build a host from its ssh_config view. `identity` and `known_hosts`
-    /// come from the command line or roadie.yaml and replace the config's.
+    /// Build a host from its ssh_config view and what the command line or
+    /// roadie.yaml chose.
     fn build(
         &self,
         label: &str,
         config: &HostConfig,
-        identity: Option<PathBuf>,
-        known_hosts: Option<PathBuf>,
+        chosen: Chosen,
         depth: usize,
     ) -> Result<Host, Error> {
         let o = self.overrides;
         let home = &self.local.home;
+        let Chosen {
+            identity,
+            known_hosts,
+            agent,
+            environment,
+        } = chosen;
         let auth = AuthConfig {
-            identities_only: identity.is_some() || config.identities_only,
+            identities_only: (identity.is_some() && !agent) || config.identities_only,
+            environment_identity: environment,
             identity_files: match identity {
                 Some(file) => vec![file],
                 None if !config.identity_files.is_empty() => config.identity_files.clone(),
@@ -186,6 +290,7 @@ impl<'a> Resolver<'a> {
                     .collect(),
             },
             agent: match &config.identity_agent {
+                _ if !agent => None,
                 Some(socket) => socket.clone(),
                 None => std::env::var_os("SSH_AUTH_SOCK")
                     .filter(|s| !s.is_empty())
@@ -244,6 +349,7 @@ impl<'a> Resolver<'a> {
         let via = self.jump_chain(&config.proxy_jump, label, depth)?;
         Ok(Host {
             label: label.to_owned(),
+            name: config.original_host.clone(),
             environment: None,
             protected: false,
             hostname: config.hostname.clone(),
@@ -258,6 +364,7 @@ impl<'a> Resolver<'a> {
             keepalive,
             via,
             vars: BTreeMap::new(),
+            safety: self.safety.clone(),
         })
     }
 
@@ -286,8 +393,12 @@ impl<'a> Resolver<'a> {
             if index > 0 {
                 config.proxy_jump.clear();
             }
-            let known_hosts = self.overrides.known_hosts.clone();
-            let mut hop = self.build(spec, &config, None, known_hosts, depth + 1)?;
+            let chosen = Chosen {
+                known_hosts: self.overrides.known_hosts.clone(),
+                agent: true,
+                ..Chosen::default()
+            };
+            let mut hop = self.build(spec, &config, chosen, depth + 1)?;
             if index > 0 {
                 hop.via = via.take();
             }

@@ -1,13 +1,17 @@
 //! Running one command on many hosts at once: one connection per host, a
 //! bounded number in flight, every host's result kept, none hiding another's.
+//! Every host goes through the safeguards ([`crate::guard`]) first, and every
+//! change or destroy step that runs, and every refusal, is audited.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::audit;
 use crate::command::RemoteCommand;
 use crate::error::{Error, exit_code};
+use crate::guard::{self, Intent, SafetyClass};
 use crate::output::{Event, HostResult, Stream};
 use crate::resolve::Host;
 use crate::ssh::{Chunk, ExitStatus, Session};
@@ -18,17 +22,25 @@ pub const DEFAULT_PARALLEL: u16 = 32;
 /// What to run and how.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
+    /// The TARGET as given, for the audit log.
+    pub target: String,
     pub command: RemoteCommand,
+    /// The step's safety class and the user's confirmation.
+    pub intent: Intent,
     /// Stop the command after this long.
     pub timeout: Option<Duration>,
     /// At most this many hosts at once.
     pub parallel: usize,
+    /// Check every lock and show the command, but run nothing (`--check`).
+    pub dry_run: bool,
 }
 
 /// How one host's run ended.
 #[derive(Debug)]
 pub enum Outcome {
     Exited(ExitStatus),
+    /// `--check`: every lock passed; this is what would run.
+    Planned(String),
     Failed(Error),
 }
 
@@ -36,6 +48,8 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct HostRun {
     pub host: String,
+    /// The fingerprint of the key the host presented, when it was reached.
+    pub fingerprint: Option<String>,
     pub outcome: Outcome,
     pub duration: Duration,
 }
@@ -43,42 +57,75 @@ pub struct HostRun {
 impl HostRun {
     /// As reported in events.
     pub fn result(&self) -> HostResult {
-        let duration_ms = u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX);
+        let mut result = HostResult {
+            host: self.host.clone(),
+            status: "ok",
+            exit_code: None,
+            signal: None,
+            error: None,
+            error_kind: None,
+            lock: None,
+            host_key: self.fingerprint.clone(),
+            would_run: None,
+            duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+        };
         match &self.outcome {
-            Outcome::Exited(status) => HostResult {
-                host: self.host.clone(),
-                status: if status.success() { "ok" } else { "failed" },
-                exit_code: status.code.map(|_| status.as_exit_code()),
-                signal: status.signal.clone(),
-                error: None,
-                error_kind: None,
-                duration_ms,
-            },
-            Outcome::Failed(error) => HostResult {
-                host: self.host.clone(),
-                status: "error",
-                exit_code: Some(error.exit_code()),
-                signal: None,
-                error: Some(crate::error::report(error)),
-                error_kind: Some(error.kind()),
-                duration_ms,
-            },
+            Outcome::Exited(status) => {
+                result.status = if status.success() { "ok" } else { "failed" };
+                result.exit_code = status.code.map(|_| status.as_exit_code());
+                result.signal.clone_from(&status.signal);
+            }
+            Outcome::Planned(command) => result.would_run = Some(command.clone()),
+            Outcome::Failed(error) => {
+                result.status = if matches!(error, Error::Refused(_)) {
+                    "refused"
+                } else {
+                    "error"
+                };
+                result.exit_code = Some(error.exit_code());
+                result.error = Some(crate::error::report(error));
+                result.error_kind = Some(error.kind());
+                if let Error::Refused(refusal) = error {
+                    result.lock = Some(refusal.lock);
+                }
+            }
+        }
+        result
+    }
+
+    /// For the audit log: `ok`, `exit N`, `signal NAME`, `refused`, `error`.
+    fn audit_outcome(&self) -> String {
+        match &self.outcome {
+            Outcome::Exited(status) if status.success() => "ok".into(),
+            Outcome::Exited(status) => status.to_string(),
+            Outcome::Planned(_) => "checked".into(),
+            Outcome::Failed(Error::Refused(_)) => "refused".into(),
+            Outcome::Failed(error) => format!("error ({})", error.kind()),
         }
     }
 }
 
-/// The exit code for a whole run: a single host's own code, or 1 when any of
-/// several hosts failed.
+/// The exit code for a whole run: 3 if a safeguard refused any host; else a
+/// single host's own code, or 1 when any of several hosts failed.
 pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
+    if runs
+        .iter()
+        .any(|r| matches!(r.outcome, Outcome::Failed(Error::Refused(_))))
+    {
+        return exit_code::REFUSED;
+    }
     match runs {
         [single] => match &single.outcome {
             Outcome::Exited(status) => status.as_exit_code(),
+            Outcome::Planned(_) => exit_code::SUCCESS,
             Outcome::Failed(error) => error.exit_code(),
         },
         many => {
-            let all_ok = many
-                .iter()
-                .all(|r| matches!(&r.outcome, Outcome::Exited(s) if s.success()));
+            let all_ok = many.iter().all(|r| match &r.outcome {
+                Outcome::Exited(s) => s.success(),
+                Outcome::Planned(_) => true,
+                Outcome::Failed(_) => false,
+            });
             if all_ok {
                 exit_code::SUCCESS
             } else {
@@ -88,15 +135,69 @@ pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
     }
 }
 
+fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<String>) {
+    let refused = match &run.outcome {
+        Outcome::Failed(Error::Refused(refusal)) => Some(refusal.lock),
+        _ => None,
+    };
+    // Reads that ran are not audited; refusals always are.
+    if spec.intent.class == SafetyClass::Read && refused.is_none() {
+        return;
+    }
+    let step = if spec.dry_run {
+        format!("{} (check)", spec.command.describe())
+    } else {
+        spec.command.describe()
+    };
+    let entry = audit::Entry {
+        target: &spec.target,
+        host: &host.label,
+        environment: host.environment.as_deref(),
+        fingerprint: run.fingerprint.as_deref(),
+        step: &step,
+        class: spec.intent.class,
+        outcome: run.audit_outcome(),
+        lock: refused,
+    };
+    if let Err(e) = audit::record(&entry) {
+        events_warning.push(format!(
+            "could not write the audit log {}: {e}",
+            audit::path().display()
+        ));
+    }
+}
+
 /// Run `spec` on every host, sending events to `events`. Returns each host's
 /// result, in the order of `hosts`. When `interrupt` turns true, running
 /// commands are stopped (SIGTERM) and hosts not yet started are skipped.
+///
+/// The environment lock is checked for every host first: if it refuses any
+/// host, nothing runs anywhere. Later locks (host key, server markers) refuse
+/// the host concerned.
 pub async fn run_all(
     hosts: Vec<Host>,
     spec: &RunSpec,
     events: mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
 ) -> Vec<HostRun> {
+    let refusals: Vec<Option<Box<guard::Refusal>>> = hosts
+        .iter()
+        .map(|h| guard::before_connect(h, &spec.intent).err())
+        .collect();
+    if refusals.iter().any(Option::is_some) {
+        let mut runs = Vec::new();
+        for (host, refusal) in hosts.iter().zip(refusals) {
+            let error = match refusal {
+                Some(refusal) => Error::Refused(refusal),
+                None => Error::NotRun {
+                    host: host.label.clone(),
+                    reason: "another host of the target was refused".into(),
+                },
+            };
+            runs.push(finish(host, spec, &events, None, Err(error), Instant::now()).await);
+        }
+        return runs;
+    }
     let permits = Arc::new(Semaphore::new(spec.parallel.max(1)));
     let mut tasks = Vec::with_capacity(hosts.len());
     for host in hosts {
@@ -117,24 +218,15 @@ pub async fn run_all(
                     host: host.label.clone(),
                 })
                 .await;
+            let mut fingerprint = None;
             let result = if *interrupt.borrow() {
                 Err(Error::Interrupted {
                     host: host.label.clone(),
                 })
             } else {
-                run_one(&host, &spec, &events, interrupt).await
+                run_one(&host, &spec, &events, interrupt, &mut fingerprint).await
             };
-            let outcome = match result {
-                Ok(status) => Outcome::Exited(status),
-                Err(error) => Outcome::Failed(error),
-            };
-            let run = HostRun {
-                host: host.label.clone(),
-                outcome,
-                duration: started.elapsed(),
-            };
-            let _ = events.send(Event::Finished(run.result())).await;
-            run
+            finish(&host, &spec, &events, fingerprint, result, started).await
         }));
     }
     let mut runs = Vec::with_capacity(tasks.len());
@@ -147,13 +239,44 @@ pub async fn run_all(
     runs
 }
 
+/// Record a host's result: audit it and report it.
+async fn finish(
+    host: &Host,
+    spec: &RunSpec,
+    events: &mpsc::Sender<Event>,
+    fingerprint: Option<String>,
+    result: Result<Outcome, Error>,
+    started: Instant,
+) -> HostRun {
+    let run = HostRun {
+        host: host.label.clone(),
+        fingerprint,
+        outcome: result.unwrap_or_else(Outcome::Failed),
+        duration: started.elapsed(),
+    };
+    let mut warnings = Vec::new();
+    audit(spec, host, &run, &mut warnings);
+    for message in warnings {
+        let _ = events
+            .send(Event::Warning {
+                host: host.label.clone(),
+                message,
+            })
+            .await;
+    }
+    let _ = events.send(Event::Finished(run.result())).await;
+    run
+}
+
 async fn run_one(
     host: &Host,
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
     mut interrupt: watch::Receiver<bool>,
-) -> Result<ExitStatus, Error> {
-    let session = Session::connect(host).await?;
+    fingerprint: &mut Option<String>,
+) -> Result<Outcome, Error> {
+    let session = Session::connect_for(host, &spec.intent).await?;
+    *fingerprint = Some(session.verified().fingerprint.clone());
     for note in session.notes() {
         let _ = events
             .send(Event::Warning {
@@ -161,6 +284,11 @@ async fn run_one(
                 message: note.clone(),
             })
             .await;
+    }
+    guard::before_destroy(&session, &spec.intent).await?;
+    if spec.dry_run {
+        session.close().await;
+        return Ok(Outcome::Planned(spec.command.render()));
     }
     let mut execution = session.start(&spec.command).await?;
     let mut sudo = SudoWatch::new(spec.command.sudo.is_some());
@@ -221,7 +349,7 @@ async fn run_one(
             host: host.label.clone(),
             message,
         }),
-        None => Ok(status),
+        None => Ok(Outcome::Exited(status)),
     }
 }
 

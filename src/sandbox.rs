@@ -125,6 +125,9 @@ pub struct ServerConfig {
     pub detached: bool,
     /// Extra sshd_config lines; they win over roadie's defaults.
     pub extra: Vec<String>,
+    /// A command that starts sshd (its argv is appended), such as
+    /// `ip netns exec NS` to run it in a network namespace; it must `exec`.
+    pub launcher: Vec<String>,
 }
 
 /// A running sshd. Dropping it stops the server, unless it was detached.
@@ -294,7 +297,14 @@ fn launch(
     let log = dir.join("sshd.log");
     let log_file =
         fs::File::create(&log).map_err(io(format!("cannot create {}", log.display())))?;
-    let mut command = Command::new(sshd);
+    let mut command = match config.launcher.split_first() {
+        Some((program, args)) => {
+            let mut command = Command::new(program);
+            command.args(args).arg(sshd);
+            command
+        }
+        None => Command::new(sshd),
+    };
     command
         .args(["-D", "-e", "-f"])
         .arg(&config_path)

@@ -8,6 +8,7 @@ use tokio::sync::Semaphore;
 
 use super::{Global, check_code, output_result};
 use crate::error::{Error, exit_code};
+use crate::guard::{self, Intent, Lock};
 use crate::resolve::Host;
 use crate::runner::DEFAULT_PARALLEL;
 use crate::ssh::{ConnectError, Session, known_hosts::describe};
@@ -39,6 +40,13 @@ struct HostLine {
     login: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_kind: Option<&'static str>,
+    /// The safeguards that apply, in words.
+    locks: Vec<String>,
+    /// With --check: `allowed`, or why a destroy step would be refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destroy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    destroy_lock: Option<Lock>,
 }
 
 impl HostLine {
@@ -69,16 +77,31 @@ impl HostLine {
             host_key: None,
             login: None,
             error_kind: None,
+            locks: guard::locks(host, None),
+            destroy: None,
+            destroy_lock: None,
         }
     }
 }
 
-/// Connect and log in; fill in the host key and whether login worked.
+/// Connect and log in (to read only); fill in the host key, whether login
+/// worked, which locks apply, and whether a destroy step would be allowed.
 async fn check(host: &Host, line: &mut HostLine) -> bool {
-    match Session::connect(host).await {
+    match Session::connect_for(host, &Intent::read()).await {
         Ok(session) => {
             line.host_key = Some(describe(session.server_key()));
             line.login = Some("ok".into());
+            line.locks = guard::locks(host, Some(session.verified()));
+            match guard::destroy_verdict(&session).await {
+                Ok(()) => line.destroy = Some("allowed".into()),
+                Err(Error::Refused(refusal)) => {
+                    line.destroy = Some(format!("refused: {}", refusal.reason));
+                    line.destroy_lock = Some(refusal.lock);
+                }
+                Err(other) => {
+                    line.destroy = Some(format!("unknown: {}", crate::error::report(&other)));
+                }
+            }
             session.close().await;
             true
         }
@@ -174,6 +197,12 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
                 "{pad}login {}",
                 login.replace('\n', &format!("\n{pad}  "))
             )?;
+        }
+        for lock in &l.locks {
+            writeln!(out, "{pad}lock {lock}")?;
+        }
+        if let Some(destroy) = &l.destroy {
+            writeln!(out, "{pad}destroy {destroy}")?;
         }
     }
     out.flush()

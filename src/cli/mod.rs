@@ -53,6 +53,10 @@ pub struct Global {
     /// Give up connecting after this long (e.g. 10, 10s, 1m; default 10s or ssh_config's ConnectTimeout).
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
+    /// Allow changes to this protected environment (name it exactly).
+    /// Destroy steps stay refused there whatever is given.
+    #[arg(long, global = true, value_name = "ENV")]
+    pub confirm: Option<String>,
     /// Print JSON lines instead of text.
     #[arg(long, global = true)]
     pub json: bool,

@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, watch};
 use super::{Global, output_result, parse_duration};
 use crate::command::{RemoteCommand, Sudo};
 use crate::error::{Error, exit_code};
+use crate::guard::{Intent, SafetyClass};
 use crate::output::{Event, Mode, Renderer};
 use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
 
@@ -24,6 +25,13 @@ pub struct RunArgs {
     /// Set a variable for the command (quoted into the command line).
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE")]
     pub env: Vec<String>,
+    /// The command destroys data (a database reset, say): apply the destroy
+    /// safeguards (never on a protected environment; server markers checked).
+    #[arg(long)]
+    pub destroy: bool,
+    /// Check every safeguard and print the command per host, but run nothing.
+    #[arg(long)]
+    pub check: bool,
     /// Stop the command after this long (e.g. 30, 30s, 5m).
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -62,9 +70,19 @@ impl RunArgs {
 
 pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
     let spec = RunSpec {
+        target: args.target.clone(),
         command: args.remote_command()?,
+        intent: Intent {
+            class: if args.destroy {
+                SafetyClass::Destroy
+            } else {
+                SafetyClass::Change
+            },
+            confirm: global.confirm.clone(),
+        },
         timeout: args.timeout,
         parallel: usize::from(args.parallel),
+        dry_run: args.check,
     };
     let hosts = global.hosts(&args.target)?;
     let mode = match (global.json, hosts.len()) {

@@ -17,6 +17,7 @@ use crate::ssh_config::LocalUser;
 const BEGIN: &str = "# >>> roadie sandbox: written by `roadie sandbox up`; edits between these markers are replaced";
 const END: &str = "# <<< roadie sandbox";
 const ENVIRONMENT: &str = "sandbox";
+const PRODUCTION: &str = "production";
 
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
@@ -25,6 +26,10 @@ pub enum SandboxCommand {
         /// How many hosts.
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=200))]
         hosts: u8,
+        /// Also start a protected `production` host, pinned by its key and
+        /// with a login key of its own, to see the safeguards refuse.
+        #[arg(long)]
+        production: bool,
     },
     /// Stop the sandbox servers (keys and the environment are kept).
     Down,
@@ -36,12 +41,22 @@ pub enum SandboxCommand {
 struct State {
     port: u16,
     hosts: Vec<HostState>,
+    #[serde(default)]
+    production: Option<HostState>,
+}
+
+impl State {
+    fn all(&self) -> impl Iterator<Item = &HostState> {
+        self.hosts.iter().chain(&self.production)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct HostState {
     address: Ipv4Addr,
     pid: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<String>,
 }
 
 struct Paths {
@@ -94,28 +109,36 @@ impl Paths {
 pub fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, Error> {
     let paths = Paths::new(global)?;
     match command {
-        SandboxCommand::Up { hosts } => up(&paths, *hosts, global.json),
+        SandboxCommand::Up { hosts, production } => up(&paths, *hosts, *production, global.json),
         SandboxCommand::Down => down(&paths, global.json),
         SandboxCommand::Status => status(&paths, global.json),
     }
 }
 
-fn up(paths: &Paths, count: u8, json: bool) -> Result<i32, Error> {
+/// A client key and the authorized_keys file that admits it.
+fn client_key(paths: &Paths, name: &str) -> Result<PathBuf, Error> {
+    let key = paths.dir.join(format!("{name}_key"));
+    let public = ensure_key(&key, &format!("roadie sandbox {name} key"))?;
+    let line = public
+        .to_openssh()
+        .map_err(|e| Error::Sandbox(format!("cannot encode a key: {e}")))?;
+    let authorized_keys = paths.dir.join(format!("authorized_keys_{name}"));
+    write_file(&authorized_keys, format!("{line}\n").as_bytes(), 0o644)?;
+    Ok(authorized_keys)
+}
+
+fn up(paths: &Paths, count: u8, production: bool, json: bool) -> Result<i32, Error> {
     let previous = paths.read_state()?;
     let previous_port = previous.as_ref().map(|s| s.port);
     if let Some(state) = previous {
         stop(paths, &state);
     }
-    let addresses: Vec<Ipv4Addr> = (0..count)
+    let mut addresses: Vec<Ipv4Addr> = (0..count)
         .map(|i| Ipv4Addr::new(127, 0, 0, 2 + i))
         .collect();
-    let client_key = paths.dir.join("client_key");
-    let public = ensure_key(&client_key, "roadie sandbox client key")?;
-    let line = public
-        .to_openssh()
-        .map_err(|e| Error::Sandbox(format!("cannot encode a key: {e}")))?;
-    let authorized_keys = paths.dir.join("authorized_keys");
-    write_file(&authorized_keys, format!("{line}\n").as_bytes(), 0o644)?;
+    if production {
+        addresses.push(Ipv4Addr::new(127, 0, 0, 2 + count));
+    }
     let port = match previous_port {
         Some(port)
             if addresses
@@ -126,33 +149,7 @@ fn up(paths: &Paths, count: u8, json: bool) -> Result<i32, Error> {
         }
         _ => free_port(&addresses)?,
     };
-    let mut state = State {
-        port,
-        hosts: Vec::new(),
-    };
-    let mut known_hosts = Vec::new();
-    for (index, address) in addresses.iter().enumerate() {
-        let server = Server::start(&ServerConfig {
-            dir: paths.dir.join(format!("host{}", index + 1)),
-            addresses: vec![*address],
-            port,
-            authorized_keys: authorized_keys.clone(),
-            detached: true,
-            extra: Vec::new(),
-        });
-        let server = match server {
-            Ok(server) => server,
-            Err(e) => {
-                stop(paths, &state);
-                return Err(e);
-            }
-        };
-        known_hosts.push(known_hosts_line(*address, port, &server.host_key)?);
-        state.hosts.push(HostState {
-            address: *address,
-            pid: server.pid,
-        });
-    }
+    let (state, known_hosts) = start_servers(paths, &addresses, port, production)?;
     write_file(
         &paths.dir.join("known_hosts"),
         format!("{}\n", known_hosts.join("\n")).as_bytes(),
@@ -167,41 +164,126 @@ fn up(paths: &Paths, count: u8, json: bool) -> Result<i32, Error> {
         .iter()
         .map(|h| format!("{}:{port}", h.address))
         .collect();
+    let protected = state
+        .production
+        .as_ref()
+        .map(|p| format!("{}:{port}", p.address));
     if json {
         println!(
             "{}",
-            serde_json::json!({"event": "sandbox_up", "environment": ENVIRONMENT, "hosts": endpoints, "inventory": paths.inventory})
+            serde_json::json!({"event": "sandbox_up", "environment": ENVIRONMENT, "hosts": endpoints, "production": protected, "inventory": paths.inventory})
         );
     } else {
         println!(
-            "sandbox: {} sshd server(s) up on {}\nsandbox: environment '{ENVIRONMENT}' written to {}\ntry: roadie run {ENVIRONMENT} -- uname -a",
+            "sandbox: {} sshd server(s) up on {}\nsandbox: environment '{ENVIRONMENT}' written to {}",
             state.hosts.len(),
             endpoints.join(", "),
             paths.inventory.display()
         );
+        if let Some(protected) = protected {
+            println!(
+                "sandbox: protected environment '{PRODUCTION}' on {protected}, pinned by its host key, with its own login key\n\
+                 try: roadie run {PRODUCTION} --destroy -- true     (refused: protected environment)"
+            );
+        }
+        println!("try: roadie run {ENVIRONMENT} -- uname -a");
     }
     Ok(exit_code::SUCCESS)
 }
 
-/// The `sandbox` environment, for an `environments:` mapping indented by `indent`.
+/// Start one sshd per address (the last one the production host when
+/// `production`); returns the state and the known_hosts lines.
+fn start_servers(
+    paths: &Paths,
+    addresses: &[Ipv4Addr],
+    port: u16,
+    production: bool,
+) -> Result<(State, Vec<String>), Error> {
+    // Each environment logs in with its own key: the staging key cannot
+    // reach the production host (the environment-key lock).
+    let staging_keys = client_key(paths, "client")?;
+    let production_keys = if production {
+        Some(client_key(paths, "production")?)
+    } else {
+        None
+    };
+    let mut state = State {
+        port,
+        hosts: Vec::new(),
+        production: None,
+    };
+    let mut known_hosts = Vec::new();
+    for (index, address) in addresses.iter().enumerate() {
+        let is_production = production && index == addresses.len() - 1;
+        let (dir, authorized_keys) = match &production_keys {
+            Some(keys) if is_production => (paths.dir.join("production"), keys.clone()),
+            _ => (
+                paths.dir.join(format!("host{}", index + 1)),
+                staging_keys.clone(),
+            ),
+        };
+        let server = Server::start(&ServerConfig {
+            dir,
+            addresses: vec![*address],
+            port,
+            authorized_keys,
+            detached: true,
+            extra: Vec::new(),
+            launcher: Vec::new(),
+        });
+        let server = match server {
+            Ok(server) => server,
+            Err(e) => {
+                stop(paths, &state);
+                return Err(e);
+            }
+        };
+        known_hosts.push(known_hosts_line(*address, port, &server.host_key)?);
+        let host = HostState {
+            address: *address,
+            pid: server.pid,
+            fingerprint: is_production
+                .then(|| crate::ssh::known_hosts::fingerprint(&server.host_key)),
+        };
+        if is_production {
+            state.production = Some(host);
+        } else {
+            state.hosts.push(host);
+        }
+    }
+    Ok((state, known_hosts))
+}
+
+/// The sandbox environments, for an `environments:` mapping indented by `indent`.
 fn environment_block(state: &State, indent: usize) -> String {
-    let hosts: Vec<String> = state
-        .hosts
-        .iter()
-        .map(|h| format!("\"{}:{}\"", h.address, state.port))
-        .collect();
+    let entry = |h: &HostState| format!("\"{}:{}\"", h.address, state.port);
+    let hosts: Vec<String> = state.hosts.iter().map(entry).collect();
     let user = LocalUser::current().name;
     let (one, two) = (" ".repeat(indent), " ".repeat(indent * 2));
-    [
+    let mut lines = vec![
         format!("{one}{BEGIN}"),
         format!("{one}{ENVIRONMENT}:"),
         format!("{two}hosts: [{}]", hosts.join(", ")),
         format!("{two}user: \"{user}\""),
         format!("{two}identity: .roadie/sandbox/client_key"),
         format!("{two}known_hosts: .roadie/sandbox/known_hosts"),
-        format!("{one}{END}"),
-    ]
-    .join("\n")
+    ];
+    if let Some(production) = &state.production {
+        lines.extend([
+            format!("{one}{PRODUCTION}:"),
+            format!("{two}protected: true"),
+            format!("{two}hosts: [{}]", entry(production)),
+            format!("{two}user: \"{user}\""),
+            format!("{two}identity: .roadie/sandbox/production_key"),
+            format!("{two}known_hosts: .roadie/sandbox/known_hosts"),
+            format!(
+                "{two}host_keys: [\"{}\"]",
+                production.fingerprint.as_deref().unwrap_or_default()
+            ),
+        ]);
+    }
+    lines.push(format!("{one}{END}"));
+    lines.join("\n")
 }
 
 /// Put the sandbox environment into the inventory: replace an earlier one,
@@ -259,10 +341,16 @@ fn merge_block(text: &str, block: impl Fn(usize) -> String) -> Option<String> {
                         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
                         .collect();
                     let indent = children.first().map_or(2, |l| indent_of(l));
-                    let taken = children.iter().any(|l| {
-                        indent_of(l) == indent
-                            && l.trim_start().starts_with(&format!("{ENVIRONMENT}:"))
-                    });
+                    // Environments the block defines must not exist already.
+                    let ours = block(indent);
+                    let names: Vec<&str> = ours
+                        .lines()
+                        .filter(|l| indent_of(l) == indent && !l.trim_start().starts_with('#'))
+                        .map(str::trim)
+                        .collect();
+                    let taken = children
+                        .iter()
+                        .any(|l| indent_of(l) == indent && names.contains(&l.trim()));
                     if taken {
                         return None;
                     }
@@ -302,7 +390,7 @@ fn listening(address: Ipv4Addr, port: u16) -> bool {
 fn stop(paths: &Paths, state: &State) {
     use nix::sys::signal::{Signal, killpg};
     use nix::unistd::Pid;
-    for host in &state.hosts {
+    for host in state.all() {
         if !is_our_sshd(host.pid, &paths.dir) {
             continue;
         }
@@ -333,10 +421,10 @@ fn down(paths: &Paths, json: bool) -> Result<i32, Error> {
     if json {
         println!(
             "{}",
-            serde_json::json!({"event": "sandbox_down", "stopped": state.hosts.len()})
+            serde_json::json!({"event": "sandbox_down", "stopped": state.all().count()})
         );
     } else {
-        println!("sandbox: stopped {} server(s)", state.hosts.len());
+        println!("sandbox: stopped {} server(s)", state.all().count());
     }
     Ok(exit_code::SUCCESS)
 }
@@ -355,7 +443,7 @@ fn status(paths: &Paths, json: bool) -> Result<i32, Error> {
     };
     let mut all_up = true;
     let mut rows = Vec::new();
-    for host in &state.hosts {
+    for host in state.all() {
         let up = is_our_sshd(host.pid, &paths.dir) && listening(host.address, state.port);
         all_up &= up;
         rows.push(serde_json::json!({"host": format!("{}:{}", host.address, state.port), "pid": host.pid, "up": up}));
@@ -392,7 +480,13 @@ mod tests {
             hosts: vec![HostState {
                 address: Ipv4Addr::new(127, 0, 0, 2),
                 pid: 1,
+                fingerprint: None,
             }],
+            production: Some(HostState {
+                address: Ipv4Addr::new(127, 0, 0, 3),
+                pid: 2,
+                fingerprint: Some("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into()),
+            }),
         }
     }
 
@@ -431,5 +525,6 @@ mod tests {
         parses_with_sandbox(&merge_block("environments:\n", block).unwrap());
         assert!(merge_block("environments: {}\n", block).is_none());
         assert!(merge_block("environments:\n  sandbox:\n    hosts: [x]\n", block).is_none());
+        assert!(merge_block("environments:\n  production:\n    hosts: [x]\n", block).is_none());
     }
 }

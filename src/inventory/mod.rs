@@ -75,6 +75,10 @@ struct EnvironmentSchema {
     protected: bool,
     #[serde(default)]
     host_keys: Vec<Spanned<String>>,
+    agent: Option<bool>,
+    marker: Option<String>,
+    #[serde(default)]
+    env_marker: Vec<Spanned<String>>,
     #[serde(default)]
     vars: BTreeMap<String, serde_json::Value>,
 }
@@ -146,8 +150,35 @@ pub struct Environment {
     pub identity: Option<PathBuf>,
     pub known_hosts: Option<PathBuf>,
     pub protected: bool,
+    /// SHA256 fingerprints: a server presenting one of these is this environment.
     pub host_keys: Vec<String>,
+    /// Offer ssh-agent keys (by default only when no `identity` is set).
+    pub agent: bool,
+    /// A file on the server naming its environment, checked before destroy steps.
+    pub marker: Option<String>,
+    /// `KEY=GLOB` patterns matched against the server's `.env` before destroy steps.
+    pub env_marker: Vec<EnvMarker>,
     pub vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// `KEY=GLOB`: the server's `.env` has KEY with a value matching GLOB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvMarker {
+    pub key: String,
+    pub pattern: String,
+}
+
+impl EnvMarker {
+    pub fn matches(&self, env: &crate::dotenv::DotEnv) -> bool {
+        env.get(&self.key)
+            .is_some_and(|value| crate::ssh_config::wildcard_match(&self.pattern, value))
+    }
+}
+
+impl fmt::Display for EnvMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.key, self.pattern)
+    }
 }
 
 /// A loaded `roadie.yaml`.
@@ -246,23 +277,93 @@ impl Inventory {
                 }
                 host_keys.push(spanned.value);
             }
+            let mut env_marker = Vec::new();
+            for spanned in env.env_marker {
+                let place = Some((spanned.referenced.line(), spanned.referenced.column()));
+                let marker = spanned
+                    .value
+                    .split_once('=')
+                    .filter(|(key, _)| crate::command::is_env_name(key))
+                    .map(|(key, pattern)| EnvMarker {
+                        key: key.to_owned(),
+                        pattern: pattern.to_owned(),
+                    })
+                    .ok_or_else(|| {
+                        at(
+                            place,
+                            format!(
+                                "environment '{name}': env_marker '{}' is not KEY=PATTERN (e.g. DJANGO_ENV=production)",
+                                spanned.value
+                            ),
+                        )
+                    })?;
+                env_marker.push(marker);
+            }
+            if !env_marker.is_empty() && !env.vars.contains_key("env_file") {
+                return Err(at(
+                    None,
+                    format!(
+                        "environment '{name}': env_marker needs vars.env_file, the path of the server's .env \
+                         (e.g. env_file: \"~/sites/{{{{ host }}}}/.env\")"
+                    ),
+                ));
+            }
             let path_of = |p: &str| resolve_path(p, base, &home);
             environments.push(Environment {
                 name,
                 hosts,
                 user: env.user,
                 port: env.port,
+                agent: env.agent.unwrap_or(env.identity.is_none()),
                 identity: env.identity.as_deref().map(path_of),
                 known_hosts: env.known_hosts.as_deref().map(path_of),
                 protected: env.protected,
                 host_keys,
+                marker: env.marker,
+                env_marker,
                 vars: env.vars,
             });
         }
-        Ok(Inventory {
+        let inventory = Inventory {
             path: path.to_path_buf(),
             environments,
-        })
+        };
+        inventory.check_protection().map_err(|m| at(None, m))?;
+        Ok(inventory)
+    }
+
+    /// The inventory-sanity lock, for what can be told from the file alone:
+    /// a host name or a pinned key under both a protected and an unprotected
+    /// environment.
+    fn check_protection(&self) -> Result<(), String> {
+        for protected in self.environments.iter().filter(|e| e.protected) {
+            for other in self.environments.iter().filter(|e| !e.protected) {
+                if let Some(host) = protected.hosts.iter().find(|h| {
+                    other
+                        .hosts
+                        .iter()
+                        .any(|o| o.host.eq_ignore_ascii_case(&h.host))
+                }) {
+                    return Err(format!(
+                        "inventory sanity lock: host '{}' is listed under the protected environment '{}' \
+                         and under the unprotected '{}'; a host belongs to one of them",
+                        host.host, protected.name, other.name
+                    ));
+                }
+                if let Some(key) = protected
+                    .host_keys
+                    .iter()
+                    .find(|k| other.host_keys.contains(k))
+                {
+                    return Err(format!(
+                        "inventory sanity lock: host key {key} is pinned under the protected environment '{}' \
+                         and under the unprotected '{}'; a server with that key is '{}'",
+                        protected.name, other.name, protected.name
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The environment called `name`.

@@ -28,6 +28,8 @@ pub struct AuthFailure {
     pub tried: Vec<String>,
     /// The host key the server presented (it was verified before login).
     pub server_key: Option<String>,
+    /// The environment whose identity was the only key offered.
+    pub environment: Option<String>,
 }
 
 impl std::fmt::Display for AuthFailure {
@@ -44,7 +46,15 @@ impl std::fmt::Display for AuthFailure {
                 write!(f, "\n    {t}")?;
             }
             Ok(())
+        }?;
+        if let Some(env) = &self.environment {
+            write!(
+                f,
+                "\n  (environment-key lock: only the identity of '{env}' is offered to its hosts; \
+                 if this server is not in '{env}', that is the lock doing its job)"
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -268,6 +278,7 @@ pub async fn authenticate(
         user: host.user.clone(),
         tried,
         server_key: None,
+        environment: host.auth.environment_identity.clone(),
     }))
 }
 

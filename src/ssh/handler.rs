@@ -8,6 +8,7 @@ use russh::keys::PublicKeyOrCertificate;
 use russh::keys::ssh_key::PublicKey;
 
 use super::known_hosts::{self, KnownHosts, Verdict, describe};
+use crate::guard::{Refusal, Verified};
 use crate::resolve::{HostKeyConfig, HostKeyPolicy};
 
 /// Why a host key was refused.
@@ -71,11 +72,18 @@ pub enum HostKeyError {
 pub struct Observed {
     /// The key the server presented.
     pub server_key: Option<PublicKey>,
-    /// Why it was refused, if it was.
+    /// Why known_hosts refused the key, if it did.
     pub refusal: Option<HostKeyError>,
+    /// Why the safeguards refused the host, if they did.
+    pub refused: Option<Box<Refusal>>,
+    /// What the safeguards learned from the key.
+    pub verified: Option<Verified>,
     /// Set when the key was accepted without being known (printed as a warning).
     pub note: Option<String>,
 }
+
+/// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
+pub type KeyGuard = Box<dyn Fn(&PublicKey) -> Result<Verified, Box<Refusal>> + Send + Sync>;
 
 /// The russh handler for one connection.
 pub struct ClientHandler {
@@ -83,6 +91,7 @@ pub struct ClientHandler {
     pub known: KnownHosts,
     /// `port` and `hostname` for the ssh-keyscan hint.
     pub keyscan: String,
+    pub guard: KeyGuard,
     pub observed: Arc<Mutex<Observed>>,
 }
 
@@ -174,6 +183,16 @@ impl russh::client::Handler for ClientHandler {
             return Ok(false);
         };
         observed.server_key = Some(key.clone());
+        // The safeguards first: a key pinned under a protected environment
+        // says what the server is, whatever known_hosts remembers for the
+        // name used to reach it. Either way nothing is sent before this.
+        match (self.guard)(key) {
+            Ok(verified) => observed.verified = Some(verified),
+            Err(refused) => {
+                observed.refused = Some(refused);
+                return Ok(false);
+            }
+        }
         match self.verify(key) {
             Ok(note) => {
                 observed.note = note;

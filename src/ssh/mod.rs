@@ -19,9 +19,13 @@ pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use handler::HostKeyError;
 
 use crate::error::Error;
+use crate::guard::{self, Intent, Refusal, Verified};
 use crate::resolve::Host;
 use handler::{ClientHandler, Observed};
 use known_hosts::KnownHosts;
+
+/// How long [`Session::close`] waits for a connection to wind down.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a connection could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,8 @@ pub enum ConnectError {
     KnownHosts(#[source] std::io::Error),
     #[error("SSH error: {0}")]
     Protocol(#[source] russh::Error),
+    #[error(transparent)]
+    Refused(Box<Refusal>),
     #[error("through jump host {hop}: {source}")]
     Jump {
         hop: String,
@@ -72,6 +78,7 @@ impl ConnectError {
             ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
             ConnectError::Auth(_) => "auth",
             ConnectError::Protocol(_) => "protocol",
+            ConnectError::Refused(_) => "refused",
             ConnectError::Jump { source, .. } => source.kind(),
         }
     }
@@ -82,6 +89,7 @@ pub struct Session {
     host: Host,
     handle: client::Handle<ClientHandler>,
     server_key: PublicKey,
+    verified: Verified,
     notes: Vec<String>,
     /// The jump connection, kept open for as long as this one lives.
     via: Option<Box<Session>>,
@@ -97,12 +105,31 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// Connect to `host`, check its key, and log in.
+    /// Connect to `host`, check its key, and log in, to run change-class
+    /// commands (see [`Session::connect_for`]).
     pub async fn connect(host: &Host) -> Result<Session, Error> {
-        connect_host(host).await.map_err(|source| Error::Connect {
-            host: host.label.clone(),
-            source: Box::new(source),
-        })
+        Session::connect_for(host, &Intent::default()).await
+    }
+
+    /// Connect to `host` for `intent`. The safeguards decide before anything
+    /// is sent: the environment lock before connecting, the pinned-key lock
+    /// during key exchange (before logging in).
+    pub async fn connect_for(host: &Host, intent: &Intent) -> Result<Session, Error> {
+        guard::before_connect(host, intent).map_err(Error::Refused)?;
+        connect_host(host, intent)
+            .await
+            .map_err(|source| match source {
+                ConnectError::Refused(refusal) => Error::Refused(refusal),
+                source => Error::Connect {
+                    host: host.label.clone(),
+                    source: Box::new(source),
+                },
+            })
+    }
+
+    /// What the safeguards learned from the host's key.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
     }
 
     /// The host this session is connected to.
@@ -121,16 +148,19 @@ impl Session {
         &self.notes
     }
 
-    /// Close the connection politely, then the jump hosts' ones.
+    /// Close the connection politely, then the jump hosts' ones. Waits
+    /// (briefly) for each to wind down, so that what was last sent, a signal
+    /// to a command say, has reached the server before roadie exits.
     pub async fn close(self) {
         let mut next = Some(self);
         while let Some(session) = next {
+            let Session { handle, via, .. } = session;
             // The server may already be gone; there is nothing useful to do then.
-            let _ = session
-                .handle
+            let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
-            next = session.via.map(|via| *via);
+            let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
+            next = via.map(|via| *via);
         }
     }
 }
@@ -165,7 +195,10 @@ async fn through(
         hop: jump.label.clone(),
         source: Box::new(source),
     };
-    let via = connect_host(jump).await.map_err(hop_error)?;
+    // A jump host only forwards: it is reached to read, never to change.
+    let via = connect_host(jump, &Intent::read())
+        .await
+        .map_err(hop_error)?;
     let channel = with_timeout(
         host.connect_timeout,
         "opening a tunnel through the jump host",
@@ -186,9 +219,10 @@ async fn through(
     Ok((via, channel.into_stream()))
 }
 
-fn connect_host(
-    host: &Host,
-) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, ConnectError>> + Send + '_>> {
+fn connect_host<'a>(
+    host: &'a Host,
+    intent: &'a Intent,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, ConnectError>> + Send + 'a>> {
     Box::pin(async move {
         let timeout = host.connect_timeout;
         let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
@@ -201,6 +235,10 @@ fn connect_host(
                 host.hostname.clone()
             } else {
                 format!("-p {} {}", host.port, host.hostname)
+            },
+            guard: {
+                let (host, intent) = (host.clone(), intent.clone());
+                Box::new(move |key| guard::on_host_key(&host, &intent, key))
             },
             observed: observed.clone(),
         };
@@ -221,20 +259,21 @@ fn connect_host(
                 with_timeout(timeout, "exchanging keys", handshake).await?,
             )
         };
-        let mut handle = {
+        let (mut handle, server_key, verified) = {
             let mut observed = observed.lock().expect("handler state lock");
+            if let Some(refused) = observed.refused.take() {
+                return Err(ConnectError::Refused(refused));
+            }
             if let Some(refusal) = observed.refusal.take() {
                 return Err(refusal.into());
             }
             notes.extend(observed.note.take());
-            handshake.map_err(ConnectError::Protocol)?
+            let handle = handshake.map_err(ConnectError::Protocol)?;
+            match (observed.server_key.take(), observed.verified.take()) {
+                (Some(key), Some(verified)) => (handle, key, verified),
+                _ => return Err(ConnectError::Protocol(russh::Error::UnknownKey)),
+            }
         };
-        let server_key = observed
-            .lock()
-            .expect("handler state lock")
-            .server_key
-            .clone()
-            .ok_or(ConnectError::Protocol(russh::Error::UnknownKey))?;
         auth::authenticate(&mut handle, host, timeout)
             .await
             .map_err(|e| match e {
@@ -248,6 +287,7 @@ fn connect_host(
             host: host.clone(),
             handle,
             server_key,
+            verified,
             notes,
             via,
         })

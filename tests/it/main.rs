@@ -6,6 +6,7 @@ mod host_keys;
 mod library;
 mod network;
 mod run;
+mod safeguards;
 mod sandbox;
 mod ssh_config;
 mod support;

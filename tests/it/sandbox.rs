@@ -73,3 +73,59 @@ fn sandbox_up_run_status_down() {
         .code(1)
         .stderr_has("Connection refused");
 }
+
+#[test]
+fn sandbox_production_host_shows_the_safeguards() {
+    let w = World::new();
+    let _down = Down(&w);
+    w.roadie()
+        .args(["sandbox", "up", "--hosts", "1", "--production"])
+        .run()
+        .code(0)
+        .stdout_has("protected environment 'production'");
+    let inventory = roadie::Inventory::load(&w.path("roadie.yaml")).unwrap();
+    let production = inventory.environment("production").unwrap();
+    assert!(production.protected);
+    assert_eq!(production.host_keys.len(), 1);
+    w.roadie()
+        .args(["run", "production", "--destroy", "--", "true"])
+        .run()
+        .code(3)
+        .stderr_has("refused by the protected-environment lock");
+    w.roadie()
+        .args(["run", "production", "--", "true"])
+        .run()
+        .code(3)
+        .stderr_has("--confirm production");
+    w.roadie()
+        .args([
+            "run",
+            "production",
+            "--confirm",
+            "production",
+            "--",
+            "echo changed",
+        ])
+        .run()
+        .code(0)
+        .stdout_has("changed");
+    // The staging key does not open production.
+    w.roadie()
+        .args([
+            "run",
+            "production",
+            "--confirm",
+            "production",
+            "--identity",
+            ".roadie/sandbox/client_key",
+            "--",
+            "true",
+        ])
+        .run()
+        .code(4)
+        .stderr_has("authentication failed");
+    w.roadie()
+        .args(["run", "sandbox", "--destroy", "--", "true"])
+        .run()
+        .code(0);
+}

@@ -2,7 +2,7 @@
 //! process, started with roadie's own sandbox code), a private HOME, and a
 //! builder that runs the real `roadie` binary.
 
-#![allow(dead_code)] // each test binary uses a different part of the harness
+pub mod netns;
 
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
@@ -73,6 +73,7 @@ impl World {
             authorized_keys: self.authorized_keys.clone(),
             detached: false,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+            launcher: Vec::new(),
         })
         .expect("start sshd (is openssh-server installed?)");
         let mut lines = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
@@ -149,7 +150,31 @@ impl World {
 
     /// The roadie binary, run in the world's directory with its HOME.
     pub fn roadie(&self) -> Roadie {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_roadie"));
+        self.roadie_via(Command::new(env!("CARGO_BIN_EXE_roadie")))
+    }
+
+    /// roadie in a mount namespace of its own whose /etc/hosts is `hosts`:
+    /// a host name resolves as that file says (needs root).
+    pub fn roadie_with_hosts_file(&self, hosts: &Path) -> Roadie {
+        assert!(
+            is_root(),
+            "a private /etc/hosts needs root (CI runs as root)"
+        );
+        let mut command = Command::new("unshare");
+        command
+            .args([
+                "--mount",
+                "--",
+                "sh",
+                "-c",
+                "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+            ])
+            .arg(hosts)
+            .arg(env!("CARGO_BIN_EXE_roadie"));
+        self.roadie_via(command)
+    }
+
+    fn roadie_via(&self, mut command: Command) -> Roadie {
         command
             .current_dir(self.dir.path())
             .env("HOME", &self.home)

@@ -1,0 +1,78 @@
+//! The local audit log: every change and destroy step that runs, and every
+//! refusal, as JSON lines in `$XDG_STATE_HOME/roadie/audit.jsonl` (by default
+//! `~/.local/state/roadie/audit.jsonl`). Steps are described without the
+//! values of their environment variables, so secrets never reach it.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::guard::{Lock, SafetyClass};
+
+/// One line of the audit log.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry<'a> {
+    pub target: &'a str,
+    pub host: &'a str,
+    pub environment: Option<&'a str>,
+    /// The host key fingerprint, when the host was reached.
+    pub fingerprint: Option<&'a str>,
+    pub step: &'a str,
+    pub class: SafetyClass,
+    /// `ok`, `exit N`, `signal NAME`, `error`, or `refused`.
+    pub outcome: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    time: String,
+    user: String,
+    #[serde(flatten)]
+    entry: &'a Entry<'a>,
+}
+
+/// Where the audit log is.
+pub fn path() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || {
+                crate::ssh_config::LocalUser::current()
+                    .home
+                    .join(".local/state")
+            },
+            PathBuf::from,
+        );
+    state.join("roadie/audit.jsonl")
+}
+
+/// Append `entry`. The log is private to the user (0600 in a 0700 directory).
+pub fn record(entry: &Entry<'_>) -> std::io::Result<()> {
+    let path = path();
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    let line = Line {
+        time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        user: crate::ssh_config::LocalUser::current().name,
+        entry,
+    };
+    let mut text = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+    text.push('\n');
+    // One write of one line to a file opened for appending: lines from
+    // roadie processes running at once do not mix.
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(text.as_bytes())
+}
