@@ -50,6 +50,10 @@ pub struct RemoteCommand {
     /// Shell text, run by the remote user's shell.
     pub script: String,
     pub env: Vec<(String, String)>,
+    /// Variables whose values must not appear in the command line (where
+    /// other users of the server could see them in `ps`), such as a
+    /// server's `.env`: with these, the script travels on stdin.
+    pub secret_env: Vec<(String, String)>,
     pub cwd: Option<String>,
     pub sudo: Option<Sudo>,
 }
@@ -86,6 +90,23 @@ impl RemoteCommand {
         Ok(self)
     }
 
+    /// Set variables whose values stay out of the command line and out of
+    /// every description of the command. Names that are not valid shell
+    /// names are skipped (a shell could not hold them either).
+    #[must_use]
+    pub fn secret_env<'a>(
+        mut self,
+        vars: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> RemoteCommand {
+        for (name, value) in vars {
+            if is_env_name(name) {
+                self.secret_env.retain(|(n, _)| n != name);
+                self.secret_env.push((name.to_owned(), value.to_owned()));
+            }
+        }
+        self
+    }
+
     /// Run in `dir` (a leading `~/` is the remote home).
     #[must_use]
     pub fn cwd(mut self, dir: impl Into<String>) -> RemoteCommand {
@@ -100,34 +121,68 @@ impl RemoteCommand {
         self
     }
 
-    /// The exact text sent to the server.
-    pub fn render(&self) -> String {
+    /// The script with its directory and variables (secret ones included).
+    fn full_script(&self, secrets: bool) -> String {
         let mut lines = Vec::new();
         if let Some(dir) = &self.cwd {
             lines.push(format!("cd -- {} || exit 1", quote_path(dir)));
         }
-        if !self.env.is_empty() {
-            let assignments: Vec<String> = self
-                .env
-                .iter()
-                .map(|(n, v)| format!("{n}={}", quote(v)))
-                .collect();
+        let env = self.env.iter().chain(if secrets {
+            self.secret_env.iter()
+        } else {
+            [].iter()
+        });
+        let assignments: Vec<String> = env.map(|(n, v)| format!("{n}={}", quote(v))).collect();
+        if !assignments.is_empty() {
             lines.push(format!("export {}", assignments.join(" ")));
         }
         lines.push(self.script.clone());
-        let script = lines.join("\n");
+        lines.join("\n")
+    }
+
+    /// The exact command line sent to the server. With secret variables it
+    /// is only `eval "$(cat)"`: the script itself comes on stdin.
+    pub fn render(&self) -> String {
+        let script = if self.secret_env.is_empty() {
+            self.full_script(false)
+        } else {
+            "eval \"$(cat)\"".to_owned()
+        };
         match &self.sudo {
             None => script,
             Some(Sudo { password: None }) => format!("sudo -n -- sh -c {}", quote(&script)),
-            // The password is read by sudo alone: the command's stdin is
-            // /dev/null, so it can never see what sudo left unread.
-            Some(Sudo { password: Some(_) }) => {
+            // The password is read by sudo alone; a command that does not
+            // read its script from stdin gets /dev/null, so it can never see
+            // what sudo left unread.
+            Some(Sudo { password: Some(_) }) if self.secret_env.is_empty() => {
                 format!(
                     "sudo -S -p '' -- sh -c {}",
                     quote(&format!("exec </dev/null\n{script}"))
                 )
             }
+            Some(Sudo { password: Some(_) }) => {
+                format!("sudo -S -p '' -- sh -c {}", quote(&script))
+            }
         }
+    }
+
+    /// The command line for people (`--check`): secret values replaced.
+    pub fn render_for_display(&self) -> String {
+        if self.secret_env.is_empty() {
+            return self.render();
+        }
+        let names: Vec<&str> = self.secret_env.iter().map(|(n, _)| n.as_str()).collect();
+        format!(
+            "# with {} set from the server's .env (values not shown)\n{}",
+            names.join(", "),
+            {
+                let shown = RemoteCommand {
+                    secret_env: Vec::new(),
+                    ..self.clone()
+                };
+                shown.render()
+            }
+        )
     }
 
     /// The command for logs and the audit: the script, the names (never the
@@ -140,19 +195,27 @@ impl RemoteCommand {
         if let Some(dir) = &self.cwd {
             parts.push(format!("cd {dir}:"));
         }
-        for (name, _) in &self.env {
+        for (name, _) in self.env.iter().chain(&self.secret_env) {
             parts.push(format!("{name}=..."));
         }
         parts.push(self.script.clone());
         parts.join(" ")
     }
 
-    /// Bytes to send on the command's stdin.
+    /// Bytes to send on the command's stdin: sudo's password, then the
+    /// script when it carries secret variables.
     pub fn stdin(&self) -> Option<Vec<u8>> {
-        self.sudo
+        let mut input = self
+            .sudo
             .as_ref()
             .and_then(|s| s.password.as_ref())
             .map(|p| format!("{p}\n").into_bytes())
+            .unwrap_or_default();
+        if !self.secret_env.is_empty() {
+            input.extend_from_slice(self.full_script(true).as_bytes());
+            input.push(b'\n');
+        }
+        (!input.is_empty()).then_some(input)
     }
 }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use rand::distr::Distribution;
+
 /// One logical line (an entry may span several physical lines).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
@@ -72,6 +74,128 @@ impl DotEnv {
             Line::Malformed { line, reason, .. } => Some((*line, reason.as_str())),
             _ => None,
         })
+    }
+}
+
+/// How long a generated secret is, in characters (about 300 bits).
+const SECRET_LENGTH: usize = 50;
+
+/// Is this key's value secret (to be masked)?
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    [
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "PASS",
+        "TOKEN",
+        "KEY",
+        "PRIVATE",
+        "CREDENTIAL",
+        "AUTH",
+        "SALT",
+        "DSN",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// `value` for display: secret keys masked entirely, and the password part
+/// of a URL (`scheme://user:password@host`) masked in any value.
+pub fn mask(key: &str, value: &str) -> String {
+    if is_secret_key(key) && !value.is_empty() {
+        return "********".to_owned();
+    }
+    if let Some((scheme, rest)) = value.split_once("://")
+        && let Some((credentials, host)) = rest.split_once('@')
+        && let Some((user, _password)) = credentials.split_once(':')
+    {
+        return format!("{scheme}://{user}:********@{host}");
+    }
+    value.to_owned()
+}
+
+/// `KEY=VALUE` as a line that both a shell and a dotenv reader take back as
+/// the same value.
+fn entry_text(key: &str, value: &str, export: bool) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-.,:/@%+=".contains(c);
+    let value = if !value.is_empty() && value.chars().all(plain) {
+        value.to_owned()
+    } else if !value.contains('\'') {
+        format!("'{value}'")
+    } else {
+        let mut quoted = String::from("\"");
+        for c in value.chars() {
+            if matches!(c, '"' | '\\' | '$' | '`') {
+                quoted.push('\\');
+            }
+            quoted.push(c);
+        }
+        quoted.push('"');
+        quoted
+    };
+    format!("{}{key}={value}\n", if export { "export " } else { "" })
+}
+
+impl DotEnv {
+    /// Set `key` to `value`, in place if it is there (keeping `export`),
+    /// else at the end. Returns whether the file changed.
+    pub fn set(&mut self, key: &str, value: &str) -> bool {
+        if self.get(key) == Some(value) {
+            return false;
+        }
+        let last = self
+            .lines
+            .iter()
+            .rposition(|l| matches!(l, Line::Entry { key: k, .. } if k == key));
+        if let Some(index) = last {
+            let Line::Entry { raw, line, .. } = &self.lines[index] else {
+                unreachable!("found an entry")
+            };
+            let export = raw.trim_start().starts_with("export ");
+            self.lines[index] = Line::Entry {
+                key: key.to_owned(),
+                value: value.to_owned(),
+                raw: entry_text(key, value, export),
+                line: *line,
+            };
+            return true;
+        }
+        if let Some(last) = self.lines.last_mut() {
+            let raw = match last {
+                Line::Entry { raw, .. } | Line::Other(raw) | Line::Malformed { raw, .. } => raw,
+            };
+            if !raw.ends_with('\n') {
+                raw.push('\n');
+            }
+        }
+        self.lines.push(Line::Entry {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            raw: entry_text(key, value, false),
+            line: 0,
+        });
+        true
+    }
+
+    /// Remove every entry for `key`. Returns whether the file changed.
+    pub fn unset(&mut self, key: &str) -> bool {
+        let before = self.lines.len();
+        self.lines
+            .retain(|l| !matches!(l, Line::Entry { key: k, .. } if k == key));
+        self.lines.len() != before
+    }
+
+    /// Give `key` a strong random value, only if it has none (as a first
+    /// deploy does). Returns whether the file changed.
+    pub fn ensure_secret(&mut self, key: &str) -> bool {
+        if self.get(key).is_some_and(|v| !v.is_empty()) {
+            return false;
+        }
+        let secret: String = (0..SECRET_LENGTH)
+            .map(|_| char::from(rand::distr::Alphanumeric.sample(&mut rand::rng())))
+            .collect();
+        self.set(key, &secret)
     }
 }
 
@@ -211,6 +335,53 @@ mod tests {
         assert_eq!(env.get("SPACED"), Some("x"));
         assert_eq!(env.to_string(), text);
         assert_eq!(env.malformed().count(), 0);
+    }
+
+    #[test]
+    fn edits_keep_comments_order_and_quoting() {
+        let text = "# top\nexport A=1\nB=two # note\n\nC='x'";
+        let mut env = DotEnv::parse(text);
+        assert!(env.set("A", "it's $HOME"));
+        assert!(!env.set("A", "it's $HOME"));
+        assert!(env.set("D", "new value"));
+        assert!(env.unset("C"));
+        assert!(!env.unset("C"));
+        assert!(env.ensure_secret("SECRET_KEY"));
+        let secret = env.get("SECRET_KEY").unwrap().to_owned();
+        assert_eq!(secret.len(), 50);
+        assert!(!env.ensure_secret("SECRET_KEY"));
+        let written = env.to_string();
+        assert!(
+            written.starts_with("# top\nexport A=\"it's \\$HOME\"\nB=two # note\n\n"),
+            "{written}"
+        );
+        let again = DotEnv::parse(&written);
+        assert_eq!(again.get("A"), Some("it's $HOME"));
+        assert_eq!(again.get("D"), Some("new value"));
+        assert_eq!(again.get("SECRET_KEY"), Some(secret.as_str()));
+        assert_eq!(again.get("C"), None);
+        // And a shell reads the same values back.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{written}\nprintf '%s|%s' \"$A\" \"$D\""))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's $HOME|new value");
+    }
+
+    #[test]
+    fn masking() {
+        assert_eq!(mask("DJANGO_SECRET_KEY", "abc"), "********");
+        assert_eq!(mask("db_password", "abc"), "********");
+        assert_eq!(
+            mask("SITENAME", "staging.example.org"),
+            "staging.example.org"
+        );
+        assert_eq!(
+            mask("DATABASE_URL", "postgres://app:pw@db:5432/app"),
+            "postgres://app:********@db:5432/app"
+        );
+        assert_eq!(mask("API_TOKEN", ""), "");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::guard::Refusal;
 use crate::inventory::InventoryError;
+use crate::playbook::PlaybookError;
 use crate::ssh::ConnectError;
 use crate::ssh_config::ConfigError;
 
@@ -67,6 +68,10 @@ pub enum Error {
     Refused(Box<Refusal>),
     #[error("{host}: not run: {reason}")]
     NotRun { host: String, reason: String },
+    #[error("{host}: {message}")]
+    Remote { host: String, message: String },
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
 }
 
 impl Error {
@@ -77,12 +82,13 @@ impl Error {
             | Error::Inventory(_)
             | Error::Target(_)
             | Error::SshConfig { .. }
-            | Error::Sandbox(_) => exit_code::USAGE,
+            | Error::Sandbox(_)
+            | Error::Playbook(_) => exit_code::USAGE,
             Error::Connect { .. } | Error::ConnectionLost { .. } => exit_code::CONNECTION,
             Error::Timeout { .. } => exit_code::TIMEOUT,
             Error::Refused(_) | Error::NotRun { .. } => exit_code::REFUSED,
             Error::Interrupted { .. } => exit_code::INTERRUPTED,
-            Error::Sudo { .. } | Error::Io { .. } => exit_code::FAILED,
+            Error::Sudo { .. } | Error::Io { .. } | Error::Remote { .. } => exit_code::FAILED,
         }
     }
 
@@ -102,6 +108,8 @@ impl Error {
             Error::Sandbox(_) => "sandbox",
             Error::Refused(_) => "refused",
             Error::NotRun { .. } => "not_run",
+            Error::Remote { .. } => "remote",
+            Error::Playbook(_) => "playbook",
         }
     }
 

@@ -21,7 +21,6 @@ use std::fmt;
 use russh::keys::ssh_key::PublicKey;
 use serde::{Deserialize, Serialize};
 
-use crate::command::{RemoteCommand, quote_path};
 use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::inventory::{EnvMarker, Inventory};
@@ -120,7 +119,7 @@ pub struct EnvironmentSafety {
     pub pins: Vec<String>,
     pub marker: Option<String>,
     pub env_marker: Vec<EnvMarker>,
-    /// The template of the server's `.env` path (`vars.env_file`).
+    /// The template of the server's `.env` path (`vars.env_file`), if set.
     pub env_file: Option<String>,
 }
 
@@ -387,39 +386,31 @@ pub fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
     locks
 }
 
-/// Would a destroy step be allowed on the host `session` reaches? Checks
-/// every lock, reading the server's markers.
-pub async fn destroy_verdict(session: &Session) -> Result<(), Error> {
+/// May a step of `intent` run on the host `session` already reaches?
+/// Checks every lock again, reading the server's markers for destroy.
+pub async fn check_session(session: &Session, intent: &Intent) -> Result<(), Error> {
     let host = session.host();
+    before_connect(host, intent)
+        .and_then(|()| on_host_key(host, intent, session.server_key()).map(|_| ()))
+        .map_err(Error::Refused)?;
+    before_destroy(session, intent).await
+}
+
+/// Would a destroy step be allowed on the host `session` reaches?
+pub async fn destroy_verdict(session: &Session) -> Result<(), Error> {
     let destroy = Intent {
         class: SafetyClass::Destroy,
         confirm: None,
     };
-    before_connect(host, &destroy)
-        .and_then(|()| on_host_key(host, &destroy, session.server_key()).map(|_| ()))
-        .map_err(Error::Refused)?;
-    before_destroy(session, &destroy).await
+    check_session(session, &destroy).await
 }
 
-/// Read a file on the server; `None` when it does not exist.
+/// A file on the server as text; `None` when it does not exist.
 async fn read_remote(session: &Session, path: &str) -> Result<Option<String>, Error> {
-    let word = quote_path(path);
-    let output = session
-        .run(&RemoteCommand::shell(format!(
-            "[ -e {word} ] || exit 100\ncat -- {word}"
-        )))
-        .await?;
-    match output.status.code {
-        Some(0) => Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned())),
-        Some(100) => Ok(None),
-        _ => Err(Error::ConnectionLost {
-            host: session.host().label.clone(),
-            reason: format!(
-                "cannot read {path} on the server: {}",
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        }),
-    }
+    Ok(session
+        .read_file(path)
+        .await?
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// A server-marker refusal: (reason, remedy).
@@ -551,18 +542,18 @@ async fn env_markers(session: &Session) -> Result<Result<(), MarkerRefusal>, Err
     Ok(Ok(()))
 }
 
-/// The server's `.env`, from the host's own environment's `env_file`, or
-/// failing that a protected environment's (rendered for this host).
+/// The server's `.env`: at the host's own `env_file` (by default
+/// `~/sites/HOST/.env`), or failing that where a protected environment's
+/// `env_file` says (rendered for this host).
 async fn read_env_file(session: &Session) -> Result<Option<DotEnv>, Error> {
     let host = session.host();
-    let safety = &host.safety;
-    let own = own_environment(host);
-    let templates = own
-        .into_iter()
-        .chain(safety.environments.iter().filter(|e| e.protected))
-        .filter_map(|e| e.env_file.as_deref());
-    for template in templates {
-        let path = crate::template::render_host(template, host)?;
+    let mut paths = vec![crate::template::env_file(host, None)?];
+    for env in host.safety.environments.iter().filter(|e| e.protected) {
+        if let Some(template) = &env.env_file {
+            paths.push(crate::template::render_host(template, host)?);
+        }
+    }
+    for path in paths {
         if let Some(text) = read_remote(session, &path).await? {
             return Ok(Some(DotEnv::parse(&text)));
         }

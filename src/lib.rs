@@ -38,13 +38,17 @@
 //! ```
 
 pub mod audit;
+pub mod blocking;
 pub mod cli;
 pub mod command;
 pub mod dotenv;
 pub mod error;
 pub mod guard;
 pub mod inventory;
+pub mod job;
 pub mod output;
+pub mod playbook;
+pub mod project;
 pub mod resolve;
 pub mod runner;
 pub mod sandbox;
@@ -55,6 +59,7 @@ pub mod template;
 pub use command::RemoteCommand;
 pub use error::Error;
 pub use inventory::Inventory;
+pub use project::Project;
 pub use resolve::{Host, Overrides, Resolver};
 pub use ssh::{Output, Session};
 

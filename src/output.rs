@@ -42,9 +42,18 @@ pub struct HostResult {
     /// The fingerprint of the key the host presented.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_key: Option<String>,
-    /// `--check`: the command that would run.
+    /// The task run, for `roadie task`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub would_run: Option<String>,
+    pub task: Option<String>,
+    /// What the task's steps captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured: Option<std::collections::BTreeMap<String, String>>,
+    /// The step that ended the job early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_step: Option<crate::job::FailedStep>,
+    /// `--check`: the commands that would run, step by step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_run: Option<Vec<String>>,
     pub duration_ms: u64,
 }
 
@@ -62,7 +71,7 @@ pub enum Event {
     /// Something the user should know that is not an error.
     Warning { host: String, message: String },
     /// A host is done.
-    Finished(HostResult),
+    Finished(Box<HostResult>),
 }
 
 #[derive(Serialize)]
@@ -86,6 +95,14 @@ enum JsonEvent<'a> {
         refused: usize,
         exit_code: i32,
     },
+}
+
+fn error_label() -> console::StyledObject<&'static str> {
+    Style::new()
+        .for_stderr()
+        .red()
+        .bold()
+        .apply_to("roadie: error:")
 }
 
 /// How output is shown.
@@ -161,28 +178,45 @@ impl Renderer {
                     (Mode::Json, _, _) => self.json(&JsonEvent::Host(&result))?,
                     (Mode::Plain, Some(error), _) => {
                         self.out.flush()?;
-                        let label = Style::new()
-                            .for_stderr()
-                            .red()
-                            .bold()
-                            .apply_to("roadie: error:");
-                        eprintln!("{label} {error}");
+                        eprintln!("{} {error}", error_label());
                     }
-                    (_, None, Some(command)) => {
-                        let text = format!(
-                            "[{}] would run: {}\n",
-                            result.host,
-                            command.replace('\n', "\n    ")
-                        );
-                        self.out.write_all(text.as_bytes())?;
+                    (_, None, Some(steps)) => {
+                        for (index, command) in steps.iter().enumerate() {
+                            let step = if steps.len() > 1 {
+                                format!(" (step {})", index + 1)
+                            } else {
+                                String::new()
+                            };
+                            let command = command.replace('\n', "\n    ");
+                            let text = format!("[{}] would run{step}: {command}\n", result.host);
+                            self.out.write_all(text.as_bytes())?;
+                        }
                     }
                     _ => {}
+                }
+                if let (Mode::Plain, Some(step)) = (self.mode, &result.failed_step) {
+                    self.out.flush()?;
+                    let task = result
+                        .task
+                        .as_deref()
+                        .map(|t| format!("task {t}: "))
+                        .unwrap_or_default();
+                    let how = step
+                        .exit_code
+                        .map_or_else(|| step.stderr.clone(), |code| format!("exit {code}"));
+                    eprintln!(
+                        "{} {}: {task}step {} ({}) failed: {how}",
+                        error_label(),
+                        result.host,
+                        step.index,
+                        step.name
+                    );
                 }
                 if let Some(bar) = &self.progress {
                     bar.inc(1);
                     bar.set_message(format!("(last: {})", result.host));
                 }
-                self.results.push(result);
+                self.results.push(*result);
                 Ok(())
             }
         }

@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::audit;
-use crate::command::RemoteCommand;
 use crate::error::{Error, exit_code};
 use crate::guard::{self, Intent, SafetyClass};
-use crate::output::{Event, HostResult, Stream};
+use crate::job::{self, Finished, Job};
+use crate::output::{Event, HostResult};
 use crate::resolve::Host;
-use crate::ssh::{Chunk, ExitStatus, Session};
+use crate::ssh::Session;
 
 /// The default number of hosts worked on at once.
 pub const DEFAULT_PARALLEL: u16 = 32;
@@ -24,7 +24,7 @@ pub const DEFAULT_PARALLEL: u16 = 32;
 pub struct RunSpec {
     /// The TARGET as given, for the audit log.
     pub target: String,
-    pub command: RemoteCommand,
+    pub job: Job,
     /// The step's safety class and the user's confirmation.
     pub intent: Intent,
     /// Stop the command after this long.
@@ -38,9 +38,9 @@ pub struct RunSpec {
 /// How one host's run ended.
 #[derive(Debug)]
 pub enum Outcome {
-    Exited(ExitStatus),
-    /// `--check`: every lock passed; this is what would run.
-    Planned(String),
+    Ran(Finished),
+    /// `--check`: every lock passed; this is what would run, step by step.
+    Planned(Vec<String>),
     Failed(Error),
 }
 
@@ -66,16 +66,28 @@ impl HostRun {
             error_kind: None,
             lock: None,
             host_key: self.fingerprint.clone(),
+            task: None,
+            captured: None,
+            failed_step: None,
             would_run: None,
             duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
         };
         match &self.outcome {
-            Outcome::Exited(status) => {
-                result.status = if status.success() { "ok" } else { "failed" };
+            Outcome::Ran(finished) => {
+                let status = &finished.status;
+                result.status = if status.success() && finished.failed_step.is_none() {
+                    "ok"
+                } else {
+                    "failed"
+                };
                 result.exit_code = status.code.map(|_| status.as_exit_code());
                 result.signal.clone_from(&status.signal);
+                result.failed_step.clone_from(&finished.failed_step);
+                if !finished.captured.is_empty() {
+                    result.captured = Some(finished.captured.clone());
+                }
             }
-            Outcome::Planned(command) => result.would_run = Some(command.clone()),
+            Outcome::Planned(steps) => result.would_run = Some(steps.clone()),
             Outcome::Failed(error) => {
                 result.status = if matches!(error, Error::Refused(_)) {
                     "refused"
@@ -96,8 +108,16 @@ impl HostRun {
     /// For the audit log: `ok`, `exit N`, `signal NAME`, `refused`, `error`.
     fn audit_outcome(&self) -> String {
         match &self.outcome {
-            Outcome::Exited(status) if status.success() => "ok".into(),
-            Outcome::Exited(status) => status.to_string(),
+            Outcome::Ran(finished)
+                if finished.status.success() && finished.failed_step.is_none() =>
+            {
+                "ok".into()
+            }
+            Outcome::Ran(Finished {
+                failed_step: Some(step),
+                ..
+            }) => format!("step {} failed", step.index),
+            Outcome::Ran(finished) => finished.status.to_string(),
             Outcome::Planned(_) => "checked".into(),
             Outcome::Failed(Error::Refused(_)) => "refused".into(),
             Outcome::Failed(error) => format!("error ({})", error.kind()),
@@ -116,13 +136,15 @@ pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
     }
     match runs {
         [single] => match &single.outcome {
-            Outcome::Exited(status) => status.as_exit_code(),
+            Outcome::Ran(finished) => finished.status.as_exit_code(),
             Outcome::Planned(_) => exit_code::SUCCESS,
             Outcome::Failed(error) => error.exit_code(),
         },
         many => {
             let all_ok = many.iter().all(|r| match &r.outcome {
-                Outcome::Exited(s) => s.success(),
+                Outcome::Ran(finished) => {
+                    finished.status.success() && finished.failed_step.is_none()
+                }
                 Outcome::Planned(_) => true,
                 Outcome::Failed(_) => false,
             });
@@ -145,9 +167,9 @@ fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<St
         return;
     }
     let step = if spec.dry_run {
-        format!("{} (check)", spec.command.describe())
+        format!("{} (check)", spec.job.describe())
     } else {
-        spec.command.describe()
+        spec.job.describe()
     };
     let entry = audit::Entry {
         target: &spec.target,
@@ -180,20 +202,9 @@ pub async fn run_all(
     events: mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
 ) -> Vec<HostRun> {
-    let refusals: Vec<Option<Box<guard::Refusal>>> = hosts
-        .iter()
-        .map(|h| guard::before_connect(h, &spec.intent).err())
-        .collect();
-    if refusals.iter().any(Option::is_some) {
+    if let Some(errors) = environment_lock(&hosts, &spec.intent) {
         let mut runs = Vec::new();
-        for (host, refusal) in hosts.iter().zip(refusals) {
-            let error = match refusal {
-                Some(refusal) => Error::Refused(refusal),
-                None => Error::NotRun {
-                    host: host.label.clone(),
-                    reason: "another host of the target was refused".into(),
-                },
-            };
+        for (host, error) in hosts.iter().zip(errors) {
             runs.push(finish(host, spec, &events, None, Err(error), Instant::now()).await);
         }
         return runs;
@@ -239,6 +250,75 @@ pub async fn run_all(
     runs
 }
 
+/// The environment lock, for every host before any is contacted: if it
+/// refuses one, every host gets an error (refused, or not run).
+fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
+    let refusals: Vec<Option<Box<guard::Refusal>>> = hosts
+        .iter()
+        .map(|h| guard::before_connect(h, intent).err())
+        .collect();
+    if refusals.iter().all(Option::is_none) {
+        return None;
+    }
+    let errors = hosts
+        .iter()
+        .zip(refusals)
+        .map(|(host, refusal)| match refusal {
+            Some(refusal) => Error::Refused(refusal),
+            None => Error::NotRun {
+                host: host.label.clone(),
+                reason: "another host of the target was refused".into(),
+            },
+        })
+        .collect();
+    Some(errors)
+}
+
+/// Connect to every host for `intent` (at most `parallel` at once) and do
+/// `work` with each session; the results come back in the order of `hosts`.
+/// The environment lock is checked for all hosts first: if it refuses one,
+/// no host is worked on.
+pub async fn each_host<T, F, Fut>(
+    hosts: &[Host],
+    intent: &Intent,
+    parallel: usize,
+    work: F,
+) -> Vec<Result<T, Error>>
+where
+    T: Send + 'static,
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    if let Some(errors) = environment_lock(hosts, intent) {
+        return errors.into_iter().map(Err).collect();
+    }
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    let work = Arc::new(work);
+    let tasks: Vec<_> = hosts
+        .iter()
+        .map(|host| {
+            let (permits, work, host, intent) =
+                (permits.clone(), work.clone(), host.clone(), intent.clone());
+            tokio::spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                let session = Session::connect_for(&host, &intent).await?;
+                work(session).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(result) => results.push(result),
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+    results
+}
+
 /// Record a host's result: audit it and report it.
 async fn finish(
     host: &Host,
@@ -264,7 +344,13 @@ async fn finish(
             })
             .await;
     }
-    let _ = events.send(Event::Finished(run.result())).await;
+    let mut result = run.result();
+    result.task = spec.job.task_name().map(str::to_owned);
+    if result.task.is_none() {
+        // A command's exit status says it all; steps are a task's.
+        result.failed_step = None;
+    }
+    let _ = events.send(Event::Finished(Box::new(result))).await;
     run
 }
 
@@ -272,7 +358,7 @@ async fn run_one(
     host: &Host,
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
-    mut interrupt: watch::Receiver<bool>,
+    interrupt: watch::Receiver<bool>,
     fingerprint: &mut Option<String>,
 ) -> Result<Outcome, Error> {
     let session = Session::connect_for(host, &spec.intent).await?;
@@ -286,121 +372,22 @@ async fn run_one(
             .await;
     }
     guard::before_destroy(&session, &spec.intent).await?;
+    let plan = spec.job.plan(&session).await?;
     if spec.dry_run {
         session.close().await;
-        return Ok(Outcome::Planned(spec.command.render()));
+        return Ok(Outcome::Planned(
+            plan.iter()
+                .map(crate::playbook::PlannedStep::display)
+                .collect(),
+        ));
     }
-    let mut execution = session.start(&spec.command).await?;
-    let mut sudo = SudoWatch::new(spec.command.sudo.is_some());
-    let deadline = spec.timeout.map(|t| tokio::time::Instant::now() + t);
-    let expired = async {
-        match deadline {
-            Some(deadline) => tokio::time::sleep_until(deadline).await,
-            None => std::future::pending().await,
-        }
+    let mut context = job::Context {
+        events,
+        deadline: spec.timeout.map(|t| tokio::time::Instant::now() + t),
+        timeout: spec.timeout,
+        interrupt,
     };
-    tokio::pin!(expired);
-    let status = loop {
-        let stopped = tokio::select! {
-            next = execution.next() => Ok(next),
-            () = &mut expired => Err(Error::Timeout {
-                host: host.label.clone(),
-                after: spec.timeout.unwrap_or_default(),
-            }),
-            _ = interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted { host: host.label.clone() }),
-        };
-        let next = match stopped {
-            Ok(next) => next,
-            Err(reason) => {
-                execution.stop().await;
-                session.close().await;
-                return Err(reason);
-            }
-        };
-        let (stream, data) = match next? {
-            Some(Chunk::Stdout(data)) => (Stream::Stdout, data),
-            Some(Chunk::Stderr(data)) => {
-                sudo.inspect(&data);
-                (Stream::Stderr, data)
-            }
-            Some(Chunk::Exit(status)) => break status,
-            None => unreachable!("an execution ends with its exit status"),
-        };
-        let sent = events
-            .send(Event::Data {
-                host: host.label.clone(),
-                stream,
-                data,
-            })
-            .await;
-        if sent.is_err() {
-            // Nobody reads the output any more (`| head`): stop the command.
-            execution.stop().await;
-            session.close().await;
-            return Err(Error::io(
-                "output closed",
-                std::io::ErrorKind::BrokenPipe.into(),
-            ));
-        }
-    };
+    let finished = job::execute(&session, plan, &mut context).await;
     session.close().await;
-    match sudo.problem(&status) {
-        Some(message) => Err(Error::Sudo {
-            host: host.label.clone(),
-            message,
-        }),
-        None => Ok(Outcome::Exited(status)),
-    }
-}
-
-/// Recognises sudo's own complaints on stderr, to explain them.
-struct SudoWatch {
-    active: bool,
-    seen: Vec<u8>,
-}
-
-impl SudoWatch {
-    /// Only the start of stderr is kept: sudo complains before the command runs.
-    const KEEP: usize = 4096;
-
-    fn new(active: bool) -> SudoWatch {
-        SudoWatch {
-            active,
-            seen: Vec::new(),
-        }
-    }
-
-    fn inspect(&mut self, data: &[u8]) {
-        if self.active && self.seen.len() < Self::KEEP {
-            let room = Self::KEEP - self.seen.len();
-            self.seen.extend_from_slice(&data[..data.len().min(room)]);
-        }
-    }
-
-    fn problem(&self, status: &ExitStatus) -> Option<String> {
-        if !self.active || status.success() {
-            return None;
-        }
-        let text = String::from_utf8_lossy(&self.seen);
-        if text.contains("a password is required") || text.contains("a terminal is required") {
-            Some(format!(
-                "sudo needs a password here: set {} (it is fed to sudo on stdin), \
-                 or allow this user NOPASSWD in sudoers",
-                crate::SUDO_PASSWORD_VAR
-            ))
-        } else if text.contains("incorrect password") || text.contains("no password was provided") {
-            Some(format!(
-                "sudo rejected the password from {}",
-                crate::SUDO_PASSWORD_VAR
-            ))
-        } else if status.code == Some(127) && text.contains("sudo") && text.contains("not found") {
-            Some("sudo is not installed on this host".into())
-        } else if text.contains("is not in the sudoers file")
-            || text.contains("not allowed to execute")
-        {
-            Some("this user may not use sudo here (sudoers)".into())
-        } else {
-            None
-        }
-    }
+    Ok(Outcome::Ran(finished?))
 }

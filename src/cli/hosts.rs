@@ -1,16 +1,13 @@
 //! `roadie hosts TARGET [--check]`
 
-use std::sync::Arc;
-
 use clap::Args;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 
 use super::{Global, check_code, output_result};
 use crate::error::{Error, exit_code};
 use crate::guard::{self, Intent, Lock};
 use crate::resolve::Host;
-use crate::runner::DEFAULT_PARALLEL;
+use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::ssh::{ConnectError, Session, known_hosts::describe};
 
 #[derive(Debug, Args)]
@@ -84,76 +81,72 @@ impl HostLine {
     }
 }
 
-/// Connect and log in (to read only); fill in the host key, whether login
-/// worked, which locks apply, and whether a destroy step would be allowed.
-async fn check(host: &Host, line: &mut HostLine) -> bool {
-    match Session::connect_for(host, &Intent::read()).await {
-        Ok(session) => {
-            line.host_key = Some(describe(session.server_key()));
-            line.login = Some("ok".into());
-            line.locks = guard::locks(host, Some(session.verified()));
-            match guard::destroy_verdict(&session).await {
-                Ok(()) => line.destroy = Some("allowed".into()),
-                Err(Error::Refused(refusal)) => {
-                    line.destroy = Some(format!("refused: {}", refusal.reason));
-                    line.destroy_lock = Some(refusal.lock);
-                }
-                Err(other) => {
-                    line.destroy = Some(format!("unknown: {}", crate::error::report(&other)));
-                }
-            }
-            session.close().await;
-            true
+/// What a check learned from a host it reached.
+struct Checked {
+    host_key: String,
+    locks: Vec<String>,
+    destroy: String,
+    destroy_lock: Option<Lock>,
+}
+
+/// Logged in (to read only): the host key, the locks that apply, and
+/// whether a destroy step would be allowed.
+async fn check(session: Session) -> Result<Checked, Error> {
+    let (destroy, destroy_lock) = match guard::destroy_verdict(&session).await {
+        Ok(()) => ("allowed".to_owned(), None),
+        Err(Error::Refused(refusal)) => {
+            (format!("refused: {}", refusal.reason), Some(refusal.lock))
         }
-        Err(error) => {
-            if let Error::Connect { source, .. } = &error
-                && let ConnectError::Auth(failure) = source.as_ref()
-            {
-                line.host_key.clone_from(&failure.server_key);
-            }
-            line.error_kind = Some(error.kind());
-            line.login = Some(crate::error::report(&error));
-            false
-        }
-    }
+        Err(other) => (format!("unknown: {}", crate::error::report(&other)), None),
+    };
+    let checked = Checked {
+        host_key: describe(session.server_key()),
+        locks: guard::locks(session.host(), Some(session.verified())),
+        destroy,
+        destroy_lock,
+    };
+    session.close().await;
+    Ok(checked)
 }
 
 pub async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let mut lines: Vec<HostLine> = hosts.iter().map(HostLine::new).collect();
+    if !args.check {
+        output_result(print(&lines, global.json))?;
+        return Ok(exit_code::SUCCESS);
+    }
+    let results = each_host(
+        &hosts,
+        &Intent::read(),
+        usize::from(DEFAULT_PARALLEL),
+        check,
+    )
+    .await;
     let mut all_ok = true;
-    if args.check {
-        let permits = Arc::new(Semaphore::new(usize::from(DEFAULT_PARALLEL)));
-        let tasks: Vec<_> = hosts
-            .into_iter()
-            .zip(lines)
-            .map(|(host, mut line)| {
-                let permits = permits.clone();
-                tokio::spawn(async move {
-                    let _permit = permits
-                        .acquire_owned()
-                        .await
-                        .expect("semaphore is never closed");
-                    let ok = check(&host, &mut line).await;
-                    (line, ok)
-                })
-            })
-            .collect();
-        lines = Vec::new();
-        for task in tasks {
-            let (line, ok) = task
-                .await
-                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
-            all_ok &= ok;
-            lines.push(line);
+    for (line, result) in lines.iter_mut().zip(results) {
+        match result {
+            Ok(checked) => {
+                line.host_key = Some(checked.host_key);
+                line.login = Some("ok".into());
+                line.locks = checked.locks;
+                line.destroy = Some(checked.destroy);
+                line.destroy_lock = checked.destroy_lock;
+            }
+            Err(error) => {
+                all_ok = false;
+                if let Error::Connect { source, .. } = &error
+                    && let ConnectError::Auth(failure) = source.as_ref()
+                {
+                    line.host_key.clone_from(&failure.server_key);
+                }
+                line.error_kind = Some(error.kind());
+                line.login = Some(crate::error::report(&error));
+            }
         }
     }
     output_result(print(&lines, global.json))?;
-    Ok(if args.check {
-        check_code(all_ok)
-    } else {
-        exit_code::SUCCESS
-    })
+    Ok(check_code(all_ok))
 }
 
 fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {

@@ -1,8 +1,10 @@
 //! The command line: argument definitions and one module per subcommand.
 
+mod env;
 mod hosts;
 mod run;
 mod sandbox;
+mod task;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,6 +80,12 @@ pub enum Command {
     Run(run::RunArgs),
     /// List the hosts of TARGET as resolved; --check connects to each.
     Hosts(hosts::HostsArgs),
+    /// Read a server's .env (secrets masked), or edit it in place.
+    Env(env::EnvArgs),
+    /// Run a playbook task (flush, create_session, ...) on every host of TARGET.
+    Task(task::TaskArgs),
+    /// List the playbook tasks: shipped ones and those in playbooks/.
+    Tasks,
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -109,7 +117,7 @@ impl Global {
         }
     }
 
-    fn inventory(&self) -> Result<Inventory, Error> {
+    pub(crate) fn inventory(&self) -> Result<Inventory, Error> {
         Ok(match &self.inventory {
             Some(path) => Inventory::load(path)?,
             None => Inventory::discover()?,
@@ -162,6 +170,9 @@ pub fn main(cli: &Cli) -> i32 {
         match &cli.command {
             Command::Run(args) => run::run(&cli.global, args).await,
             Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
+            Command::Env(args) => env::env(&cli.global, args).await,
+            Command::Task(args) => task::task(&cli.global, args).await,
+            Command::Tasks => task::tasks(&cli.global),
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
         }
     });

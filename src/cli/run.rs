@@ -9,6 +9,7 @@ use super::{Global, output_result, parse_duration};
 use crate::command::{RemoteCommand, Sudo};
 use crate::error::{Error, exit_code};
 use crate::guard::{Intent, SafetyClass};
+use crate::job::Job;
 use crate::output::{Event, Mode, Renderer};
 use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
 
@@ -29,15 +30,8 @@ pub struct RunArgs {
     /// safeguards (never on a protected environment; server markers checked).
     #[arg(long)]
     pub destroy: bool,
-    /// Check every safeguard and print the command per host, but run nothing.
-    #[arg(long)]
-    pub check: bool,
-    /// Stop the command after this long (e.g. 30, 30s, 5m).
-    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
-    /// Work on at most this many hosts at once.
-    #[arg(long, default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
-    pub parallel: u16,
+    #[command(flatten)]
+    pub how: HowArgs,
     /// The command. One word is a shell command line, sent as is; several
     /// words are a program and its arguments, each quoted.
     #[arg(last = true, required = true, value_name = "COMMAND")]
@@ -68,10 +62,24 @@ impl RunArgs {
     }
 }
 
+/// How `run` and `task` go about their work.
+#[derive(Debug, Args)]
+pub struct HowArgs {
+    /// Check every safeguard and print the commands per host, but run nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Stop the work on a host after this long (e.g. 30, 30s, 5m).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Work on at most this many hosts at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+}
+
 pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
     let spec = RunSpec {
         target: args.target.clone(),
-        command: args.remote_command()?,
+        job: Job::Command(args.remote_command()?),
         intent: Intent {
             class: if args.destroy {
                 SafetyClass::Destroy
@@ -80,11 +88,20 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
             },
             confirm: global.confirm.clone(),
         },
-        timeout: args.timeout,
-        parallel: usize::from(args.parallel),
-        dry_run: args.check,
+        timeout: args.how.timeout,
+        parallel: usize::from(args.how.parallel),
+        dry_run: args.how.check,
     };
     let hosts = global.hosts(&args.target)?;
+    execute(global, hosts, &spec).await
+}
+
+/// Run `spec` on `hosts`, rendering events as they come; the exit code.
+pub(super) async fn execute(
+    global: &Global,
+    hosts: Vec<crate::Host>,
+    spec: &RunSpec,
+) -> Result<i32, Error> {
     let mode = match (global.json, hosts.len()) {
         (true, _) => Mode::Json,
         (false, 1) => Mode::Plain,
@@ -115,7 +132,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
             }
         }
     });
-    let runs = run_all(hosts, &spec, events, interrupt).await;
+    let runs = run_all(hosts, spec, events, interrupt).await;
     let code = overall_exit_code(&runs);
     match printer.await {
         Ok(Ok(renderer)) => output_result(renderer.finish(code))?,

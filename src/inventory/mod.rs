@@ -299,15 +299,6 @@ impl Inventory {
                     })?;
                 env_marker.push(marker);
             }
-            if !env_marker.is_empty() && !env.vars.contains_key("env_file") {
-                return Err(at(
-                    None,
-                    format!(
-                        "environment '{name}': env_marker needs vars.env_file, the path of the server's .env \
-                         (e.g. env_file: \"~/sites/{{{{ host }}}}/.env\")"
-                    ),
-                ));
-            }
             let path_of = |p: &str| resolve_path(p, base, &home);
             environments.push(Environment {
                 name,

@@ -119,14 +119,27 @@ pub struct Execution<'a> {
 impl Session {
     /// Start `command`; read its output with [`Execution::next`].
     pub async fn start(&self, command: &RemoteCommand) -> Result<Execution<'_>, Error> {
+        self.start_with_input(command, &[]).await
+    }
+
+    /// Start `command` with `input` on its stdin (after whatever the command
+    /// itself sends there: sudo's password, a script with secrets).
+    pub async fn start_with_input(
+        &self,
+        command: &RemoteCommand,
+        input: &[u8],
+    ) -> Result<Execution<'_>, Error> {
         let lost = |e: russh::Error| Error::ConnectionLost {
             host: self.host.label.clone(),
             reason: e.to_string(),
         };
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         channel.exec(true, command.render()).await.map_err(lost)?;
-        if let Some(input) = command.stdin() {
-            channel.data_bytes(input).await.map_err(lost)?;
+        if let Some(own) = command.stdin() {
+            channel.data_bytes(own).await.map_err(lost)?;
+        }
+        if !input.is_empty() {
+            channel.data(input).await.map_err(lost)?;
         }
         channel.eof().await.map_err(lost)?;
         Ok(Execution {

@@ -3,6 +3,7 @@
 
 mod auth;
 mod exec;
+mod files;
 mod handler;
 pub mod known_hosts;
 
@@ -16,6 +17,7 @@ use tokio::net::TcpStream;
 
 pub use auth::{AuthFailure, PASSPHRASE_VAR};
 pub use exec::{Chunk, Execution, ExitStatus, Output};
+pub use files::{Expect, Written};
 pub use handler::HostKeyError;
 
 use crate::error::Error;

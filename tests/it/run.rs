@@ -379,6 +379,29 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         .code(0);
     // Root, and the password never reaches the command's stdin.
     assert_eq!(ran.stdout, "0\n");
+    // A sudo step of a task that applies the server's .env: the password
+    // goes to sudo, the script (with the secrets) to the shell, via stdin.
+    let site = w.shared_dir();
+    std::fs::write(
+        site.join(".env"),
+        "GREETING='hello there'\nAPI_TOKEN=t0ken\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(w.path("playbooks")).unwrap();
+    w.write(
+        "playbooks/admin.yaml",
+        &format!(
+            "env_file: {}/.env\ntasks:\n  whoami:\n    class: change\n    steps:\n      - run: 'id -u; echo \"$GREETING\"; cat'\n        sudo: true\n",
+            site.display()
+        ),
+    );
+    let ran = w
+        .roadie()
+        .args(["task", "staging", "whoami"])
+        .env("ROADIE_SUDO_PASSWORD", "s3cret pass")
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "0\nhello there\n");
     w.roadie()
         .args(["run", "staging", "--sudo", "--", "id -u"])
         .env("ROADIE_SUDO_PASSWORD", "wrong")

@@ -409,6 +409,42 @@ fn destroy_on_a_protected_environment_whatever_the_flags() {
         assert_eq!(ran.code, 3, "{flags:?}");
         e.assert_production_untouched();
     }
+    // Playbook tasks: a shipped destroy task, and one that does not say
+    // what it does (taken as destroy), even with every flag.
+    std::fs::create_dir_all(e.w.path("playbooks")).unwrap();
+    e.w.write(
+        "playbooks/ours.yaml",
+        &format!(
+            "tasks:\n  wipe:\n    steps:\n      - run: {}\n",
+            e.destroy_command()
+        ),
+    );
+    for task in [
+        &["flush"][..],
+        &["wipe"][..],
+        &["create_session", "--param", "email=x@y.z"][..],
+    ] {
+        for flags in [&[][..], &["--confirm", "production", "--check"][..]] {
+            let ran =
+                e.w.roadie()
+                    .args(["task", "production"])
+                    .args(task)
+                    .args(flags)
+                    .run();
+            refused(ran, "protected-environment");
+            e.assert_production_untouched();
+        }
+    }
+    // The Rust API goes through the same locks.
+    let project = roadie::blocking::Project::load(&e.w.path("roadie.yaml")).unwrap();
+    let production = project.connect("production").unwrap();
+    let refused = production
+        .task("wipe")
+        .confirm("production")
+        .run()
+        .unwrap_err();
+    assert!(matches!(refused, roadie::Error::Refused(_)), "{refused}");
+    e.assert_production_untouched();
 }
 
 #[test]

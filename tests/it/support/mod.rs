@@ -2,6 +2,7 @@
 //! process, started with roadie's own sandbox code), a private HOME, and a
 //! builder that runs the real `roadie` binary.
 
+pub mod django;
 pub mod netns;
 
 use std::net::Ipv4Addr;

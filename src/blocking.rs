@@ -1,0 +1,104 @@
+//! The [`crate::project`] API for synchronous code (a `#[test]` without an
+//! async runtime, say): each call runs to completion on a runtime of its own.
+//!
+//! ```no_run
+//! let project = roadie::blocking::Project::discover()?;
+//! let staging = project.connect("staging")?;
+//! let key = staging
+//!     .task("create_session")
+//!     .param("email", "edith@example.com")
+//!     .run()?
+//!     .captured("session_key")?
+//!     .to_owned();
+//! # Ok::<(), roadie::Error>(())
+//! ```
+
+use std::path::Path;
+
+use crate::error::Error;
+use crate::project::{self, TaskResult};
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))
+}
+
+/// See [`project::Project`].
+pub struct Project {
+    inner: project::Project,
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
+}
+
+impl Project {
+    pub fn discover() -> Result<Project, Error> {
+        Ok(Project {
+            inner: project::Project::discover()?,
+            runtime: std::sync::Arc::new(runtime()?),
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Project, Error> {
+        Ok(Project {
+            inner: project::Project::load(path)?,
+            runtime: std::sync::Arc::new(runtime()?),
+        })
+    }
+
+    /// Connect to the one host of `target`.
+    pub fn connect(&self, target: &str) -> Result<Staging, Error> {
+        let staging = self.runtime.block_on(self.inner.connect(target))?;
+        Ok(Staging {
+            inner: staging,
+            runtime: self.runtime.clone(),
+        })
+    }
+}
+
+/// See [`project::Staging`].
+pub struct Staging {
+    inner: project::Staging,
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
+}
+
+impl Staging {
+    pub fn task(&self, name: &str) -> TaskCall<'_> {
+        TaskCall {
+            inner: self.inner.task(name),
+            runtime: &self.runtime,
+        }
+    }
+
+    pub fn session(&self) -> &crate::Session {
+        &self.inner.session
+    }
+}
+
+/// See [`project::TaskCall`].
+pub struct TaskCall<'a> {
+    inner: project::TaskCall<'a>,
+    runtime: &'a tokio::runtime::Runtime,
+}
+
+impl TaskCall<'_> {
+    #[must_use]
+    pub fn param(self, name: &str, value: impl Into<String>) -> Self {
+        TaskCall {
+            inner: self.inner.param(name, value),
+            runtime: self.runtime,
+        }
+    }
+
+    #[must_use]
+    pub fn confirm(self, environment: &str) -> Self {
+        TaskCall {
+            inner: self.inner.confirm(environment),
+            runtime: self.runtime,
+        }
+    }
+
+    pub fn run(self) -> Result<TaskResult, Error> {
+        self.runtime.block_on(self.inner.run())
+    }
+}

@@ -1,0 +1,355 @@
+//! `roadie env TARGET [KEY...] [--set K=V] [--unset K] [--ensure-secret K]`:
+//! read a server's `.env` (secrets masked), or edit it in place, atomically.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Global, output_result};
+use crate::audit;
+use crate::dotenv::{DotEnv, mask};
+use crate::error::{Error, exit_code};
+use crate::guard::{Intent, SafetyClass};
+use crate::runner::{DEFAULT_PARALLEL, each_host};
+use crate::ssh::{Expect, Session, Written};
+
+/// How many times an edit is retried when the file changes under it.
+const EDIT_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// Only these keys.
+    pub keys: Vec<String>,
+    /// The .env on the server (default: vars.env_file, else ~/sites/HOST/.env).
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<String>,
+    /// Show secret values instead of masking them.
+    #[arg(long)]
+    pub reveal: bool,
+    /// Set KEY to VALUE (in place; comments and order kept).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Remove KEY.
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
+    /// Give KEY a strong random value if it has none (like a first deploy).
+    #[arg(long, value_name = "KEY")]
+    pub ensure_secret: Vec<String>,
+}
+
+/// The edits asked for.
+#[derive(Debug, Clone, Default)]
+struct Edits {
+    set: Vec<(String, String)>,
+    unset: Vec<String>,
+    ensure_secret: Vec<String>,
+}
+
+impl Edits {
+    fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.unset.is_empty() && self.ensure_secret.is_empty()
+    }
+
+    /// Apply to `env`; the keys that changed.
+    fn apply(&self, env: &mut DotEnv) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (key, value) in &self.set {
+            if env.set(key, value) {
+                changed.push(key.clone());
+            }
+        }
+        for key in &self.unset {
+            if env.unset(key) {
+                changed.push(key.clone());
+            }
+        }
+        for key in &self.ensure_secret {
+            if env.ensure_secret(key) {
+                changed.push(key.clone());
+            }
+        }
+        changed
+    }
+
+    /// For the audit log: the keys, never the values.
+    fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .set
+            .iter()
+            .map(|(k, _)| format!("--set {k}=..."))
+            .collect();
+        parts.extend(self.unset.iter().map(|k| format!("--unset {k}")));
+        parts.extend(
+            self.ensure_secret
+                .iter()
+                .map(|k| format!("--ensure-secret {k}")),
+        );
+        format!("env {}", parts.join(" "))
+    }
+}
+
+/// What one host gave.
+#[derive(Debug, Serialize)]
+struct HostEnv {
+    event: &'static str,
+    host: String,
+    file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed: Option<Vec<String>>,
+    malformed: Vec<Malformed>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Malformed {
+    line: usize,
+    reason: String,
+}
+
+fn malformed(env: &DotEnv) -> Vec<Malformed> {
+    env.malformed()
+        .map(|(line, reason)| Malformed {
+            line,
+            reason: reason.to_owned(),
+        })
+        .collect()
+}
+
+fn parse_edits(args: &EnvArgs) -> Result<Edits, Error> {
+    let mut edits = Edits {
+        unset: args.unset.clone(),
+        ensure_secret: args.ensure_secret.clone(),
+        ..Edits::default()
+    };
+    for pair in &args.set {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| Error::Usage(format!("--set '{pair}': expected KEY=VALUE")))?;
+        edits.set.push((key.to_owned(), value.to_owned()));
+    }
+    for key in edits
+        .set
+        .iter()
+        .map(|(k, _)| k)
+        .chain(&edits.unset)
+        .chain(&edits.ensure_secret)
+    {
+        if !crate::command::is_env_name(key) {
+            return Err(Error::Usage(format!(
+                "'{key}' is not a valid variable name"
+            )));
+        }
+    }
+    Ok(edits)
+}
+
+async fn read(
+    session: Session,
+    file: Option<String>,
+    keys: Vec<String>,
+    reveal: bool,
+) -> Result<HostEnv, Error> {
+    let path = crate::template::env_file(session.host(), file.as_deref())?;
+    let bytes = session
+        .read_file(&path)
+        .await?
+        .ok_or_else(|| Error::Remote {
+            host: session.host().label.clone(),
+            message: format!("{path} does not exist on the server"),
+        })?;
+    session.close().await;
+    let env = DotEnv::parse(&String::from_utf8_lossy(&bytes));
+    let mut values = BTreeMap::new();
+    for (key, value) in env.entries() {
+        if keys.is_empty() || keys.iter().any(|k| k == key) {
+            let shown = if reveal {
+                value.to_owned()
+            } else {
+                mask(key, value)
+            };
+            values.insert(key.to_owned(), shown);
+        }
+    }
+    let missing = keys
+        .iter()
+        .filter(|k| !values.contains_key(*k))
+        .cloned()
+        .collect();
+    Ok(HostEnv {
+        event: "env",
+        host: String::new(),
+        file: path,
+        values: Some(values),
+        changed: None,
+        malformed: malformed(&env),
+        missing,
+    })
+}
+
+async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<HostEnv, Error> {
+    let host = session.host().clone();
+    let path = crate::template::env_file(&host, file.as_deref())?;
+    for _ in 0..EDIT_ATTEMPTS {
+        let before = session.read_file(&path).await?;
+        let mut env = DotEnv::parse(&String::from_utf8_lossy(
+            before.as_deref().unwrap_or_default(),
+        ));
+        let changed = edits.apply(&mut env);
+        let result = HostEnv {
+            event: "env_edit",
+            host: String::new(),
+            file: path.clone(),
+            values: None,
+            changed: Some(changed.clone()),
+            malformed: malformed(&env),
+            missing: Vec::new(),
+        };
+        if changed.is_empty() {
+            session.close().await;
+            return Ok(result);
+        }
+        let expect = before.map_or(Expect::Absent, Expect::Contents);
+        // A new .env holds secrets: only its owner may read it.
+        match session
+            .write_file(&path, env.to_string().as_bytes(), &expect, 0o600, true)
+            .await?
+        {
+            Written::Done => {
+                session.close().await;
+                return Ok(result);
+            }
+            Written::Conflict => {}
+        }
+    }
+    Err(Error::Remote {
+        host: host.label,
+        message: format!("{path} kept changing while roadie edited it; try again"),
+    })
+}
+
+pub async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
+    let edits = parse_edits(args)?;
+    let hosts = global.hosts(&args.target)?;
+    let parallel = usize::from(DEFAULT_PARALLEL);
+    let results = if edits.is_empty() {
+        let (file, keys, reveal) = (args.file.clone(), args.keys.clone(), args.reveal);
+        each_host(&hosts, &Intent::read(), parallel, move |session| {
+            read(session, file.clone(), keys.clone(), reveal)
+        })
+        .await
+    } else {
+        let intent = Intent {
+            class: SafetyClass::Change,
+            confirm: global.confirm.clone(),
+        };
+        let (file, for_hosts) = (args.file.clone(), edits.clone());
+        let results = each_host(&hosts, &intent, parallel, move |session| {
+            edit(session, file.clone(), for_hosts.clone())
+        })
+        .await;
+        for (host, result) in hosts.iter().zip(&results) {
+            let outcome = match result {
+                Ok(r) if r.changed.as_ref().is_some_and(Vec::is_empty) => "unchanged".to_owned(),
+                Ok(_) => "ok".to_owned(),
+                Err(Error::Refused(_)) => "refused".to_owned(),
+                Err(e) => format!("error ({})", e.kind()),
+            };
+            let lock = match result {
+                Err(Error::Refused(refusal)) => Some(refusal.lock),
+                _ => None,
+            };
+            let step = edits.describe();
+            let entry = audit::Entry {
+                target: &args.target,
+                host: &host.label,
+                environment: host.environment.as_deref(),
+                fingerprint: None,
+                step: &step,
+                class: SafetyClass::Change,
+                outcome,
+                lock,
+            };
+            if let Err(e) = audit::record(&entry) {
+                eprintln!("roadie: warning: could not write the audit log: {e}");
+            }
+        }
+        results
+    };
+    report(&hosts, results, global.json)
+}
+
+fn report(
+    hosts: &[crate::Host],
+    results: Vec<Result<HostEnv, Error>>,
+    json: bool,
+) -> Result<i32, Error> {
+    let mut code = exit_code::SUCCESS;
+    let several = hosts.len() > 1;
+    let mut out = std::io::stdout().lock();
+    for (host, result) in hosts.iter().zip(results) {
+        let mut result = match result {
+            Ok(result) => result,
+            Err(error) => {
+                code = code.max(if several {
+                    exit_code::FAILED
+                } else {
+                    error.exit_code()
+                });
+                if matches!(error, Error::Refused(_)) {
+                    code = exit_code::REFUSED;
+                }
+                if json {
+                    let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": crate::error::report(&error)});
+                    output_result(writeln!(out, "{event}"))?;
+                }
+                eprintln!("roadie: error: {}", crate::error::report(&error));
+                continue;
+            }
+        };
+        result.host.clone_from(&host.label);
+        for m in &result.malformed {
+            eprintln!(
+                "roadie: warning: {}: {}:{}: {} (line left as it is)",
+                host.label, result.file, m.line, m.reason
+            );
+        }
+        for key in &result.missing {
+            eprintln!(
+                "roadie: {}: {key} is not set in {}",
+                host.label, result.file
+            );
+            code = code.max(exit_code::FAILED);
+        }
+        if json {
+            let text = serde_json::to_string(&result).map_err(std::io::Error::other);
+            output_result(text.and_then(|t| writeln!(out, "{t}")))?;
+            continue;
+        }
+        let prefix = if several {
+            format!("[{}] ", host.label)
+        } else {
+            String::new()
+        };
+        if let Some(values) = &result.values {
+            for (key, value) in values {
+                output_result(writeln!(out, "{prefix}{key}={value}"))?;
+            }
+        }
+        if let Some(changed) = &result.changed {
+            let text = if changed.is_empty() {
+                format!("{prefix}{}: unchanged", result.file)
+            } else {
+                format!("{prefix}{}: changed {}", result.file, changed.join(", "))
+            };
+            output_result(writeln!(out, "{text}"))?;
+        }
+    }
+    Ok(code)
+}

@@ -1,0 +1,245 @@
+//! roadie as a test suite's setup uses it: a project (roadie.yaml and its
+//! playbooks), a connection to a staging host, and tasks run on it with
+//! their captured results. [`crate::blocking`] has the same for synchronous
+//! test code.
+//!
+//! ```no_run
+//! # async fn setup() -> Result<(), roadie::Error> {
+//! let project = roadie::Project::discover()?;
+//! let staging = project.connect("staging").await?;
+//! let result = staging.task("create_session").param("email", "edith@example.com").run().await?;
+//! let session_key = result.captured("session_key")?;
+//! # let _ = session_key;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::error::Error;
+use crate::guard::{self, Intent};
+use crate::inventory::Inventory;
+use crate::job::{self, FailedStep, Job};
+use crate::output::{Event, Stream};
+use crate::playbook::{Playbooks, check_params};
+use crate::resolve::{Host, Overrides, Resolver};
+use crate::ssh::{ExitStatus, Session};
+
+/// An inventory with its playbooks.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub inventory: Inventory,
+    pub playbooks: Arc<Playbooks>,
+    pub overrides: Overrides,
+}
+
+impl Project {
+    /// The roadie.yaml of the current directory (or a parent) and its playbooks.
+    pub fn discover() -> Result<Project, Error> {
+        Project::from_inventory(Inventory::discover()?)
+    }
+
+    /// The inventory at `path` and its playbooks.
+    pub fn load(path: &Path) -> Result<Project, Error> {
+        Project::from_inventory(Inventory::load(path)?)
+    }
+
+    fn from_inventory(inventory: Inventory) -> Result<Project, Error> {
+        let dir = inventory.path.parent().unwrap_or(Path::new("."));
+        let playbooks = Playbooks::load(dir)?;
+        Ok(Project {
+            inventory,
+            playbooks: Arc::new(playbooks),
+            overrides: Overrides::default(),
+        })
+    }
+
+    /// The hosts of `target`.
+    pub fn hosts(&self, target: &str) -> Result<Vec<Host>, Error> {
+        Resolver::new(&self.inventory, &self.overrides).resolve(target)
+    }
+
+    /// Connect to the one host of `target` (an error if it names several).
+    pub async fn connect(&self, target: &str) -> Result<Staging, Error> {
+        let hosts = self.hosts(target)?;
+        let [host] = hosts.as_slice() else {
+            return Err(Error::Target(format!(
+                "target '{target}' has {} hosts; connect to one (ENV/HOST)",
+                hosts.len()
+            )));
+        };
+        // Connected to read: every task checks the locks for its own class.
+        let session = Session::connect_for(host, &Intent::read()).await?;
+        Ok(Staging {
+            session,
+            playbooks: self.playbooks.clone(),
+            target: target.to_owned(),
+        })
+    }
+}
+
+/// A connected staging host, to run tasks on.
+pub struct Staging {
+    pub session: Session,
+    playbooks: Arc<Playbooks>,
+    target: String,
+}
+
+impl Staging {
+    /// Prepare the task `name` (`TASK` or `PLAYBOOK:TASK`).
+    pub fn task(&self, name: &str) -> TaskCall<'_> {
+        TaskCall {
+            staging: self,
+            name: name.to_owned(),
+            params: BTreeMap::new(),
+            confirm: None,
+        }
+    }
+
+    /// Close the connection.
+    pub async fn close(self) {
+        self.session.close().await;
+    }
+}
+
+/// A task about to run.
+pub struct TaskCall<'a> {
+    staging: &'a Staging,
+    name: String,
+    params: BTreeMap<String, String>,
+    confirm: Option<String>,
+}
+
+/// What a task did on its host.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    pub status: ExitStatus,
+    pub captured: BTreeMap<String, String>,
+    pub failed_step: Option<FailedStep>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl TaskResult {
+    /// The value captured as `name`; an error (with the failing step) if
+    /// the task failed or captured no such value.
+    pub fn captured(&self, name: &str) -> Result<&str, Error> {
+        if let Some(step) = &self.failed_step {
+            return Err(Error::Remote {
+                host: String::from("task"),
+                message: format!(
+                    "step {} ({}) failed{}: {}",
+                    step.index,
+                    step.name,
+                    step.exit_code
+                        .map(|c| format!(" with exit {c}"))
+                        .unwrap_or_default(),
+                    step.stderr.trim()
+                ),
+            });
+        }
+        self.captured
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Usage(format!("the task captured no '{name}'")))
+    }
+}
+
+impl TaskCall<'_> {
+    /// Set a parameter.
+    #[must_use]
+    pub fn param(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.params.insert(name.to_owned(), value.into());
+        self
+    }
+
+    /// Confirm a change to this protected environment (destroy steps stay
+    /// refused there).
+    #[must_use]
+    pub fn confirm(mut self, environment: &str) -> Self {
+        self.confirm = Some(environment.to_owned());
+        self
+    }
+
+    /// Run the task: the safeguards for its class first, then its steps.
+    pub async fn run(self) -> Result<TaskResult, Error> {
+        let session = &self.staging.session;
+        let (playbook, task) = self.staging.playbooks.find(&self.name)?;
+        check_params(task, &self.params)
+            .map_err(|e| Error::Playbook(e.in_file(&playbook.origin)))?;
+        let intent = Intent {
+            class: task.class,
+            confirm: self.confirm.clone(),
+        };
+        let job = Job::Task {
+            playbook: Arc::new(playbook.clone()),
+            task: task.name.clone(),
+            params: self.params.clone(),
+        };
+        let result = run_job(session, &job, &intent).await;
+        let outcome = match &result {
+            Ok(r) if r.failed_step.is_none() => "ok".to_owned(),
+            Ok(r) => r.status.to_string(),
+            Err(Error::Refused(_)) => "refused".to_owned(),
+            Err(e) => format!("error ({})", e.kind()),
+        };
+        let lock = match &result {
+            Err(Error::Refused(refusal)) => Some(refusal.lock),
+            _ => None,
+        };
+        let host = session.host();
+        crate::audit::record(&crate::audit::Entry {
+            target: &self.staging.target,
+            host: &host.label,
+            environment: host.environment.as_deref(),
+            fingerprint: Some(&session.verified().fingerprint),
+            step: &job.describe(),
+            class: intent.class,
+            outcome,
+            lock,
+        })
+        .map_err(|e| Error::io("cannot write the audit log", e))?;
+        result
+    }
+}
+
+async fn run_job(session: &Session, job: &Job, intent: &Intent) -> Result<TaskResult, Error> {
+    guard::check_session(session, intent).await?;
+    let plan = job.plan(session).await?;
+    let (events, mut received) = mpsc::channel::<Event>(64);
+    let collector = tokio::spawn(async move {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        while let Some(event) = received.recv().await {
+            if let Event::Data { stream, data, .. } = event {
+                match stream {
+                    Stream::Stdout => stdout.extend_from_slice(&data),
+                    Stream::Stderr => stderr.extend_from_slice(&data),
+                }
+            }
+        }
+        (stdout, stderr)
+    });
+    let (_stop, interrupt) = watch::channel(false);
+    let mut context = job::Context {
+        events: &events,
+        deadline: None,
+        timeout: None,
+        interrupt,
+    };
+    let finished = job::execute(session, plan, &mut context).await;
+    drop(context);
+    drop(events);
+    let (stdout, stderr) = collector.await.unwrap_or_default();
+    let finished = finished?;
+    Ok(TaskResult {
+        status: finished.status,
+        captured: finished.captured,
+        failed_step: finished.failed_step,
+        stdout,
+        stderr,
+    })
+}

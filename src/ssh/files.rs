@@ -1,0 +1,121 @@
+//! Reading and writing files on the server through commands: a file roadie
+//! writes lands atomically (a temporary file in the same directory, then a
+//! rename), keeps the mode and owner of the file it replaces, can keep a
+//! backup, and is only replaced if it still is what roadie read.
+//! (These use POSIX sh with GNU coreutils, as Debian and Ubuntu servers have.)
+
+use sha2::{Digest, Sha256};
+
+use super::Session;
+use crate::command::{RemoteCommand, quote, quote_path};
+use crate::error::Error;
+
+/// Exit status of the write script when the file changed under us.
+const CONFLICT: u32 = 75;
+/// Exit status of the read script when the file does not exist.
+const MISSING: u32 = 100;
+
+/// What the file must be before it is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Replace whatever is there.
+    Anything,
+    /// The file must not exist yet.
+    Absent,
+    /// The file must still have these contents (as read before).
+    Contents(Vec<u8>),
+}
+
+/// How a write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The file changed since it was read; nothing was written.
+    Conflict,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
+}
+
+impl Session {
+    /// The contents of `path` (a leading `~/` is the remote home), or
+    /// `None` when there is no such file.
+    pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
+        let word = quote_path(path);
+        let output = self
+            .run(&RemoteCommand::shell(format!(
+                "[ -e {word} ] || exit {MISSING}\ncat -- {word}"
+            )))
+            .await?;
+        match output.status.code {
+            Some(0) => Ok(Some(output.stdout)),
+            Some(MISSING) => Ok(None),
+            _ => Err(Error::Remote {
+                host: self.host.label.clone(),
+                message: format!(
+                    "cannot read {path}: {}",
+                    String::from_utf8_lossy(&output.stderr).trim()
+                ),
+            }),
+        }
+    }
+
+    /// Write `contents` to `path` atomically. A new file gets `mode`; a
+    /// replaced one keeps its mode and owner, and with `backup` its previous
+    /// version is kept as `PATH.bak` (same mode).
+    pub async fn write_file(
+        &self,
+        path: &str,
+        contents: &[u8],
+        expect: &Expect,
+        mode: u32,
+        backup: bool,
+    ) -> Result<Written, Error> {
+        let check = match expect {
+            Expect::Anything => String::new(),
+            Expect::Absent => format!("[ ! -e \"$f\" ] || exit {CONFLICT}\n"),
+            Expect::Contents(before) => format!(
+                "[ -e \"$f\" ] && [ \"$(sha256sum < \"$f\" | cut -d' ' -f1)\" = {} ] || exit {CONFLICT}\n",
+                sha256_hex(before)
+            ),
+        };
+        let backup = if backup {
+            "cp -p -- \"$f\" \"$f.bak\"\n"
+        } else {
+            ""
+        };
+        let script = format!(
+            "set -e\nf={}\n{check}tmp=$(mktemp \"$(dirname -- \"$f\")/.roadie.XXXXXX\")\n\
+             trap 'rm -f -- \"$tmp\"' EXIT\ncat > \"$tmp\"\nsync -- \"$tmp\" 2>/dev/null || true\n\
+             if [ -e \"$f\" ]; then\nchmod --reference=\"$f\" -- \"$tmp\"\n\
+             chown --reference=\"$f\" -- \"$tmp\" 2>/dev/null || true\n{backup}\
+             else\nchmod {} -- \"$tmp\"\nfi\nmv -f -- \"$tmp\" \"$f\"\ntrap - EXIT\n",
+            quote_path(path),
+            quote(&format!("{mode:o}")),
+        );
+        let mut execution = self
+            .start_with_input(&RemoteCommand::shell(script), contents)
+            .await?;
+        let mut stderr = Vec::new();
+        let mut status = None;
+        while let Some(chunk) = execution.next().await? {
+            match chunk {
+                super::Chunk::Stderr(data) => stderr.extend_from_slice(&data),
+                super::Chunk::Exit(exit) => status = Some(exit),
+                super::Chunk::Stdout(_) => {}
+            }
+        }
+        match status.and_then(|s| s.code) {
+            Some(0) => Ok(Written::Done),
+            Some(CONFLICT) => Ok(Written::Conflict),
+            _ => Err(Error::Remote {
+                host: self.host.label.clone(),
+                message: format!(
+                    "cannot write {path}: {}",
+                    String::from_utf8_lossy(&stderr).trim()
+                ),
+            }),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Staging fixtures end to end: a real sshd, the real Django demo site served
+//! by gunicorn, the shipped Django playbook, `roadie env` and `roadie task`.
+
+use std::path::PathBuf;
+
+use crate::support::django::{Gunicorn, install};
+use crate::support::{World, addr};
+
+const ENV: &str = "# the site's settings\nDJANGO_DEBUG_FALSE=y\nDJANGO_SECRET_KEY=s3cret-key-value\nSITENAME=@HOST@\n";
+
+/// A staging host with the demo site installed (and migrated) under the
+/// world's directory.
+struct Staging {
+    w: World,
+    site: PathBuf,
+    host: std::net::Ipv4Addr,
+}
+
+impl Staging {
+    fn new(last: u8) -> Staging {
+        let mut w = World::new();
+        let host = addr(last);
+        let s = w.server(&[host]);
+        let entry = w.entries(s)[0].clone();
+        let sites = w.path("sites");
+        w.inventory(
+            "staging",
+            std::slice::from_ref(&entry),
+            &format!(
+                "    vars: {{site: \"{}/{{{{ host }}}}\"}}\n",
+                sites.display()
+            ),
+        );
+        let site = sites.join(host.to_string());
+        install(&site, &ENV.replace("@HOST@", &host.to_string()));
+        w.roadie()
+            .args(["task", "staging", "migrate"])
+            .run()
+            .code(0);
+        Staging { w, site, host }
+    }
+
+    fn create_session(&self, email: &str) -> String {
+        let ran = self
+            .w
+            .roadie()
+            .args([
+                "--json",
+                "task",
+                "staging",
+                "create_session",
+                "--param",
+                &format!("email={email}"),
+            ])
+            .run()
+            .code(0);
+        let events = ran.events();
+        let host = events.iter().find(|e| e["event"] == "host").unwrap();
+        assert_eq!(host["task"], "create_session");
+        host["captured"]["session_key"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn create_session_logs_in_and_flush_logs_out() {
+    let s = Staging::new(60);
+    let web = Gunicorn::start(&s.site, s.host);
+    let key = s.create_session("edith@example.com");
+    assert_eq!(key.len(), 32);
+    assert_eq!(web.get(Some(&key)), "Logged in as edith@example.com\n");
+    assert_eq!(web.get(None), "Not logged in\n");
+    // --check shows the commands and touches nothing.
+    let ran =
+        s.w.roadie()
+            .args(["task", "staging", "flush", "--check"])
+            .run()
+            .code(0);
+    assert!(
+        ran.stdout.contains("would run") && ran.stdout.contains("manage.py flush --noinput"),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stdout.contains("s3cret-key-value"),
+        "a secret was printed:\n{}",
+        ran.stdout
+    );
+    assert_eq!(web.get(Some(&key)), "Logged in as edith@example.com\n");
+    s.w.roadie()
+        .args(["task", "staging", "flush"])
+        .run()
+        .code(0);
+    assert_eq!(web.get(Some(&key)), "Not logged in\n");
+}
+
+#[test]
+fn an_email_with_quotes_and_semicolons_arrives_intact_and_runs_nothing() {
+    let s = Staging::new(61);
+    let web = Gunicorn::start(&s.site, s.host);
+    let marker = s.w.path("pwned");
+    let email = format!("o'brien\";touch {} #@example.com", marker.display());
+    let key = s.create_session(&email);
+    assert_eq!(web.get(Some(&key)), format!("Logged in as {email}\n"));
+    assert!(!marker.exists(), "the email ran as a command");
+}
+
+#[test]
+fn dotenv_is_read_masked_revealed_and_edited_in_place() {
+    let s = Staging::new(62);
+    let env_file = s.site.join(".env");
+    let ran = s.w.roadie().args(["env", "staging"]).run().code(0);
+    assert!(
+        ran.stdout.contains("DJANGO_SECRET_KEY=********"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains("DJANGO_DEBUG_FALSE=y"));
+    assert!(!ran.stdout.contains("s3cret"));
+    let ran =
+        s.w.roadie()
+            .args(["--json", "env", "staging", "DJANGO_SECRET_KEY", "--reveal"])
+            .run()
+            .code(0);
+    assert_eq!(
+        ran.events()[0]["values"]["DJANGO_SECRET_KEY"],
+        "s3cret-key-value"
+    );
+
+    std::fs::set_permissions(
+        &env_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let edit = [
+        "env",
+        "staging",
+        "--set",
+        "SITENAME=staging.example.org",
+        "--ensure-secret",
+        "EMAIL_PASSWORD",
+    ];
+    s.w.roadie()
+        .args(edit)
+        .run()
+        .code(0)
+        .stdout_has("changed SITENAME, EMAIL_PASSWORD");
+    let after = std::fs::read_to_string(&env_file).unwrap();
+    assert!(
+        after.starts_with("# the site's settings\nDJANGO_DEBUG_FALSE=y\n"),
+        "{after}"
+    );
+    assert!(after.contains("SITENAME=staging.example.org\n"));
+    let password = roadie::dotenv::DotEnv::parse(&after)
+        .get("EMAIL_PASSWORD")
+        .unwrap()
+        .to_owned();
+    assert_eq!(password.len(), 50);
+    let mode = |p: &PathBuf| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&env_file), 0o640, "the mode was not kept");
+    let backup = s.site.join(".env.bak");
+    assert!(
+        std::fs::read_to_string(&backup)
+            .unwrap()
+            .contains(&format!("SITENAME={}", s.host))
+    );
+    assert_eq!(mode(&backup), 0o640);
+    // Again: nothing to do, nothing written.
+    s.w.roadie()
+        .args(edit)
+        .run()
+        .code(0)
+        .stdout_has("unchanged");
+    assert_eq!(std::fs::read_to_string(&env_file).unwrap(), after);
+    s.w.roadie()
+        .args(["env", "staging", "--unset", "SITENAME"])
+        .run()
+        .code(0);
+    assert!(
+        !std::fs::read_to_string(&env_file)
+            .unwrap()
+            .contains("SITENAME")
+    );
+}
+
+#[test]
+fn malformed_dotenv_lines_are_reported_and_kept() {
+    let s = Staging::new(63);
+    let env_file = s.site.join(".env");
+    let text = format!(
+        "{}this is not an entry\n2BAD=x\n",
+        std::fs::read_to_string(&env_file).unwrap()
+    );
+    std::fs::write(&env_file, &text).unwrap();
+    let ran =
+        s.w.roadie()
+            .args(["env", "staging", "--set", "NEW=1"])
+            .run()
+            .code(0);
+    assert!(
+        ran.stderr.contains(".env:5: expected KEY=VALUE"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains(".env:6:"), "{}", ran.stderr);
+    let after = std::fs::read_to_string(&env_file).unwrap();
+    assert_eq!(after, format!("{text}NEW=1\n"));
+}
+
+#[test]
+fn a_concurrent_reader_never_sees_a_half_written_dotenv() {
+    let s = Staging::new(64);
+    let env_file = s.site.join(".env");
+    // A large file makes a torn write likely, if writes could tear.
+    let big = "x".repeat(200_000);
+    std::fs::write(&env_file, format!("BIG={big}\nEND=1\n")).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (done, env_file) = (done.clone(), env_file.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let text = std::fs::read_to_string(&env_file).unwrap();
+                assert!(
+                    text.ends_with("END=1\n") || text.contains("END=1\nN="),
+                    "a torn read: {} bytes",
+                    text.len()
+                );
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for n in 0..5 {
+        s.w.roadie()
+            .args(["env", "staging", "--set", &format!("N={n}")])
+            .run()
+            .code(0);
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+}
+
+#[test]
+fn loaddata_uploads_a_local_fixture_and_manage_runs_any_command() {
+    let s = Staging::new(65);
+    let fixture = s.w.write(
+        "users.json",
+        r#"[{"model": "accounts.user", "pk": "loaded@example.com", "fields": {"password": "", "last_login": null}}]"#,
+    );
+    s.w.roadie()
+        .args([
+            "task",
+            "staging",
+            "loaddata",
+            "--param",
+            &format!("fixture={}", fixture.display()),
+        ])
+        .run()
+        .code(0);
+    let ran =
+        s.w.roadie()
+            .args([
+                "task",
+                "staging",
+                "manage",
+                "--param",
+                "args=dumpdata accounts",
+            ])
+            .run()
+            .code(0);
+    assert!(ran.stdout.contains("loaded@example.com"), "{}", ran.stdout);
+    // The uploaded copy is cleaned up after loading.
+    let leftovers: Vec<_> = std::fs::read_dir(&s.site)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".roadie"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn template_param_and_step_errors_are_reported_precisely() {
+    let s = Staging::new(66);
+    std::fs::create_dir_all(s.w.path("playbooks")).unwrap();
+    s.w.write(
+        "playbooks/ours.yaml",
+        "tasks:\n  greet:\n    class: read\n    params: {name: {}}\n    steps:\n      - run: echo hello {{ nmae }}\n  fail:\n    class: change\n    steps:\n      - name: the first\n        run: echo fine\n      - name: the second\n        run: echo boom >&2; exit 3\n      - run: echo never\n",
+    );
+    s.w.roadie()
+        .args(["task", "staging", "greet"])
+        .run()
+        .code(2)
+        .stderr_has("needs --param name=VALUE");
+    s.w.roadie()
+        .args(["task", "staging", "greet", "--param", "nmae=x"])
+        .run()
+        .code(2)
+        .stderr_has("no parameter 'nmae' (it takes: name)");
+    let ran =
+        s.w.roadie()
+            .args(["task", "staging", "greet", "--param", "name=x"])
+            .run()
+            .code(2);
+    assert!(
+        ran.stderr.contains("playbooks/ours.yaml:6:"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("nmae"), "{}", ran.stderr);
+    let ran =
+        s.w.roadie()
+            .args(["--json", "task", "staging", "fail"])
+            .run()
+            .code(3);
+    let events = ran.events();
+    let host = events.iter().find(|e| e["event"] == "host").unwrap();
+    assert_eq!(host["failed_step"]["index"], 2);
+    assert_eq!(host["failed_step"]["name"], "the second");
+    assert_eq!(host["failed_step"]["exit_code"], 3);
+    assert_eq!(host["failed_step"]["stderr"], "boom\n");
+    assert!(!ran.stdout.contains("never"));
+    s.w.roadie()
+        .args(["task", "staging", "nope"])
+        .run()
+        .code(2)
+        .stderr_has("known tasks")
+        .stderr_has("ours:greet");
+}
+
+#[test]
+fn rust_api_from_synchronous_test_code() {
+    let s = Staging::new(67);
+    let web = Gunicorn::start(&s.site, s.host);
+    let project = roadie::blocking::Project::load(&s.w.path("roadie.yaml")).unwrap();
+    let staging = project.connect("staging").unwrap();
+    let result = staging
+        .task("create_session")
+        .param("email", "rust@example.com")
+        .run()
+        .unwrap();
+    let key = result.captured("session_key").unwrap();
+    assert_eq!(web.get(Some(key)), "Logged in as rust@example.com\n");
+    staging.task("flush").run().unwrap();
+    assert_eq!(web.get(Some(key)), "Not logged in\n");
+    let missing = staging.task("create_session").run().unwrap_err();
+    assert!(
+        missing.to_string().contains("needs --param email"),
+        "{missing}"
+    );
+}
