@@ -41,6 +41,7 @@ pub mod audit;
 pub mod blocking;
 pub mod cli;
 pub mod command;
+pub mod demo;
 pub mod dotenv;
 pub mod error;
 pub mod guard;

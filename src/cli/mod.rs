@@ -1,5 +1,6 @@
 //! The command line: argument definitions and one module per subcommand.
 
+mod demo;
 mod env;
 mod hosts;
 mod run;
@@ -29,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Global {
     /// Inventory file (default: roadie.yaml here or in a parent directory).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "ROADIE_INVENTORY")]
     pub inventory: Option<PathBuf>,
     /// Read only this ssh_config file (like ssh -F; `none` reads none).
     #[arg(short = 'F', long = "ssh-config", global = true, value_name = "FILE")]
@@ -76,6 +77,8 @@ pub enum Colour {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show what roadie is for: sandbox hosts, a Django site, sessions, a reset, a refusal.
+    Demo(demo::DemoArgs),
     /// Run a command on every host of TARGET.
     Run(run::RunArgs),
     /// List the hosts of TARGET as resolved; --check connects to each.
@@ -168,6 +171,7 @@ pub fn main(cli: &Cli) -> i32 {
     };
     let result = runtime.block_on(async {
         match &cli.command {
+            Command::Demo(args) => demo::demo(args).await,
             Command::Run(args) => run::run(&cli.global, args).await,
             Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
             Command::Env(args) => env::env(&cli.global, args).await,

@@ -351,3 +351,35 @@ fn rust_api_from_synchronous_test_code() {
         "{missing}"
     );
 }
+
+#[test]
+fn the_python_helper_in_the_readme_works() {
+    let s = Staging::new(68);
+    let web = Gunicorn::start(&s.site, s.host);
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python");
+    let roadie_dir = std::path::Path::new(env!("CARGO_BIN_EXE_roadie"))
+        .parent()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        roadie_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    let script = "import server_tools as t\nkey = t.create_session_on_server('staging', 'py@example.com')\nprint(key)\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .current_dir(&examples)
+        .env("PATH", path)
+        .env("HOME", &s.w.home)
+        .env("ROADIE_INVENTORY", s.w.path("roadie.yaml"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(web.get(Some(&key)), "Logged in as py@example.com\n");
+}

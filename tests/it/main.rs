@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps linking fast.
 
 mod auth;
+mod demo;
 mod fixtures;
 mod host_keys;
 mod library;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use russh::keys::ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
+pub mod environment;
+
 use crate::error::Error;
 
 /// Where Debian's openssh-server puts sshd.

@@ -1,0 +1,306 @@
+//! `roadie demo`: the main job on a built-in default. It brings up sandbox
+//! hosts (a staging one and a protected production one), installs the small
+//! Django site that ships with roadie on the staging host, serves it, and
+//! walks through the fixture flow a functional test uses: the site's `.env`
+//! (masked), `create_session` giving a session key, a request with that
+//! cookie showing who is logged in, `flush` logging them out, and the
+//! safeguards refusing the same on production. Then it cleans up.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use console::style;
+
+use crate::command::{RemoteCommand, quote_path};
+use crate::dotenv::{DotEnv, mask};
+use crate::error::Error;
+use crate::project::Project;
+use crate::sandbox::environment::{Options, Sandbox};
+use crate::ssh::{Expect, Session};
+
+/// The demo site's files: (path in the site, contents).
+const SITE: &[(&str, &str)] = &[
+    ("manage.py", include_str!("../demo/site/manage.py")),
+    (
+        "requirements.txt",
+        include_str!("../demo/site/requirements.txt"),
+    ),
+    ("superlists/__init__.py", ""),
+    (
+        "superlists/settings.py",
+        include_str!("../demo/site/superlists/settings.py"),
+    ),
+    (
+        "superlists/urls.py",
+        include_str!("../demo/site/superlists/urls.py"),
+    ),
+    (
+        "superlists/wsgi.py",
+        include_str!("../demo/site/superlists/wsgi.py"),
+    ),
+    ("accounts/__init__.py", ""),
+    (
+        "accounts/apps.py",
+        include_str!("../demo/site/accounts/apps.py"),
+    ),
+    (
+        "accounts/models.py",
+        include_str!("../demo/site/accounts/models.py"),
+    ),
+    ("accounts/migrations/__init__.py", ""),
+    (
+        "accounts/migrations/0001_initial.py",
+        include_str!("../demo/site/accounts/migrations/0001_initial.py"),
+    ),
+    ("accounts/management/__init__.py", ""),
+    ("accounts/management/commands/__init__.py", ""),
+    (
+        "accounts/management/commands/create_session.py",
+        include_str!("../demo/site/accounts/management/commands/create_session.py"),
+    ),
+];
+
+const EMAIL: &str = "edith@example.com";
+
+fn say(text: &str) {
+    println!("\n{} {text}", style("==>").cyan().bold());
+}
+
+fn show(command: &str) {
+    println!("{}", style(format!("$ {command}")).dim());
+}
+
+/// A directory of its own for the demo, removed at the end.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run the demo; `keep` leaves everything running for a look around.
+pub async fn run(keep: bool) -> Result<(), Error> {
+    crate::sandbox::sshd_path()?;
+    let dir = std::env::temp_dir().join(format!("roadie-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
+    let work = WorkDir(dir.clone());
+    let sandbox = Sandbox::new(dir.join("roadie.yaml"));
+    say("Starting a sandbox: a staging host and a protected production host (real sshd servers)");
+    show("roadie sandbox up --hosts 1 --production");
+    let state = sandbox.up(&Options {
+        hosts: 1,
+        production: true,
+        vars: vec![(
+            "site".into(),
+            format!("\"{}/sites/{{{{ host }}}}\"", dir.display()),
+        )],
+    })?;
+    let result = walk_through(
+        &dir,
+        state.hosts[0].address,
+        state.production.as_ref().map(|p| p.address),
+    )
+    .await;
+    if keep && result.is_ok() {
+        println!(
+            "\nLeft running in {} (roadie sandbox down there to stop it).",
+            dir.display()
+        );
+        std::mem::forget(work);
+        return Ok(());
+    }
+    say("Cleaning up");
+    let _ = sandbox.down();
+    drop(work);
+    result
+}
+
+async fn walk_through(
+    dir: &Path,
+    address: Ipv4Addr,
+    production: Option<Ipv4Addr>,
+) -> Result<(), Error> {
+    let project = Project::load(&dir.join("roadie.yaml"))?;
+    let staging = project.connect("sandbox").await?;
+    let session = &staging.session;
+    let site = crate::template::render_host("{{ site }}", session.host())?;
+    println!("staging host {} (site in {site})", session.host().label);
+
+    say("Installing the demo Django site on the staging host");
+    install_site(session, &site, address).await?;
+
+    say("The site's .env on the server (secrets masked)");
+    show("roadie env sandbox");
+    let env_text = session
+        .read_file(&format!("{site}/.env"))
+        .await?
+        .unwrap_or_default();
+    for (key, value) in DotEnv::parse(&String::from_utf8_lossy(&env_text)).entries() {
+        println!("{key}={}", mask(key, value));
+    }
+
+    say("Migrating and serving it (gunicorn)");
+    show("roadie task sandbox migrate");
+    staging.task("migrate").run().await?;
+    let port = serve(session, &site, address).await?;
+    println!("http://{address}:{port}/");
+
+    say(&format!("Creating a logged-in session for {EMAIL}"));
+    show(&format!(
+        "roadie task sandbox create_session --param email={EMAIL}"
+    ));
+    let created = staging
+        .task("create_session")
+        .param("email", EMAIL)
+        .run()
+        .await?;
+    let key = created.captured("session_key")?.to_owned();
+    println!("session_key = {key}");
+    println!(
+        "GET / with Cookie: sessionid={key}  ->  {}",
+        get(address, port, Some(&key))?.trim()
+    );
+
+    say("Resetting the database between tests");
+    show("roadie task sandbox flush");
+    staging.task("flush").run().await?;
+    println!(
+        "GET / with the same cookie  ->  {}",
+        get(address, port, Some(&key))?.trim()
+    );
+
+    if let Some(production) = production {
+        say(&format!(
+            "The same on production ({production}) is refused before anything is sent"
+        ));
+        show("roadie task production flush");
+        let prod = project.connect("production").await?;
+        match prod.task("flush").run().await {
+            Err(Error::Refused(refusal)) => {
+                println!("{} {refusal}", style("refused:").red().bold());
+            }
+            Err(other) => return Err(other),
+            Ok(_) => {
+                return Err(Error::Sandbox(
+                    "production was not refused: this is a bug".into(),
+                ));
+            }
+        }
+        prod.close().await;
+    }
+    session
+        .run(&RemoteCommand::shell(format!(
+            "kill $(cat {}) 2>/dev/null; true",
+            quote_path(&format!("{site}/gunicorn.pid"))
+        )))
+        .await?;
+    staging.close().await;
+    Ok(())
+}
+
+async fn install_site(session: &Session, site: &str, address: Ipv4Addr) -> Result<(), Error> {
+    for (path, contents) in SITE {
+        let remote = format!("{site}/{path}");
+        let parent = remote
+            .rsplit_once('/')
+            .map_or(".", |(dir, _)| dir)
+            .to_owned();
+        check(session, &format!("mkdir -p -- {}", quote_path(&parent))).await?;
+        session
+            .write_file(
+                &remote,
+                contents.as_bytes(),
+                &Expect::Anything,
+                0o644,
+                false,
+            )
+            .await?;
+    }
+    println!("uploaded {} files", SITE.len());
+    show(
+        "python3 -m venv virtualenv && virtualenv/bin/pip install -r requirements.txt   (on the server)",
+    );
+    check(
+        session,
+        &format!(
+            "cd {} && python3 -m venv virtualenv && virtualenv/bin/pip install -q --disable-pip-version-check -r requirements.txt",
+            quote_path(site)
+        ),
+    )
+    .await?;
+    // A first deploy's .env: a generated secret key, the site's name.
+    let mut env = DotEnv::default();
+    env.set("DJANGO_DEBUG_FALSE", "y");
+    env.set("SITENAME", &address.to_string());
+    env.ensure_secret("DJANGO_SECRET_KEY");
+    session
+        .write_file(
+            &format!("{site}/.env"),
+            env.to_string().as_bytes(),
+            &Expect::Anything,
+            0o600,
+            false,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Run `script` and insist that it works.
+async fn check(session: &Session, script: &str) -> Result<(), Error> {
+    let output = session.run(&RemoteCommand::shell(script)).await?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(Error::Remote {
+        host: session.host().label.clone(),
+        message: format!(
+            "`{script}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+    })
+}
+
+/// Start gunicorn on the server with the site's .env, as a process manager
+/// would; the port it listens on.
+async fn serve(session: &Session, site: &str, address: Ipv4Addr) -> Result<u16, Error> {
+    let port = crate::sandbox::free_port(&[address])?;
+    check(
+        session,
+        &format!(
+            "cd {} && set -a && . ./.env && set +a && virtualenv/bin/gunicorn --daemon --pid gunicorn.pid \
+             --bind {address}:{port} --workers 1 superlists.wsgi:application",
+            quote_path(site)
+        ),
+    )
+    .await?;
+    let started = Instant::now();
+    while TcpStream::connect((address, port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(Error::Sandbox(format!(
+                "the site did not start on {address}:{port}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(port)
+}
+
+/// `GET /` on the site; the response body.
+fn get(address: Ipv4Addr, port: u16, session_key: Option<&str>) -> Result<String, Error> {
+    let io = |e| Error::io(format!("http://{address}:{port}/"), e);
+    let mut stream = TcpStream::connect((address, port)).map_err(io)?;
+    let cookie = session_key
+        .map(|k| format!("Cookie: sessionid={k}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "GET / HTTP/1.0\r\nHost: {address}\r\n{cookie}\r\n").map_err(io)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(io)?;
+    Ok(response
+        .split_once("\r\n\r\n")
+        .map_or(response.clone(), |(_, body)| body.to_owned()))
+}
