@@ -41,6 +41,7 @@ pub mod audit;
 pub mod blocking;
 pub mod cli;
 pub mod command;
+pub mod debug;
 pub mod demo;
 pub mod dotenv;
 pub mod error;
@@ -56,6 +57,7 @@ pub mod sandbox;
 pub mod ssh;
 pub mod ssh_config;
 pub mod template;
+pub mod tunnel;
 
 pub use command::RemoteCommand;
 pub use error::Error;

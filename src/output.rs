@@ -116,6 +116,40 @@ pub enum Mode {
     Json,
 }
 
+impl Mode {
+    /// JSON when asked for; else plain for one host, prefixed for several.
+    pub fn choose(json: bool, hosts: usize) -> Mode {
+        match (json, hosts) {
+            (true, _) => Mode::Json,
+            (false, 1) => Mode::Plain,
+            (false, _) => Mode::Prefixed,
+        }
+    }
+}
+
+/// Render events on a thread of its own, so that a slow terminal or pipe
+/// slows only the hosts that produce output (through the bounded channel).
+/// The thread hands the renderer back when every sender is gone.
+pub fn spawn_printer(
+    mut renderer: Renderer,
+) -> (
+    tokio::sync::mpsc::Sender<Event>,
+    tokio::task::JoinHandle<io::Result<Renderer>>,
+) {
+    let (events, mut received) = tokio::sync::mpsc::channel::<Event>(256);
+    let printer = tokio::task::spawn_blocking(move || {
+        while let Some(event) = received.blocking_recv() {
+            renderer.handle(event)?;
+            while let Ok(event) = received.try_recv() {
+                renderer.handle(event)?;
+            }
+            renderer.flush()?;
+        }
+        Ok(renderer)
+    });
+    (events, printer)
+}
+
 /// Renders events to stdout and stderr.
 pub struct Renderer {
     mode: Mode,

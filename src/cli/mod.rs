@@ -1,11 +1,14 @@
 //! The command line: argument definitions and one module per subcommand.
 
+mod debug;
 mod demo;
 mod env;
 mod hosts;
+mod logs;
 mod run;
 mod sandbox;
 mod task;
+mod tunnel;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,6 +80,8 @@ pub enum Colour {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts and tunnel to them; -- pytest ... runs tests wired to one.
+    Debug(debug::DebugArgs),
     /// Show what roadie is for: sandbox hosts, a Django site, sessions, a reset, a refusal.
     Demo(demo::DemoArgs),
     /// Run a command on every host of TARGET.
@@ -85,10 +90,14 @@ pub enum Command {
     Hosts(hosts::HostsArgs),
     /// Read a server's .env (secrets masked), or edit it in place.
     Env(env::EnvArgs),
+    /// Show server logs (journal or files) from every host; -f follows them across reconnects.
+    Logs(logs::LogsArgs),
     /// Run a playbook task (flush, create_session, ...) on every host of TARGET.
     Task(task::TaskArgs),
     /// List the playbook tasks: shipped ones and those in playbooks/.
     Tasks,
+    /// Forward local ports to ports on (or seen from) the hosts; --exec runs a command with the database settings.
+    Tunnel(tunnel::TunnelArgs),
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -171,12 +180,15 @@ pub fn main(cli: &Cli) -> i32 {
     };
     let result = runtime.block_on(async {
         match &cli.command {
+            Command::Debug(args) => debug::debug(&cli.global, args).await,
             Command::Demo(args) => demo::demo(args).await,
             Command::Run(args) => run::run(&cli.global, args).await,
             Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
             Command::Env(args) => env::env(&cli.global, args).await,
             Command::Task(args) => task::task(&cli.global, args).await,
             Command::Tasks => task::tasks(&cli.global),
+            Command::Logs(args) => logs::logs(&cli.global, args).await,
+            Command::Tunnel(args) => tunnel::tunnel(&cli.global, args).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
         }
     });

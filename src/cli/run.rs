@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use clap::Args;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::{Global, output_result, parse_duration};
 use crate::command::{RemoteCommand, Sudo};
 use crate::error::{Error, exit_code};
 use crate::guard::{Intent, SafetyClass};
 use crate::job::Job;
-use crate::output::{Event, Mode, Renderer};
+use crate::output::{Mode, Renderer, spawn_printer};
 use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
 
 #[derive(Debug, Args)]
@@ -102,25 +102,11 @@ pub(super) async fn execute(
     hosts: Vec<crate::Host>,
     spec: &RunSpec,
 ) -> Result<i32, Error> {
-    let mode = match (global.json, hosts.len()) {
-        (true, _) => Mode::Json,
-        (false, 1) => Mode::Plain,
-        (false, _) => Mode::Prefixed,
-    };
-    let mut renderer = Renderer::new(mode, hosts.iter().map(|h| h.label.clone()).collect());
-    let (events, mut received) = mpsc::channel::<Event>(256);
-    // Output is written from a thread of its own, so a slow terminal or pipe
-    // slows only the hosts that produce output, through the bounded channel.
-    let printer = tokio::task::spawn_blocking(move || -> std::io::Result<Renderer> {
-        while let Some(event) = received.blocking_recv() {
-            renderer.handle(event)?;
-            while let Ok(event) = received.try_recv() {
-                renderer.handle(event)?;
-            }
-            renderer.flush()?;
-        }
-        Ok(renderer)
-    });
+    let renderer = Renderer::new(
+        Mode::choose(global.json, hosts.len()),
+        hosts.iter().map(|h| h.label.clone()).collect(),
+    );
+    let (events, printer) = spawn_printer(renderer);
     let (stop, interrupt) = watch::channel(false);
     // The first Ctrl-C stops the remote commands and lets roadie report; a
     // second one leaves at once.

@@ -60,6 +60,9 @@ impl std::error::Error for InventoryError {}
 struct FileSchema {
     #[serde(default)]
     environments: BTreeMap<String, EnvironmentSchema>,
+    /// Named tunnels for every environment: `db: 5432`.
+    #[serde(default)]
+    tunnels: BTreeMap<String, Spanned<serde_json::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +82,8 @@ struct EnvironmentSchema {
     marker: Option<String>,
     #[serde(default)]
     env_marker: Vec<Spanned<String>>,
+    #[serde(default)]
+    tunnels: BTreeMap<String, Spanned<serde_json::Value>>,
     #[serde(default)]
     vars: BTreeMap<String, serde_json::Value>,
 }
@@ -158,6 +163,9 @@ pub struct Environment {
     pub marker: Option<String>,
     /// `KEY=GLOB` patterns matched against the server's `.env` before destroy steps.
     pub env_marker: Vec<EnvMarker>,
+    /// Named tunnels (`db` -> `5432`), the inventory's own with these
+    /// environment's on top.
+    pub tunnels: BTreeMap<String, String>,
     pub vars: BTreeMap<String, serde_json::Value>,
 }
 
@@ -238,6 +246,7 @@ impl Inventory {
         let schema: FileSchema = if text.trim().is_empty() {
             FileSchema {
                 environments: BTreeMap::new(),
+                tunnels: BTreeMap::new(),
             }
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
@@ -246,6 +255,7 @@ impl Inventory {
             })?
         };
         let home = crate::ssh_config::LocalUser::current().home;
+        let shared_tunnels = tunnel_names(schema.tunnels, "", &at)?;
         let mut environments = Vec::new();
         for (name, env) in schema.environments {
             if name.is_empty() || name.contains(['/', ',']) || name.chars().any(char::is_whitespace)
@@ -299,6 +309,12 @@ impl Inventory {
                     })?;
                 env_marker.push(marker);
             }
+            let mut tunnels = shared_tunnels.clone();
+            tunnels.extend(tunnel_names(
+                env.tunnels,
+                &format!("environment '{name}': "),
+                &at,
+            )?);
             let path_of = |p: &str| resolve_path(p, base, &home);
             environments.push(Environment {
                 name,
@@ -312,6 +328,7 @@ impl Inventory {
                 host_keys,
                 marker: env.marker,
                 env_marker,
+                tunnels,
                 vars: env.vars,
             });
         }
@@ -361,6 +378,32 @@ impl Inventory {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
+}
+
+/// `tunnels:` entries: a port (`5432`) or a spec (`"db.internal:5432"`).
+fn tunnel_names(
+    tunnels: BTreeMap<String, Spanned<serde_json::Value>>,
+    context: &str,
+    at: &impl Fn(Option<(u64, u64)>, String) -> InventoryError,
+) -> Result<BTreeMap<String, String>, InventoryError> {
+    let mut names = BTreeMap::new();
+    for (name, spanned) in tunnels {
+        let place = Some((spanned.referenced.line(), spanned.referenced.column()));
+        let text = match &spanned.value {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            _ => {
+                return Err(at(
+                    place,
+                    format!("{context}tunnel '{name}' must be a port or HOST:PORT"),
+                ));
+            }
+        };
+        crate::tunnel::Spec::parse(&text, &BTreeMap::new())
+            .map_err(|m| at(place, format!("{context}{m}")))?;
+        names.insert(name, text);
+    }
+    Ok(names)
 }
 
 fn first_line(message: &str) -> String {

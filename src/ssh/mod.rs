@@ -139,6 +139,51 @@ impl Session {
         &self.host
     }
 
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
+    }
+
+    /// Open a forwarding channel to `host:port` as the server sees it
+    /// (`direct-tcpip`), on behalf of the local client `from`. The error is
+    /// the server's reason, for messages.
+    pub async fn open_forward(
+        &self,
+        host: &str,
+        port: u16,
+        from: &std::net::SocketAddr,
+    ) -> Result<russh::Channel<client::Msg>, String> {
+        let open = self.handle.channel_open_direct_tcpip(
+            host.to_owned(),
+            u32::from(port),
+            from.ip().to_string(),
+            u32::from(from.port()),
+        );
+        match tokio::time::timeout(self.host.connect_timeout, open).await {
+            Ok(Ok(channel)) => Ok(channel),
+            Ok(Err(russh::Error::ChannelOpenFailure(reason))) => Err(match reason {
+                russh::ChannelOpenFailure::ConnectFailed => {
+                    "nothing accepts connections there".to_owned()
+                }
+                russh::ChannelOpenFailure::AdministrativelyProhibited => {
+                    "the server does not allow forwarding (sshd's AllowTcpForwarding)".to_owned()
+                }
+                russh::ChannelOpenFailure::ResourceShortage => {
+                    "the server is out of resources".to_owned()
+                }
+                russh::ChannelOpenFailure::UnknownChannelType => {
+                    "the server does not forward TCP".to_owned()
+                }
+                russh::ChannelOpenFailure::Other { reason, .. } => reason,
+            }),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!(
+                "no answer within {}s",
+                self.host.connect_timeout.as_secs()
+            )),
+        }
+    }
+
     /// The key the server presented (and that was verified).
     pub fn server_key(&self) -> &PublicKey {
         &self.server_key

@@ -2,13 +2,16 @@
 //! One test binary (modules below) keeps linking fast.
 
 mod auth;
+mod debug;
 mod demo;
 mod fixtures;
 mod host_keys;
 mod library;
+mod logs;
 mod network;
 mod run;
 mod safeguards;
 mod sandbox;
 mod ssh_config;
 mod support;
+mod tunnels;

@@ -16,25 +16,27 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The test virtualenv, created on first use from demo/site/requirements.txt
-/// (Django and gunicorn from PyPI; pip's usual settings apply).
+/// The test virtualenv, created on first use from tests/requirements.txt
+/// (Django, gunicorn, pytest, remote-pdb, web-pdb from PyPI; pip's usual
+/// settings apply), and made again when that file changes.
 pub fn venv() -> PathBuf {
     let dir = repo().join("target/test-venv");
     std::fs::create_dir_all(repo().join("target")).unwrap();
     let lock = std::fs::File::create(repo().join("target/test-venv.lock")).unwrap();
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .expect("lock the test venv");
-    if !dir.join(".ready").exists() {
+    let requirements = repo().join("tests/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).unwrap();
+    if std::fs::read_to_string(dir.join(".ready")).ok().as_deref() != Some(wanted.as_str()) {
         let _ = std::fs::remove_dir_all(&dir);
         sh("python3", &["-m", "venv", dir.to_str().unwrap()], &[]);
         let pip = dir.join("bin/pip");
-        let requirements = repo().join("demo/site/requirements.txt");
         sh(
             pip.to_str().unwrap(),
             &["install", "-q", "-r", requirements.to_str().unwrap()],
             &[],
         );
-        std::fs::write(dir.join(".ready"), "").unwrap();
+        std::fs::write(dir.join(".ready"), wanted).unwrap();
     }
     dir
 }

@@ -91,6 +91,58 @@ impl World {
         self.server_with(addresses, &[])
     }
 
+    /// A host in a network namespace of its own (so its sockets and
+    /// /proc/net are its own), with sshd on port 22 and a `staging`
+    /// environment reaching it; the LAN must outlive the test's use of it.
+    pub fn netns_host(&mut self) -> (netns::Lan, netns::NetHost) {
+        let mut lan = netns::Lan::new();
+        let host = lan.host();
+        let (data, site) = (self.path("netns-data"), self.path("netns-site"));
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&site).unwrap();
+        let server = host.sshd(
+            &self.path("netns-sshd"),
+            &self.authorized_keys,
+            "nshost",
+            &data,
+            &site,
+        );
+        let line = known_hosts_line(host.address, 22, &server.host_key).unwrap();
+        std::fs::write(&self.known_hosts, format!("{line}\n")).unwrap();
+        self.servers.push(server);
+        self.inventory("staging", &[host.address.to_string()], "");
+        (lan, host)
+    }
+
+    /// Kill server `index` (as a crash would) and start it again on the same
+    /// addresses, port and host key.
+    pub fn restart(&mut self, index: usize) {
+        self.servers[index].kill();
+        let old = &self.servers[index];
+        let config = ServerConfig {
+            dir: old.dir.clone(),
+            addresses: old.addresses.clone(),
+            port: old.port,
+            authorized_keys: self.authorized_keys.clone(),
+            detached: false,
+            extra: Vec::new(),
+            launcher: Vec::new(),
+        };
+        // The old listener's port may take a moment to be free again.
+        let started = std::time::Instant::now();
+        let server = loop {
+            match Server::start(&config) {
+                Ok(server) => break server,
+                Err(e) if started.elapsed() < std::time::Duration::from_secs(10) => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => panic!("restart sshd: {e}"),
+            }
+        };
+        self.servers[index] = server;
+    }
+
     /// Enough servers for all of `addresses` (sshd listens on at most 16
     /// sockets); returns every `addr:port` entry, in order.
     pub fn servers_for(&mut self, addresses: &[Ipv4Addr]) -> Vec<String> {
@@ -245,6 +297,17 @@ pub struct Ran {
 }
 
 impl Roadie {
+    /// Start it with stdin, stdout and stderr piped, for a long-running
+    /// command the test talks to.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roadie")
+    }
+
     pub fn args<I, S>(mut self, args: I) -> Roadie
     where
         I: IntoIterator<Item = S>,

@@ -1,0 +1,501 @@
+//! `roadie debug TARGET [--attach] [-- pytest ARGS...]`: find debugger
+//! sessions waiting on the hosts, tunnel to each, announce them, and
+//! optionally connect this terminal to them.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use super::{Global, parse_duration};
+use crate::command::{RemoteCommand, quote};
+use crate::debug::{Kind, SHIM, Waiting, discover};
+use crate::error::{Error, exit_code};
+use crate::guard::{Intent, SafetyClass};
+use crate::output::{Event, Mode, Renderer, Stream};
+use crate::ssh::{Chunk, Expect};
+use crate::tunnel::{Link, Remote, TunnelEvent, forward};
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// Connect this terminal to a waiting remote-pdb session (`:help` for
+    /// switching between several).
+    #[arg(long)]
+    pub attach: bool,
+    /// List the waiting sessions once and exit (no tunnels).
+    #[arg(long)]
+    pub once: bool,
+    /// How often to look for sessions.
+    #[arg(long, default_value = "1", value_parser = parse_duration, value_name = "TIME")]
+    pub interval: Duration,
+    /// With a command: how long a failing test waits for a debugger before
+    /// it carries on unattended (0 waits forever).
+    #[arg(long, default_value = "600", value_parser = parse_duration, value_name = "TIME")]
+    pub wait: Duration,
+    /// With a command: the remote directory to run it in (~/ is the remote home).
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// A pytest command to run on the host with post-mortem debugging wired
+    /// to a remote debugger (--pdb --pdbcls=roadie_pdb:RemotePdb is added).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// What `roadie debug` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum DebugEvent {
+    DebugSession {
+        host: String,
+        #[serde(flatten)]
+        waiting: Waiting,
+        /// The local end of the tunnel to it.
+        local: String,
+        /// How to connect: an `nc` line, or a URL.
+        connect: String,
+        exposed: bool,
+    },
+    DebugSessionEnded {
+        host: String,
+        pid: u32,
+        port: u16,
+    },
+}
+
+impl DebugEvent {
+    fn describe(&self) -> String {
+        match self {
+            DebugEvent::DebugSession {
+                host,
+                waiting,
+                connect,
+                exposed,
+                ..
+            } => {
+                let test = waiting
+                    .test
+                    .as_deref()
+                    .map(|t| format!(", test {t}"))
+                    .unwrap_or_default();
+                let warning = if *exposed {
+                    format!(
+                        "\n  WARNING: it listens on {} port {}: reachable from outside the server",
+                        waiting.address, waiting.port
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{host}: {} waiting (pid {}, port {}{test}): {connect}{warning}",
+                    waiting.kind, waiting.pid, waiting.port
+                )
+            }
+            DebugEvent::DebugSessionEnded { host, pid, port } => {
+                format!("{host}: the session on port {port} (pid {pid}) ended")
+            }
+        }
+    }
+}
+
+/// A session being watched: its tunnel and how to reach it.
+struct Tracked {
+    host: String,
+    waiting: Waiting,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Looks for sessions on every host and keeps a tunnel to each.
+struct Watcher {
+    links: Vec<Arc<Link>>,
+    tracked: HashMap<(usize, u32, u16), Tracked>,
+}
+
+impl Watcher {
+    /// Look again; what appeared and what ended.
+    async fn poll(&mut self) -> Vec<DebugEvent> {
+        let mut events = Vec::new();
+        let mut seen = Vec::new();
+        for (index, link) in self.links.iter().enumerate() {
+            let Some(session) = link.session(Duration::from_millis(100)).await else {
+                // Down: keep what we know until the host is back.
+                seen.extend(self.tracked.keys().filter(|k| k.0 == index).copied());
+                continue;
+            };
+            let Ok(found) = discover(&session).await else {
+                seen.extend(self.tracked.keys().filter(|k| k.0 == index).copied());
+                continue;
+            };
+            for waiting in found {
+                let key = (index, waiting.pid, waiting.port);
+                seen.push(key);
+                if self.tracked.contains_key(&key) {
+                    continue;
+                }
+                let remote = Remote {
+                    host: waiting.reach(),
+                    port: waiting.port,
+                };
+                let bind = SocketAddr::from(([127, 0, 0, 1], 0));
+                let Ok((local, task)) = forward(link.clone(), bind, remote, None).await else {
+                    continue;
+                };
+                let connect = match waiting.kind {
+                    Kind::RemotePdb => format!("nc {} {}", local.ip(), local.port()),
+                    Kind::WebPdb => format!("http://{local}/"),
+                };
+                events.push(DebugEvent::DebugSession {
+                    host: link.label().to_owned(),
+                    waiting: waiting.clone(),
+                    local: local.to_string(),
+                    connect,
+                    exposed: waiting.exposed(),
+                });
+                self.tracked.insert(
+                    key,
+                    Tracked {
+                        host: link.label().to_owned(),
+                        waiting,
+                        task,
+                    },
+                );
+            }
+        }
+        let gone: Vec<_> = self
+            .tracked
+            .keys()
+            .filter(|k| !seen.contains(k))
+            .copied()
+            .collect();
+        for key in gone {
+            if let Some(t) = self.tracked.remove(&key) {
+                t.task.abort();
+                events.push(DebugEvent::DebugSessionEnded {
+                    host: t.host,
+                    pid: t.waiting.pid,
+                    port: t.waiting.port,
+                });
+            }
+        }
+        events
+    }
+}
+
+fn announce(event: &DebugEvent, json: bool) {
+    if json {
+        if let Ok(text) = serde_json::to_string(event) {
+            println!("{text}");
+        }
+    } else {
+        eprintln!("roadie: {}", event.describe());
+    }
+}
+
+pub async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
+    let hosts = global.hosts(&args.target)?;
+    if args.once {
+        let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {
+            let found = discover(&session).await;
+            session.close().await;
+            found
+        })
+        .await;
+        for (host, result) in hosts.iter().zip(results) {
+            for waiting in result? {
+                if global.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "debug_session", "host": host.label, "session": waiting})
+                    );
+                } else {
+                    println!(
+                        "{}: {} pid {} port {} {}",
+                        host.label, waiting.kind, waiting.pid, waiting.port, waiting.command
+                    );
+                }
+            }
+        }
+        return Ok(exit_code::SUCCESS);
+    }
+    if !args.command.is_empty() && hosts.len() > 1 {
+        return Err(Error::Usage(
+            "a command runs on one host; name it as ENV/HOST".into(),
+        ));
+    }
+    // Tunnels to a debugger change nothing, but they reach into a running
+    // process: a change, as any tunnel.
+    let intent = Intent {
+        class: SafetyClass::Change,
+        confirm: global.confirm.clone(),
+    };
+    let (sender, receiver) = mpsc::unbounded_channel::<TunnelEvent>();
+    let printer = super::tunnel::print_events(receiver, global.json);
+    let mut links = Vec::new();
+    for host in &hosts {
+        links.push(Link::connect(host, &intent, sender.clone()).await?);
+    }
+    let mut watcher = Watcher {
+        links,
+        tracked: HashMap::new(),
+    };
+    let (done_sender, mut done) = mpsc::channel::<i32>(1);
+    if !args.command.is_empty() {
+        let link = watcher.links[0].clone();
+        let (command, cwd, wait, json) = (
+            args.command.clone(),
+            args.cwd.clone(),
+            args.wait,
+            global.json,
+        );
+        tokio::spawn(async move {
+            let code = match run_tests(&link, &command, cwd.as_deref(), wait, json).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("roadie: error: {}", crate::error::report(&e));
+                    e.exit_code()
+                }
+            };
+            let _ = done_sender.send(code).await;
+        });
+    }
+    let (output_sender, mut outputs) = mpsc::unbounded_channel();
+    let mut console = Console {
+        active: args.attach,
+        known: Vec::new(),
+        current: None,
+        output_sender,
+    };
+    let mut typed = BufReader::new(tokio::io::stdin()).lines();
+    let mut ticker = tokio::time::interval(args.interval);
+    let code = loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                for event in watcher.poll().await {
+                    announce(&event, global.json);
+                    console.offer(&event).await;
+                }
+            }
+            line = typed.next_line(), if console.active => console.input(line.ok().flatten()).await,
+            Some(output) = outputs.recv() => console.output(output),
+            code = done.recv() => break code.unwrap_or(exit_code::SUCCESS),
+            _ = tokio::signal::ctrl_c() => break exit_code::SUCCESS,
+        }
+    };
+    for tracked in watcher.tracked.values() {
+        tracked.task.abort();
+    }
+    printer.abort();
+    Ok(code)
+}
+
+/// Run the tests on the host with the shim uploaded and post-mortem
+/// debugging wired to it; their exit code.
+async fn run_tests(
+    link: &Link,
+    command: &[String],
+    cwd: Option<&str>,
+    wait: Duration,
+    json: bool,
+) -> Result<i32, Error> {
+    let session = link
+        .session(Duration::from_secs(10))
+        .await
+        .ok_or_else(|| Error::Remote {
+            host: link.label().to_owned(),
+            message: "the connection is down".into(),
+        })?;
+    let temporary = session.run(&RemoteCommand::shell("mktemp -d")).await?;
+    let dir = String::from_utf8_lossy(&temporary.stdout).trim().to_owned();
+    if !temporary.status.success() || dir.is_empty() {
+        return Err(Error::Remote {
+            host: link.label().to_owned(),
+            message: "cannot make a temporary directory (mktemp -d)".into(),
+        });
+    }
+    session
+        .write_file(
+            &format!("{dir}/roadie_pdb.py"),
+            SHIM.as_bytes(),
+            &Expect::Anything,
+            0o644,
+            false,
+        )
+        .await?;
+    let words: Vec<String> = command.iter().map(|w| quote(w)).collect();
+    let script = format!(
+        "PYTHONPATH={dir}${{PYTHONPATH:+:$PYTHONPATH}} REMOTE_PDB_HOST=127.0.0.1 REMOTE_PDB_PORT=0 ROADIE_PDB_TIMEOUT={} \
+         {} --pdb --pdbcls=roadie_pdb:RemotePdb; status=$?; rm -rf {dir}; exit $status",
+        wait.as_secs(),
+        words.join(" "),
+        dir = quote(&dir),
+    );
+    let mut remote = RemoteCommand::shell(script);
+    if let Some(cwd) = cwd {
+        remote = remote.cwd(cwd);
+    }
+    let mut execution = session.start(&remote).await?;
+    // The tests' output as `roadie run` shows a host's: passed through, or
+    // as JSON output events.
+    let host = link.label().to_owned();
+    let mode = if json { Mode::Json } else { Mode::Plain };
+    let mut shown = Renderer::new(mode, vec![host.clone()]);
+    while let Some(chunk) = execution.next().await? {
+        let (stream, data) = match chunk {
+            Chunk::Stdout(data) => (Stream::Stdout, data),
+            Chunk::Stderr(data) => (Stream::Stderr, data),
+            Chunk::Exit(status) => {
+                let _ = shown.flush();
+                return Ok(status.as_exit_code());
+            }
+        };
+        let _ = shown.handle(Event::Data {
+            host: host.clone(),
+            stream,
+            data,
+        });
+        let _ = shown.flush();
+    }
+    Ok(exit_code::FAILED)
+}
+
+/// Output of an attached session (`None`: it ended), by its index.
+type SessionOutput = (usize, Option<Vec<u8>>);
+
+/// This terminal connected to remote-pdb sessions, one at a time.
+struct Console {
+    active: bool,
+    /// Sessions known, in the order they appeared: (host, pid, port, local).
+    known: Vec<(String, u32, u16, SocketAddr)>,
+    /// The connected session (index into `known`) and its writer.
+    current: Option<(usize, tokio::net::tcp::OwnedWriteHalf)>,
+    output_sender: mpsc::UnboundedSender<SessionOutput>,
+}
+
+impl Console {
+    /// A session appeared: attach if nothing is attached yet.
+    async fn offer(&mut self, event: &DebugEvent) {
+        if !self.active {
+            return;
+        }
+        match event {
+            DebugEvent::DebugSession {
+                host,
+                waiting,
+                local,
+                ..
+            } if waiting.kind == Kind::RemotePdb => {
+                let Ok(local) = local.parse() else { return };
+                self.known
+                    .push((host.clone(), waiting.pid, waiting.port, local));
+                if self.current.is_none() {
+                    self.switch(self.known.len() - 1).await;
+                } else {
+                    eprintln!(
+                        "roadie: another session is waiting: `:switch {}` to go there",
+                        self.known.len()
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn switch(&mut self, index: usize) {
+        let Some((host, pid, port, local)) = self.known.get(index).cloned() else {
+            eprintln!("roadie: no session {}; `:sessions` lists them", index + 1);
+            return;
+        };
+        match TcpStream::connect(local).await {
+            Ok(stream) => {
+                let (mut read, write) = stream.into_split();
+                let sender = self.output_sender.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0u8; 8192];
+                    loop {
+                        match read.read(&mut buffer).await {
+                            Ok(0) | Err(_) => {
+                                let _ = sender.send((index, None));
+                                return;
+                            }
+                            Ok(n) => {
+                                let _ = sender.send((index, Some(buffer[..n].to_vec())));
+                            }
+                        }
+                    }
+                });
+                eprintln!(
+                    "roadie: attached to {host} pid {pid} port {port} (session {})",
+                    index + 1
+                );
+                self.current = Some((index, write));
+            }
+            Err(e) => eprintln!("roadie: cannot attach to {host} port {port}: {e}"),
+        }
+    }
+
+    fn output(&mut self, (index, data): SessionOutput) {
+        let current = self.current.as_ref().map(|(i, _)| *i);
+        match data {
+            Some(bytes) if current == Some(index) => {
+                use std::io::Write;
+                let mut out = std::io::stdout();
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+            }
+            Some(_) => {}
+            None => {
+                if current == Some(index) {
+                    self.current = None;
+                    eprintln!(
+                        "\nroadie: the session ended (continued, quit, or the connection dropped)"
+                    );
+                }
+            }
+        }
+    }
+
+    async fn input(&mut self, line: Option<String>) {
+        let Some(line) = line else {
+            self.active = false; // stdin closed: nothing more to send
+            return;
+        };
+        if let Some(command) = line.strip_prefix(':') {
+            let mut words = command.split_whitespace();
+            match (
+                words.next(),
+                words.next().and_then(|n| n.parse::<usize>().ok()),
+            ) {
+                (Some("sessions"), _) => {
+                    for (i, (host, pid, port, local)) in self.known.iter().enumerate() {
+                        eprintln!("{}: {host} pid {pid} port {port} (local {local})", i + 1);
+                    }
+                }
+                (Some("switch"), Some(n)) if n > 0 => self.switch(n - 1).await,
+                _ => eprintln!(
+                    "roadie: `:sessions` lists the sessions, `:switch N` attaches to one; other lines go to the session"
+                ),
+            }
+            return;
+        }
+        match &mut self.current {
+            Some((_, writer)) => {
+                if writer
+                    .write_all(format!("{line}\n").as_bytes())
+                    .await
+                    .is_err()
+                {
+                    eprintln!("roadie: the session is gone; that line was not sent");
+                    self.current = None;
+                }
+            }
+            None => eprintln!("roadie: no session attached; waiting for one (`:sessions`)"),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Finding debugger sessions that wait for a client on a server: listening
+//! sockets of processes that run remote-pdb or web-pdb, read from `/proc`
+//! with POSIX tools only (sh, grep, awk, readlink), and the pytest shim.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use crate::command::RemoteCommand;
+use crate::error::Error;
+use crate::ssh::Session;
+
+/// The pytest shim (`--pdbcls=roadie_pdb:RemotePdb`), uploaded by
+/// `roadie debug -- pytest ...`; users who start pytest themselves can use it.
+pub const SHIM: &str = include_str!("../examples/python/roadie_pdb.py");
+
+/// What kind of debugger waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// A raw TCP pdb prompt (remote-pdb, roadie's shim).
+    RemotePdb,
+    /// A web page (web-pdb).
+    WebPdb,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::RemotePdb => "remote-pdb",
+            Kind::WebPdb => "web-pdb",
+        })
+    }
+}
+
+/// A debugger session waiting on a server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Waiting {
+    pub pid: u32,
+    pub kind: Kind,
+    /// The address it listens on, on the server.
+    pub address: IpAddr,
+    pub port: u16,
+    /// The test it stopped in, where that can be told.
+    pub test: Option<String>,
+    pub command: String,
+}
+
+impl Waiting {
+    /// Listening on every interface: reachable from outside the server.
+    pub fn exposed(&self) -> bool {
+        self.address.is_unspecified()
+    }
+
+    /// Where to connect on the server to reach it.
+    pub fn reach(&self) -> String {
+        if self.address.is_unspecified() || self.address.is_loopback() {
+            "127.0.0.1".to_owned()
+        } else {
+            self.address.to_string()
+        }
+    }
+}
+
+/// The discovery script. Its own text never contains the markers it looks
+/// for, so it does not find itself. One line per waiting socket:
+/// `PID<TAB>KIND<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>COMMAND`.
+const DISCOVER: &str = r#"
+r=remote; w=web; p=pdb
+markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|REMOTE_PDB|WEB_PDB"
+listening=$(awk 'FNR > 1 && $4 == "0A" { print $10, $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+[ -n "$listening" ] || exit 0
+pids=$(grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -u)
+for pid in $pids; do
+  [ "$pid" = "$$" ] && continue
+  command=$(tr '\0' ' ' 2>/dev/null < /proc/$pid/cmdline) || continue
+  kind=remote-pdb
+  if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_PDB"; then
+    kind=web-pdb
+  fi
+  inodes=$(for fd in /proc/$pid/fd/*; do readlink "$fd" 2>/dev/null; done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+  [ -n "$inodes" ] || continue
+  for inode in $inodes; do
+    address=$(printf '%s\n' "$listening" | awk -v i="$inode" '$1 == i { print $2; exit }')
+    [ -n "$address" ] || continue
+    port=$(printf '%d' "0x${address##*:}")
+    test=""
+    note="/tmp/roadie-${p}-$pid-$port.json"
+    [ -r "$note" ] && test=$(sed -n 's/.*"test": *"\([^"]*\)".*/\1/p' "$note")
+    printf '%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$address" "$test" "$command"
+  done
+done
+"#;
+
+/// `0100007F:1C20` (as /proc/net/tcp writes it) to an address and a port.
+fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
+    let (address, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let address = match address.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(
+            u32::from_str_radix(address, 16).ok()?.swap_bytes(),
+        )),
+        32 => {
+            let mut octets = [0u8; 16];
+            for (i, word) in address.as_bytes().chunks(8).enumerate() {
+                let word = u32::from_str_radix(std::str::from_utf8(word).ok()?, 16).ok()?;
+                octets[i * 4..i * 4 + 4].copy_from_slice(&word.to_le_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(octets))
+        }
+        _ => return None,
+    };
+    Some((address, port))
+}
+
+/// The lines the discovery script printed.
+pub fn parse(output: &str) -> Vec<Waiting> {
+    let mut found: Vec<Waiting> = output
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.splitn(5, '\t').collect();
+            let [pid, kind, socket, test, command] = fields.as_slice() else {
+                return None;
+            };
+            let (address, port) = parse_socket(socket)?;
+            Some(Waiting {
+                pid: pid.parse().ok()?,
+                kind: if *kind == "web-pdb" {
+                    Kind::WebPdb
+                } else {
+                    Kind::RemotePdb
+                },
+                address,
+                port,
+                test: (!test.is_empty()).then(|| (*test).to_owned()),
+                command: command.trim_end().to_owned(),
+            })
+        })
+        .collect();
+    found.sort_by_key(|w| (w.pid, w.port));
+    found.dedup_by_key(|w| (w.pid, w.port));
+    found
+}
+
+/// The debugger sessions waiting on the server `session` reaches.
+pub async fn discover(session: &Session) -> Result<Vec<Waiting>, Error> {
+    let output = session.run(&RemoteCommand::shell(DISCOVER)).await?;
+    if !output.status.success() {
+        return Err(Error::Remote {
+            host: session.host().label.clone(),
+            message: format!(
+                "cannot look for debugger sessions: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(parse(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// The line remote-pdb (and the shim) print when a session waits:
+/// `RemotePdb session open at HOST:PORT, waiting for connection ...`, often
+/// glued to pytest's progress characters.
+pub fn announced_port(line: &str) -> Option<u16> {
+    let rest = line.split("RemotePdb session open at ").nth(1)?;
+    let address = rest.split(',').next()?;
+    address.rsplit(':').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_addresses() {
+        assert_eq!(
+            parse_socket("0100007F:1C20"),
+            Some(("127.0.0.1".parse().unwrap(), 7200))
+        );
+        assert_eq!(
+            parse_socket("00000000:15B3"),
+            Some(("0.0.0.0".parse().unwrap(), 5555))
+        );
+        assert_eq!(
+            parse_socket("00000000000000000000000001000000:15B3"),
+            Some(("::1".parse().unwrap(), 5555))
+        );
+        assert_eq!(
+            parse_socket("00000000000000000000000000000000:15B3"),
+            Some(("::".parse().unwrap(), 5555))
+        );
+        assert_eq!(parse_socket("zz:1"), None);
+    }
+
+    #[test]
+    fn script_lines() {
+        let found = parse(
+            "42\tremote-pdb\t0100007F:1C20\ttests/test_x.py::test_a (call)\tpython -m pytest --pdb \n43\tweb-pdb\t00000000:15B3\t\tpython t.py \nnonsense\n",
+        );
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].port, 7200);
+        assert_eq!(
+            found[0].test.as_deref(),
+            Some("tests/test_x.py::test_a (call)")
+        );
+        assert!(!found[0].exposed());
+        assert_eq!(found[1].kind, Kind::WebPdb);
+        assert!(found[1].exposed());
+        assert_eq!(found[1].reach(), "127.0.0.1");
+        assert!(
+            !DISCOVER.contains("remote_pdb"),
+            "the script would find itself"
+        );
+    }
+
+    #[test]
+    fn announcements() {
+        assert_eq!(
+            announced_port("FRemotePdb session open at 127.0.0.1:7200, waiting for connection ..."),
+            Some(7200)
+        );
+        assert_eq!(announced_port("nothing"), None);
+    }
+}

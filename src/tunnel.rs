@@ -1,0 +1,545 @@
+//! Local forwards through a host (`ssh -L`), kept alive across reconnects.
+//!
+//! A [`Link`] holds the SSH connection to one host and replaces it, with
+//! backoff, when it drops; local listeners stay where they are, so a client
+//! that reconnects to the same local port reaches the host again. Each local
+//! connection gets a channel of its own: a stalled client never blocks the
+//! others (what arrives for it is buffered up to a limit, then its
+//! connection alone is cut), and half-closes pass through both ways.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use russh::ChannelMsg;
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, Notify, mpsc, watch};
+
+use crate::error::Error;
+use crate::guard::Intent;
+use crate::resolve::Host;
+use crate::ssh::Session;
+
+/// How much may wait for a local client that does not read before its
+/// connection is cut (the SSH connection cannot hold back one channel alone).
+const CLIENT_BUFFER: usize = 16 * 1024 * 1024;
+/// How long a new local connection waits for a dropped link to come back.
+const WAIT_FOR_LINK: Duration = Duration::from_secs(10);
+/// How often a link checks that its connection is alive.
+const LINK_CHECK: Duration = Duration::from_millis(250);
+
+/// What tunnels report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TunnelEvent {
+    /// A local port forwards to `remote` as seen from `host`.
+    Listening {
+        host: String,
+        local: String,
+        remote: String,
+        name: Option<String>,
+    },
+    /// The SSH connection dropped; local ports stay open.
+    Disconnected { host: String, reason: String },
+    /// The SSH connection is back.
+    Reconnected { host: String },
+    /// Reconnecting failed this time; roadie tries again.
+    RetryFailed {
+        host: String,
+        reason: String,
+        next_in_ms: u64,
+    },
+    /// The server could not connect a forwarded connection (nothing listens there).
+    ConnectFailed {
+        host: String,
+        remote: String,
+        reason: String,
+    },
+    /// A local client read too slowly and its connection was cut.
+    ClientTooSlow { host: String, remote: String },
+}
+
+impl TunnelEvent {
+    /// For people.
+    pub fn describe(&self) -> String {
+        match self {
+            TunnelEvent::Listening {
+                host,
+                local,
+                remote,
+                name,
+            } => {
+                let name = name
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default();
+                // `127.0.0.1:5432` on the server is the host's own port 5432.
+                match remote.strip_prefix("127.0.0.1:") {
+                    Some(port) => format!("{local} -> {host} port {port}{name}"),
+                    None => format!("{local} -> {host} -> {remote}{name}"),
+                }
+            }
+            TunnelEvent::Disconnected { host, reason } => {
+                format!("{host}: connection lost ({reason}); reconnecting, local ports stay open")
+            }
+            TunnelEvent::Reconnected { host } => format!("{host}: reconnected"),
+            TunnelEvent::RetryFailed {
+                host,
+                reason,
+                next_in_ms,
+            } => {
+                format!(
+                    "{host}: reconnecting failed ({reason}); next try in {}",
+                    humantime::format_duration(Duration::from_millis(*next_in_ms))
+                )
+            }
+            TunnelEvent::ConnectFailed {
+                host,
+                remote,
+                reason,
+            } => {
+                format!(
+                    "{host}: cannot reach {remote} from the server ({reason}); the local client was closed"
+                )
+            }
+            TunnelEvent::ClientTooSlow { host, remote } => {
+                format!(
+                    "{host}: a local client of {remote} stopped reading; its connection was cut"
+                )
+            }
+        }
+    }
+}
+
+/// An SSH connection to one host that reconnects itself.
+pub struct Link {
+    host: Host,
+    intent: Intent,
+    current: watch::Sender<Option<Arc<Session>>>,
+    events: mpsc::UnboundedSender<TunnelEvent>,
+    broken: Notify,
+}
+
+impl Link {
+    /// Connect (the first time failing is an error) and keep connected.
+    pub async fn connect(
+        host: &Host,
+        intent: &Intent,
+        events: mpsc::UnboundedSender<TunnelEvent>,
+    ) -> Result<Arc<Link>, Error> {
+        let session = Session::connect_for(host, intent).await?;
+        let link = Arc::new(Link {
+            host: host.clone(),
+            intent: intent.clone(),
+            current: watch::Sender::new(Some(Arc::new(session))),
+            events,
+            broken: Notify::new(),
+        });
+        tokio::spawn(link.clone().keep_alive());
+        Ok(link)
+    }
+
+    /// The host's label.
+    pub fn label(&self) -> &str {
+        &self.host.label
+    }
+
+    /// The connection, waiting up to `wait` while it is being re-made.
+    pub async fn session(&self, wait: Duration) -> Option<Arc<Session>> {
+        let mut receiver = self.current.subscribe();
+        let found = tokio::time::timeout(
+            wait,
+            receiver.wait_for(|s| s.as_ref().is_some_and(|s| !s.is_closed())),
+        )
+        .await;
+        match found {
+            Ok(Ok(session)) => session.clone(),
+            _ => None,
+        }
+    }
+
+    /// Say that the connection seems gone (a channel could not be opened).
+    pub fn report_broken(&self) {
+        self.broken.notify_one();
+    }
+
+    async fn keep_alive(self: Arc<Self>) {
+        loop {
+            // Wait until the connection is gone.
+            loop {
+                let closed = self.current.borrow().as_ref().is_none_or(|s| s.is_closed());
+                if closed {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(LINK_CHECK) => {}
+                    () = self.broken.notified() => {}
+                }
+            }
+            self.current.send_replace(None);
+            let _ = self.events.send(TunnelEvent::Disconnected {
+                host: self.host.label.clone(),
+                reason: "the server or the network closed it".into(),
+            });
+            let mut delay = Duration::from_millis(250);
+            let session = loop {
+                match Session::connect_for(&self.host, &self.intent).await {
+                    Ok(session) => break session,
+                    Err(e) => {
+                        let _ = self.events.send(TunnelEvent::RetryFailed {
+                            host: self.host.label.clone(),
+                            reason: crate::error::report(&e)
+                                .lines()
+                                .next()
+                                .unwrap_or_default()
+                                .to_owned(),
+                            next_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        });
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                    }
+                }
+            };
+            self.current.send_replace(Some(Arc::new(session)));
+            let _ = self.events.send(TunnelEvent::Reconnected {
+                host: self.host.label.clone(),
+            });
+        }
+    }
+}
+
+/// Where a forward goes, as seen from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// Listen on `bind` and forward every connection to `remote` through `link`.
+/// Returns the bound local address; the forward runs until the task is
+/// aborted.
+pub async fn forward(
+    link: Arc<Link>,
+    bind: SocketAddr,
+    remote: Remote,
+    name: Option<String>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {bind}"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the local address", e))?;
+    let _ = link.events.send(TunnelEvent::Listening {
+        host: link.label().to_owned(),
+        local: local.to_string(),
+        remote: remote.to_string(),
+        name,
+    });
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((client, peer)) = listener.accept().await else {
+                continue;
+            };
+            let _ = client.set_nodelay(true);
+            tokio::spawn(connect_client(link.clone(), client, peer, remote.clone()));
+        }
+    });
+    Ok((local, task))
+}
+
+async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, remote: Remote) {
+    let Some(session) = link.session(WAIT_FOR_LINK).await else {
+        return; // dropping the client closes it: the host is not back yet
+    };
+    match session.open_forward(&remote.host, remote.port, &peer).await {
+        Ok(channel) => pipe(&link, channel, client, &remote).await,
+        Err(e) => {
+            if session.is_closed() {
+                link.report_broken();
+            }
+            let _ = link.events.send(TunnelEvent::ConnectFailed {
+                host: link.label().to_owned(),
+                remote: remote.to_string(),
+                reason: e,
+            });
+        }
+    }
+}
+
+/// The hand-over from a channel to a local client.
+#[derive(Default)]
+struct Queue {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
+    /// The server has sent everything.
+    done: bool,
+    /// The client fell too far behind: give up on it.
+    cut: bool,
+}
+
+/// Copy both ways between a channel and a local client, passing half-closes.
+async fn pipe(
+    link: &Link,
+    channel: russh::Channel<russh::client::Msg>,
+    client: TcpStream,
+    remote: &Remote,
+) {
+    let (mut from_server, to_server) = channel.split();
+    let (mut client_read, mut client_write) = client.into_split();
+    let queue = Arc::new(Mutex::new(Queue::default()));
+    let ready = Arc::new(Notify::new());
+    let cut = Arc::new(Notify::new());
+
+    // Server to client: drain the channel at once (so that the connection's
+    // other channels never wait), hand over through a bounded queue.
+    let drain = async {
+        while let Some(message) = from_server.wait().await {
+            match message {
+                ChannelMsg::Data { data } => {
+                    let mut q = queue.lock().await;
+                    q.bytes += data.len();
+                    q.chunks.push_back(data);
+                    if q.bytes > CLIENT_BUFFER {
+                        q.cut = true;
+                        drop(q);
+                        ready.notify_one();
+                        cut.notify_one();
+                        return false;
+                    }
+                    drop(q);
+                    ready.notify_one();
+                }
+                ChannelMsg::Eof | ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        queue.lock().await.done = true;
+        ready.notify_one();
+        true
+    };
+    let deliver = async {
+        loop {
+            let (next, done, gave_up) = {
+                let mut q = queue.lock().await;
+                let next = q.chunks.pop_front();
+                if let Some(data) = &next {
+                    q.bytes -= data.len();
+                }
+                (next, q.done, q.cut)
+            };
+            match next {
+                _ if gave_up => return,
+                Some(data) => {
+                    if client_write.write_all(&data).await.is_err() {
+                        return;
+                    }
+                }
+                None if done => {
+                    let _ = client_write.shutdown().await;
+                    return;
+                }
+                None => ready.notified().await,
+            }
+        }
+    };
+    // Client to server, then EOF when the client half-closes.
+    let upload = async {
+        let mut buffer = vec![0u8; 32 * 1024];
+        loop {
+            let read = tokio::select! {
+                read = client_read.read(&mut buffer) => read,
+                () = cut.notified() => return,
+            };
+            match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to_server.data(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = to_server.eof().await;
+    };
+    let (kept_up, (), ()) = tokio::join!(drain, deliver, upload);
+    if !kept_up {
+        let _ = link.events.send(TunnelEvent::ClientTooSlow {
+            host: link.label().to_owned(),
+            remote: remote.to_string(),
+        });
+    }
+    let _ = to_server.close().await;
+}
+
+/// A forward asked for on the command line: `[LOCAL:]PORT`,
+/// `[LOCAL:]HOST:PORT` (as the server sees it), or a name from roadie.yaml's
+/// `tunnels`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// 0: any free port.
+    pub local_port: u16,
+    pub remote: Remote,
+    pub name: Option<String>,
+}
+
+fn port(text: &str, spec: &str) -> Result<u16, String> {
+    text.parse::<u16>()
+        .map_err(|_| format!("tunnel '{spec}': '{text}' is not a port"))
+}
+
+impl Spec {
+    /// Parse `text`; `named` are roadie.yaml's `tunnels` (name -> spec).
+    pub fn parse(
+        text: &str,
+        named: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Spec, String> {
+        if let Some(target) = named.get(text) {
+            let mut spec = Spec::parse(target, &std::collections::BTreeMap::new())?;
+            spec.name = Some(text.to_owned());
+            return Ok(spec);
+        }
+        let local_default = "127.0.0.1".to_owned();
+        let parts: Vec<&str> = text.split(':').collect();
+        let (local_port, host, remote_port) = match parts.as_slice() {
+            [remote] => (0, local_default, port(remote, text)?),
+            [a, b] if a.chars().all(|c| c.is_ascii_digit()) => {
+                (port(a, text)?, local_default, port(b, text)?)
+            }
+            [host, remote] => (0, (*host).to_owned(), port(remote, text)?),
+            [local, host, remote] => (port(local, text)?, (*host).to_owned(), port(remote, text)?),
+            _ => {
+                return Err(format!(
+                    "tunnel '{text}': expected [LOCAL:]PORT, [LOCAL:]HOST:PORT or a name from roadie.yaml"
+                ));
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("tunnel '{text}': empty host"));
+        }
+        Ok(Spec {
+            local_port,
+            remote: Remote {
+                host,
+                port: remote_port,
+            },
+            name: None,
+        })
+    }
+}
+
+fn is_database_key(key: &str) -> bool {
+    ["DATABASE_", "DB_", "POSTGRES_", "PG", "MYSQL_"]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+}
+
+/// `scheme://[user@]host[:port][/rest]` with host and port replaced.
+fn rewrite_url(url: &str, local: SocketAddr) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host)
+        .is_empty()
+    {
+        return None; // no host to point elsewhere (sqlite:///file)
+    }
+    let user = authority
+        .rsplit_once('@')
+        .map(|(user, _)| format!("{user}@"))
+        .unwrap_or_default();
+    Some(format!(
+        "{scheme}://{user}{}:{}{path}",
+        local.ip(),
+        local.port()
+    ))
+}
+
+/// The database settings of a server's `.env`, pointed at the local end of a
+/// tunnel: URLs (`DATABASE_URL`) and host/port variables rewritten, the rest
+/// (name, user, password) passed as they are.
+pub fn database_env(dotenv: &crate::dotenv::DotEnv, local: SocketAddr) -> Vec<(String, String)> {
+    let mut vars = Vec::new();
+    for (key, value) in dotenv.entries() {
+        let upper = key.to_ascii_uppercase();
+        let rewritten = if upper.ends_with("DATABASE_URL") || upper == "DB_URL" {
+            rewrite_url(value, local).unwrap_or_else(|| value.to_owned())
+        } else if !is_database_key(&upper) {
+            continue;
+        } else if upper.ends_with("HOST") {
+            local.ip().to_string()
+        } else if upper.ends_with("PORT") {
+            local.port().to_string()
+        } else {
+            value.to_owned()
+        };
+        vars.push((key.to_owned(), rewritten));
+    }
+    vars
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn specs() {
+        let none = BTreeMap::new();
+        let s = Spec::parse("5432", &none).unwrap();
+        assert_eq!(
+            (s.local_port, s.remote.to_string()),
+            (0, "127.0.0.1:5432".into())
+        );
+        let s = Spec::parse("15432:5432", &none).unwrap();
+        assert_eq!((s.local_port, s.remote.port), (15432, 5432));
+        let s = Spec::parse("db.internal:5432", &none).unwrap();
+        assert_eq!(
+            (s.local_port, s.remote.to_string()),
+            (0, "db.internal:5432".into())
+        );
+        let s = Spec::parse("9000:db.internal:5432", &none).unwrap();
+        assert_eq!(
+            (s.local_port, s.remote.host.as_str()),
+            (9000, "db.internal")
+        );
+        let named = BTreeMap::from([("db".to_owned(), "5432".to_owned())]);
+        let s = Spec::parse("db", &named).unwrap();
+        assert_eq!((s.remote.port, s.name.as_deref()), (5432, Some("db")));
+        assert!(Spec::parse("nope", &named).is_err());
+        assert!(Spec::parse("1:2:3:4", &none).is_err());
+    }
+
+    #[test]
+    fn database_settings_point_at_the_tunnel() {
+        let env = crate::dotenv::DotEnv::parse(
+            "DATABASE_URL=postgres://app:pw@db.internal:5432/app?sslmode=disable\nDB_HOST=db.internal\nDB_PORT=5432\nDB_NAME=app\nPGPASSWORD=pw\nSECRET_KEY=x\n",
+        );
+        let local: SocketAddr = "127.0.0.1:54321".parse().unwrap();
+        let vars: BTreeMap<String, String> = database_env(&env, local).into_iter().collect();
+        assert_eq!(
+            vars["DATABASE_URL"],
+            "postgres://app:pw@127.0.0.1:54321/app?sslmode=disable"
+        );
+        assert_eq!(vars["DB_HOST"], "127.0.0.1");
+        assert_eq!(vars["DB_PORT"], "54321");
+        assert_eq!(vars["DB_NAME"], "app");
+        assert_eq!(vars["PGPASSWORD"], "pw");
+        assert!(!vars.contains_key("SECRET_KEY"));
+        assert_eq!(rewrite_url("sqlite:///x.db", local), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! `roadie debug` with real pytest, remote-pdb (through roadie's shim) and
+//! web-pdb on a real sshd host.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::World;
+use crate::support::django::venv;
+use crate::support::netns::NetHost;
+
+const FAILING_TEST: &str = "def test_fails():\n    x = 41\n    assert x + 1 == 43\n";
+
+/// A tests directory with one failing test, and the shim next to it.
+fn tests_dir(w: &World) -> PathBuf {
+    let dir = w.path("project");
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(dir.join("tests/test_fail.py"), FAILING_TEST).unwrap();
+    std::fs::write(dir.join("roadie_pdb.py"), roadie::debug::SHIM).unwrap();
+    dir
+}
+
+fn python() -> PathBuf {
+    venv().join("bin/python")
+}
+
+/// A command run on `host` (in its network namespace).
+fn on(host: &NetHost) -> Command {
+    let mut command = Command::new("ip");
+    command.args(["netns", "exec", &host.namespace]);
+    command
+}
+
+/// A pytest shard on the host, stopped at its failing test in the shim.
+fn shard(host: &NetHost, dir: &Path) -> Child {
+    on(host)
+        .arg(python())
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+            "--pdb",
+            "--pdbcls=roadie_pdb:RemotePdb",
+        ])
+        .current_dir(dir)
+        .env("PYTHONPATH", dir)
+        .env("REMOTE_PDB_PORT", "0")
+        .env("ROADIE_PDB_TIMEOUT", "120")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// JSON events of a running `roadie debug`.
+fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    let stdout = child.stdout.take().unwrap();
+    let (sender, events) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str(&line) {
+                let _ = sender.send(event);
+            }
+        }
+    });
+    events
+}
+
+fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> serde_json::Value {
+    loop {
+        let event = events
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {kind} event"));
+        if event["event"] == kind {
+            return event;
+        }
+    }
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Read from `stream` until `marker` arrives; all that came.
+fn until(stream: &mut TcpStream, marker: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    while !text.contains(marker) {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the session closed before {marker:?}: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    text
+}
+
+#[test]
+fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let mut shards: Vec<Child> = (0..3).map(|_| shard(&host, &dir)).collect();
+    let mut roadie = w
+        .roadie()
+        .args(["--json", "debug", "staging", "--interval", "0.2"])
+        .spawn();
+    let events = events_of(&mut roadie);
+    let found: Vec<serde_json::Value> = (0..3).map(|_| next(&events, "debug_session")).collect();
+    let mut pids: Vec<u64> = found.iter().map(|e| e["pid"].as_u64().unwrap()).collect();
+    pids.sort_unstable();
+    let mut expected: Vec<u64> = shards.iter().map(|c| u64::from(c.id())).collect();
+    expected.sort_unstable();
+    assert_eq!(pids, expected, "{found:?}");
+    for session in &found {
+        assert_eq!(session["kind"], "remote-pdb");
+        assert_eq!(session["test"], "tests/test_fail.py::test_fails (call)");
+        assert_eq!(session["exposed"], false);
+        let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+        until(&mut stream, "(Pdb) ");
+        stream.write_all(b"p 1+1\n").unwrap();
+        let answer = until(&mut stream, "(Pdb) ");
+        assert_eq!(answer.lines().next(), Some("2"), "{answer}");
+        stream.write_all(b"c\n").unwrap();
+    }
+    for shard in &mut shards {
+        // The test failed, and pytest carried on to its end.
+        assert_eq!(shard.wait().unwrap().code(), Some(1));
+    }
+    for _ in 0..3 {
+        next(&events, "debug_session_ended");
+    }
+    stop(roadie);
+}
+
+#[test]
+fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let port = 5555;
+    let script = w.write(
+        "debugged.py",
+        &format!("import web_pdb\nx = 41\nweb_pdb.set_trace(port={port})\nprint(x)\n"),
+    );
+    let debugged = on(&host)
+        .arg(python())
+        .arg(&script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut roadie = w
+        .roadie()
+        .args(["--json", "debug", "staging", "--interval", "0.2"])
+        .spawn();
+    let events = events_of(&mut roadie);
+    let session = next(&events, "debug_session");
+    assert_eq!(session["kind"], "web-pdb");
+    assert_eq!(session["port"], port);
+    assert_eq!(
+        session["exposed"], true,
+        "web-pdb listens on 0.0.0.0: {session}"
+    );
+    let local = session["local"].as_str().unwrap();
+    assert_eq!(session["connect"], format!("http://{local}/"));
+    let mut stream = TcpStream::connect(local).unwrap();
+    write!(stream, "GET /frame-data HTTP/1.0\r\nHost: {local}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let frame: serde_json::Value =
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"));
+    assert!(frame["locals"].to_string().contains("41"), "{frame}");
+    stop(debugged);
+    next(&events, "debug_session_ended");
+    stop(roadie);
+}
+
+#[test]
+fn debug_runs_pytest_and_attaches_this_terminal() {
+    let mut w = World::new();
+    let (_lan, _host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let mut roadie = w
+        .roadie()
+        .args(["debug", "staging", "--attach", "--interval", "0.2", "--cwd"])
+        .args([&dir])
+        .args([
+            "--",
+            python().to_str().unwrap(),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests",
+        ])
+        .spawn();
+    let mut stdin = roadie.stdin.take().unwrap();
+    let mut stdout = roadie.stdout.take().unwrap();
+    let read_until = |stdout: &mut std::process::ChildStdout, marker: &str| {
+        let mut text = String::new();
+        let mut buffer = [0u8; 4096];
+        while !text.contains(marker) {
+            let n = stdout.read(&mut buffer).unwrap();
+            assert!(n > 0, "roadie's output ended before {marker:?}: {text}");
+            text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+        text
+    };
+    read_until(&mut stdout, "(Pdb) ");
+    stdin.write_all(b"p x + 1\n").unwrap();
+    let answer = read_until(&mut stdout, "(Pdb) ");
+    assert!(answer.starts_with("42\n"), "{answer:?}");
+    stdin.write_all(b"c\n").unwrap();
+    let rest = read_until(&mut stdout, "1 failed");
+    assert!(rest.contains("test_fails"), "{rest}");
+    // pytest's exit code comes through.
+    assert_eq!(roadie.wait().unwrap().code(), Some(1));
+}

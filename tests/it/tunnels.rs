@@ -1,0 +1,248 @@
+//! `roadie tunnel` against a real sshd: many connections at once with one
+//! stalled, half-close, nothing listening, a restarted sshd, and --exec.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::process::Child;
+use std::time::Duration;
+
+use crate::support::{World, addr};
+
+/// A running `roadie tunnel`: its child process and JSON events.
+struct Tunnel {
+    child: Child,
+    events: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+impl Tunnel {
+    fn start(w: &World, args: &[&str]) -> Tunnel {
+        let mut child = w
+            .roadie()
+            .args(["--json", "tunnel", "staging"])
+            .args(args)
+            .spawn();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Ok(event) = serde_json::from_str(&line) {
+                    let _ = sender.send(event);
+                }
+            }
+        });
+        Tunnel { child, events }
+    }
+
+    /// The next event of this kind (waiting up to 30 s; a hang fails the test).
+    fn next(&self, kind: &str) -> serde_json::Value {
+        loop {
+            let event = self
+                .events
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no {kind} event"));
+            if event["event"] == kind {
+                return event;
+            }
+        }
+    }
+
+    fn local(&self) -> String {
+        self.next("listening")["local"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server on the host's side: answers each connection with `serve`.
+fn server(serve: fn(TcpStream)) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    port
+}
+
+/// Echo lines; `BIG` asks for 12 MiB at once.
+fn echo(stream: TcpStream) {
+    let mut writer = stream.try_clone().unwrap();
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { return };
+        if line == "BIG" {
+            let _ = writer.write_all(&vec![b'x'; 12 * 1024 * 1024]);
+        } else if writer.write_all(format!("{line}\n").as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn twenty_connections_at_once_and_a_stalled_one_blocks_nobody() {
+    let (w, _) = World::one_host(70);
+    let port = server(echo);
+    let tunnel = Tunnel::start(&w, &[&port.to_string()]);
+    let local = tunnel.local();
+    // One client asks for a lot and does not read it.
+    let mut stalled = TcpStream::connect(&local).unwrap();
+    stalled.write_all(b"BIG\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let clients: Vec<_> = (0..20)
+        .map(|n| {
+            let local = local.clone();
+            std::thread::spawn(move || {
+                let stream = TcpStream::connect(&local).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                for i in 0..50 {
+                    writeln!(writer, "client {n} message {i}").unwrap();
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    assert_eq!(line, format!("client {n} message {i}\n"));
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    // The stalled client gets all of it once it reads.
+    let mut got = Vec::new();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buffer = vec![0u8; 1 << 16];
+    while got.len() < 12 * 1024 * 1024 {
+        let n = stalled.read(&mut buffer).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buffer[..n]);
+    }
+    assert!(got.iter().all(|b| *b == b'x'));
+}
+
+#[test]
+fn half_close_passes_both_ways() {
+    let (w, _) = World::one_host(71);
+    let port = server(|mut stream| {
+        let mut all = Vec::new();
+        stream.read_to_end(&mut all).unwrap();
+        write!(stream, "got {} bytes", all.len()).unwrap();
+    });
+    let tunnel = Tunnel::start(&w, &[&port.to_string()]);
+    let mut client = TcpStream::connect(tunnel.local()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    client.write_all(&vec![7u8; 100_000]).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, "got 100000 bytes");
+}
+
+#[test]
+fn a_port_with_nothing_listening_is_closed_promptly_and_reported() {
+    let (w, _) = World::one_host(72);
+    let nothing = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = nothing.local_addr().unwrap().port();
+    drop(nothing);
+    let tunnel = Tunnel::start(&w, &[&port.to_string()]);
+    let mut client = TcpStream::connect(tunnel.local()).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buffer = [0u8; 16];
+    let n = client.read(&mut buffer).unwrap_or(0);
+    assert_eq!(n, 0, "the client was not closed");
+    let failed = tunnel.next("connect_failed");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nothing accepts connections"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn the_tunnel_survives_sshd_restarting() {
+    let (mut w, _) = World::one_host(73);
+    let port = server(echo);
+    let tunnel = Tunnel::start(&w, &[&port.to_string()]);
+    let local = tunnel.local();
+    let round_trip = |text: &str| {
+        let stream = TcpStream::connect(&local).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        writeln!(writer, "{text}").unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line
+    };
+    assert_eq!(round_trip("before"), "before\n");
+    w.restart(0);
+    tunnel.next("disconnected");
+    tunnel.next("reconnected");
+    assert_eq!(round_trip("after"), "after\n");
+}
+
+#[test]
+fn exec_gets_the_database_url_pointed_at_the_tunnel_and_passes_its_exit_code() {
+    let mut w = World::new();
+    let s = w.server(&[addr(74)]);
+    let entry = w.entries(s)[0].clone();
+    let env_file = w.write(
+        ".env",
+        "DATABASE_URL=postgres://app:pw@db.internal:5432/app\nSECRET_KEY=x\n",
+    );
+    w.inventory(
+        "staging",
+        std::slice::from_ref(&entry),
+        &format!("    vars: {{env_file: \"{}\"}}\n", env_file.display()),
+    );
+    // The "database": checks what reaches it through the tunnel.
+    let database = TcpListener::bind("127.0.0.1:0").unwrap();
+    let db_port = database.local_addr().unwrap().port();
+    let received = std::thread::spawn(move || {
+        let (mut stream, _) = database.accept().unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).unwrap();
+        text
+    });
+    let script = "python3 -c 'import os, socket, urllib.parse as u; url = u.urlparse(os.environ[\"DATABASE_URL\"]); \
+                  socket.create_connection((url.hostname, url.port)).sendall(b\"hello \" + url.username.encode())'; \
+                  echo \"$DATABASE_URL\"; test -z \"$SECRET_KEY\"; exit 7";
+    let ran = w
+        .roadie()
+        .args([
+            "tunnel",
+            "staging",
+            &db_port.to_string(),
+            "--exec",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ])
+        .run()
+        .code(7);
+    let url = ran.stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        url.starts_with("postgres://app:pw@127.0.0.1:") && url.ends_with("/app"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(received.join().unwrap(), "hello app");
+}
