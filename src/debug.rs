@@ -74,6 +74,8 @@ pids=$(grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev
 for pid in $pids; do
   [ "$pid" = "$$" ] && continue
   command=$(tr '\0' ' ' 2>/dev/null < /proc/$pid/cmdline) || continue
+  # Only Python runs these debuggers (a marker can be in anyone's environment).
+  case "${command%% *}" in *python*|*pytest*) ;; *) continue ;; esac
   kind=remote-pdb
   if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_PDB"; then
     kind=web-pdb

@@ -57,6 +57,11 @@ const SITE: &[(&str, &str)] = &[
     ("accounts/management/__init__.py", ""),
     ("accounts/management/commands/__init__.py", ""),
     (
+        "functional_tests/test_basket.py",
+        include_str!("../demo/site/functional_tests/test_basket.py"),
+    ),
+    ("roadie_pdb.py", crate::debug::SHIM),
+    (
         "accounts/management/commands/create_session.py",
         include_str!("../demo/site/accounts/management/commands/create_session.py"),
     ),
@@ -173,6 +178,8 @@ async fn walk_through(
         get(address, port, Some(&key))?.trim()
     );
 
+    debug_a_failing_test(&project, session, &site).await?;
+
     if let Some(production) = production {
         say(&format!(
             "The same on production ({production}) is refused before anything is sent"
@@ -227,7 +234,8 @@ async fn install_site(session: &Session, site: &str, address: Ipv4Addr) -> Resul
     check(
         session,
         &format!(
-            "cd {} && python3 -m venv virtualenv && virtualenv/bin/pip install -q --disable-pip-version-check -r requirements.txt",
+            "cd {} && python3 -m venv virtualenv && \
+             virtualenv/bin/pip install -q --disable-pip-version-check -r requirements.txt pytest",
             quote_path(site)
         ),
     )
@@ -247,6 +255,104 @@ async fn install_site(session: &Session, site: &str, address: Ipv4Addr) -> Resul
         )
         .await?;
     Ok(())
+}
+
+/// A failing test stops in a remote debugger on the staging host; roadie
+/// finds the waiting session, tunnels to it, evaluates an expression and
+/// lets the test run carry on.
+async fn debug_a_failing_test(
+    project: &Project,
+    session: &Session,
+    site: &str,
+) -> Result<(), Error> {
+    say("A test fails on the staging host and waits in a remote debugger; roadie finds it");
+    show("roadie debug sandbox --attach -- virtualenv/bin/pytest functional_tests");
+    let runner = project.connect("sandbox").await?;
+    let script = format!(
+        "cd {} && PYTHONPATH=. REMOTE_PDB_PORT=0 ROADIE_PDB_TIMEOUT=60 \
+         virtualenv/bin/pytest -q -p no:cacheprovider functional_tests --pdb --pdbcls=roadie_pdb:RemotePdb",
+        quote_path(site)
+    );
+    let tests = tokio::spawn(async move {
+        let output = runner.session.run(&RemoteCommand::shell(script)).await;
+        runner.close().await;
+        output
+    });
+    let started = Instant::now();
+    let waiting = loop {
+        // Ours: other debuggers may be waiting on this machine too.
+        let ours = crate::debug::discover(session)
+            .await?
+            .into_iter()
+            .find(|w| w.test.as_deref().is_some_and(|t| t.contains("test_basket")));
+        if let Some(found) = ours {
+            break found;
+        }
+        if started.elapsed() > Duration::from_secs(60) || tests.is_finished() {
+            return Err(Error::Sandbox(
+                "the failing test never waited for a debugger".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    println!(
+        "{} waiting: pid {}, port {}, test {}",
+        waiting.kind,
+        waiting.pid,
+        waiting.port,
+        waiting.test.as_deref().unwrap_or("?")
+    );
+    let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
+    let intent = crate::guard::Intent::default();
+    let link = crate::tunnel::Link::connect(session.host(), &intent, events).await?;
+    let remote = crate::tunnel::Remote {
+        host: waiting.reach(),
+        port: waiting.port,
+    };
+    let (local, forward) =
+        crate::tunnel::forward(link, ([127, 0, 0, 1], 0).into(), remote, None).await?;
+    show(&format!("nc {} {}", local.ip(), local.port()));
+    let io = |e| Error::io(format!("the debugger at {local}"), e);
+    let mut pdb = tokio::net::TcpStream::connect(local).await.map_err(io)?;
+    let context = read_until(&mut pdb, "(Pdb) ").await.map_err(io)?;
+    print!("{context}");
+    println!("p total");
+    tokio::io::AsyncWriteExt::write_all(&mut pdb, b"p total\n")
+        .await
+        .map_err(io)?;
+    print!("{}", read_until(&mut pdb, "(Pdb) ").await.map_err(io)?);
+    println!("c");
+    tokio::io::AsyncWriteExt::write_all(&mut pdb, b"c\n")
+        .await
+        .map_err(io)?;
+    let output = tests
+        .await
+        .map_err(|e| Error::Sandbox(format!("the test run: {e}")))??;
+    forward.abort();
+    let summary = String::from_utf8_lossy(&output.stdout);
+    println!(
+        "pytest carried on: {}",
+        summary.lines().last().unwrap_or_default().trim()
+    );
+    Ok(())
+}
+
+async fn read_until(stream: &mut tokio::net::TcpStream, marker: &str) -> std::io::Result<String> {
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    while !text.ends_with(marker) {
+        let n = tokio::time::timeout(
+            Duration::from_secs(30),
+            tokio::io::AsyncReadExt::read(stream, &mut buffer),
+        )
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    Ok(text)
 }
 
 /// Run `script` and insist that it works.

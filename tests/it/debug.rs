@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::support::World;
 use crate::support::django::venv;
 use crate::support::netns::NetHost;
+use crate::support::{Running, World};
 
 const FAILING_TEST: &str = "def test_fails():\n    x = 41\n    assert x + 1 == 43\n";
 
@@ -82,11 +82,6 @@ fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> se
     }
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// Read from `stream` until `marker` arrives; all that came.
 fn until(stream: &mut TcpStream, marker: &str) -> String {
     stream
@@ -107,16 +102,17 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
     let mut w = World::new();
     let (_lan, host) = w.netns_host();
     let dir = tests_dir(&w);
-    let mut shards: Vec<Child> = (0..3).map(|_| shard(&host, &dir)).collect();
-    let mut roadie = w
-        .roadie()
-        .args(["--json", "debug", "staging", "--interval", "0.2"])
-        .spawn();
-    let events = events_of(&mut roadie);
+    let mut shards: Vec<Running> = (0..3).map(|_| Running(shard(&host, &dir))).collect();
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
     let found: Vec<serde_json::Value> = (0..3).map(|_| next(&events, "debug_session")).collect();
     let mut pids: Vec<u64> = found.iter().map(|e| e["pid"].as_u64().unwrap()).collect();
     pids.sort_unstable();
-    let mut expected: Vec<u64> = shards.iter().map(|c| u64::from(c.id())).collect();
+    let mut expected: Vec<u64> = shards.iter().map(|c| u64::from(c.0.id())).collect();
     expected.sort_unstable();
     assert_eq!(pids, expected, "{found:?}");
     for session in &found {
@@ -132,12 +128,11 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
     }
     for shard in &mut shards {
         // The test failed, and pytest carried on to its end.
-        assert_eq!(shard.wait().unwrap().code(), Some(1));
+        assert_eq!(shard.0.wait().unwrap().code(), Some(1));
     }
     for _ in 0..3 {
         next(&events, "debug_session_ended");
     }
-    stop(roadie);
 }
 
 #[test]
@@ -149,13 +144,15 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
         "debugged.py",
         &format!("import web_pdb\nx = 41\nweb_pdb.set_trace(port={port})\nprint(x)\n"),
     );
-    let debugged = on(&host)
-        .arg(python())
-        .arg(&script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let debugged = Running(
+        on(&host)
+            .arg(python())
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut roadie = w
         .roadie()
         .args(["--json", "debug", "staging", "--interval", "0.2"])
@@ -181,9 +178,8 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
     let frame: serde_json::Value =
         serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"));
     assert!(frame["locals"].to_string().contains("41"), "{frame}");
-    stop(debugged);
+    drop(debugged);
     next(&events, "debug_session_ended");
-    stop(roadie);
 }
 
 #[test]
@@ -191,23 +187,26 @@ fn debug_runs_pytest_and_attaches_this_terminal() {
     let mut w = World::new();
     let (_lan, _host) = w.netns_host();
     let dir = tests_dir(&w);
-    let mut roadie = w
-        .roadie()
-        .args(["debug", "staging", "--attach", "--interval", "0.2", "--cwd"])
-        .args([&dir])
-        .args([
-            "--",
-            python().to_str().unwrap(),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests",
-        ])
-        .spawn();
-    let mut stdin = roadie.stdin.take().unwrap();
-    let mut stdout = roadie.stdout.take().unwrap();
+    let python = python();
+    let command = [
+        "--",
+        python.to_str().unwrap(),
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests",
+    ];
+    let mut roadie = Running(
+        w.roadie()
+            .args(["debug", "staging", "--attach", "--interval", "0.2", "--cwd"])
+            .args([&dir])
+            .args(command)
+            .spawn(),
+    );
+    let mut stdin = roadie.0.stdin.take().unwrap();
+    let mut stdout = roadie.0.stdout.take().unwrap();
     let read_until = |stdout: &mut std::process::ChildStdout, marker: &str| {
         let mut text = String::new();
         let mut buffer = [0u8; 4096];
@@ -226,5 +225,5 @@ fn debug_runs_pytest_and_attaches_this_terminal() {
     let rest = read_until(&mut stdout, "1 failed");
     assert!(rest.contains("test_fails"), "{rest}");
     // pytest's exit code comes through.
-    assert_eq!(roadie.wait().unwrap().code(), Some(1));
+    assert_eq!(roadie.0.wait().unwrap().code(), Some(1));
 }

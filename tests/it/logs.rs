@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use crate::support::{World, addr};
+use crate::support::{Running, World, addr};
 
 #[test]
 fn a_log_followed_on_two_hosts_across_a_restart() {
@@ -13,20 +13,13 @@ fn a_log_followed_on_two_hosts_across_a_restart() {
     let entries: Vec<String> = [first, second].iter().flat_map(|s| w.entries(*s)).collect();
     w.inventory("staging", &entries, "");
     let log = w.write("app.log", "old line\nold error line\n");
-    let mut roadie = w
-        .roadie()
-        .args([
-            "logs",
-            "staging",
-            "-f",
-            "--grep",
-            "error",
-            "--file",
-            log.to_str().unwrap(),
-        ])
-        .spawn();
+    let log_path = log.to_str().unwrap();
+    let follow = [
+        "logs", "staging", "-f", "--grep", "error", "--file", log_path,
+    ];
+    let mut roadie = Running(w.roadie().args(follow).spawn());
     let (sender, lines) = std::sync::mpsc::channel::<String>();
-    let stdout = roadie.stdout.take().unwrap();
+    let stdout = roadie.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = sender.send(line);
@@ -75,6 +68,4 @@ fn a_log_followed_on_two_hosts_across_a_restart() {
             break;
         }
     }
-    let _ = roadie.kill();
-    let _ = roadie.wait();
 }
