@@ -1,6 +1,6 @@
 //! roadie against OpenSSH's `ssh`, on the same loopback sshd servers.
 //!
-//! `cargo bench --bench ssh_compare [-- --runs N]`
+//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel]`
 //!
 //! Whole processes are timed, contenders interleaved run by run, and medians
 //! compared:
@@ -9,7 +9,10 @@
 //!    curve25519 exchange roadie negotiates);
 //! 2. `true` and `sleep 1` on 50 hosts: `roadie run --parallel 50` against
 //!    50 `ssh` processes started at once;
-//! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes'.
+//! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes';
+//! 4. a tunnel: `roadie tunnel` against `ssh -N -L` (same cipher), bulk
+//!    throughput (1 GiB through it) and round-trip latency (1,000 64-byte
+//!    ping-pongs).
 //!
 //! The servers log at DEBUG1 so the key exchange and cipher each client
 //! negotiated can be read from them. Run as root to get a benchmark user whose
@@ -17,7 +20,8 @@
 //! ~/.bashrc, say) is in every figure.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -154,8 +158,10 @@ impl Setup {
             .arg(format!("UserKnownHostsFile={}", self.known_hosts.display()))
             .args(["-o", "StrictHostKeyChecking=yes", "-p", &port.to_string()])
             .args(extra)
-            .arg(format!("{}@{address}", self.user))
-            .arg(remote);
+            .arg(format!("{}@{address}", self.user));
+        if !remote.is_empty() {
+            command.arg(remote);
+        }
         command
     }
 }
@@ -272,7 +278,13 @@ fn main() {
         .skip_while(|a| a != "--runs")
         .nth(1)
         .map_or(15, |n| n.parse().expect("--runs N"));
+    // `--only tunnel` (or `commands`) runs one part.
+    let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
     let s = setup();
+    if only.as_deref() == Some("tunnel") {
+        tunnels(&s, s.entries[0], runs);
+        return;
+    }
     let version = Command::new("ssh").arg("-V").output().unwrap();
     println!(
         "roadie {} against {}; login user {}; {} sshd servers, {} addresses",
@@ -348,4 +360,151 @@ fn main() {
         s.entries.len(),
         mib(ssh_kib)
     );
+    if only.is_none() {
+        tunnels(&s, one, runs);
+    }
+}
+
+/// A server on the host's side: swallows a stream and answers with how much
+/// came, or echoes 64-byte messages.
+fn tunnel_target() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = stream.set_nodelay(true);
+                let mut stream = stream;
+                let mut kind = [0u8; 1];
+                if stream.read_exact(&mut kind).is_err() {
+                    return;
+                }
+                let mut buffer = vec![0u8; 1 << 16];
+                if kind[0] == b'B' {
+                    let mut total: u64 = 0;
+                    while let Ok(n) = stream.read(&mut buffer) {
+                        if n == 0 {
+                            break;
+                        }
+                        total += n as u64;
+                    }
+                    let _ = stream.write_all(&total.to_le_bytes());
+                } else {
+                    let mut message = [0u8; 64];
+                    while stream.read_exact(&mut message).is_ok() {
+                        if stream.write_all(&message).is_err() {
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+const BULK: u64 = 1 << 30;
+
+/// Push 1 GiB through `local`; the time until the far end has it all.
+fn bulk(local: &str) -> Duration {
+    let mut stream = TcpStream::connect(local).unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    let started = Instant::now();
+    stream.write_all(b"B").unwrap();
+    for _ in 0..(BULK >> 20) {
+        stream.write_all(&chunk).unwrap();
+    }
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut total = [0u8; 8];
+    stream.read_exact(&mut total).unwrap();
+    assert_eq!(u64::from_le_bytes(total), BULK);
+    started.elapsed()
+}
+
+/// 1,000 64-byte ping-pongs through `local`; the time for all of them.
+fn ping_pong(local: &str) -> Duration {
+    let mut stream = TcpStream::connect(local).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream.write_all(b"E").unwrap();
+    let mut message = [7u8; 64];
+    let started = Instant::now();
+    for _ in 0..1000 {
+        stream.write_all(&message).unwrap();
+        stream.read_exact(&mut message).unwrap();
+    }
+    started.elapsed()
+}
+
+/// Wait until something listens on `local`.
+fn wait_for(local: &str) {
+    let started = Instant::now();
+    while TcpStream::connect(local).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nothing listens on {local}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn tunnels(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
+    let target = tunnel_target();
+    let roadie_port = roadie::sandbox::free_port(&[Ipv4Addr::LOCALHOST]).unwrap();
+    let mut roadie = s
+        .roadie(&["tunnel", "one", &format!("{roadie_port}:{target}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ssh_port = roadie::sandbox::free_port(&[Ipv4Addr::LOCALHOST]).unwrap();
+    let forward = format!("{ssh_port}:127.0.0.1:{target}");
+    let cipher = [
+        "-o",
+        "Ciphers=chacha20-poly1305@openssh.com",
+        "-N",
+        "-L",
+        &forward,
+    ];
+    let mut ssh = s
+        .ssh(one, &cipher, "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (roadie_local, ssh_local) = (
+        format!("127.0.0.1:{roadie_port}"),
+        format!("127.0.0.1:{ssh_port}"),
+    );
+    wait_for(&roadie_local);
+    wait_for(&ssh_local);
+    let tunnel_runs = (runs / 3).max(5);
+    let (mut roadie_bulk, mut ssh_bulk, mut roadie_rtt, mut ssh_rtt) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..tunnel_runs {
+        roadie_bulk.push(bulk(&roadie_local));
+        ssh_bulk.push(bulk(&ssh_local));
+        roadie_rtt.push(ping_pong(&roadie_local));
+        ssh_rtt.push(ping_pong(&ssh_local));
+    }
+    let mib_total = f64::from(u32::try_from(BULK >> 20).expect("fits"));
+    let rate = |d: Duration| mib_total / d.as_secs_f64();
+    let (rb, sb) = (median(roadie_bulk), median(ssh_bulk));
+    let (rr, sr) = (median(roadie_rtt), median(ssh_rtt));
+    println!("\ntunnel, chacha20-poly1305 both (median of {tunnel_runs} runs)");
+    println!(
+        "  1 GiB through it: roadie tunnel {:.0} MiB/s, ssh -N -L {:.0} MiB/s   roadie = {:.2}x the rate",
+        rate(rb),
+        rate(sb),
+        rate(rb) / rate(sb)
+    );
+    println!(
+        "  1,000 64-byte round trips: roadie tunnel {:.1} us each, ssh -N -L {:.1} us each   roadie = {:.2}x the time",
+        rr.as_secs_f64() * 1000.0,
+        sr.as_secs_f64() * 1000.0,
+        rr.as_secs_f64() / sr.as_secs_f64()
+    );
+    let _ = roadie.kill();
+    let _ = ssh.kill();
+    let _ = roadie.wait();
+    let _ = ssh.wait();
 }

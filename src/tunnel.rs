@@ -17,7 +17,7 @@ use russh::ChannelMsg;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Mutex, Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use crate::error::Error;
 use crate::guard::Intent;
@@ -277,17 +277,6 @@ async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, re
     }
 }
 
-/// The hand-over from a channel to a local client.
-#[derive(Default)]
-struct Queue {
-    chunks: VecDeque<Bytes>,
-    bytes: usize,
-    /// The server has sent everything.
-    done: bool,
-    /// The client fell too far behind: give up on it.
-    cut: bool,
-}
-
 /// Copy both ways between a channel and a local client, passing half-closes.
 async fn pipe(
     link: &Link,
@@ -295,91 +284,108 @@ async fn pipe(
     client: TcpStream,
     remote: &Remote,
 ) {
-    let (mut from_server, to_server) = channel.split();
-    let (mut client_read, mut client_write) = client.into_split();
-    let queue = Arc::new(Mutex::new(Queue::default()));
-    let ready = Arc::new(Notify::new());
-    let cut = Arc::new(Notify::new());
-
-    // Server to client: drain the channel at once (so that the connection's
-    // other channels never wait), hand over through a bounded queue.
-    let drain = async {
-        while let Some(message) = from_server.wait().await {
-            match message {
-                ChannelMsg::Data { data } => {
-                    let mut q = queue.lock().await;
-                    q.bytes += data.len();
-                    q.chunks.push_back(data);
-                    if q.bytes > CLIENT_BUFFER {
-                        q.cut = true;
-                        drop(q);
-                        ready.notify_one();
-                        cut.notify_one();
-                        return false;
-                    }
-                    drop(q);
-                    ready.notify_one();
-                }
-                ChannelMsg::Eof | ChannelMsg::Close => break,
-                _ => {}
+    let (from_server, to_server) = channel.split();
+    let (client_read, client_write) = client.into_split();
+    let download = download(from_server, client_write);
+    let upload = upload(client_read, &to_server);
+    tokio::pin!(download, upload);
+    tokio::select! {
+        downloaded = &mut download => match downloaded {
+            // The server only half-closed: the client may still send.
+            Download::Eof => upload.await,
+            Download::Closed => {}
+            Download::TooSlow => {
+                let _ = link.events.send(TunnelEvent::ClientTooSlow {
+                    host: link.label().to_owned(),
+                    remote: remote.to_string(),
+                });
             }
+        },
+        () = &mut upload => {
+            download.await;
         }
-        queue.lock().await.done = true;
-        ready.notify_one();
-        true
-    };
-    let deliver = async {
-        loop {
-            let (next, done, gave_up) = {
-                let mut q = queue.lock().await;
-                let next = q.chunks.pop_front();
-                if let Some(data) = &next {
-                    q.bytes -= data.len();
-                }
-                (next, q.done, q.cut)
-            };
-            match next {
-                _ if gave_up => return,
-                Some(data) => {
-                    if client_write.write_all(&data).await.is_err() {
-                        return;
-                    }
-                }
-                None if done => {
-                    let _ = client_write.shutdown().await;
-                    return;
-                }
-                None => ready.notified().await,
-            }
-        }
-    };
-    // Client to server, then EOF when the client half-closes.
-    let upload = async {
-        let mut buffer = vec![0u8; 32 * 1024];
-        loop {
-            let read = tokio::select! {
-                read = client_read.read(&mut buffer) => read,
-                () = cut.notified() => return,
-            };
-            match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if to_server.data(&buffer[..n]).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        let _ = to_server.eof().await;
-    };
-    let (kept_up, (), ()) = tokio::join!(drain, deliver, upload);
-    if !kept_up {
-        let _ = link.events.send(TunnelEvent::ClientTooSlow {
-            host: link.label().to_owned(),
-            remote: remote.to_string(),
-        });
     }
     let _ = to_server.close().await;
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Download {
+    /// The server sent all it will (EOF), and the client has it.
+    Eof,
+    /// The channel or the client is gone.
+    Closed,
+    /// The client fell too far behind.
+    TooSlow,
+}
+
+/// Server to client. The channel is always read at once (so that the
+/// connection's other channels never wait behind this one); what the client
+/// has not taken yet waits here, up to [`CLIENT_BUFFER`].
+async fn download(
+    mut from_server: russh::ChannelReadHalf,
+    mut client: tokio::net::tcp::OwnedWriteHalf,
+) -> Download {
+    let mut waiting: VecDeque<Bytes> = VecDeque::new();
+    let mut waiting_bytes = 0usize;
+    // The chunk being written, and how much of it is written.
+    let mut current: Option<(Bytes, usize)> = None;
+    let mut server_done: Option<Download> = None;
+    loop {
+        if current.is_none() {
+            current = waiting.pop_front().map(|chunk| {
+                waiting_bytes -= chunk.len();
+                (chunk, 0)
+            });
+        }
+        if current.is_none()
+            && let Some(how) = server_done.take()
+        {
+            let _ = client.shutdown().await;
+            return how;
+        }
+        tokio::select! {
+            biased;
+            written = async { client.write(&current.as_ref().expect("guarded").0[current.as_ref().expect("guarded").1..]).await }, if current.is_some() => {
+                let Ok(n) = written else { return Download::Closed };
+                let (chunk, offset) = current.as_mut().expect("guarded");
+                *offset += n;
+                if *offset == chunk.len() {
+                    current = None;
+                }
+            }
+            message = from_server.wait(), if server_done.is_none() => match message {
+                Some(ChannelMsg::Data { data }) => {
+                    waiting_bytes += data.len();
+                    waiting.push_back(data);
+                    if waiting_bytes > CLIENT_BUFFER {
+                        return Download::TooSlow;
+                    }
+                }
+                Some(ChannelMsg::Eof) => server_done = Some(Download::Eof),
+                Some(ChannelMsg::Close) | None => server_done = Some(Download::Closed),
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// Client to server, then EOF when the client half-closes.
+async fn upload(
+    mut client: tokio::net::tcp::OwnedReadHalf,
+    to_server: &russh::ChannelWriteHalf<russh::client::Msg>,
+) {
+    let mut buffer = vec![0u8; 32 * 1024];
+    loop {
+        match client.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if to_server.data(&buffer[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let _ = to_server.eof().await;
 }
 
 /// A forward asked for on the command line: `[LOCAL:]PORT`,

@@ -166,10 +166,15 @@ pub fn main(cli: &Cli) -> i32 {
             console::style("roadie: WARNING:").red().bold().for_stderr()
         );
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A tunnel's data hops between the connection's task and each client's:
+    // on one thread those hops are cheapest (measured: higher throughput,
+    // same latency). Everything else spreads hosts over the cores.
+    let mut builder = if matches!(cli.command, Command::Tunnel(_)) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             return fail(
