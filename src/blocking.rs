@@ -46,11 +46,22 @@ impl Project {
         })
     }
 
-    /// Connect to the one host of `target`.
+    /// See [`project::Project::connect`].
     pub fn connect(&self, target: &str) -> Result<Staging, Error> {
-        let staging = self.runtime.block_on(self.inner.connect(target))?;
+        self.staging(self.runtime.block_on(self.inner.connect(target)))
+    }
+
+    /// See [`project::Project::connect_confirmed`].
+    pub fn connect_confirmed(&self, target: &str, environment: &str) -> Result<Staging, Error> {
+        self.staging(
+            self.runtime
+                .block_on(self.inner.connect_confirmed(target, environment)),
+        )
+    }
+
+    fn staging(&self, connected: Result<project::Staging, Error>) -> Result<Staging, Error> {
         Ok(Staging {
-            inner: staging,
+            inner: connected?,
             runtime: self.runtime.clone(),
         })
     }
@@ -70,8 +81,8 @@ impl Staging {
         }
     }
 
-    pub fn session(&self) -> &crate::Session {
-        &self.inner.session
+    pub fn host(&self) -> &crate::Host {
+        self.inner.host()
     }
 }
 
@@ -86,14 +97,6 @@ impl TaskCall<'_> {
     pub fn param(self, name: &str, value: impl Into<String>) -> Self {
         TaskCall {
             inner: self.inner.param(name, value),
-            runtime: self.runtime,
-        }
-    }
-
-    #[must_use]
-    pub fn confirm(self, environment: &str) -> Self {
-        TaskCall {
-            inner: self.inner.confirm(environment),
             runtime: self.runtime,
         }
     }

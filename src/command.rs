@@ -121,49 +121,68 @@ impl RemoteCommand {
         self
     }
 
-    /// The script with its directory and variables (secret ones included).
-    fn full_script(&self, secrets: bool) -> String {
-        let mut lines = Vec::new();
-        if let Some(dir) = &self.cwd {
-            lines.push(format!("cd -- {} || exit 1", quote_path(dir)));
-        }
+    /// The script with its variables (secret ones included).
+    fn script_with_env(&self, secrets: bool) -> String {
         let env = self.env.iter().chain(if secrets {
             self.secret_env.iter()
         } else {
             [].iter()
         });
         let assignments: Vec<String> = env.map(|(n, v)| format!("{n}={}", quote(v))).collect();
-        if !assignments.is_empty() {
-            lines.push(format!("export {}", assignments.join(" ")));
+        if assignments.is_empty() {
+            self.script.clone()
+        } else {
+            format!("export {}\n{}", assignments.join(" "), self.script)
         }
-        lines.push(self.script.clone());
-        lines.join("\n")
     }
 
-    /// The exact command line sent to the server. With secret variables it
-    /// is only `eval "$(cat)"`: the script itself comes on stdin.
+    /// The exact command line sent to the server. With secret variables the
+    /// script is only `eval "$(cat)"`: the script itself comes on stdin.
+    ///
+    /// The directory is entered before sudo (which keeps it), so that `~`
+    /// is the login user's home, not root's.
     pub fn render(&self) -> String {
+        let mut lines = Vec::new();
+        if let Some(dir) = &self.cwd {
+            lines.push(format!("cd -- {} || exit 1", quote_path(dir)));
+        }
         let script = if self.secret_env.is_empty() {
-            self.full_script(false)
+            self.script_with_env(false)
         } else {
             "eval \"$(cat)\"".to_owned()
         };
-        match &self.sudo {
+        lines.push(match &self.sudo {
             None => script,
             Some(Sudo { password: None }) => format!("sudo -n -- sh -c {}", quote(&script)),
-            // The password is read by sudo alone; a command that does not
-            // read its script from stdin gets /dev/null, so it can never see
-            // what sudo left unread.
+            // The password is all there is on stdin and sudo alone reads it;
+            // the command gets /dev/null, so it can never see what sudo
+            // left unread (sudo does not ask when a rule says NOPASSWD).
             Some(Sudo { password: Some(_) }) if self.secret_env.is_empty() => {
                 format!(
                     "sudo -S -p '' -- sh -c {}",
                     quote(&format!("exec </dev/null\n{script}"))
                 )
             }
-            Some(Sudo { password: Some(_) }) => {
-                format!("sudo -S -p '' -- sh -c {}", quote(&script))
-            }
-        }
+            // Both the password and the script come on stdin. The login
+            // shell splits them: sudo's stdin holds the password alone (a
+            // wrong one never makes sudo read the script as more attempts,
+            // an unneeded one never reaches the script), and the script
+            // reaches root's shell through a private fifo, never argv.
+            Some(Sudo { password: Some(_) }) => format!(
+                "IFS= read -r roadie_pw || exit 1\n\
+                 roadie_script=$(cat)\n\
+                 roadie_dir=$(mktemp -d) && mkfifo -m 600 \"$roadie_dir/script\" || exit 1\n\
+                 printf '%s\\n' \"$roadie_script\" >\"$roadie_dir/script\" &\n\
+                 unset roadie_script\n\
+                 printf '%s\\n' \"$roadie_pw\" | sudo -S -p '' -- sh -c {} sh \"$roadie_dir/script\"\n\
+                 roadie_status=$?\n\
+                 kill $! 2>/dev/null\n\
+                 rm -rf \"$roadie_dir\"\n\
+                 exit $roadie_status",
+                quote("exec </dev/null\neval \"$(cat \"$1\")\"")
+            ),
+        });
+        lines.join("\n")
     }
 
     /// The command line for people (`--check`): secret values replaced.
@@ -212,7 +231,7 @@ impl RemoteCommand {
             .map(|p| format!("{p}\n").into_bytes())
             .unwrap_or_default();
         if !self.secret_env.is_empty() {
-            input.extend_from_slice(self.full_script(true).as_bytes());
+            input.extend_from_slice(self.script_with_env(true).as_bytes());
             input.push(b'\n');
         }
         (!input.is_empty()).then_some(input)
@@ -257,5 +276,37 @@ mod tests {
         });
         assert!(s.render().starts_with("sudo -S -p '' -- sh -c "));
         assert_eq!(s.stdin(), Some(b"pw\n".to_vec()));
+        // `~` is the login user's home: the directory is entered before sudo.
+        let s = RemoteCommand::shell("pwd")
+            .cwd("~/site")
+            .sudo(Sudo { password: None });
+        assert_eq!(
+            s.render(),
+            "cd -- \"$HOME\"/site || exit 1\nsudo -n -- sh -c pwd"
+        );
+    }
+
+    #[test]
+    fn secrets_with_a_sudo_password_travel_apart() {
+        let c = RemoteCommand::shell("id -u")
+            .secret_env([("TOKEN", "t0k'en")])
+            .sudo(Sudo {
+                password: Some("pw".into()),
+            });
+        let line = c.render();
+        assert!(!line.contains("t0k"), "{line}");
+        // The password line is handed to sudo alone; the script after it.
+        assert!(
+            line.starts_with("IFS= read -r roadie_pw || exit 1\n"),
+            "{line}"
+        );
+        assert!(
+            line.contains("printf '%s\\n' \"$roadie_pw\" | sudo -S -p '' -- sh -c "),
+            "{line}"
+        );
+        assert_eq!(
+            String::from_utf8(c.stdin().unwrap()).unwrap(),
+            "pw\nexport TOKEN='t0k'\\''en'\nid -u\n"
+        );
     }
 }

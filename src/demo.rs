@@ -131,7 +131,7 @@ async fn walk_through(
 ) -> Result<(), Error> {
     let project = Project::load(&dir.join("roadie.yaml"))?;
     let staging = project.connect("sandbox").await?;
-    let session = &staging.session;
+    let session = staging.session();
     let site = crate::template::render_host("{{ site }}", session.host())?;
     println!("staging host {} (site in {site})", session.host().label);
 
@@ -274,7 +274,7 @@ async fn debug_a_failing_test(
         quote_path(site)
     );
     let tests = tokio::spawn(async move {
-        let output = runner.session.run(&RemoteCommand::shell(script)).await;
+        let output = runner.session().run(&RemoteCommand::shell(script)).await;
         runner.close().await;
         output
     });

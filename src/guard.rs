@@ -16,6 +16,7 @@
 //!    unprotected environment is a configuration error
 //!    ([`crate::inventory`], [`crate::resolve`]).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use russh::keys::ssh_key::PublicKey;
@@ -119,8 +120,10 @@ pub struct EnvironmentSafety {
     pub pins: Vec<String>,
     pub marker: Option<String>,
     pub env_marker: Vec<EnvMarker>,
-    /// The template of the server's `.env` path (`vars.env_file`), if set.
-    pub env_file: Option<String>,
+    /// Its hosts' names as listed (`{{ host }}` in its templates).
+    pub hosts: Vec<String>,
+    /// Its `vars`: where its hosts keep their `.env`.
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
 /// The protection facts of the whole inventory: every host carries them, so
@@ -142,11 +145,8 @@ impl Safety {
                     pins: e.host_keys.clone(),
                     marker: e.marker.clone(),
                     env_marker: e.env_marker.clone(),
-                    env_file: e
-                        .vars
-                        .get("env_file")
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned),
+                    hosts: e.hosts.iter().map(|h| h.host.clone()).collect(),
+                    vars: e.vars.clone(),
                 })
                 .collect(),
         }
@@ -317,6 +317,39 @@ pub fn on_host_key(
     Ok(verified)
 }
 
+/// After logging in, before any command: the pinned-key lock for the other
+/// host keys the server holds (OpenSSH announces them all), so that which key
+/// type was negotiated cannot hide a pinned one. An announced key is only the
+/// server's claim, but a claim to be protected can only make roadie refuse.
+/// Returns the protected environment the server is thereby taken to be.
+pub fn on_announced_keys(
+    host: &Host,
+    intent: &Intent,
+    keys: &[PublicKey],
+) -> Result<Option<String>, Box<Refusal>> {
+    for key in keys {
+        let fp = fingerprint(key);
+        if let Some(env) = host.safety.pinned_under(&fp).filter(|e| e.protected) {
+            let why = format!(
+                "the server also holds the host key {fp} ({}), pinned under the protected \
+                 environment '{}', although it presented another of its keys",
+                key.algorithm().as_str(),
+                env.name
+            );
+            protected_rule(
+                host,
+                intent,
+                &env.name,
+                Lock::PinnedHostKey,
+                &why,
+                Some(&fp),
+            )?;
+            return Ok(Some(env.name.clone()));
+        }
+    }
+    Ok(None)
+}
+
 /// The locks that apply to `host`, in words (with what its key showed, once
 /// it has been seen).
 pub fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
@@ -387,13 +420,19 @@ pub fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
 }
 
 /// May a step of `intent` run on the host `session` already reaches?
-/// Checks every lock again, reading the server's markers for destroy.
-pub async fn check_session(session: &Session, intent: &Intent) -> Result<(), Error> {
+/// Checks every lock again, reading the server's markers for destroy
+/// (`applied_env`: the `.env` the step will apply, if any).
+pub async fn check_session(
+    session: &Session,
+    intent: &Intent,
+    applied_env: Option<&str>,
+) -> Result<(), Error> {
     let host = session.host();
     before_connect(host, intent)
         .and_then(|()| on_host_key(host, intent, session.server_key()).map(|_| ()))
+        .and_then(|()| on_announced_keys(host, intent, session.announced_keys()).map(|_| ()))
         .map_err(Error::Refused)?;
-    before_destroy(session, intent).await
+    before_destroy(session, intent, applied_env).await
 }
 
 /// Would a destroy step be allowed on the host `session` reaches?
@@ -402,7 +441,7 @@ pub async fn destroy_verdict(session: &Session) -> Result<(), Error> {
         class: SafetyClass::Destroy,
         confirm: None,
     };
-    check_session(session, &destroy).await
+    check_session(session, &destroy, None).await
 }
 
 /// A file on the server as text; `None` when it does not exist.
@@ -417,15 +456,20 @@ async fn read_remote(session: &Session, path: &str) -> Result<Option<String>, Er
 type MarkerRefusal = (String, String);
 
 /// Before a destroy step: the server-marker lock. Reads every marker file the
-/// inventory names and the server's `.env`, as configured.
-pub async fn before_destroy(session: &Session, intent: &Intent) -> Result<(), Error> {
+/// inventory names and the server's `.env` files (`applied_env`, the one the
+/// step will apply, among them).
+pub async fn before_destroy(
+    session: &Session,
+    intent: &Intent,
+    applied_env: Option<&str>,
+) -> Result<(), Error> {
     if intent.class != SafetyClass::Destroy {
         return Ok(());
     }
     let host = session.host();
     let mut verdict = marker_files(session).await?;
     if verdict.is_ok() {
-        verdict = env_markers(session).await?;
+        verdict = env_markers(session, applied_env).await?;
     }
     verdict.map_err(|(reason, remedy)| {
         let fp = fingerprint(session.server_key());
@@ -496,44 +540,76 @@ async fn marker_files(session: &Session) -> Result<Result<(), MarkerRefusal>, Er
     Ok(Ok(()))
 }
 
-/// `.env` markers: none of a protected environment's may match, and all of
-/// the host's own environment's must.
-async fn env_markers(session: &Session) -> Result<Result<(), MarkerRefusal>, Error> {
+/// `.env` markers: no `.env` on the server may match a protected
+/// environment's, and the host's own (the one the step applies, else its
+/// environment's) must match all of its own environment's.
+async fn env_markers(
+    session: &Session,
+    applied_env: Option<&str>,
+) -> Result<Result<(), MarkerRefusal>, Error> {
     let host = session.host();
     let safety = &host.safety;
     if safety.environments.iter().all(|e| e.env_marker.is_empty()) {
         return Ok(Ok(()));
     }
-    let own = own_environment(host);
-    let Some(dotenv) = read_env_file(session).await? else {
-        return Ok(match own.filter(|o| !o.env_marker.is_empty()) {
-            Some(own) => Err((
+    let own_path = match applied_env {
+        Some(path) => path.to_owned(),
+        None => crate::template::env_file(host, None)?,
+    };
+    let candidates = env_file_candidates(host, &own_path);
+    let mut found = Vec::new();
+    for path in &candidates {
+        if let Some(text) = read_remote(session, path).await? {
+            found.push((path.as_str(), DotEnv::parse(&text)));
+        }
+    }
+    for (path, dotenv) in &found {
+        for env in safety.environments.iter().filter(|e| e.protected) {
+            if let Some(marker) = env.env_marker.iter().find(|m| m.matches(dotenv)) {
+                return Ok(Err((
+                    format!(
+                        "the server's {path} matches {marker}, the marker of the protected environment '{}'",
+                        env.name
+                    ),
+                    "This server is production by its own settings; no flag overrides that.".into(),
+                )));
+            }
+        }
+    }
+    let own = own_environment(host).filter(|o| !o.env_marker.is_empty());
+    let protected_markers = safety
+        .environments
+        .iter()
+        .any(|e| e.protected && !e.env_marker.is_empty());
+    let Some((_, own_dotenv)) = found.iter().find(|(path, _)| *path == own_path) else {
+        // Nothing to prove what this server is: a protected environment that
+        // is recognised by its .env could hide behind any path not tried.
+        return Ok(match (own, protected_markers) {
+            (None, false) => Ok(()),
+            (Some(own), _) => Err((
                 format!(
-                    "the server has no .env to check '{}''s env_marker against",
+                    "the server has no {own_path} to check '{}''s env_marker against",
                     own.name
                 ),
                 "Check vars.env_file in roadie.yaml, and that the site is deployed.".into(),
             )),
-            None => Ok(()),
+            (None, true) => Err((
+                format!(
+                    "the server has no {own_path}, so it cannot be told apart from a protected \
+                     environment that is recognised by its .env (tried: {})",
+                    candidates.join(", ")
+                ),
+                "Deploy the site (its .env) first, or point vars.env_file in roadie.yaml at it."
+                    .into(),
+            )),
         });
     };
-    for env in safety.environments.iter().filter(|e| e.protected) {
-        if let Some(marker) = env.env_marker.iter().find(|m| m.matches(&dotenv)) {
-            return Ok(Err((
-                format!(
-                    "the server's .env matches {marker}, the marker of the protected environment '{}'",
-                    env.name
-                ),
-                "This server is production by its own settings; no flag overrides that.".into(),
-            )));
-        }
-    }
     if let Some(own) = own
-        && let Some(marker) = own.env_marker.iter().find(|m| !m.matches(&dotenv))
+        && let Some(marker) = own.env_marker.iter().find(|m| !m.matches(own_dotenv))
     {
         return Ok(Err((
             format!(
-                "the server's .env does not match {marker}, which '{}' requires",
+                "the server's {own_path} does not match {marker}, which '{}' requires",
                 own.name
             ),
             format!("Check that this host really belongs to '{}'.", own.name),
@@ -542,23 +618,29 @@ async fn env_markers(session: &Session) -> Result<Result<(), MarkerRefusal>, Err
     Ok(Ok(()))
 }
 
-/// The server's `.env`: at the host's own `env_file` (by default
-/// `~/sites/HOST/.env`), or failing that where a protected environment's
-/// `env_file` says (rendered for this host).
-async fn read_env_file(session: &Session) -> Result<Option<DotEnv>, Error> {
-    let host = session.host();
-    let mut paths = vec![crate::template::env_file(host, None)?];
+/// Where a `.env` may be on the server `host` reaches: `own_path` first,
+/// then wherever each protected environment keeps its hosts' `.env` (its
+/// `env_file`, or the default, rendered for each of its own hosts and for
+/// this one). A template that does not render for a host names no file.
+fn env_file_candidates(host: &Host, own_path: &str) -> Vec<String> {
+    let mut paths = vec![own_path.to_owned()];
     for env in host.safety.environments.iter().filter(|e| e.protected) {
-        if let Some(template) = &env.env_file {
-            paths.push(crate::template::render_host(template, host)?);
+        let names = env.hosts.iter().chain(std::iter::once(&host.name));
+        for name in names {
+            let as_listed_there = Host {
+                name: name.clone(),
+                environment: Some(env.name.clone()),
+                vars: env.vars.clone(),
+                ..host.clone()
+            };
+            if let Ok(path) = crate::template::env_file(&as_listed_there, None)
+                && !paths.contains(&path)
+            {
+                paths.push(path);
+            }
         }
     }
-    for path in paths {
-        if let Some(text) = read_remote(session, &path).await? {
-            return Ok(Some(DotEnv::parse(&text)));
-        }
-    }
-    Ok(None)
+    paths
 }
 
 #[cfg(test)]
@@ -574,7 +656,8 @@ mod tests {
                     pins: vec!["SHA256:staging".into()],
                     marker: None,
                     env_marker: Vec::new(),
-                    env_file: None,
+                    hosts: Vec::new(),
+                    vars: BTreeMap::new(),
                 },
                 EnvironmentSafety {
                     name: "production".into(),
@@ -582,7 +665,8 @@ mod tests {
                     pins: vec!["SHA256:prod".into()],
                     marker: None,
                     env_marker: Vec::new(),
-                    env_file: None,
+                    hosts: Vec::new(),
+                    vars: BTreeMap::new(),
                 },
             ],
         }

@@ -13,6 +13,7 @@ use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::output::{Event, Stream};
 use crate::playbook::{Action, Plan, PlannedStep, Playbook, plan_task};
+use crate::resolve::Host;
 use crate::ssh::{Chunk, ExitStatus, Expect, Session};
 
 /// How much of a step's stdout a capture keeps, at most.
@@ -59,6 +60,17 @@ impl Job {
         }
     }
 
+    /// The server's `.env` the job applies to its steps on `host`, if any.
+    pub fn env_file(&self, host: &Host) -> Result<Option<String>, Error> {
+        match self {
+            Job::Command(_) => Ok(None),
+            Job::Task { playbook, task, .. } => {
+                let (_, found) = playbook_task(playbook, task)?;
+                Ok(crate::playbook::env_file_for(playbook, found, host)?)
+            }
+        }
+    }
+
     /// The steps for the host `session` reaches.
     pub async fn plan(&self, session: &Session) -> Result<Plan, Error> {
         match self {
@@ -74,7 +86,7 @@ impl Job {
             } => {
                 let host = session.host();
                 let (_, found) = playbook_task(playbook, task)?;
-                let dotenv = match crate::playbook::env_file_for(playbook, found, host)? {
+                let dotenv = match self.env_file(host)? {
                     Some(path) => {
                         let bytes = session.read_file(&path).await?.ok_or_else(|| {
                             Error::Remote {

@@ -371,7 +371,8 @@ async fn run_one(
             })
             .await;
     }
-    guard::before_destroy(&session, &spec.intent).await?;
+    let applied_env = spec.job.env_file(host)?;
+    guard::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
     let plan = spec.job.plan(&session).await?;
     if spec.dry_run {
         session.close().await;

@@ -262,7 +262,10 @@ impl Playbook {
 
 fn step(schema: StepSchema, line: u64) -> Result<Step, String> {
     let kind = match (schema.run, schema.upload, schema.to) {
-        (Some(run), None, None) => StepKind::Run(run.into()),
+        (Some(run), None, None) => {
+            render::check_value_quoting(&run.value)?;
+            StepKind::Run(run.into())
+        }
         (None, Some(from), Some(to)) => StepKind::Upload {
             from: from.into(),
             to: to.into(),
@@ -411,6 +414,9 @@ mod tests {
         assert_eq!(flush.class, SafetyClass::Destroy);
         let (_, migrate) = playbooks.find("django:migrate").unwrap();
         assert_eq!(migrate.class, SafetyClass::Change);
+        // Any management command may be flush: taken at its worst.
+        let (_, manage) = playbooks.find("manage").unwrap();
+        assert_eq!(manage.class, SafetyClass::Destroy);
         let p = parse("tasks:\n  t:\n    steps:\n      - run: echo\n").unwrap();
         assert_eq!(p.tasks[0].class, SafetyClass::Destroy);
         let e = playbooks.find("nope").unwrap_err();
@@ -434,5 +440,31 @@ mod tests {
         assert!(e.message.contains("bad regex"), "{e}");
         let e = parse("tasks:\n  t:\n    class: nuke\n    steps: []\n").unwrap_err();
         assert!(e.to_string().contains("p.yaml:3"), "{e}");
+    }
+
+    #[test]
+    fn values_inside_shell_quotes_are_refused() {
+        for bad in [
+            r#"echo "hello {{ name }}""#,
+            "echo 'hello {{ name }}'",
+            r#"echo "a \" {{ name }}""#,
+            r#"echo "{{- name -}}""#,
+        ] {
+            let text = format!("tasks:\n  t:\n    steps:\n      - run: {bad:?}\n");
+            let e = parse(&text).unwrap_err();
+            assert!(
+                e.to_string().starts_with("playbooks/p.yaml:4:") && e.message.contains("inside"),
+                "{bad}: {e}"
+            );
+        }
+        for good in [
+            r#"echo "hello "{{ name }}"#,
+            "echo 'it''s' {{ name }} \\' {{ other }}",
+            r#"echo "{{ name | safe }}" '{% if x %}' "{# note #}""#,
+            r#"echo \"{{ name }}\""#,
+        ] {
+            let text = format!("tasks:\n  t:\n    steps:\n      - run: {good:?}\n");
+            parse(&text).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
     }
 }

@@ -135,6 +135,71 @@ fn template_environment(shell: bool) -> Environment<'static> {
     env
 }
 
+/// A `run` template must not put a value inside shell quotes: each value is
+/// quoted as one word, and inside `"..."` (or `'...'`) those quotes would be
+/// literal text, leaving `$(...)` in the value live. `| safe` says the
+/// author quotes it.
+pub(super) fn check_value_quoting(template: &str) -> Result<(), String> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Quotes {
+        None,
+        Single,
+        Double,
+    }
+    let mut state = Quotes::None;
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        let block_end = match rest.get(..2) {
+            Some("{{") => Some("}}"),
+            Some("{%") => Some("%}"),
+            Some("{#") => Some("#}"),
+            _ => None,
+        };
+        if let Some(close) = block_end {
+            let end = rest.find(close).map_or(rest.len(), |i| i + 2);
+            let block = &rest[..end];
+            if close == "}}" && state != Quotes::None && !marked_safe(block) {
+                let (what, example) = if state == Quotes::Double {
+                    ("\"...\"", "echo \"hello \"{{ name }}")
+                } else {
+                    ("'...'", "echo 'hello '{{ name }}")
+                };
+                return Err(format!(
+                    "`{block}` is inside {what}: roadie quotes each value as a shell word, \
+                     which inside quotes would not protect it. Put it outside the quotes \
+                     (`{example}`), or mark it `| safe` if you quote it yourself"
+                ));
+            }
+            rest = &rest[end..];
+            continue;
+        }
+        let mut step = c.len_utf8();
+        match (state, c) {
+            (Quotes::None | Quotes::Double, '\\') => {
+                step += rest[step..].chars().next().map_or(0, char::len_utf8);
+            }
+            (Quotes::None, '\'') => state = Quotes::Single,
+            (Quotes::None, '"') => state = Quotes::Double,
+            (Quotes::Single, '\'') | (Quotes::Double, '"') => state = Quotes::None,
+            _ => {}
+        }
+        rest = &rest[step..];
+    }
+    Ok(())
+}
+
+/// Does the expression `{{ ... }}` end with the `safe` filter?
+fn marked_safe(block: &str) -> bool {
+    let inner = block
+        .trim_start_matches("{{")
+        .trim_end_matches("}}")
+        .trim_matches(['-', '+'])
+        .trim();
+    inner
+        .rsplit_once('|')
+        .is_some_and(|(_, filter)| filter.trim() == "safe")
+}
+
 struct Renderer<'a> {
     playbook: &'a Playbook,
     task: &'a Task,

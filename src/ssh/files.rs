@@ -1,6 +1,7 @@
 //! Reading and writing files on the server through commands: a file roadie
 //! writes lands atomically (a temporary file in the same directory, then a
-//! rename), keeps the mode and owner of the file it replaces, can keep a
+//! rename), keeps the mode and owner of the file it replaces (or is not
+//! written at all), writes through a symlink to its target, can keep a
 //! backup, and is only replaced if it still is what roadie read.
 //! (These use POSIX sh with GNU coreutils, as Debian and Ubuntu servers have.)
 
@@ -85,11 +86,17 @@ impl Session {
         } else {
             ""
         };
+        // A symlink (`current/.env -> ../shared/.env`) stays one: its target
+        // is what gets replaced. An owner the new file cannot be given stops
+        // the write, leaving the file as it was.
         let script = format!(
-            "set -e\nf={}\n{check}tmp=$(mktemp \"$(dirname -- \"$f\")/.roadie.XXXXXX\")\n\
+            "set -e\nf={}\n[ ! -L \"$f\" ] || f=$(readlink -f -- \"$f\")\n\
+             {check}tmp=$(mktemp \"$(dirname -- \"$f\")/.roadie.XXXXXX\")\n\
              trap 'rm -f -- \"$tmp\"' EXIT\ncat > \"$tmp\"\nsync -- \"$tmp\" 2>/dev/null || true\n\
              if [ -e \"$f\" ]; then\nchmod --reference=\"$f\" -- \"$tmp\"\n\
-             chown --reference=\"$f\" -- \"$tmp\" 2>/dev/null || true\n{backup}\
+             if [ \"$(stat -c %u:%g -- \"$f\")\" != \"$(stat -c %u:%g -- \"$tmp\")\" ]; then\n\
+             chown --reference=\"$f\" -- \"$tmp\" || {{ echo \"cannot keep the owner of $f \
+             ($(stat -c %U:%G -- \"$f\")); it is unchanged\" >&2; exit 1; }}\nfi\n{backup}\
              else\nchmod {} -- \"$tmp\"\nfi\nmv -f -- \"$tmp\" \"$f\"\ntrap - EXIT\n",
             quote_path(path),
             quote(&format!("{mode:o}")),

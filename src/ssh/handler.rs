@@ -80,6 +80,9 @@ pub struct Observed {
     pub verified: Option<Verified>,
     /// Set when the key was accepted without being known (printed as a warning).
     pub note: Option<String>,
+    /// Every host key the server says it holds (OpenSSH announces them all
+    /// after login), not just the one negotiated.
+    pub announced: Vec<PublicKey>,
 }
 
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
@@ -203,5 +206,14 @@ impl russh::client::Handler for ClientHandler {
                 Ok(false)
             }
         }
+    }
+
+    async fn openssh_ext_host_keys_announced(
+        &mut self,
+        keys: Vec<PublicKey>,
+        _session: &mut russh::client::Session,
+    ) -> Result<(), Self::Error> {
+        self.observed.lock().expect("handler state lock").announced = keys;
+        Ok(())
     }
 }

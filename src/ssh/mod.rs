@@ -91,6 +91,8 @@ pub struct Session {
     host: Host,
     handle: client::Handle<ClientHandler>,
     server_key: PublicKey,
+    /// The host keys the server announced after login.
+    announced: Vec<PublicKey>,
     verified: Verified,
     notes: Vec<String>,
     /// The jump connection, kept open for as long as this one lives.
@@ -187,6 +189,12 @@ impl Session {
     /// The key the server presented (and that was verified).
     pub fn server_key(&self) -> &PublicKey {
         &self.server_key
+    }
+
+    /// Every host key the server announced holding (OpenSSH does, after
+    /// login); empty if it announced none.
+    pub fn announced_keys(&self) -> &[PublicKey] {
+        &self.announced
     }
 
     /// Warnings from setting up the connection (a newly recorded host key,
@@ -330,15 +338,60 @@ fn connect_host<'a>(
                 }
                 other => other,
             })?;
-        Ok(Session {
+        let mut session = Session {
             host: host.clone(),
             handle,
             server_key,
+            announced: Vec::new(),
             verified,
             notes,
             via,
-        })
+        };
+        if let Err(refused) = session.check_announced_keys(intent, &observed).await {
+            session.close().await;
+            return Err(refused);
+        }
+        Ok(session)
     })
+}
+
+impl Session {
+    /// The pinned-key lock for every key the server holds, before anything
+    /// runs: only where the inventory pins keys under a protected
+    /// environment and the negotiated key did not already say so.
+    async fn check_announced_keys(
+        &mut self,
+        intent: &Intent,
+        observed: &Mutex<Observed>,
+    ) -> Result<(), ConnectError> {
+        let pins_protected = self
+            .host
+            .safety
+            .environments
+            .iter()
+            .any(|e| e.protected && !e.pins.is_empty());
+        if !pins_protected || self.verified.protected_as.is_some() {
+            return Ok(());
+        }
+        // OpenSSH announces its keys as soon as the user is logged in, so
+        // once a channel-open round trip is answered the handler has them.
+        let channel = with_timeout(
+            self.host.connect_timeout,
+            "waiting for the server after login",
+            self.handle.channel_open_session(),
+        )
+        .await?
+        .map_err(ConnectError::Protocol)?;
+        let _ = channel.close().await;
+        self.announced =
+            std::mem::take(&mut observed.lock().expect("handler state lock").announced);
+        if let Some(env) = guard::on_announced_keys(&self.host, intent, &self.announced)
+            .map_err(ConnectError::Refused)?
+        {
+            self.verified.protected_as = Some(env);
+        }
+        Ok(())
+    }
 }
 
 async fn with_timeout<T>(

@@ -102,6 +102,10 @@ fn an_email_with_quotes_and_semicolons_arrives_intact_and_runs_nothing() {
     let key = s.create_session(&email);
     assert_eq!(web.get(Some(&key)), format!("Logged in as {email}\n"));
     assert!(!marker.exists(), "the email ran as a command");
+    // Nor is an "email" ever an option to manage.py.
+    let email = "--settings=nowhere";
+    let key = s.create_session(email);
+    assert_eq!(web.get(Some(&key)), format!("Logged in as {email}\n"));
 }
 
 #[test]

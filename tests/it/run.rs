@@ -408,4 +408,42 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         .run()
         .code(1)
         .stderr_has("rejected the password");
+    // A wrong password with secrets on stdin: sudo never reads the script.
+    let ran = w
+        .roadie()
+        .args(["task", "staging", "whoami"])
+        .env("ROADIE_SUDO_PASSWORD", "wrong")
+        .run()
+        .code(1)
+        .stderr_has("rejected the password");
+    assert!(!ran.stderr.contains("t0ken"), "{}", ran.stderr);
+    // `~` under sudo is still the login user's home.
+    let home = format!("/home/{user}");
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--sudo", "--cwd", "~", "--", "id -u; pwd"])
+        .env("ROADIE_SUDO_PASSWORD", "s3cret pass")
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, format!("0\n{home}\n"));
+    // When sudo does not ask (NOPASSWD), an unneeded password is still
+    // never run or printed as part of the script.
+    std::fs::write(
+        "/etc/sudoers.d/roadie-sudo-test",
+        format!("{user} ALL=(ALL) NOPASSWD: ALL\n"),
+    )
+    .unwrap();
+    let ran = w
+        .roadie()
+        .args(["task", "staging", "whoami"])
+        .env("ROADIE_SUDO_PASSWORD", "$(echo INJECTED) s3cret")
+        .run();
+    std::fs::remove_file("/etc/sudoers.d/roadie-sudo-test").unwrap();
+    let ran = ran.code(0);
+    assert_eq!(ran.stdout, "0\nhello there\n");
+    assert!(
+        !ran.stderr.contains("s3cret") && !ran.stderr.contains("INJECTED"),
+        "{}",
+        ran.stderr
+    );
 }

@@ -297,12 +297,77 @@ fn production_key_pinned_but_its_entry_unprotected() {
         refused(ran, "pinned-host-key");
         e.assert_production_untouched();
     }
+    // The Rust API refuses the connection itself, before logging in.
+    let project = roadie::blocking::Project::load(&e.w.path("roadie.yaml")).unwrap();
+    match project.connect("legacy") {
+        Err(roadie::Error::Refused(refusal)) => {
+            assert_eq!(refusal.lock, roadie::guard::Lock::PinnedHostKey);
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("connected to production for fixtures"),
+    }
     // Naming production itself lets a change through: it *is* production.
     e.w.roadie()
         .args(["run", "legacy", "--confirm", "production", "--", "hostname"])
         .run()
         .code(0)
         .stdout_has("production");
+}
+
+/// Production holds an Ed25519 and an ECDSA host key; only the ECDSA one
+/// is pinned. Reached through a staging entry, the server presents its
+/// Ed25519 key, but announces both after login: refused before any command.
+#[test]
+fn pinned_key_of_another_type_than_the_one_negotiated() {
+    let mut w = World::new();
+    let ecdsa = w.path("ssh_host_ecdsa_key");
+    crate::support::sh(
+        "ssh-keygen",
+        &["-q", "-t", "ecdsa", "-N", "", "-f", ecdsa.to_str().unwrap()],
+        &[],
+    );
+    let pinned = crate::support::sh(
+        "ssh-keygen",
+        &["-l", "-f", &format!("{}.pub", ecdsa.display())],
+        &[],
+    );
+    let pinned = pinned.split_whitespace().nth(1).unwrap().to_owned();
+    let host_key_line = format!("HostKey {}", ecdsa.display());
+    let s = w.server_with(&[crate::support::addr(61)], &[&host_key_line]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory(
+        "staging",
+        std::slice::from_ref(&entry),
+        &format!(
+            "  production:\n    protected: true\n    hosts: [production.example.invalid]\n    \
+             host_keys: [\"{pinned}\"]\n"
+        ),
+    );
+    let wiped = w.path("wiped");
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--destroy",
+            "--",
+            &format!("touch {}", wiped.display()),
+        ])
+        .run();
+    refused(ran, "pinned-host-key")
+        .stderr_has(&pinned)
+        .stderr_has("protected environment 'production'");
+    assert!(!wiped.exists(), "the destroy step ran");
+    w.roadie()
+        .args(["hosts", "staging", "--check"])
+        .run()
+        .code(0)
+        .stdout_has("treated as 'production'");
+    // A change needs production named, as on production itself.
+    refused(
+        w.roadie().args(["run", "staging", "--", "true"]).run(),
+        "pinned-host-key",
+    );
 }
 
 #[test]
@@ -383,6 +448,48 @@ fn env_marker_in_the_servers_dotenv() {
     e.assert_production_untouched();
 }
 
+/// A wrong alias lands on production, whose `.env` lives where production's
+/// own `env_file` template puts it for production's own host names: found
+/// there, and refused. With no `.env` to tell the server apart, refused too.
+#[test]
+fn env_marker_found_where_production_keeps_its_dotenv() {
+    let e = Estate::new(true);
+    // Each server sees its own data directory at the site path.
+    let production_site = e.production.data.join("production.example.invalid");
+    std::fs::create_dir_all(&production_site).unwrap();
+    std::fs::write(production_site.join(".env"), "DJANGO_ENV=production\n").unwrap();
+    e.inventory(&[
+        Estate::env("staging", &[Estate::ip(&e.production)], "client_key", &[]),
+        Estate::env(
+            "production",
+            &["production.example.invalid".into()],
+            "production_key",
+            &[
+                "protected: true".into(),
+                "env_marker: [\"DJANGO_ENV=production\"]".into(),
+                format!(
+                    "vars: {{env_file: \"{}/{{{{ host }}}}/.env\"}}",
+                    e.site.display()
+                ),
+            ],
+        ),
+    ]);
+    let ran =
+        e.w.roadie()
+            .args(["run", "staging", "--destroy", "--", &e.destroy_command()])
+            .run();
+    refused(ran, "server-marker")
+        .stderr_has("production.example.invalid/.env matches DJANGO_ENV=production");
+    e.assert_production_untouched();
+    std::fs::remove_file(production_site.join(".env")).unwrap();
+    let ran =
+        e.w.roadie()
+            .args(["run", "staging", "--destroy", "--", &e.destroy_command()])
+            .run();
+    refused(ran, "server-marker").stderr_has("cannot be told apart");
+    e.assert_production_untouched();
+}
+
 #[test]
 fn destroy_on_a_protected_environment_whatever_the_flags() {
     let e = Estate::new(false);
@@ -437,12 +544,14 @@ fn destroy_on_a_protected_environment_whatever_the_flags() {
     }
     // The Rust API goes through the same locks.
     let project = roadie::blocking::Project::load(&e.w.path("roadie.yaml")).unwrap();
-    let production = project.connect("production").unwrap();
-    let refused = production
-        .task("wipe")
-        .confirm("production")
-        .run()
-        .unwrap_err();
+    let Err(refused) = project.connect("production") else {
+        panic!("connected to production for fixtures");
+    };
+    assert!(matches!(refused, roadie::Error::Refused(_)), "{refused}");
+    let production = project
+        .connect_confirmed("production", "production")
+        .unwrap();
+    let refused = production.task("wipe").run().unwrap_err();
     assert!(matches!(refused, roadie::Error::Refused(_)), "{refused}");
     e.assert_production_untouched();
 }
