@@ -242,8 +242,13 @@ async fn install_site(session: &Session, site: &str, address: Ipv4Addr) -> Resul
     .await?;
     // A first deploy's .env: a generated secret key, the site's name.
     let mut env = DotEnv::default();
-    env.set("DJANGO_DEBUG_FALSE", "y");
-    env.set("SITENAME", &address.to_string());
+    for (key, value) in [
+        ("DJANGO_DEBUG_FALSE", "y".to_owned()),
+        ("SITENAME", address.to_string()),
+    ] {
+        env.set(key, &value)
+            .map_err(|e| Error::Usage(format!("{key}: {e}")))?;
+    }
     env.ensure_secret("DJANGO_SECRET_KEY");
     session
         .write_file(

@@ -106,44 +106,92 @@ pub fn mask(key: &str, value: &str) -> String {
     if is_secret_key(key) && !value.is_empty() {
         return "********".to_owned();
     }
-    if let Some((scheme, rest)) = value.split_once("://")
-        && let Some((credentials, host)) = rest.split_once('@')
-        && let Some((user, _password)) = credentials.split_once(':')
-    {
-        return format!("{scheme}://{user}:********@{host}");
+    if let Some((scheme, rest)) = value.split_once("://") {
+        // The authority ends at the path, query or fragment (as URL parsers,
+        // and so the app, read it); its user part at the authority's last `@`,
+        // since a password may hold an `@` of its own.
+        let authority = rest.find(['/', '?', '#']).map_or(rest, |end| &rest[..end]);
+        if let Some(at) = authority.rfind('@')
+            && let Some((user, _password)) = rest[..at].split_once(':')
+        {
+            return format!("{scheme}://{user}:********{}", &rest[at..]);
+        }
     }
     value.to_owned()
 }
 
-/// `KEY=VALUE` as a line that both a shell and a dotenv reader take back as
-/// the same value.
-fn entry_text(key: &str, value: &str, export: bool) -> String {
+/// A value that no quoting writes so that python-dotenv and `sh` (`set -a;
+/// . .env`) read it back the same.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "this value cannot be written to a .env file so that python-dotenv and sh both read it back unchanged: it {0}"
+)]
+pub struct Unportable(String);
+
+/// `value` as written after `KEY=`, so that python-dotenv, `sh` and
+/// [`DotEnv::parse`] all read it back unchanged; or why it cannot be.
+///
+/// Inside single quotes sh takes every character as it stands, and so does
+/// python-dotenv but for `\\` and `\'`. Inside double quotes sh expands `$`
+/// and `` ` ``, and both take `\` as an escape, each its own way. So: single
+/// quotes if the value has no `'` (nor `\\`, nor a final `\`), else double
+/// quotes (`"` as `\"`, which both read alike) if it has none of `` $`\ ``,
+/// else nothing works. And python-dotenv expands `${NAME}` wherever it
+/// stands, so no quoting keeps that either.
+pub fn quote_value(value: &str) -> Result<String, Unportable> {
+    let refuse = |reason: &str| Err(Unportable(reason.to_owned()));
+    if value.contains('\0') {
+        return refuse("contains a NUL character, which a shell variable cannot hold");
+    }
+    if value.contains('\r') {
+        return refuse("contains a carriage return, which python-dotenv reads as a line break");
+    }
+    if value
+        .find("${")
+        .is_some_and(|start| value[start..].contains('}'))
+    {
+        return refuse(
+            "has `${...}`, which python-dotenv expands, even inside single quotes, and sh there does not",
+        );
+    }
     let plain = |c: char| c.is_ascii_alphanumeric() || "_-.,:/@%+=".contains(c);
-    let value = if !value.is_empty() && value.chars().all(plain) {
-        value.to_owned()
-    } else if !value.contains('\'') {
-        format!("'{value}'")
-    } else {
-        let mut quoted = String::from("\"");
-        for c in value.chars() {
-            if matches!(c, '"' | '\\' | '$' | '`') {
-                quoted.push('\\');
-            }
-            quoted.push(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        return Ok(value.to_owned());
+    }
+    if !value.contains('\'') {
+        if value.contains("\\\\") || value.ends_with('\\') {
+            return refuse(
+                "has `\\\\` or ends with `\\`, which python-dotenv takes as an escape inside quotes and sh does not",
+            );
         }
-        quoted.push('"');
-        quoted
-    };
-    format!("{}{key}={value}\n", if export { "export " } else { "" })
+        return Ok(format!("'{value}'"));
+    }
+    if let Some(c) = value.chars().find(|c| matches!(c, '$' | '`' | '\\')) {
+        return refuse(&format!(
+            "has a `'`, so it needs double quotes, and a `{c}`, which sh and python-dotenv read differently inside double quotes"
+        ));
+    }
+    Ok(format!("\"{}\"", value.replace('"', "\\\"")))
+}
+
+/// `KEY=VALUE` as a line (see [`quote_value`]).
+fn entry_text(key: &str, value: &str, export: bool) -> Result<String, Unportable> {
+    let value = quote_value(value)?;
+    Ok(format!(
+        "{}{key}={value}\n",
+        if export { "export " } else { "" }
+    ))
 }
 
 impl DotEnv {
     /// Set `key` to `value`, in place if it is there (keeping `export`),
-    /// else at the end. Returns whether the file changed.
-    pub fn set(&mut self, key: &str, value: &str) -> bool {
+    /// else at the end. Returns whether the file changed, or, changing
+    /// nothing, why the value cannot be written (see [`quote_value`]).
+    pub fn set(&mut self, key: &str, value: &str) -> Result<bool, Unportable> {
         if self.get(key) == Some(value) {
-            return false;
+            return Ok(false);
         }
+        let text = |export| entry_text(key, value, export);
         let last = self
             .lines
             .iter()
@@ -156,11 +204,12 @@ impl DotEnv {
             self.lines[index] = Line::Entry {
                 key: key.to_owned(),
                 value: value.to_owned(),
-                raw: entry_text(key, value, export),
+                raw: text(export)?,
                 line: *line,
             };
-            return true;
+            return Ok(true);
         }
+        let raw = text(false)?;
         if let Some(last) = self.lines.last_mut() {
             let raw = match last {
                 Line::Entry { raw, .. } | Line::Other(raw) | Line::Malformed { raw, .. } => raw,
@@ -172,10 +221,10 @@ impl DotEnv {
         self.lines.push(Line::Entry {
             key: key.to_owned(),
             value: value.to_owned(),
-            raw: entry_text(key, value, false),
+            raw,
             line: 0,
         });
-        true
+        Ok(true)
     }
 
     /// Remove every entry for `key`. Returns whether the file changed.
@@ -196,6 +245,7 @@ impl DotEnv {
             .map(|_| char::from(rand::distr::Alphanumeric.sample(&mut rand::rng())))
             .collect();
         self.set(key, &secret)
+            .expect("letters and digits are written unquoted")
     }
 }
 
@@ -249,6 +299,7 @@ fn parse_entry(lines: &[&str], number: usize) -> (Line, usize) {
     if !is_key(key) {
         return malformed("the name must be letters, digits, _ or ., not starting with a digit");
     }
+    let after_equals = rest;
     let rest = rest.trim_start_matches([' ', '\t']);
     let entry = |value: String, used: usize| {
         (
@@ -280,13 +331,20 @@ fn parse_entry(lines: &[&str], number: usize) -> (Line, usize) {
             used += 1;
         }
     }
-    let line = rest.trim_end_matches(['\n', '\r']);
-    // An unquoted value ends at ` #` (a comment) or the line's end.
+    let line = after_equals.trim_end_matches(['\n', '\r']);
+    // An unquoted value ends at a `#` after whitespace (a comment, as in
+    // `KEY= # note`) or at the line's end; `KEY=#abc` is the value `#abc`.
     let end = line
         .char_indices()
-        .find(|&(i, c)| c == '#' && (i == 0 || line[..i].ends_with([' ', '\t'])))
+        .find(|&(i, c)| c == '#' && line[..i].ends_with([' ', '\t']))
         .map_or(line.len(), |(i, _)| i);
-    entry(line[..end].trim_end().to_owned(), 1)
+    entry(
+        line[..end]
+            .trim_start_matches([' ', '\t'])
+            .trim_end()
+            .to_owned(),
+        1,
+    )
 }
 
 /// The value up to the closing `quote` and the text after it, or `None` if
@@ -341,9 +399,9 @@ mod tests {
     fn edits_keep_comments_order_and_quoting() {
         let text = "# top\nexport A=1\nB=two # note\n\nC='x'";
         let mut env = DotEnv::parse(text);
-        assert!(env.set("A", "it's $HOME"));
-        assert!(!env.set("A", "it's $HOME"));
-        assert!(env.set("D", "new value"));
+        assert_eq!(env.set("A", "it's home"), Ok(true));
+        assert_eq!(env.set("A", "it's home"), Ok(false));
+        assert_eq!(env.set("D", "new value"), Ok(true));
         assert!(env.unset("C"));
         assert!(!env.unset("C"));
         assert!(env.ensure_secret("SECRET_KEY"));
@@ -352,11 +410,11 @@ mod tests {
         assert!(!env.ensure_secret("SECRET_KEY"));
         let written = env.to_string();
         assert!(
-            written.starts_with("# top\nexport A=\"it's \\$HOME\"\nB=two # note\n\n"),
+            written.starts_with("# top\nexport A=\"it's home\"\nB=two # note\n\n"),
             "{written}"
         );
         let again = DotEnv::parse(&written);
-        assert_eq!(again.get("A"), Some("it's $HOME"));
+        assert_eq!(again.get("A"), Some("it's home"));
         assert_eq!(again.get("D"), Some("new value"));
         assert_eq!(again.get("SECRET_KEY"), Some(secret.as_str()));
         assert_eq!(again.get("C"), None);
@@ -366,7 +424,103 @@ mod tests {
             .arg(format!("{written}\nprintf '%s|%s' \"$A\" \"$D\""))
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's $HOME|new value");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's home|new value");
+    }
+
+    /// Values and how they are written, each read back unchanged by
+    /// python-dotenv 1.2.4 (`dotenv_values`), dash and `bash --posix` (`set -a;
+    /// . ./.env; printf %s "$K"`).
+    const WRITTEN: &[(&str, &str)] = &[
+        ("plain", "K=plain\n"),
+        ("", "K=''\n"),
+        ("x=y", "K=x=y\n"),
+        ("p@ss:w/rd%+", "K=p@ss:w/rd%+\n"),
+        ("-dash", "K=-dash\n"),
+        ("a b", "K='a b'\n"),
+        ("$HOME", "K='$HOME'\n"),
+        ("$(id)", "K='$(id)'\n"),
+        ("`date`", "K='`date`'\n"),
+        ("#abc$def", "K='#abc$def'\n"),
+        ("a #b", "K='a #b'\n"),
+        (" lead", "K=' lead'\n"),
+        ("trail ", "K='trail '\n"),
+        ("tab\there", "K='tab\there'\n"),
+        ("line1\nline2", "K='line1\nline2'\n"),
+        ("trailing nl\n", "K='trailing nl\n'\n"),
+        ("a\\b", "K='a\\b'\n"),
+        ("a\\nb", "K='a\\nb'\n"),
+        ("C:\\path\\to", "K='C:\\path\\to'\n"),
+        ("^\\d+$", "K='^\\d+$'\n"),
+        ("say \"hi\"", "K='say \"hi\"'\n"),
+        ("\"", "K='\"'\n"),
+        ("é ünïcode", "K='é ünïcode'\n"),
+        ("!bang", "K='!bang'\n"),
+        ("a;b&c|d", "K='a;b&c|d'\n"),
+        ("~user", "K='~user'\n"),
+        ("*glob?", "K='*glob?'\n"),
+        ("${", "K='${'\n"),
+        ("a}${b", "K='a}${b'\n"),
+        ("it's", "K=\"it's\"\n"),
+        ("'", "K=\"'\"\n"),
+        ("'quoted'", "K=\"'quoted'\"\n"),
+        ("it's !", "K=\"it's !\"\n"),
+        ("it's\nmulti", "K=\"it's\nmulti\"\n"),
+        ("it's \"q\"", "K=\"it's \\\"q\\\"\"\n"),
+        ("\"'\"", "K=\"\\\"'\\\"\"\n"),
+    ];
+
+    /// Values no quoting writes so that python-dotenv and sh agree.
+    const UNPORTABLE: &[&str] = &[
+        "it's $HOME `x`",
+        "it's `x`",
+        "a'b\\c",
+        "it's\\",
+        "a\\\\b",
+        "a\\",
+        "\\",
+        "${A}-$HOME",
+        "${a:b}",
+        "cr\rhere",
+        "nul\0here",
+    ];
+
+    #[test]
+    fn written_values_read_back_the_same_everywhere() {
+        for &(value, written) in WRITTEN {
+            let mut env = DotEnv::default();
+            assert_eq!(env.set("K", value), Ok(true), "{value:?}");
+            assert_eq!(env.to_string(), written, "{value:?}");
+            assert_eq!(DotEnv::parse(written).get("K"), Some(value), "{value:?}");
+            // In place, after `export`, between other lines.
+            let mut env = DotEnv::parse("# a\nexport K=old # note\nB=1\n");
+            assert_eq!(env.set("K", value), Ok(true), "{value:?}");
+            let again = DotEnv::parse(&env.to_string());
+            assert_eq!(again.get("K"), Some(value), "{value:?}");
+            assert_eq!(again.get("B"), Some("1"), "{value:?}");
+        }
+        for &value in UNPORTABLE {
+            let mut env = DotEnv::parse("K=old\n");
+            let error = env.set("K", value).unwrap_err().to_string();
+            assert!(error.contains("cannot be written"), "{value:?}: {error}");
+            assert_eq!(env.to_string(), "K=old\n", "{value:?}");
+            assert_eq!(env.get("K"), Some("old"), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_hash_starts_a_comment_only_after_whitespace() {
+        let env = DotEnv::parse(
+            "SECRET_KEY=#abc$def\nLONE=#\nIN=a#b #c\nNOTE= # just a note\nTAB=x\t#c\n",
+        );
+        assert_eq!(env.get("SECRET_KEY"), Some("#abc$def"));
+        assert_eq!(env.get("LONE"), Some("#"));
+        assert_eq!(env.get("IN"), Some("a#b"));
+        assert_eq!(env.get("NOTE"), Some(""));
+        assert_eq!(env.get("TAB"), Some("x"));
+        // So a real secret that starts with `#` is never replaced.
+        let mut env = DotEnv::parse("SECRET_KEY=#abc$def\n");
+        assert!(!env.ensure_secret("SECRET_KEY"));
+        assert_eq!(env.to_string(), "SECRET_KEY=#abc$def\n");
     }
 
     #[test]
@@ -382,6 +536,22 @@ mod tests {
             "postgres://app:********@db:5432/app"
         );
         assert_eq!(mask("API_TOKEN", ""), "");
+        assert_eq!(
+            mask("DATABASE_URL", "postgres://u:p@ss@h/db"),
+            "postgres://u:********@h/db"
+        );
+        assert_eq!(
+            mask(
+                "DATABASE_URL",
+                "postgres://u:p@ss:w@rd@h:5432/db?user=a@b#x@y"
+            ),
+            "postgres://u:********@h:5432/db?user=a@b#x@y"
+        );
+        assert_eq!(
+            mask("CACHE_URL", "redis://h:6379/0?x=a:b@c"),
+            "redis://h:6379/0?x=a:b@c"
+        );
+        assert_eq!(mask("URL", "https://u@h/"), "https://u@h/");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{Global, output_result};
 use crate::audit;
-use crate::dotenv::{DotEnv, mask};
+use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
 use crate::error::{Error, exit_code};
 use crate::guard::{Intent, SafetyClass};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
@@ -55,10 +55,10 @@ impl Edits {
     }
 
     /// Apply to `env`; the keys that changed.
-    fn apply(&self, env: &mut DotEnv) -> Vec<String> {
+    fn apply(&self, env: &mut DotEnv) -> Result<Vec<String>, Error> {
         let mut changed = Vec::new();
         for (key, value) in &self.set {
-            if env.set(key, value) {
+            if env.set(key, value).map_err(|e| unportable(key, &e))? {
                 changed.push(key.clone());
             }
         }
@@ -72,7 +72,7 @@ impl Edits {
                 changed.push(key.clone());
             }
         }
-        changed
+        Ok(changed)
     }
 
     /// For the audit log: the keys, never the values.
@@ -122,6 +122,10 @@ fn malformed(env: &DotEnv) -> Vec<Malformed> {
         .collect()
 }
 
+fn unportable(key: &str, error: &Unportable) -> Error {
+    Error::Usage(format!("--set {key}: {error}"))
+}
+
 fn parse_edits(args: &EnvArgs) -> Result<Edits, Error> {
     let mut edits = Edits {
         unset: args.unset.clone(),
@@ -132,6 +136,8 @@ fn parse_edits(args: &EnvArgs) -> Result<Edits, Error> {
         let (key, value) = pair
             .split_once('=')
             .ok_or_else(|| Error::Usage(format!("--set '{pair}': expected KEY=VALUE")))?;
+        // Refused here, before any host is reached.
+        quote_value(value).map_err(|e| unportable(key, &e))?;
         edits.set.push((key.to_owned(), value.to_owned()));
     }
     for key in edits
@@ -201,7 +207,7 @@ async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<Ho
         let mut env = DotEnv::parse(&String::from_utf8_lossy(
             before.as_deref().unwrap_or_default(),
         ));
-        let changed = edits.apply(&mut env);
+        let changed = edits.apply(&mut env)?;
         let result = HostEnv {
             event: "env_edit",
             host: String::new(),
