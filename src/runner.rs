@@ -126,7 +126,8 @@ impl HostRun {
 }
 
 /// The exit code for a whole run: 3 if a safeguard refused any host; else a
-/// single host's own code, or 1 when any of several hosts failed.
+/// single host's own code; with several hosts, 124 or 130 when every host
+/// that failed ran out of time or was interrupted, else 1 when any failed.
 pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
     if runs
         .iter()
@@ -141,17 +142,28 @@ pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
             Outcome::Failed(error) => error.exit_code(),
         },
         many => {
-            let all_ok = many.iter().all(|r| match &r.outcome {
-                Outcome::Ran(finished) => {
-                    finished.status.success() && finished.failed_step.is_none()
+            let failed: Vec<i32> = many
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    Outcome::Ran(finished)
+                        if finished.status.success() && finished.failed_step.is_none() =>
+                    {
+                        None
+                    }
+                    Outcome::Planned(_) => None,
+                    Outcome::Ran(_) => Some(exit_code::FAILED),
+                    Outcome::Failed(error) => Some(error.exit_code()),
+                })
+                .collect();
+            match failed.split_first() {
+                None => exit_code::SUCCESS,
+                Some((&first, rest))
+                    if [exit_code::TIMEOUT, exit_code::INTERRUPTED].contains(&first)
+                        && rest.iter().all(|&c| c == first) =>
+                {
+                    first
                 }
-                Outcome::Planned(_) => true,
-                Outcome::Failed(_) => false,
-            });
-            if all_ok {
-                exit_code::SUCCESS
-            } else {
-                exit_code::FAILED
+                Some(_) => exit_code::FAILED,
             }
         }
     }

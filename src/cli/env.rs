@@ -105,6 +105,9 @@ struct HostEnv {
     malformed: Vec<Malformed>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     missing: Vec<String>,
+    /// The host key of the server edited, for the audit log.
+    #[serde(skip)]
+    fingerprint: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -196,6 +199,7 @@ async fn read(
         changed: None,
         malformed: malformed(&env),
         missing,
+        fingerprint: None,
     })
 }
 
@@ -216,6 +220,7 @@ async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<Ho
             changed: Some(changed.clone()),
             malformed: malformed(&env),
             missing: Vec::new(),
+            fingerprint: Some(session.verified().fingerprint.clone()),
         };
         if changed.is_empty() {
             session.close().await;
@@ -267,16 +272,19 @@ pub async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
                 Err(Error::Refused(_)) => "refused".to_owned(),
                 Err(e) => format!("error ({})", e.kind()),
             };
-            let lock = match result {
-                Err(Error::Refused(refusal)) => Some(refusal.lock),
-                _ => None,
+            let (lock, fingerprint) = match result {
+                Ok(r) => (None, r.fingerprint.as_deref()),
+                Err(Error::Refused(refusal)) => {
+                    (Some(refusal.lock), refusal.fingerprint.as_deref())
+                }
+                Err(_) => (None, None),
             };
             let step = edits.describe();
             let entry = audit::Entry {
                 target: &args.target,
                 host: &host.label,
                 environment: host.environment.as_deref(),
-                fingerprint: None,
+                fingerprint,
                 step: &step,
                 class: SafetyClass::Change,
                 outcome,

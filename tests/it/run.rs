@@ -1,6 +1,6 @@
 //! `roadie run` against real sshd: exit codes, streams, quoting, JSON, sudo.
 
-use crate::support::{World, current_user, is_root, unprivileged_user};
+use crate::support::{World, addr, current_user, is_root, unprivileged_user};
 
 fn one_host() -> (World, String) {
     World::one_host(2)
@@ -138,6 +138,31 @@ fn timeout_stops_the_command() {
         .code(124)
         .stderr_has("timed out after 1s");
     assert_remote_process_ends(&pid_file);
+}
+
+#[test]
+fn several_hosts_that_all_time_out_exit_124() {
+    let mut w = World::new();
+    let s = w.server(&[addr(71), addr(72)]);
+    let entries = w.entries(s);
+    w.inventory("staging", &entries, "");
+    w.log_in_as(&unprivileged_user());
+    w.roadie()
+        .args(["run", "staging", "--timeout", "1", "--", "sleep 30"])
+        .run()
+        .code(124);
+    // One fails on its own, the other times out: a plain failure.
+    w.roadie()
+        .args([
+            "run",
+            "staging",
+            "--timeout",
+            "1",
+            "--",
+            "case \"$SSH_CONNECTION\" in *127.0.0.71*) exit 7;; *) sleep 30;; esac",
+        ])
+        .run()
+        .code(1);
 }
 
 /// The remote command (which wrote its pid to `pid_file`) goes away.
