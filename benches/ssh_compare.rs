@@ -1,6 +1,6 @@
 //! roadie against OpenSSH's `ssh`, on the same loopback sshd servers.
 //!
-//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel]`
+//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel|transfer]`
 //!
 //! Whole processes are timed, contenders interleaved run by run, and medians
 //! compared:
@@ -12,7 +12,9 @@
 //! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes';
 //! 4. a tunnel: `roadie tunnel` against `ssh -N -L` (same cipher), bulk
 //!    throughput (1 GiB through it) and round-trip latency (1,000 64-byte
-//!    ping-pongs).
+//!    ping-pongs);
+//! 5. uploads: `roadie put` of one 100 MiB file against `scp`, and of 1,000
+//!    files of 4 KiB against `rsync -a` over ssh (needs rsync installed).
 //!
 //! The servers log at DEBUG1 so the key exchange and cipher each client
 //! negotiated can be read from them. Run as root to get a benchmark user whose
@@ -281,9 +283,10 @@ fn main() {
     // `--only tunnel` (or `commands`) runs one part.
     let only: Option<String> = std::env::args().skip_while(|a| a != "--only").nth(1);
     let s = setup();
-    if only.as_deref() == Some("tunnel") {
-        tunnels(&s, s.entries[0], runs);
-        return;
+    match only.as_deref() {
+        Some("tunnel") => return tunnels(&s, s.entries[0], runs),
+        Some("transfer") => return transfers(&s, s.entries[0], runs),
+        _ => {}
     }
     let version = Command::new("ssh").arg("-V").output().unwrap();
     println!(
@@ -362,7 +365,82 @@ fn main() {
     );
     if only.is_none() {
         tunnels(&s, one, runs);
+        transfers(&s, one, runs);
     }
+}
+
+/// Uploads to one host, into a fresh directory each run.
+fn transfers(s: &Setup, (address, port): (Ipv4Addr, u16), runs: usize) {
+    let source = s.dir.path().join("upload");
+    let many = source.join("many");
+    std::fs::create_dir_all(&many).unwrap();
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut noise = |len: usize| -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed.to_le_bytes()[0]
+            })
+            .collect()
+    };
+    let big = source.join("big.bin");
+    std::fs::write(&big, noise(100 * 1024 * 1024)).unwrap();
+    for i in 0..1000 {
+        std::fs::write(many.join(format!("f{i:04}")), noise(4096)).unwrap();
+    }
+    // Somewhere the login user may write, emptied before every run.
+    let into = s.dir.path().join("into");
+    let fresh = || {
+        let _ = std::fs::remove_dir_all(&into);
+        std::fs::create_dir_all(&into).unwrap();
+        std::fs::set_permissions(&into, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        into.to_str().unwrap().to_owned()
+    };
+    let ssh_options = format!(
+        "-F none -o BatchMode=yes -o IdentitiesOnly=yes -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes",
+        s.key.display(),
+        s.known_hosts.display()
+    );
+    let destination = |dir: &str| format!("{}@{address}:{dir}/", s.user);
+    let scp = |file: &Path, dir: &str| {
+        let mut command = Command::new("scp");
+        command
+            .arg("-q")
+            .args(ssh_options.split(' '))
+            .args(["-P", &port.to_string()])
+            .arg(file)
+            .arg(destination(dir));
+        command
+    };
+    let rsync = |from: &Path, dir: &str| {
+        let mut command = Command::new("rsync");
+        command
+            .args(["-a", "-e", &format!("ssh {ssh_options} -p {port}")])
+            .arg(from)
+            .arg(destination(dir));
+        command
+    };
+    let roadie = |from: &Path, dir: &str| s.roadie(&["put", "one", from.to_str().unwrap(), dir]);
+    compare(
+        "upload one 100 MiB file",
+        runs.min(7),
+        &[
+            ("roadie put one big.bin DIR", &|| {
+                vec![roadie(&big, &fresh())]
+            }),
+            ("scp big.bin HOST:DIR/", &|| vec![scp(&big, &fresh())]),
+        ],
+    );
+    compare(
+        "upload 1,000 files of 4 KiB",
+        runs.min(7),
+        &[
+            ("roadie put one many DIR", &|| vec![roadie(&many, &fresh())]),
+            ("rsync -a many HOST:DIR/", &|| vec![rsync(&many, &fresh())]),
+        ],
+    );
 }
 
 /// A server on the host's side: swallows a stream and answers with how much

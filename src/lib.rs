@@ -57,6 +57,7 @@ pub mod sandbox;
 pub mod ssh;
 pub mod ssh_config;
 pub mod template;
+pub mod transfer;
 pub mod tunnel;
 
 pub use command::RemoteCommand;

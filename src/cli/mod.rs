@@ -8,6 +8,7 @@ mod logs;
 mod run;
 mod sandbox;
 mod task;
+mod transfer;
 mod tunnel;
 
 use std::path::PathBuf;
@@ -98,6 +99,11 @@ pub enum Command {
     Tasks,
     /// Forward local ports to ports on (or seen from) the hosts; --exec runs a command with the database settings.
     Tunnel(tunnel::TunnelArgs),
+    /// Copy local files and directories to every host of TARGET (SFTP, atomically per file).
+    #[command(override_usage = "roadie put [OPTIONS] <TARGET> <LOCAL>... <REMOTE_DIR>")]
+    Put(transfer::PutArgs),
+    /// Copy a file or directory from every host of TARGET.
+    Get(transfer::GetArgs),
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -194,6 +200,8 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Tasks => task::tasks(&cli.global),
             Command::Logs(args) => logs::logs(&cli.global, args).await,
             Command::Tunnel(args) => tunnel::tunnel(&cli.global, args).await,
+            Command::Put(args) => transfer::put(&cli.global, args).await,
+            Command::Get(args) => transfer::get(&cli.global, args).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
         }
     });

@@ -6,6 +6,7 @@ mod exec;
 mod files;
 mod handler;
 pub mod known_hosts;
+pub mod sftp;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};

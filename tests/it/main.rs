@@ -14,4 +14,5 @@ mod safeguards;
 mod sandbox;
 mod ssh_config;
 mod support;
+mod transfer;
 mod tunnels;

@@ -1,0 +1,330 @@
+//! `roadie put TARGET LOCAL... REMOTE_DIR` and `roadie get TARGET REMOTE LOCAL_DIR`
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use console::Term;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tokio::sync::watch;
+
+use super::{Global, output_result};
+use crate::audit;
+use crate::error::{Error, exit_code};
+use crate::guard::{Intent, SafetyClass};
+use crate::runner::{DEFAULT_PARALLEL, each_host};
+use crate::ssh::Session;
+use crate::transfer::{Download, Progress, Totals, Upload};
+
+#[derive(Debug, Args)]
+pub struct PutArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// Local files and directories, then the remote directory they go in
+    /// (created if missing; `~/` is the remote home).
+    #[arg(required = true, num_args = 2.., value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Hosts worked on at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLEL)]
+    pub parallel: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// An environment, a host, ENV/HOST, or a comma list of these.
+    pub target: String,
+    /// The remote file or directory (`~/` is the remote home).
+    pub remote: String,
+    /// The local directory it goes in; with several hosts, each host's copy
+    /// goes in a subdirectory named after the host.
+    pub local_dir: PathBuf,
+    /// Hosts worked on at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLEL)]
+    pub parallel: u16,
+}
+
+/// What one host's transfer did.
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    totals: Totals,
+    took: Duration,
+}
+
+/// A progress bar per host while a terminal watches; nothing otherwise.
+#[derive(Clone)]
+struct Bars {
+    multi: Option<MultiProgress>,
+}
+
+impl Bars {
+    fn new(json: bool) -> Bars {
+        Bars {
+            multi: (!json && Term::stderr().is_term()).then(MultiProgress::new),
+        }
+    }
+
+    /// Show `progress` for `host` until the returned guard is dropped.
+    fn follow(&self, host: &str, progress: &Progress) -> Option<BarGuard> {
+        let multi = self.multi.as_ref()?;
+        let bar = multi.add(ProgressBar::new(0));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix} {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} {eta}",
+            )
+            .expect("valid progress template"),
+        );
+        bar.set_prefix(host.to_owned());
+        let (ticking, progress) = (bar.clone(), progress.clone());
+        let ticker = tokio::spawn(async move {
+            loop {
+                ticking.set_length(progress.total.load(Ordering::Relaxed));
+                ticking.set_position(progress.done.load(Ordering::Relaxed));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        Some(BarGuard { bar, ticker })
+    }
+}
+
+struct BarGuard {
+    bar: ProgressBar,
+    ticker: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for BarGuard {
+    fn drop(&mut self) {
+        self.ticker.abort();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Ctrl-C asks every transfer to stop (and clean up); a second one exits.
+fn interrupt_on_ctrl_c() -> watch::Receiver<bool> {
+    let (stop, interrupt) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(exit_code::INTERRUPTED);
+            }
+        }
+    });
+    interrupt
+}
+
+/// Do `transfer` over a fresh SFTP channel of `session`, stopping (and
+/// removing what was half written on the server) when `interrupt` turns.
+async fn over_sftp<F, Fut>(
+    session: Session,
+    bars: &Bars,
+    mut interrupt: watch::Receiver<bool>,
+    transfer: F,
+) -> Result<Done, Error>
+where
+    F: FnOnce(Arc<crate::ssh::sftp::Sftp>, Progress) -> Fut,
+    Fut: Future<Output = Result<Totals, Error>>,
+{
+    let host = session.host().label.clone();
+    let started = Instant::now();
+    let sftp = Arc::new(session.sftp().await?);
+    let progress = Progress::default();
+    let bar = bars.follow(&host, &progress);
+    let result = tokio::select! {
+        done = transfer(sftp.clone(), progress) => done,
+        () = async { drop(interrupt.wait_for(|stop| *stop).await); } => {
+            sftp.clean_up().await;
+            Err(Error::Interrupted { host })
+        }
+    };
+    drop(bar);
+    session.close().await;
+    result.map(|totals| Done {
+        totals,
+        took: started.elapsed(),
+    })
+}
+
+pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
+    let (remote_dir, locals) = args
+        .paths
+        .split_last()
+        .expect("clap requires two paths or more");
+    let remote_dir = remote_dir
+        .to_str()
+        .ok_or_else(|| Error::Usage(format!("{}: not a UTF-8 path", remote_dir.display())))?;
+    // Every local path is read before any host is contacted.
+    let upload = Arc::new(Upload::plan(locals, remote_dir)?);
+    let hosts = global.hosts(&args.target)?;
+    let intent = Intent {
+        class: SafetyClass::Change,
+        confirm: global.confirm.clone(),
+    };
+    let (bars, interrupt) = (Bars::new(global.json), interrupt_on_ctrl_c());
+    let results = each_host(
+        &hosts,
+        &intent,
+        usize::from(args.parallel),
+        move |session| {
+            let (upload, bars, interrupt) = (upload.clone(), bars.clone(), interrupt.clone());
+            async move {
+                let fingerprint = session.verified().fingerprint.clone();
+                over_sftp(session, &bars, interrupt, |sftp, progress| async move {
+                    upload.run(&sftp, &progress).await
+                })
+                .await
+                .map(|done| (done, fingerprint))
+            }
+        },
+    )
+    .await;
+    let step = format!(
+        "put {} -> {remote_dir}",
+        locals
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for (host, result) in hosts.iter().zip(&results) {
+        let (outcome, lock, fingerprint) = match result {
+            Ok((_, fingerprint)) => ("ok".to_owned(), None, Some(fingerprint.as_str())),
+            Err(Error::Refused(refusal)) => (
+                "refused".to_owned(),
+                Some(refusal.lock),
+                refusal.fingerprint.as_deref(),
+            ),
+            Err(e) => (format!("error ({})", e.kind()), None, None),
+        };
+        let entry = audit::Entry {
+            target: &args.target,
+            host: &host.label,
+            environment: host.environment.as_deref(),
+            fingerprint,
+            step: &step,
+            class: SafetyClass::Change,
+            outcome,
+            lock,
+        };
+        if let Err(e) = audit::record(&entry) {
+            eprintln!("roadie: warning: could not write the audit log: {e}");
+        }
+    }
+    let results = results
+        .into_iter()
+        .map(|r| r.map(|(done, _)| done))
+        .collect();
+    report("put", &hosts, results, global.json)
+}
+
+pub async fn get(global: &Global, args: &GetArgs) -> Result<i32, Error> {
+    let hosts = global.hosts(&args.target)?;
+    let several = hosts.len() > 1;
+    let (bars, interrupt) = (Bars::new(global.json), interrupt_on_ctrl_c());
+    let (remote, local_dir) = (args.remote.clone(), args.local_dir.clone());
+    let results = each_host(
+        &hosts,
+        &Intent::read(),
+        usize::from(args.parallel),
+        move |session| {
+            let (bars, interrupt) = (bars.clone(), interrupt.clone());
+            let dir = if several {
+                local_dir.join(&session.host().label)
+            } else {
+                local_dir.clone()
+            };
+            let remote = remote.clone();
+            async move {
+                over_sftp(session, &bars, interrupt, |sftp, progress| async move {
+                    let download = Download::plan(&sftp, &remote, &dir).await?;
+                    download.run(&sftp, &progress).await
+                })
+                .await
+            }
+        },
+    )
+    .await;
+    report("get", &hosts, results, global.json)
+}
+
+/// Each host's totals (or error), and the exit code: 0, a single host's
+/// error code, 3 if any was refused, else 1 if any failed.
+fn report(
+    verb: &str,
+    hosts: &[crate::Host],
+    results: Vec<Result<Done, Error>>,
+    json: bool,
+) -> Result<i32, Error> {
+    let mut code = exit_code::SUCCESS;
+    let mut out = std::io::stdout().lock();
+    for (host, result) in hosts.iter().zip(results) {
+        match result {
+            Ok(done) => {
+                let seconds = done.took.as_secs_f64();
+                let line = if json {
+                    serde_json::json!({
+                        "event": "transfer",
+                        "host": host.label,
+                        "direction": verb,
+                        "status": "ok",
+                        "files": done.totals.files,
+                        "dirs": done.totals.dirs,
+                        "links": done.totals.links,
+                        "bytes": done.totals.bytes,
+                        "duration_ms": done.took.as_millis(),
+                    })
+                    .to_string()
+                } else {
+                    format!(
+                        "{}: {verb} {} in {seconds:.2}s ({}/s)",
+                        host.label,
+                        done.totals.describe(),
+                        indicatif::HumanBytes(per_second(done.totals.bytes, seconds)),
+                    )
+                };
+                output_result(writeln!(out, "{line}"))?;
+            }
+            Err(error) => {
+                code = match (&error, hosts.len()) {
+                    (Error::Refused(_), _) => exit_code::REFUSED,
+                    _ if code == exit_code::REFUSED => code,
+                    (_, 1) => error.exit_code(),
+                    _ => exit_code::FAILED,
+                };
+                if json {
+                    let event = serde_json::json!({
+                        "event": "transfer",
+                        "host": host.label,
+                        "direction": verb,
+                        "status": if matches!(error, Error::Refused(_)) { "refused" } else { "error" },
+                        "error": crate::error::report(&error),
+                        "error_kind": error.kind(),
+                        "exit_code": error.exit_code(),
+                    });
+                    output_result(writeln!(out, "{event}"))?;
+                }
+                eprintln!(
+                    "{} {}",
+                    console::style("roadie: error:").red().bold().for_stderr(),
+                    crate::error::report(&error)
+                );
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn per_second(bytes: u64, seconds: f64) -> u64 {
+    if seconds <= 0.0 {
+        return 0;
+    }
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let rate = (bytes as f64 / seconds) as u64;
+    rate
+}

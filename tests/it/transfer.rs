@@ -1,0 +1,296 @@
+//! `roadie put` and `roadie get` over SFTP against real sshd: trees with
+//! modes and links, several hosts, errors, and interruption.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{World, addr, is_root, sh, unprivileged_user};
+
+/// A local tree: nested files with their own modes and times, an empty
+/// directory, and a relative symlink.
+fn make_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("static/css")).unwrap();
+    std::fs::create_dir_all(root.join("empty")).unwrap();
+    std::fs::write(root.join("manage.py"), "print('hi')\n").unwrap();
+    std::fs::set_permissions(root.join("manage.py"), PermissionsExt::from_mode(0o751)).unwrap();
+    std::fs::write(root.join("static/css/site.css"), "body {}\n".repeat(5000)).unwrap();
+    std::fs::write(root.join("static/secret.txt"), "s\n").unwrap();
+    std::fs::set_permissions(
+        root.join("static/secret.txt"),
+        PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(root.join("static/css"), PermissionsExt::from_mode(0o750)).unwrap();
+    symlink("static/css/site.css", root.join("style.css")).unwrap();
+    sh(
+        "touch",
+        &[
+            "-d",
+            "2024-01-02 03:04:05",
+            root.join("manage.py").to_str().unwrap(),
+        ],
+        &[],
+    );
+}
+
+/// Both trees hold the same names, kinds, contents, modes, link targets and
+/// file modification times.
+fn assert_same_tree(a: &Path, b: &Path) {
+    let mut names: Vec<_> = std::fs::read_dir(a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let mut other: Vec<_> = std::fs::read_dir(b)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    other.sort();
+    assert_eq!(names, other, "{} vs {}", a.display(), b.display());
+    for name in names {
+        let (x, y) = (a.join(&name), b.join(&name));
+        let (mx, my) = (
+            std::fs::symlink_metadata(&x).unwrap(),
+            std::fs::symlink_metadata(&y).unwrap(),
+        );
+        assert_eq!(mx.file_type(), my.file_type(), "{}", y.display());
+        if mx.file_type().is_symlink() {
+            assert_eq!(
+                std::fs::read_link(&x).unwrap(),
+                std::fs::read_link(&y).unwrap()
+            );
+            continue;
+        }
+        assert_eq!(
+            mx.mode() & 0o7777,
+            my.mode() & 0o7777,
+            "mode of {}",
+            y.display()
+        );
+        if mx.is_dir() {
+            assert_same_tree(&x, &y);
+        } else {
+            assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(&y).unwrap());
+            assert_eq!(mx.mtime(), my.mtime(), "mtime of {}", y.display());
+        }
+    }
+}
+
+#[test]
+fn a_tree_goes_up_and_comes_back_the_same() {
+    let (w, _) = World::one_host(80);
+    let local = w.path("local/site");
+    make_tree(&local);
+    let remote_dir = w.path("remote/deploy/here");
+    let ran = w
+        .roadie()
+        .args(["put", "staging"])
+        .args([&local, &remote_dir])
+        .run()
+        .code(0)
+        .stdout_has("3 files")
+        .stdout_has("1 link")
+        .stdout_has("4 directories");
+    assert!(ran.stdout.contains("put"), "{}", ran.stdout);
+    assert_same_tree(&local, &remote_dir.join("site"));
+    // No temporary file is left anywhere.
+    let listing = sh("find", &[remote_dir.to_str().unwrap()], &[]);
+    assert!(!listing.contains(".roadie-"), "{listing}");
+    // A second put replaces files in place, atomically, keeping the tree.
+    std::fs::write(local.join("static/secret.txt"), "changed\n").unwrap();
+    w.roadie()
+        .args(["put", "staging"])
+        .args([&local, &remote_dir])
+        .run()
+        .code(0);
+    assert_same_tree(&local, &remote_dir.join("site"));
+    // And back: `get` copies the tree into a local directory.
+    let back = w.path("back");
+    let ran = w
+        .roadie()
+        .args([
+            "--json",
+            "get",
+            "staging",
+            remote_dir.join("site").to_str().unwrap(),
+        ])
+        .args([&back])
+        .run()
+        .code(0);
+    let event = &ran.events()[0];
+    assert_eq!(event["event"], "transfer");
+    assert_eq!(event["direction"], "get");
+    assert_eq!(event["files"], 3);
+    assert_eq!(event["links"], 1);
+    assert_same_tree(&local, &back.join("site"));
+    // One file to a `~/` directory (the login user's home).
+    let ran = w
+        .roadie()
+        .args(["get", "staging", "~/.profile-not-there"])
+        .args([&back])
+        .run()
+        .code(1);
+    assert!(
+        ran.stderr.contains("no such file or directory"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn several_hosts_at_once_and_their_copies_apart() {
+    let mut w = World::new();
+    let s = w.server(&[addr(81), addr(82)]);
+    let entries = w.entries(s);
+    w.inventory("staging", &entries, "");
+    let file = w.write("notes.txt", "hello\n");
+    // Both hosts are the same machine here: each puts into its own directory.
+    let target = w.path("up");
+    for entry in &entries {
+        w.roadie()
+            .args(["put", &format!("staging/{entry}")])
+            .args([&file, &target.join(entry.replace(':', "_"))])
+            .run()
+            .code(0);
+    }
+    let ran = w
+        .roadie()
+        .args(["put", "staging"])
+        .args([&file, &target.join("both")])
+        .run()
+        .code(0);
+    for entry in &entries {
+        assert!(ran.stdout.contains(entry.as_str()), "{}", ran.stdout);
+    }
+    let back = w.path("back");
+    w.roadie()
+        .args([
+            "get",
+            "staging",
+            target.join("both/notes.txt").to_str().unwrap(),
+        ])
+        .args([&back])
+        .run()
+        .code(0);
+    for entry in &entries {
+        assert_eq!(
+            std::fs::read_to_string(back.join(entry).join("notes.txt")).unwrap(),
+            "hello\n"
+        );
+    }
+}
+
+#[test]
+fn errors_name_the_host_and_the_path() {
+    let (w, entry) = World::one_host(83);
+    w.log_in_as(&unprivileged_user());
+    // A missing local path: said before connecting.
+    w.roadie()
+        .args(["put", "staging", "/nonexistent/local", "/tmp"])
+        .run()
+        .code(2)
+        .stderr_has("/nonexistent/local");
+    // A directory the login user may not write.
+    let locked = w.path("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    std::fs::set_permissions(&locked, PermissionsExt::from_mode(0o755)).unwrap();
+    let file = w.write("f.txt", "x\n");
+    w.roadie()
+        .args(["put", "staging"])
+        .args([&file, &locked])
+        .run()
+        .code(1)
+        .stderr_has(&entry)
+        .stderr_has(&format!("{}/f.txt: permission denied", locked.display()));
+}
+
+/// Needs root, to mount a small tmpfs as the full disk.
+#[test]
+fn a_full_disk_is_said_plainly() {
+    assert!(is_root(), "this test needs root (CI runs as root)");
+    let (w, _) = World::one_host(84);
+    let small = w.path("small");
+    std::fs::create_dir_all(&small).unwrap();
+    sh(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tmpfs",
+            small.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let big = w.path("big.bin");
+    std::fs::write(&big, vec![7u8; 4 * 1024 * 1024]).unwrap();
+    let ran = w
+        .roadie()
+        .args(["put", "staging"])
+        .args([&big, &small])
+        .run();
+    let listing = sh("ls", &["-A", small.to_str().unwrap()], &[]);
+    sh("umount", &[small.to_str().unwrap()], &[]);
+    ran.code(1).stderr_has("no space left");
+    assert_eq!(listing.trim(), "", "a partial file was left");
+}
+
+/// Ctrl-C in the middle of a large upload: nothing under the final name,
+/// no temporary file left behind.
+#[test]
+fn an_interrupted_upload_leaves_nothing_under_its_name() {
+    let (w, _) = World::one_host(85);
+    // Sparse: costs no local disk, takes seconds to send.
+    let big = w.path("huge.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(4 * 1024 * 1024 * 1024)
+        .unwrap();
+    let dest = w.path("dest");
+    std::fs::create_dir_all(&dest).unwrap();
+    for signal in ["INT", "KILL"] {
+        let mut child = w
+            .roadie()
+            .args(["put", "staging"])
+            .args([&big, &dest])
+            .spawn();
+        let started = Instant::now();
+        // Wait until the temporary file is being written.
+        loop {
+            let writing = std::fs::read_dir(&dest).unwrap().any(|e| {
+                let e = e.unwrap();
+                e.file_name().to_string_lossy().contains(".roadie-")
+                    && e.metadata().unwrap().len() > 0
+            });
+            if writing {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the upload never started"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        sh(
+            "kill",
+            &[&format!("-{signal}"), &child.id().to_string()],
+            &[],
+        );
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert!(
+            !dest.join("huge.bin").exists(),
+            "a partial file is under its name"
+        );
+        if signal == "INT" {
+            assert_eq!(status.code(), Some(130));
+            let left: Vec<_> = std::fs::read_dir(&dest).unwrap().collect();
+            assert!(left.is_empty(), "left behind: {left:?}");
+        }
+        for e in std::fs::read_dir(&dest).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+    }
+}
