@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, watch};
 
@@ -12,9 +13,11 @@ use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::output::{Event, Stream};
-use crate::playbook::{Action, Plan, PlannedStep, Playbook, plan_task};
+use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, plan_task};
 use crate::resolve::Host;
-use crate::ssh::{Chunk, ExitStatus, Expect, Session};
+use crate::ssh::sftp::{Stamp, sftp_path};
+use crate::ssh::{Chunk, ExitStatus, Session};
+use crate::transfer::{Download, Progress, Upload};
 
 /// How much of a step's stdout a capture keeps, at most.
 const CAPTURE_LIMIT: usize = 1024 * 1024;
@@ -31,6 +34,8 @@ pub enum Job {
         playbook: Arc<Playbook>,
         task: String,
         params: BTreeMap<String, String>,
+        /// When the job was made: `{{ timestamp }}`, the same on every host.
+        started: SystemTime,
     },
 }
 
@@ -43,6 +48,7 @@ impl Job {
                 playbook,
                 task,
                 params,
+                ..
             } => {
                 let names: Vec<String> = params.keys().map(|k| format!("{k}=...")).collect();
                 format!("task {}:{task} {}", playbook.name, names.join(" "))
@@ -76,34 +82,66 @@ impl Job {
         match self {
             Job::Command(command) => Ok(vec![PlannedStep {
                 label: String::new(),
-                action: Action::Run(command.clone()),
+                action: Action::Run {
+                    command: command.clone(),
+                    env_file: None,
+                },
                 capture: None,
+                on_failure: Vec::new(),
             }]),
             Job::Task {
                 playbook,
                 task,
                 params,
+                started,
             } => {
                 let host = session.host();
                 let (_, found) = playbook_task(playbook, task)?;
+                // As it is now, for `{{ env.KEY }}`; steps read it again
+                // when they run (an earlier step may create it).
                 let dotenv = match self.env_file(host)? {
-                    Some(path) => {
-                        let bytes = session.read_file(&path).await?.ok_or_else(|| {
-                            Error::Remote {
-                                host: host.label.clone(),
-                                message: format!(
-                                    "the task applies {path}, which does not exist on the server"
-                                ),
-                            }
-                        })?;
-                        Some(DotEnv::parse(&String::from_utf8_lossy(&bytes)))
-                    }
+                    Some(path) => session
+                        .read_file(&path)
+                        .await?
+                        .map(|bytes| DotEnv::parse(&String::from_utf8_lossy(&bytes))),
                     None => None,
                 };
-                Ok(plan_task(playbook, found, host, params, dotenv.as_ref())?)
+                let home = if needs_home(playbook, found, host) {
+                    Some(session.home().await?)
+                } else {
+                    None
+                };
+                let extra = Extra {
+                    home,
+                    timestamp: timestamp(*started),
+                };
+                Ok(plan_task(
+                    playbook,
+                    found,
+                    host,
+                    params,
+                    dotenv.as_ref(),
+                    &extra,
+                )?)
             }
         }
     }
+}
+
+/// Whether a task's templates may use the server's home (`{{ home }}`,
+/// `| absolute`, or a template file, whose text is only read when planning).
+fn needs_home(playbook: &Playbook, task: &crate::playbook::Task, host: &Host) -> bool {
+    let text = format!("{:?} {:?} {:?}", task.steps, playbook.vars, host.vars);
+    text.contains("home") || text.contains("absolute") || text.contains("Template {")
+}
+
+/// `YYYYMMDDHHMMSS`, UTC.
+fn timestamp(at: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(at)
+        .to_string()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
 }
 
 fn playbook_task<'a>(
@@ -161,53 +199,220 @@ pub async fn execute(
         captured: BTreeMap::new(),
         failed_step: None,
     };
+    let mut envs = EnvFiles::default();
     for (index, step) in plan.into_iter().enumerate() {
-        let failed = |exit_code: Option<i32>, stderr: String| FailedStep {
-            index: index + 1,
-            name: step.label.clone(),
-            exit_code,
-            stderr,
-        };
-        let command = match &step.action {
-            Action::Run(command) => command,
-            Action::Upload { local, remote } => {
-                upload(session, local, remote).await?;
-                continue;
-            }
-        };
-        let ran = run_step(session, command, step.capture.is_some(), context).await?;
-        finished.status = ran.status.clone();
-        if !ran.status.success() {
-            let tail = String::from_utf8_lossy(&ran.stderr_tail).into_owned();
-            finished.failed_step = Some(failed(Some(ran.status.as_exit_code()), tail));
-            break;
-        }
-        if let Some(capture) = &step.capture {
-            let stdout = String::from_utf8_lossy(&ran.stdout);
-            match capture.extract(&stdout) {
-                Ok(value) => {
-                    finished.captured.insert(capture.name().to_owned(), value);
-                }
-                Err(why) => {
-                    finished.status.code = Some(1);
-                    finished.failed_step = Some(failed(None, why));
+        let failure = run_planned(session, &step, context, &mut envs, &mut finished).await?;
+        if let Some((exit_code, stderr)) = failure {
+            finished.status.code = Some(exit_code.map_or(1, |c| u32::try_from(c).unwrap_or(1)));
+            finished.failed_step = Some(FailedStep {
+                index: index + 1,
+                name: step.label.clone(),
+                exit_code,
+                stderr,
+            });
+            for rescue in &step.on_failure {
+                let note = format!("step {} failed: {}", index + 1, rescue.label);
+                let _ = context
+                    .events
+                    .send(Event::Warning {
+                        host: session.host().label.clone(),
+                        message: format!("{note} (on_failure)"),
+                    })
+                    .await;
+                let mut ignored = finished.clone();
+                if run_planned(session, rescue, context, &mut envs, &mut ignored)
+                    .await?
+                    .is_some()
+                {
                     break;
                 }
             }
+            break;
         }
     }
     Ok(finished)
 }
 
-async fn upload(session: &Session, local: &std::path::Path, remote: &str) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
-    let contents = tokio::fs::read(local)
-        .await
-        .map_err(|e| Error::io(format!("cannot read {}", local.display()), e))?;
-    let mode = std::fs::metadata(local).map_or(0o644, |m| m.permissions().mode() & 0o777);
-    session
-        .write_file(remote, &contents, &Expect::Anything, mode, false)
-        .await?;
+/// The server's `.env` files steps apply, read when first needed and again
+/// after a step edits them.
+#[derive(Default)]
+struct EnvFiles {
+    read: BTreeMap<String, DotEnv>,
+}
+
+impl EnvFiles {
+    async fn get(&mut self, session: &Session, path: &str) -> Result<&DotEnv, Error> {
+        if !self.read.contains_key(path) {
+            let bytes = session
+                .read_file(path)
+                .await?
+                .ok_or_else(|| Error::Remote {
+                    host: session.host().label.clone(),
+                    message: format!("the task applies {path}, which does not exist on the server"),
+                })?;
+            let dotenv = DotEnv::parse(&String::from_utf8_lossy(&bytes));
+            self.read.insert(path.to_owned(), dotenv);
+        }
+        Ok(&self.read[path])
+    }
+}
+
+/// One planned step: `None` if it worked, else its exit code (if it had
+/// one) and what it said. Errors are the host's (a lost connection, a
+/// timeout, an interrupt), not the step's.
+async fn run_planned(
+    session: &Session,
+    step: &PlannedStep,
+    context: &mut Context<'_>,
+    envs: &mut EnvFiles,
+    finished: &mut Finished,
+) -> Result<Option<(Option<i32>, String)>, Error> {
+    let (command, env_file) = match &step.action {
+        Action::Run { command, env_file } => (command, env_file),
+        other => {
+            return match bounded(context, session, other_action(session, other, envs)).await {
+                Ok(()) => Ok(None),
+                Err(e @ (Error::Remote { .. } | Error::Io { .. } | Error::Usage(_))) => {
+                    Ok(Some((None, crate::error::report(&e))))
+                }
+                Err(e) => Err(e),
+            };
+        }
+    };
+    let command = match env_file {
+        Some(path) => command
+            .clone()
+            .secret_env(envs.get(session, path).await?.entries()),
+        None => command.clone(),
+    };
+    let ran = run_step(session, &command, step.capture.is_some(), context).await?;
+    finished.status = ran.status.clone();
+    if !ran.status.success() {
+        let tail = String::from_utf8_lossy(&ran.stderr_tail).into_owned();
+        return Ok(Some((Some(ran.status.as_exit_code()), tail)));
+    }
+    if let Some(capture) = &step.capture {
+        let stdout = String::from_utf8_lossy(&ran.stdout);
+        match capture.extract(&stdout) {
+            Ok(value) => {
+                finished.captured.insert(capture.name().to_owned(), value);
+            }
+            Err(why) => return Ok(Some((None, why))),
+        }
+    }
+    Ok(None)
+}
+
+/// `work`, stopped by the job's deadline or an interrupt.
+async fn bounded(
+    context: &mut Context<'_>,
+    session: &Session,
+    work: impl Future<Output = Result<(), Error>>,
+) -> Result<(), Error> {
+    let host = &session.host().label;
+    let expired = async {
+        match context.deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        done = work => done,
+        () = expired => Err(Error::Timeout {
+            host: host.clone(),
+            after: context.timeout.unwrap_or_default(),
+        }),
+        _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted { host: host.clone() }),
+    }
+}
+
+/// A step other than a command: files, a `.env`, an HTTP check.
+async fn other_action(
+    session: &Session,
+    action: &Action,
+    envs: &mut EnvFiles,
+) -> Result<(), Error> {
+    let host = session.host().label.clone();
+    let sftp = || async { session.sftp().await.map(Arc::new) };
+    let progress = Progress::default();
+    match action {
+        Action::Run { .. } => unreachable!("commands are run by run_planned"),
+        Action::Put { local, remote } => {
+            let upload = Upload::file_to(local, remote)?;
+            upload.run(&sftp().await?, &progress).await?;
+        }
+        Action::Get { remote, local } => {
+            let sftp = sftp().await?;
+            let download = Download::plan_to(&sftp, remote, local).await?;
+            download.run(&sftp, &progress).await?;
+        }
+        Action::Write {
+            contents,
+            remote,
+            mode,
+            ..
+        } => {
+            let stamp = Stamp {
+                mode: *mode,
+                mtime: None,
+            };
+            let path = sftp_path(remote);
+            sftp()
+                .await?
+                .write_file(&mut contents.as_slice(), &path, stamp, &progress.done)
+                .await?;
+        }
+        Action::Archive {
+            repo,
+            git_ref,
+            remote,
+        } => crate::transfer::archive(session, &*sftp().await?, repo, git_ref, remote).await?,
+        Action::DotEnv {
+            remote,
+            defaults,
+            ensure_secret,
+        } => {
+            crate::dotenv::edit_remote(session, remote, |env| {
+                let mut changed = Vec::new();
+                for (key, value) in defaults {
+                    if env.get(key).is_none() {
+                        env.set(key, value).map_err(|e| Error::Remote {
+                            host: host.clone(),
+                            message: format!("{key}: {e}"),
+                        })?;
+                        changed.push(key.clone());
+                    }
+                }
+                for key in ensure_secret {
+                    if env.ensure_secret(key) {
+                        changed.push(key.clone());
+                    }
+                }
+                Ok(changed)
+            })
+            .await?;
+            envs.read.remove(remote);
+        }
+        Action::Http {
+            via,
+            path,
+            host_header,
+            expect,
+            within,
+        } => {
+            crate::health::check(session, via, path, host_header, *expect, *within)
+                .await
+                .map_err(|failed| Error::Remote {
+                    host,
+                    message: format!(
+                        "GET {path} did not answer {expect} within {}s ({} attempts; last: {})",
+                        within.as_secs(),
+                        failed.attempts,
+                        failed.last
+                    ),
+                })?;
+        }
+    }
     Ok(())
 }
 

@@ -46,6 +46,7 @@ pub mod demo;
 pub mod dotenv;
 pub mod error;
 pub mod guard;
+pub mod health;
 pub mod inventory;
 pub mod job;
 pub mod output;

@@ -210,6 +210,7 @@ impl TaskCall<'_> {
             playbook: Arc::new(playbook.clone()),
             task: task.name.clone(),
             params: self.params.clone(),
+            started: std::time::SystemTime::now(),
         };
         let result = run_job(session, &job, &intent).await;
         let outcome = match &result {

@@ -444,6 +444,70 @@ async fn get_item(sftp: &Sftp, item: &Item, done: &AtomicU64) -> Result<(), Erro
     written
 }
 
+/// `git archive REF` of the local repository `repo`, unpacked into the
+/// server directory `remote` (created if missing): the archive streams over
+/// SFTP into a temporary file beside it, which `tar` unpacks, then removes.
+pub async fn archive(
+    session: &crate::ssh::Session,
+    sftp: &Sftp,
+    repo: &Path,
+    git_ref: &str,
+    remote: &str,
+) -> Result<(), Error> {
+    let mut git = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["archive", "--format=tar", git_ref])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::io("cannot run git (is it installed?)", e))?;
+    let dir = sftp_path(remote).trim_end_matches('/').to_owned();
+    let parent = dir.rsplit_once('/').map_or(".", |(parent, _)| parent);
+    sftp.create_dir_all(parent).await?;
+    let tar = format!("{dir}.roadie-archive.tar");
+    let mut stdout = git.stdout.take().expect("stdout is piped");
+    let stamp = Stamp {
+        mode: 0o600,
+        mtime: None,
+    };
+    let written = sftp
+        .write_file(&mut stdout, &tar, stamp, &AtomicU64::new(0))
+        .await;
+    drop(stdout);
+    let git = git
+        .wait_with_output()
+        .await
+        .map_err(|e| Error::io("cannot run git", e))?;
+    if !git.status.success() {
+        let cleanup = crate::command::RemoteCommand::argv(&["rm", "-f", "--", &tar]);
+        let _ = session.run(&cleanup).await;
+        return Err(Error::Usage(format!(
+            "git archive {git_ref} of {} failed: {}",
+            repo.display(),
+            String::from_utf8_lossy(&git.stderr).trim()
+        )));
+    }
+    written?;
+    let (dir, tar) = (crate::command::quote(&dir), crate::command::quote(&tar));
+    let unpack = crate::command::RemoteCommand::shell(format!(
+        "mkdir -p -- {dir} && tar -xf {tar} -C {dir}; status=$?; rm -f -- {tar}; exit $status"
+    ));
+    let output = session.run(&unpack).await?;
+    if !output.status.success() {
+        return Err(Error::Remote {
+            host: sftp.host().to_owned(),
+            message: format!(
+                "cannot unpack the archive into {remote}: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,10 +13,7 @@ use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
 use crate::error::{Error, exit_code};
 use crate::guard::{Intent, SafetyClass};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
-use crate::ssh::{Expect, Session, Written};
-
-/// How many times an edit is retried when the file changes under it.
-const EDIT_ATTEMPTS: usize = 5;
+use crate::ssh::Session;
 
 #[derive(Debug, Args)]
 pub struct EnvArgs {
@@ -204,44 +201,20 @@ async fn read(
 }
 
 async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<HostEnv, Error> {
-    let host = session.host().clone();
-    let path = crate::template::env_file(&host, file.as_deref())?;
-    for _ in 0..EDIT_ATTEMPTS {
-        let before = session.read_file(&path).await?;
-        let mut env = DotEnv::parse(&String::from_utf8_lossy(
-            before.as_deref().unwrap_or_default(),
-        ));
-        let changed = edits.apply(&mut env)?;
-        let result = HostEnv {
-            event: "env_edit",
-            host: String::new(),
-            file: path.clone(),
-            values: None,
-            changed: Some(changed.clone()),
-            malformed: malformed(&env),
-            missing: Vec::new(),
-            fingerprint: Some(session.verified().fingerprint.clone()),
-        };
-        if changed.is_empty() {
-            session.close().await;
-            return Ok(result);
-        }
-        let expect = before.map_or(Expect::Absent, Expect::Contents);
-        // A new .env holds secrets: only its owner may read it.
-        match session
-            .write_file(&path, env.to_string().as_bytes(), &expect, 0o600, true)
-            .await?
-        {
-            Written::Done => {
-                session.close().await;
-                return Ok(result);
-            }
-            Written::Conflict => {}
-        }
-    }
-    Err(Error::Remote {
-        host: host.label,
-        message: format!("{path} kept changing while roadie edited it; try again"),
+    let path = crate::template::env_file(session.host(), file.as_deref())?;
+    let edited = crate::dotenv::edit_remote(&session, &path, |env| edits.apply(env)).await;
+    let fingerprint = session.verified().fingerprint.clone();
+    session.close().await;
+    let (changed, env) = edited?;
+    Ok(HostEnv {
+        event: "env_edit",
+        host: String::new(),
+        file: path,
+        values: None,
+        changed: Some(changed),
+        malformed: malformed(&env),
+        missing: Vec::new(),
+        fingerprint: Some(fingerprint),
     })
 }
 

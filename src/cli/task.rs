@@ -47,6 +47,7 @@ pub async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
             playbook: Arc::new(playbook.clone()),
             task: task.name.clone(),
             params,
+            started: std::time::SystemTime::now(),
         },
         intent: Intent {
             class: task.class,

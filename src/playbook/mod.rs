@@ -33,12 +33,23 @@ use serde_saphyr::Spanned;
 use crate::guard::SafetyClass;
 
 pub use render::{
-    Action, Capture, Plan, PlannedStep, check_params, describe_params, env_file_for, parse_params,
-    plan_task,
+    Action, Capture, Extra, HttpVia, Plan, PlannedStep, check_params, describe_params,
+    env_file_for, parse_params, plan_task,
 };
 
 /// The playbooks that ship with roadie: (name, source).
 pub const BUILT_IN: &[(&str, &str)] = &[("django", include_str!("../../playbooks/django.yaml"))];
+
+/// The server-side templates that ship with roadie (`deploy/`), used when the
+/// project has no file of the same name: (name, source).
+pub const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "deploy/gunicorn.service",
+        include_str!("../../deploy/gunicorn.service"),
+    ),
+    ("deploy/nginx.conf", include_str!("../../deploy/nginx.conf")),
+    ("deploy/env", include_str!("../../deploy/env")),
+];
 
 /// A problem with a playbook or with how a task was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,15 +122,32 @@ struct ParamSchema {
 #[serde(deny_unknown_fields)]
 struct StepSchema {
     name: Option<String>,
+    // What the step does: exactly one of these.
     run: Option<Spanned<String>>,
-    upload: Option<Spanned<String>>,
+    put: Option<Spanned<String>>,
+    get: Option<Spanned<String>>,
+    template: Option<Spanned<String>>,
+    archive: Option<Spanned<String>>,
+    dotenv: Option<Spanned<String>>,
+    http: Option<Spanned<String>>,
+    // Their settings.
     to: Option<Spanned<String>>,
-    #[serde(default)]
-    sudo: bool,
+    #[serde(rename = "ref")]
+    git_ref: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    defaults: Option<Spanned<String>>,
+    ensure_secret: Option<Vec<String>>,
+    socket: Option<Spanned<String>>,
+    port: Option<Spanned<String>>,
+    expect: Option<u16>,
+    within: Option<Spanned<String>>,
+    sudo: Option<bool>,
     cwd: Option<Spanned<String>>,
-    #[serde(default)]
-    env: BTreeMap<String, Spanned<String>>,
+    env: Option<BTreeMap<String, Spanned<String>>>,
     capture: Option<CaptureSchema>,
+    // When it runs.
+    when: Option<Spanned<String>>,
+    on_failure: Option<Vec<Spanned<StepSchema>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -158,13 +186,51 @@ pub struct Param {
     pub default: Option<String>,
 }
 
+/// Where an HTTP check connects, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpTarget {
+    /// A Unix socket (gunicorn's `--bind unix:PATH`).
+    Socket(Source),
+    /// A TCP port on the server's loopback.
+    Port(Source),
+}
+
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StepKind {
     /// A shell command line (a template; values are quoted).
     Run(Source),
-    /// Upload a local file (`upload`) to the server (`to`).
-    Upload { from: Source, to: Source },
+    /// Copy a local file or directory (`put`) to the server (`to`).
+    Put { from: Source, to: Source },
+    /// Copy a file or directory from the server (`get`) to here (`to`).
+    Get { from: Source, to: Source },
+    /// Render a local template and write the result on the server.
+    Template {
+        from: Source,
+        to: Source,
+        mode: Option<u32>,
+    },
+    /// `git archive` a ref of a local repository into a server directory.
+    Archive {
+        repo: Source,
+        git_ref: Source,
+        to: Source,
+    },
+    /// Give the server's `.env` the keys it lacks (from a template of
+    /// defaults, and generated secrets), never changing a value it has.
+    DotEnv {
+        path: Source,
+        defaults: Option<Source>,
+        ensure_secret: Vec<String>,
+    },
+    /// An HTTP GET on the server, retried until it answers `expect` or
+    /// `within` runs out.
+    Http {
+        path: Source,
+        target: HttpTarget,
+        expect: u16,
+        within: std::time::Duration,
+    },
 }
 
 /// One step of a task.
@@ -176,6 +242,10 @@ pub struct Step {
     pub cwd: Option<Source>,
     pub env: Vec<(String, Source)>,
     pub capture: Option<Capture>,
+    /// An expression: the step is left out where it is false.
+    pub when: Option<Source>,
+    /// Steps run when this one fails (before the task stops).
+    pub on_failure: Vec<Step>,
     pub line: u64,
 }
 
@@ -199,6 +269,8 @@ pub struct Playbook {
     pub vars: Vec<(String, serde_json::Value)>,
     pub env_file: Option<Source>,
     pub tasks: Vec<Task>,
+    /// The project directory: where `template:` files are looked up first.
+    pub dir: Option<PathBuf>,
 }
 
 impl Playbook {
@@ -234,7 +306,7 @@ impl Playbook {
                 let line = spanned.referenced.line();
                 steps.push(
                     step(spanned.value, line)
-                        .map_err(|m| at(Some(line), format!("task {task_name}: {m}")))?,
+                        .map_err(|(line, m)| at(Some(line), format!("task {task_name}: {m}")))?,
                 );
             }
             if steps.is_empty() {
@@ -256,41 +328,163 @@ impl Playbook {
             vars: schema.vars.into_iter().collect(),
             env_file: schema.env_file.map(Source::from),
             tasks,
+            dir: None,
         })
     }
 }
 
-fn step(schema: StepSchema, line: u64) -> Result<Step, String> {
-    let kind = match (schema.run, schema.upload, schema.to) {
-        (Some(run), None, None) => {
-            render::check_value_quoting(&run.value)?;
-            StepKind::Run(run.into())
-        }
-        (None, Some(from), Some(to)) => StepKind::Upload {
+/// How long an HTTP check keeps trying unless `within:` says otherwise.
+const HTTP_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn step(schema: StepSchema, line: u64) -> Result<Step, (u64, String)> {
+    let at = |message: String| (line, message);
+    let spanned = |s: Option<Spanned<String>>| s.map(Source::from);
+    let to = spanned(schema.to);
+    let needs_to = |kind: &str, to: Option<Source>| {
+        to.ok_or_else(|| at(format!("a `{kind}` step needs `to:`")))
+    };
+    let kinds: Vec<&str> = [
+        ("run", schema.run.is_some()),
+        ("put", schema.put.is_some()),
+        ("get", schema.get.is_some()),
+        ("template", schema.template.is_some()),
+        ("archive", schema.archive.is_some()),
+        ("dotenv", schema.dotenv.is_some()),
+        ("http", schema.http.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect();
+    if kinds.len() != 1 {
+        return Err(at(format!(
+            "a step does one thing: `run`, `put`, `get`, `template`, `archive`, `dotenv` or `http`{}",
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" (this one has {})", kinds.join(", "))
+            }
+        )));
+    }
+    let kind_name = kinds[0];
+    let allowed: &[(&str, bool, &[&str])] = &[
+        ("to", to.is_some(), &["put", "get", "template", "archive"]),
+        ("ref", schema.git_ref.is_some(), &["archive"]),
+        ("mode", schema.mode.is_some(), &["template"]),
+        ("defaults", schema.defaults.is_some(), &["dotenv"]),
+        ("ensure_secret", schema.ensure_secret.is_some(), &["dotenv"]),
+        ("socket", schema.socket.is_some(), &["http"]),
+        ("port", schema.port.is_some(), &["http"]),
+        ("expect", schema.expect.is_some(), &["http"]),
+        ("within", schema.within.is_some(), &["http"]),
+        ("sudo", schema.sudo.is_some(), &["run"]),
+        ("cwd", schema.cwd.is_some(), &["run"]),
+        ("env", schema.env.is_some(), &["run"]),
+        ("capture", schema.capture.is_some(), &["run"]),
+    ];
+    if let Some((field, _, kinds)) = allowed
+        .iter()
+        .find(|(_, given, kinds)| *given && !kinds.contains(&kind_name))
+    {
+        return Err(at(format!(
+            "`{field}:` does not go with a `{kind_name}` step (only with {})",
+            kinds
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let kind = if let Some(run) = schema.run {
+        render::check_value_quoting(&run.value).map_err(at)?;
+        StepKind::Run(run.into())
+    } else if let Some(from) = schema.put {
+        StepKind::Put {
             from: from.into(),
-            to: to.into(),
-        },
-        (None, Some(_), None) => {
-            return Err("an upload step needs `to:` (where it goes on the server)".into());
+            to: needs_to("put", to.clone())?,
         }
-        (None, None, _) => return Err("a step needs `run:` or `upload:`".into()),
-        (Some(_), _, _) => return Err("a step has either `run:` or `upload:`, not both".into()),
+    } else if let Some(from) = schema.get {
+        StepKind::Get {
+            from: from.into(),
+            to: needs_to("get", to.clone())?,
+        }
+    } else if let Some(from) = schema.template {
+        let mode = match &schema.mode {
+            None => None,
+            Some(mode) => Some(
+                u32::from_str_radix(mode.value.trim_start_matches("0o"), 8).map_err(|_| {
+                    at(format!(
+                        "mode '{}' is not an octal mode like \"0640\"",
+                        mode.value
+                    ))
+                })?,
+            ),
+        };
+        StepKind::Template {
+            from: from.into(),
+            to: needs_to("template", to.clone())?,
+            mode,
+        }
+    } else if let Some(repo) = schema.archive {
+        StepKind::Archive {
+            repo: repo.into(),
+            git_ref: schema.git_ref.map_or(
+                Source {
+                    text: "HEAD".into(),
+                    line,
+                },
+                Source::from,
+            ),
+            to: needs_to("archive", to.clone())?,
+        }
+    } else if let Some(path) = schema.dotenv {
+        let ensure_secret = schema.ensure_secret.clone().unwrap_or_default();
+        if let Some(bad) = ensure_secret
+            .iter()
+            .find(|k| !crate::command::is_env_name(k))
+        {
+            return Err(at(format!("'{bad}' is not a valid variable name")));
+        }
+        StepKind::DotEnv {
+            path: path.into(),
+            defaults: spanned(schema.defaults),
+            ensure_secret,
+        }
+    } else if let Some(path) = schema.http {
+        let target = match (spanned(schema.socket), spanned(schema.port)) {
+            (Some(socket), None) => HttpTarget::Socket(socket),
+            (None, Some(port)) => HttpTarget::Port(port),
+            _ => {
+                return Err(at(
+                    "an `http` step needs `socket:` (a Unix socket on the server) or `port:`, one of them"
+                        .into(),
+                ));
+            }
+        };
+        let within = match &schema.within {
+            None => HTTP_WITHIN,
+            Some(text) => crate::cli::parse_duration(&text.value).map_err(at)?,
+        };
+        StepKind::Http {
+            path: path.into(),
+            target,
+            expect: schema.expect.unwrap_or(200),
+            within,
+        }
+    } else {
+        unreachable!("exactly one kind was given")
     };
     let capture = match schema.capture {
         None => None,
-        Some(_) if !matches!(kind, StepKind::Run(_)) => {
-            return Err("only a `run` step can capture".into());
-        }
         Some(CaptureSchema::Stdout(name)) => Some(Capture::Stdout(name)),
         Some(CaptureSchema::Pattern { name, regex, group }) => {
-            let compiled =
-                regex::Regex::new(&regex).map_err(|e| format!("capture {name}: bad regex: {e}"))?;
+            let compiled = regex::Regex::new(&regex)
+                .map_err(|e| at(format!("capture {name}: bad regex: {e}")))?;
             if let Some(group) = &group
                 && !compiled.capture_names().flatten().any(|n| n == group)
             {
-                return Err(format!(
+                return Err(at(format!(
                     "capture {name}: the regex has no group named '{group}'"
-                ));
+                )));
             }
             Some(Capture::Pattern {
                 name,
@@ -299,18 +493,24 @@ fn step(schema: StepSchema, line: u64) -> Result<Step, String> {
             })
         }
     };
-    for key in schema.env.keys() {
-        if !crate::command::is_env_name(key) {
-            return Err(format!("'{key}' is not a valid variable name"));
-        }
+    let env = schema.env.unwrap_or_default();
+    if let Some(key) = env.keys().find(|k| !crate::command::is_env_name(k)) {
+        return Err(at(format!("'{key}' is not a valid variable name")));
+    }
+    let mut on_failure = Vec::new();
+    for spanned in schema.on_failure.unwrap_or_default() {
+        let line = spanned.referenced.line();
+        on_failure.push(step(spanned.value, line)?);
     }
     Ok(Step {
         name: schema.name,
         kind,
-        sudo: schema.sudo,
+        sudo: schema.sudo.unwrap_or(false),
         cwd: schema.cwd.map(Source::from),
-        env: schema.env.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        env: env.into_iter().map(|(k, v)| (k, v.into())).collect(),
         capture,
+        when: spanned(schema.when),
+        on_failure,
         line,
     })
 }
@@ -349,6 +549,9 @@ impl Playbooks {
             if !playbooks.iter().any(|p| p.name == *name) {
                 playbooks.push(Playbook::parse(name, text, &format!("built-in:{name}"))?);
             }
+        }
+        for playbook in &mut playbooks {
+            playbook.dir = Some(project_dir.to_owned());
         }
         Ok(Playbooks { playbooks })
     }
@@ -430,9 +633,26 @@ mod tests {
     fn errors_name_file_and_line() {
         let e = parse("tasks:\n  t:\n    steps:\n      - run: echo\n        cdw: x\n").unwrap_err();
         assert!(e.to_string().starts_with("playbooks/p.yaml:5:"), "{e}");
-        let e = parse("tasks:\n  t:\n    steps:\n      - upload: a\n").unwrap_err();
+        let e = parse("tasks:\n  t:\n    steps:\n      - put: a\n").unwrap_err();
         assert!(
             e.to_string().contains("playbooks/p.yaml:4:") && e.message.contains("to:"),
+            "{e}"
+        );
+        let e = parse("tasks:\n  t:\n    steps:\n      - run: a\n        put: b\n").unwrap_err();
+        assert!(e.message.contains("this one has run, put"), "{e}");
+        let e =
+            parse("tasks:\n  t:\n    steps:\n      - put: a\n        to: b\n        sudo: true\n")
+                .unwrap_err();
+        assert!(
+            e.message.contains("`sudo:` does not go with a `put` step"),
+            "{e}"
+        );
+        let e = parse(
+            "tasks:\n  t:\n    steps:\n      - run: a\n        on_failure:\n          - http: /\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("p.yaml:6:") && e.message.contains("socket:"),
             "{e}"
         );
         let e = parse("tasks:\n  t:\n    steps:\n      - run: x\n        capture: {name: k, regex: '(', group: g}\n")

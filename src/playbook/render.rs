@@ -10,7 +10,7 @@ use minijinja::Environment;
 use minijinja::value::Value;
 use serde_json::Map;
 
-use super::{Playbook, PlaybookError, Source, StepKind, Task};
+use super::{HttpTarget, Playbook, PlaybookError, Source, Step, StepKind, Task};
 use crate::command::{RemoteCommand, Sudo, quote, quote_path};
 use crate::dotenv::DotEnv;
 use crate::resolve::Host;
@@ -78,14 +78,52 @@ impl Capture {
     }
 }
 
+/// Where an HTTP check connects on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpVia {
+    Socket(String),
+    Port(u16),
+}
+
 /// What a planned step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Run(RemoteCommand),
-    /// A local file to put on the server (atomically).
-    Upload {
-        local: PathBuf,
+    /// A command; the server's `.env` at `env_file` (read when the step
+    /// runs, so an earlier step may create it) is applied to it.
+    Run {
+        command: RemoteCommand,
+        env_file: Option<String>,
+    },
+    /// A local file or directory copied to the server (atomically per file).
+    Put { local: PathBuf, remote: String },
+    /// A server file or directory copied here.
+    Get { remote: String, local: PathBuf },
+    /// A rendered template written on the server.
+    Write {
+        source: String,
+        contents: Vec<u8>,
         remote: String,
+        mode: u32,
+    },
+    /// `git archive REF` of a local repository, unpacked on the server.
+    Archive {
+        repo: PathBuf,
+        git_ref: String,
+        remote: String,
+    },
+    /// Keys the server's `.env` gets if it lacks them.
+    DotEnv {
+        remote: String,
+        defaults: Vec<(String, String)>,
+        ensure_secret: Vec<String>,
+    },
+    /// An HTTP GET on the server until it answers `expect`.
+    Http {
+        via: HttpVia,
+        path: String,
+        host_header: String,
+        expect: u16,
+        within: std::time::Duration,
     },
 }
 
@@ -95,23 +133,95 @@ pub struct PlannedStep {
     pub label: String,
     pub action: Action,
     pub capture: Option<Capture>,
+    /// Run if this step fails, before the task stops.
+    pub on_failure: Vec<PlannedStep>,
 }
 
 impl PlannedStep {
     /// For `--check`: what would be done (secret values not shown).
     pub fn display(&self) -> String {
-        match &self.action {
-            Action::Run(command) => command.render_for_display(),
-            Action::Upload { local, remote } => format!("upload {} -> {remote}", local.display()),
+        let mut text = match &self.action {
+            Action::Run { command, env_file } => {
+                let shown = command.render_for_display();
+                match env_file {
+                    Some(path) => format!("# with the server's {path} applied\n{shown}"),
+                    None => shown,
+                }
+            }
+            Action::Put { local, remote } => format!("put {} -> {remote}", local.display()),
+            Action::Get { remote, local } => format!("get {remote} -> {}", local.display()),
+            Action::Write {
+                source,
+                contents,
+                remote,
+                mode,
+            } => format!(
+                "template {source} -> {remote} (mode {mode:o}):\n{}",
+                String::from_utf8_lossy(contents).trim_end()
+            ),
+            Action::Archive {
+                repo,
+                git_ref,
+                remote,
+            } => format!("archive {git_ref} of {} -> {remote}", repo.display()),
+            Action::DotEnv {
+                remote,
+                defaults,
+                ensure_secret,
+            } => {
+                let mut keys: Vec<&str> = defaults.iter().map(|(k, _)| k.as_str()).collect();
+                keys.extend(ensure_secret.iter().map(String::as_str));
+                format!("dotenv {remote}: add if missing {}", keys.join(", "))
+            }
+            Action::Http {
+                via,
+                path,
+                expect,
+                within,
+                ..
+            } => {
+                let via = match via {
+                    HttpVia::Socket(socket) => format!("unix:{socket}"),
+                    HttpVia::Port(port) => format!("127.0.0.1:{port}"),
+                };
+                format!(
+                    "http GET {path} via {via}: expect {expect} within {}s",
+                    within.as_secs()
+                )
+            }
+        };
+        for step in &self.on_failure {
+            text.push_str("\n# on failure: ");
+            text.push_str(&step.display().replace('\n', "\n#   "));
         }
+        text
     }
 }
 
 /// The steps of a task for one host.
 pub type Plan = Vec<PlannedStep>;
 
+/// `{{ path | absolute }}`: a leading `~` made the server's home, for
+/// files (systemd units, nginx sites) that cannot expand it themselves.
+fn absolute(state: &minijinja::State, path: String) -> Result<String, minijinja::Error> {
+    if path != "~" && !path.starts_with("~/") {
+        return Ok(path);
+    }
+    let home = state
+        .lookup("home")
+        .filter(|h| !h.is_undefined())
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                "`absolute` needs the server's home, which this plan does not know",
+            )
+        })?;
+    Ok(format!("{home}{}", &path[1..]))
+}
+
 fn template_environment(shell: bool) -> Environment<'static> {
     let mut env = crate::template::environment();
+    env.add_filter("absolute", absolute);
     env.add_filter("quote", |value: Value| {
         Value::from_safe_string(quote(&value.to_string()))
     });
@@ -216,6 +326,55 @@ impl Renderer<'_> {
         }
     }
 
+    /// Whether the expression `source` (`when:`) is true.
+    fn condition(&self, source: &Source, what: &str) -> Result<bool, PlaybookError> {
+        let failed = |e: minijinja::Error| {
+            self.error(
+                Some(source.line),
+                &format!("{what}: {}", e.detail().unwrap_or(&e.to_string())),
+            )
+        };
+        let expression = self
+            .plain
+            .compile_expression(&source.text)
+            .map_err(failed)?;
+        let value = expression
+            .eval(minijinja::value::Serde(&self.context))
+            .map_err(failed)?;
+        Ok(value.is_true())
+    }
+
+    /// A local template: `name` in the project directory, else one that
+    /// ships with roadie (`deploy/...`). Returns where it came from and its text.
+    fn template_file(&self, name: &str) -> Result<(String, String), String> {
+        let path = match &self.playbook.dir {
+            Some(dir) => dir.join(name),
+            None => PathBuf::from(name),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => return Ok((path.display().to_string(), text)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("cannot read {}: {e}", path.display()));
+            }
+            Err(_) => {}
+        }
+        super::BUILT_IN_TEMPLATES
+            .iter()
+            .find(|(shipped, _)| *shipped == name)
+            .map(|(shipped, text)| (format!("built-in:{shipped}"), (*text).to_owned()))
+            .ok_or_else(|| {
+                format!(
+                    "no template {} (and roadie ships only {})",
+                    path.display(),
+                    super::BUILT_IN_TEMPLATES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+    }
+
     fn render(&self, source: &Source, shell: bool, what: &str) -> Result<String, PlaybookError> {
         let env = if shell { &self.shell } else { &self.plain };
         env.render_str(&source.text, minijinja::value::Serde(&self.context))
@@ -306,61 +465,218 @@ fn renderer<'a>(
     Ok(renderer)
 }
 
-/// The steps of `task` for `host`, with `params` given and the server's
-/// `.env` (when the task applies one).
+/// What a plan knows beyond the inventory and the playbook.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// The login user's home on the server (`{{ home }}`, `| absolute`),
+    /// when the task needs it.
+    pub home: Option<String>,
+    /// When the job started, `YYYYMMDDHHMMSS` in UTC (`{{ timestamp }}`):
+    /// the same for every host of a run.
+    pub timestamp: String,
+}
+
+/// The steps of `task` for `host`, with `params` given, the server's `.env`
+/// as it is now (for `{{ env.KEY }}`), and `extra`.
 pub fn plan_task(
     playbook: &Playbook,
     task: &Task,
     host: &Host,
     params: &BTreeMap<String, String>,
     dotenv: Option<&DotEnv>,
+    extra: &Extra,
 ) -> Result<Plan, PlaybookError> {
-    let renderer = renderer(playbook, task, host, params, dotenv, false)?;
-    let sudo_password = std::env::var(crate::SUDO_PASSWORD_VAR).ok();
-    let mut plan = Vec::new();
-    for (index, step) in task.steps.iter().enumerate() {
-        let what = |part: &str| format!("step {} ({part})", index + 1);
-        let (label, action) = match &step.kind {
+    let mut renderer = renderer(playbook, task, host, params, dotenv, false)?;
+    renderer
+        .context
+        .insert("timestamp".into(), extra.timestamp.clone().into());
+    if let Some(home) = &extra.home {
+        renderer.context.insert("home".into(), home.clone().into());
+    }
+    let env_file = env_file_for(playbook, task, host)?;
+    let planner = Planner {
+        renderer: &renderer,
+        env_file: env_file.as_deref(),
+        sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
+    };
+    planner.steps(&task.steps, "step")
+}
+
+struct Planner<'a> {
+    renderer: &'a Renderer<'a>,
+    env_file: Option<&'a str>,
+    sudo_password: Option<String>,
+}
+
+impl Planner<'_> {
+    fn steps(&self, steps: &[Step], prefix: &str) -> Result<Plan, PlaybookError> {
+        let mut plan = Vec::new();
+        for (index, step) in steps.iter().enumerate() {
+            let number = format!("{prefix} {}", index + 1);
+            if let Some(when) = &step.when
+                && !self.renderer.condition(when, &format!("{number} (when)"))?
+            {
+                continue;
+            }
+            let (label, action) = self.action(step, &number)?;
+            plan.push(PlannedStep {
+                label: step.name.clone().unwrap_or(label),
+                action,
+                capture: step.capture.clone(),
+                on_failure: self.steps(&step.on_failure, &format!("{number}, on_failure"))?,
+            });
+        }
+        Ok(plan)
+    }
+
+    fn action(&self, step: &Step, number: &str) -> Result<(String, Action), PlaybookError> {
+        let r = self.renderer;
+        let what = |part: &str| format!("{number} ({part})");
+        let plain = |source: &Source, part: &str| r.render(source, false, &what(part));
+        Ok(match &step.kind {
             StepKind::Run(source) => {
-                let script = renderer.render(source, true, &what("run"))?;
+                let script = r.render(source, true, &what("run"))?;
                 let mut command = RemoteCommand::shell(script.clone());
                 if let Some(cwd) = &step.cwd {
-                    command = command.cwd(renderer.render(cwd, false, &what("cwd"))?);
+                    command = command.cwd(plain(cwd, "cwd")?);
                 }
                 for (name, value) in &step.env {
-                    let value = renderer.render(value, false, &what(&format!("env {name}")))?;
+                    let value = plain(value, &format!("env {name}"))?;
                     command = command
                         .env(name, &value)
-                        .map_err(|e| renderer.error(Some(step.line), &e.to_string()))?;
-                }
-                if let Some(dotenv) = dotenv {
-                    command = command.secret_env(dotenv.entries());
+                        .map_err(|e| r.error(Some(step.line), &e.to_string()))?;
                 }
                 if step.sudo {
                     command = command.sudo(Sudo {
-                        password: sudo_password.clone(),
+                        password: self.sudo_password.clone(),
                     });
                 }
                 let first = script.lines().next().unwrap_or_default().to_owned();
-                (step.name.clone().unwrap_or(first), Action::Run(command))
+                let env_file = self.env_file.map(str::to_owned);
+                (first, Action::Run { command, env_file })
             }
-            StepKind::Upload { from, to } => {
-                let local = PathBuf::from(renderer.render(from, false, &what("upload"))?);
-                let remote = renderer.render(to, false, &what("to"))?;
-                let label = step
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("upload {}", local.display()));
-                (label, Action::Upload { local, remote })
+            StepKind::Put { from, to } => {
+                let local = PathBuf::from(plain(from, "put")?);
+                let label = format!("put {}", local.display());
+                let remote = plain(to, "to")?;
+                (label, Action::Put { local, remote })
             }
-        };
-        plan.push(PlannedStep {
-            label,
-            action,
-            capture: step.capture.clone(),
-        });
+            StepKind::Get { from, to } => {
+                let remote = plain(from, "get")?;
+                let local = PathBuf::from(plain(to, "to")?);
+                (format!("get {remote}"), Action::Get { remote, local })
+            }
+            StepKind::Template { from, to, mode } => {
+                let name = plain(from, "template")?;
+                let (source, text) = r
+                    .template_file(&name)
+                    .map_err(|m| r.error(Some(from.line), &m))?;
+                let contents = r
+                    .render(
+                        &Source { text, line: 1 },
+                        false,
+                        &format!("{number} (template {source})"),
+                    )?
+                    .into_bytes();
+                let remote = plain(to, "to")?;
+                let action = Action::Write {
+                    source: source.clone(),
+                    contents,
+                    remote,
+                    mode: mode.unwrap_or(0o644),
+                };
+                (format!("template {source}"), action)
+            }
+            StepKind::Archive { repo, git_ref, to } => {
+                let repo = PathBuf::from(plain(repo, "archive")?);
+                let git_ref = plain(git_ref, "ref")?;
+                let remote = plain(to, "to")?;
+                let label = format!("archive {git_ref} of {}", repo.display());
+                (
+                    label,
+                    Action::Archive {
+                        repo,
+                        git_ref,
+                        remote,
+                    },
+                )
+            }
+            StepKind::DotEnv {
+                path,
+                defaults,
+                ensure_secret,
+            } => {
+                let remote = plain(path, "dotenv")?;
+                let defaults = match defaults {
+                    None => Vec::new(),
+                    Some(source) => {
+                        let name = plain(source, "defaults")?;
+                        let (origin, text) = r
+                            .template_file(&name)
+                            .map_err(|m| r.error(Some(source.line), &m))?;
+                        let rendered = r.render(
+                            &Source { text, line: 1 },
+                            false,
+                            &format!("{number} (defaults {origin})"),
+                        )?;
+                        let parsed = DotEnv::parse(&rendered);
+                        if let Some(bad) = parsed.malformed().next() {
+                            return Err(r.error(
+                                Some(source.line),
+                                &format!("{origin}:{}: {}", bad.0, bad.1),
+                            ));
+                        }
+                        parsed
+                            .entries()
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect()
+                    }
+                };
+                let action = Action::DotEnv {
+                    remote: remote.clone(),
+                    defaults,
+                    ensure_secret: ensure_secret.clone(),
+                };
+                (format!("dotenv {remote}"), action)
+            }
+            StepKind::Http {
+                path,
+                target,
+                expect,
+                within,
+            } => {
+                let via = match target {
+                    HttpTarget::Socket(socket) => HttpVia::Socket(plain(socket, "socket")?),
+                    HttpTarget::Port(port) => {
+                        let text = plain(port, "port")?;
+                        HttpVia::Port(text.trim().parse().map_err(|_| {
+                            r.error(
+                                Some(port.line),
+                                &format!("port '{text}' is not a port number"),
+                            )
+                        })?)
+                    }
+                };
+                let path = plain(path, "http")?;
+                let host_header = r
+                    .context
+                    .get("host")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("localhost")
+                    .to_owned();
+                (
+                    format!("http GET {path}"),
+                    Action::Http {
+                        via,
+                        path,
+                        host_header,
+                        expect: *expect,
+                        within: *within,
+                    },
+                )
+            }
+        })
     }
-    Ok(plan)
 }
 
 /// Every parameter given is declared, and every required one is given.
@@ -441,8 +757,8 @@ mod tests {
 
     fn run_of(plan: &Plan, i: usize) -> &RemoteCommand {
         match &plan[i].action {
-            Action::Run(c) => c,
-            Action::Upload { .. } => panic!("not a run step"),
+            Action::Run { command, .. } => command,
+            other => panic!("not a run step: {other:?}"),
         }
     }
 
@@ -455,7 +771,7 @@ mod tests {
             "email".to_owned(),
             "o'brien@example.com; rm -rf ~".to_owned(),
         )]);
-        let plan = plan_task(&p, &p.tasks[0], &host(), &params, None).unwrap();
+        let plan = plan_task(&p, &p.tasks[0], &host(), &params, None, &Extra::default()).unwrap();
         let command = run_of(&plan, 0);
         assert_eq!(
             command.script,
@@ -473,24 +789,106 @@ mod tests {
         h.vars
             .insert("site".into(), "/srv/{{ environment }}".into());
         let params = BTreeMap::from([("x".to_owned(), "{{ site }}".to_owned())]);
-        let plan = plan_task(&p, &p.tasks[0], &h, &params, None).unwrap();
+        let plan = plan_task(&p, &p.tasks[0], &h, &params, None, &Extra::default()).unwrap();
         assert_eq!(run_of(&plan, 0).script, "echo /srv/staging '{{ site }}'");
     }
 
     #[test]
     fn dotenv_is_applied_as_secret_variables_and_visible_as_env() {
-        let p = playbook("tasks:\n  t:\n    steps:\n      - run: echo {{ env.SITENAME }}\n");
+        let p = playbook(
+            "env_file: /srv/site/.env\ntasks:\n  t:\n    steps:\n      - run: echo {{ env.SITENAME }}\n",
+        );
         let dotenv = DotEnv::parse("SITENAME=staging.example.org\nDJANGO_SECRET_KEY=s3cret\n");
-        let plan = plan_task(&p, &p.tasks[0], &host(), &BTreeMap::new(), Some(&dotenv)).unwrap();
+        let plan = plan_task(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            Some(&dotenv),
+            &Extra::default(),
+        )
+        .unwrap();
         let command = run_of(&plan, 0);
         assert_eq!(command.script, "echo staging.example.org");
         assert!(!command.render().contains("s3cret"));
-        assert!(!plan[0].display().contains("s3cret"));
+        // Applied when the step runs (read again then), never planned in.
+        assert!(command.stdin().is_none());
+        assert!(matches!(
+            &plan[0].action,
+            Action::Run { env_file: Some(path), .. } if path == "/srv/site/.env"
+        ));
+        let shown = plan[0].display();
         assert!(
-            String::from_utf8(command.stdin().unwrap())
-                .unwrap()
-                .contains("DJANGO_SECRET_KEY=s3cret")
+            shown.contains("/srv/site/.env applied") && !shown.contains("s3cret"),
+            "{shown}"
         );
+    }
+
+    #[test]
+    fn when_on_failure_templates_and_the_other_step_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
+        std::fs::write(
+            dir.path().join("deploy/unit"),
+            "WorkingDirectory={{ site | absolute }}/current\nUser={{ user }}\n",
+        )
+        .unwrap();
+        let mut p = playbook(
+            "vars: {user: elspeth, repo_url: ''}\ntasks:\n  t:\n    steps:\n      - archive: .\n        to: \"{{ site }}/releases/{{ timestamp }}\"\n      - run: git clone {{ repo_url }}\n        when: repo_url\n      - template: deploy/unit\n        to: /etc/unit\n        mode: \"0640\"\n      - http: /\n        socket: /run/app.sock\n        within: 5s\n        on_failure:\n          - run: echo rolling back\n      - dotenv: \"{{ site }}/.env\"\n        ensure_secret: [DJANGO_SECRET_KEY]\n",
+        );
+        p.dir = Some(dir.path().to_owned());
+        let extra = Extra {
+            home: Some("/home/elspeth".into()),
+            timestamp: "20261122010203".into(),
+        };
+        let plan = plan_task(&p, &p.tasks[0], &host(), &BTreeMap::new(), None, &extra).unwrap();
+        assert_eq!(
+            plan.len(),
+            4,
+            "the `when: repo_url` step is left out: {plan:?}"
+        );
+        assert!(matches!(
+            &plan[0].action,
+            Action::Archive { git_ref, remote, .. }
+                if git_ref == "HEAD" && remote == "~/sites/web1/releases/20261122010203"
+        ));
+        match &plan[1].action {
+            Action::Write {
+                contents,
+                mode,
+                remote,
+                ..
+            } => {
+                assert_eq!(
+                    String::from_utf8_lossy(contents),
+                    "WorkingDirectory=/home/elspeth/sites/web1/current\nUser=elspeth"
+                );
+                assert_eq!((*mode, remote.as_str()), (0o640, "/etc/unit"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            &plan[2].action,
+            Action::Http { via: HttpVia::Socket(s), host_header, within, .. }
+                if s == "/run/app.sock" && host_header == "web1" && within.as_secs() == 5
+        ));
+        assert_eq!(plan[2].on_failure.len(), 1);
+        assert!(
+            plan[2]
+                .display()
+                .contains("# on failure: echo rolling back")
+        );
+        // Without the server's home, `absolute` says what it lacks.
+        let e = plan_task(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("home"), "{e}");
     }
 
     #[test]
@@ -498,14 +896,22 @@ mod tests {
         let p = playbook(
             "tasks:\n  t:\n    params: {email: {description: who}}\n    steps:\n      - run: echo {{ emial }}\n",
         );
-        let e = plan_task(&p, &p.tasks[0], &host(), &BTreeMap::new(), None).unwrap_err();
+        let e = plan_task(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default(),
+        )
+        .unwrap_err();
         assert!(e.message.contains("needs --param email=VALUE (who)"), "{e}");
         let params = BTreeMap::from([("email".to_owned(), "a@b".to_owned())]);
-        let e = plan_task(&p, &p.tasks[0], &host(), &params, None).unwrap_err();
+        let e = plan_task(&p, &p.tasks[0], &host(), &params, None, &Extra::default()).unwrap_err();
         assert!(e.to_string().starts_with("playbooks/p.yaml:5:"), "{e}");
         assert!(e.message.contains("emial"), "{e}");
         let params = BTreeMap::from([("nope".to_owned(), "1".to_owned())]);
-        let e = plan_task(&p, &p.tasks[0], &host(), &params, None).unwrap_err();
+        let e = plan_task(&p, &p.tasks[0], &host(), &params, None, &Extra::default()).unwrap_err();
         assert!(
             e.message.contains("no parameter 'nope' (it takes: email)"),
             "{e}"

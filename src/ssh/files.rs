@@ -62,6 +62,27 @@ impl Session {
         }
     }
 
+    /// The login user's home directory on the server (asked once).
+    pub async fn home(&self) -> Result<String, Error> {
+        self.home
+            .get_or_try_init(|| async {
+                let output = self
+                    .run(&RemoteCommand::shell("printf %s \"$HOME\""))
+                    .await?;
+                let home = output.stdout_text();
+                if output.status.success() && home.starts_with('/') {
+                    Ok(home)
+                } else {
+                    Err(Error::Remote {
+                        host: self.host.label.clone(),
+                        message: format!("cannot tell the login user's home directory ({home:?})"),
+                    })
+                }
+            })
+            .await
+            .cloned()
+    }
+
     /// Write `contents` to `path` atomically. A new file gets `mode`; a
     /// replaced one keeps its mode and owner, and with `backup` its previous
     /// version is kept as `PATH.bak` (same mode).

@@ -98,6 +98,8 @@ pub struct Session {
     notes: Vec<String>,
     /// The jump connection, kept open for as long as this one lives.
     via: Option<Box<Session>>,
+    /// The login user's home, once asked for.
+    home: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -156,12 +158,30 @@ impl Session {
         port: u16,
         from: &std::net::SocketAddr,
     ) -> Result<russh::Channel<client::Msg>, String> {
-        let open = self.handle.channel_open_direct_tcpip(
+        self.opened(self.handle.channel_open_direct_tcpip(
             host.to_owned(),
             u32::from(port),
             from.ip().to_string(),
             u32::from(from.port()),
-        );
+        ))
+        .await
+    }
+
+    /// Open a forwarding channel to the Unix socket `path` on the server
+    /// (`direct-streamlocal@openssh.com`).
+    pub async fn open_unix_forward(
+        &self,
+        path: &str,
+    ) -> Result<russh::Channel<client::Msg>, String> {
+        self.opened(self.handle.channel_open_direct_streamlocal(path))
+            .await
+    }
+
+    /// A forwarding channel once the server answers, or its reason in words.
+    async fn opened(
+        &self,
+        open: impl Future<Output = Result<russh::Channel<client::Msg>, russh::Error>>,
+    ) -> Result<russh::Channel<client::Msg>, String> {
         match tokio::time::timeout(self.host.connect_timeout, open).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(russh::Error::ChannelOpenFailure(reason))) => Err(match reason {
@@ -175,7 +195,7 @@ impl Session {
                     "the server is out of resources".to_owned()
                 }
                 russh::ChannelOpenFailure::UnknownChannelType => {
-                    "the server does not forward TCP".to_owned()
+                    "the server does not forward this kind of connection".to_owned()
                 }
                 russh::ChannelOpenFailure::Other { reason, .. } => reason,
             }),
@@ -347,6 +367,7 @@ fn connect_host<'a>(
             verified,
             notes,
             via,
+            home: tokio::sync::OnceCell::new(),
         };
         if let Err(refused) = session.check_announced_keys(intent, &observed).await {
             session.close().await;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, Packet, StatusCode};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::task::JoinSet;
 
 use super::Session;
@@ -330,12 +330,12 @@ impl Sftp {
         renamed
     }
 
-    /// Write the local `file` to `path`: under a temporary name, with many
-    /// writes in flight, then given `stamp` and renamed over `path`.
-    /// `done` counts the bytes written.
-    pub async fn write_file(
+    /// Write what `source` reads (a local file, a rendered template) to
+    /// `path`: under a temporary name, with many writes in flight, then given
+    /// `stamp` and renamed over `path`. `done` counts the bytes written.
+    pub async fn write_file<R: AsyncRead + Unpin>(
         &self,
-        file: &mut tokio::fs::File,
+        source: &mut R,
         path: &str,
         stamp: Stamp,
         done: &AtomicU64,
@@ -344,14 +344,17 @@ impl Sftp {
         let mut attrs = FileAttributes::empty();
         attrs.permissions = Some(0o600);
         let flags = OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE | OpenFlags::EXCLUDE;
-        let handle = self
-            .raw
-            .open(temporary.as_str(), flags, attrs)
-            .await
-            .map_err(|e| self.error("create", path, &e))?
-            .handle;
+        // Tracked before it is asked for: were the transfer abandoned while
+        // the server creates it, the removal would still come after.
         self.track(&temporary);
-        let written = self.write_all(&handle, file, path, done).await;
+        let handle = match self.raw.open(temporary.as_str(), flags, attrs).await {
+            Ok(handle) => handle.handle,
+            Err(e) => {
+                self.untrack(&temporary);
+                return Err(self.error("create", path, &e));
+            }
+        };
+        let written = self.write_all(&handle, source, path, done).await;
         // Sent together (and so answered in one round trip): the mode and
         // time are set after the last write, then the file is closed.
         let (stamped, closed) = tokio::join!(
@@ -371,10 +374,10 @@ impl Sftp {
         result
     }
 
-    async fn write_all(
+    async fn write_all<R: AsyncRead + Unpin>(
         &self,
         handle: &str,
-        file: &mut tokio::fs::File,
+        source: &mut R,
         path: &str,
         done: &AtomicU64,
     ) -> Result<u64, Error> {
@@ -390,10 +393,10 @@ impl Sftp {
             let mut data = vec![0; chunk];
             let mut filled = 0;
             while filled < chunk {
-                let n = file
+                let n = source
                     .read(&mut data[filled..])
                     .await
-                    .map_err(|e| Error::io(format!("cannot read the local file for {path}"), e))?;
+                    .map_err(|e| Error::io(format!("cannot read what goes to {path}"), e))?;
                 if n == 0 {
                     break;
                 }

@@ -153,11 +153,12 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
             .spawn()
             .unwrap(),
     );
-    let mut roadie = w
-        .roadie()
-        .args(["--json", "debug", "staging", "--interval", "0.2"])
-        .spawn();
-    let events = events_of(&mut roadie);
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
     let session = next(&events, "debug_session");
     assert_eq!(session["kind"], "web-pdb");
     assert_eq!(session["port"], port);

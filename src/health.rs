@@ -1,0 +1,125 @@
+//! HTTP health checks made from the server's side: a GET through the SSH
+//! connection (to a Unix socket, as gunicorn binds, or a loopback port),
+//! retried until the expected status comes or time runs out. Nothing needs
+//! to be installed on the server and no port needs to be open to it.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::playbook::HttpVia;
+use crate::ssh::Session;
+
+/// Pause between attempts.
+const RETRY_EVERY: Duration = Duration::from_millis(300);
+/// The most one attempt may take.
+const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
+/// The most of a response read (the status line is all that is needed).
+const HEAD_LIMIT: usize = 16 * 1024;
+
+/// A check that did not pass: the last answer (or lack of one), for people.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub attempts: u32,
+    pub last: String,
+}
+
+/// GET `path` with `Host: host_header` via `via` on the server until the
+/// status is `expect`, trying for `within`.
+pub async fn check(
+    session: &Session,
+    via: &HttpVia,
+    path: &str,
+    host_header: &str,
+    expect: u16,
+    within: Duration,
+) -> Result<(), Failed> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let last = match tokio::time::timeout(
+            left.min(ATTEMPT_LIMIT),
+            attempt(session, via, path, host_header),
+        )
+        .await
+        {
+            Ok(Ok(status)) if status == expect => return Ok(()),
+            Ok(Ok(status)) => format!("answered {status}, not {expect}"),
+            Ok(Err(why)) => why,
+            Err(_) => "no answer in time".to_owned(),
+        };
+        if tokio::time::Instant::now() + RETRY_EVERY >= deadline {
+            return Err(Failed { attempts, last });
+        }
+        tokio::time::sleep(RETRY_EVERY).await;
+    }
+}
+
+/// One request; the response's status code.
+async fn attempt(
+    session: &Session,
+    via: &HttpVia,
+    path: &str,
+    host_header: &str,
+) -> Result<u16, String> {
+    let channel = match via {
+        HttpVia::Socket(socket) => session.open_unix_forward(socket).await?,
+        HttpVia::Port(port) => {
+            let from = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            session.open_forward("127.0.0.1", *port, &from).await?
+        }
+    };
+    let mut stream = channel.into_stream();
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: roadie\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut head = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < HEAD_LIMIT {
+        let n = stream
+            .read(&mut buffer)
+            .await
+            .map_err(|e| format!("no answer: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buffer[..n]);
+    }
+    status_of(&head)
+}
+
+/// The code of an HTTP status line (`HTTP/1.1 200 OK`).
+fn status_of(head: &[u8]) -> Result<u16, String> {
+    let text = String::from_utf8_lossy(head);
+    let line = text.lines().next().unwrap_or_default();
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(version), Some(code)) if version.starts_with("HTTP/") => code
+            .parse()
+            .map_err(|_| format!("a malformed status line: {line:?}")),
+        _ if text.is_empty() => Err("the connection closed without an answer".to_owned()),
+        _ => Err(format!("not an HTTP answer: {line:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(status_of(b"HTTP/1.1 200 OK\r\nServer: x\r\n"), Ok(200));
+        assert_eq!(status_of(b"HTTP/1.0 502 Bad Gateway\r\n"), Ok(502));
+        assert!(status_of(b"").unwrap_err().contains("closed"));
+        assert!(
+            status_of(b"SSH-2.0-OpenSSH\r\n")
+                .unwrap_err()
+                .contains("not an HTTP")
+        );
+    }
+}
