@@ -336,163 +336,15 @@ impl Playbook {
 /// How long an HTTP check keeps trying unless `within:` says otherwise.
 const HTTP_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn step(schema: StepSchema, line: u64) -> Result<Step, (u64, String)> {
+/// A step's problem: the line, and what is wrong.
+type StepError = (u64, String);
+
+fn step(mut schema: StepSchema, line: u64) -> Result<Step, StepError> {
     let at = |message: String| (line, message);
-    let spanned = |s: Option<Spanned<String>>| s.map(Source::from);
-    let to = spanned(schema.to);
-    let needs_to = |kind: &str, to: Option<Source>| {
-        to.ok_or_else(|| at(format!("a `{kind}` step needs `to:`")))
-    };
-    let kinds: Vec<&str> = [
-        ("run", schema.run.is_some()),
-        ("put", schema.put.is_some()),
-        ("get", schema.get.is_some()),
-        ("template", schema.template.is_some()),
-        ("archive", schema.archive.is_some()),
-        ("dotenv", schema.dotenv.is_some()),
-        ("http", schema.http.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, given)| given.then_some(name))
-    .collect();
-    if kinds.len() != 1 {
-        return Err(at(format!(
-            "a step does one thing: `run`, `put`, `get`, `template`, `archive`, `dotenv` or `http`{}",
-            if kinds.is_empty() {
-                String::new()
-            } else {
-                format!(" (this one has {})", kinds.join(", "))
-            }
-        )));
-    }
-    let kind_name = kinds[0];
-    let allowed: &[(&str, bool, &[&str])] = &[
-        ("to", to.is_some(), &["put", "get", "template", "archive"]),
-        ("ref", schema.git_ref.is_some(), &["archive"]),
-        ("mode", schema.mode.is_some(), &["template"]),
-        ("defaults", schema.defaults.is_some(), &["dotenv"]),
-        ("ensure_secret", schema.ensure_secret.is_some(), &["dotenv"]),
-        ("socket", schema.socket.is_some(), &["http"]),
-        ("port", schema.port.is_some(), &["http"]),
-        ("expect", schema.expect.is_some(), &["http"]),
-        ("within", schema.within.is_some(), &["http"]),
-        ("sudo", schema.sudo.is_some(), &["run"]),
-        ("cwd", schema.cwd.is_some(), &["run"]),
-        ("env", schema.env.is_some(), &["run"]),
-        ("capture", schema.capture.is_some(), &["run"]),
-    ];
-    if let Some((field, _, kinds)) = allowed
-        .iter()
-        .find(|(_, given, kinds)| *given && !kinds.contains(&kind_name))
-    {
-        return Err(at(format!(
-            "`{field}:` does not go with a `{kind_name}` step (only with {})",
-            kinds
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    let kind = if let Some(run) = schema.run {
-        render::check_value_quoting(&run.value).map_err(at)?;
-        StepKind::Run(run.into())
-    } else if let Some(from) = schema.put {
-        StepKind::Put {
-            from: from.into(),
-            to: needs_to("put", to.clone())?,
-        }
-    } else if let Some(from) = schema.get {
-        StepKind::Get {
-            from: from.into(),
-            to: needs_to("get", to.clone())?,
-        }
-    } else if let Some(from) = schema.template {
-        let mode = match &schema.mode {
-            None => None,
-            Some(mode) => Some(
-                u32::from_str_radix(mode.value.trim_start_matches("0o"), 8).map_err(|_| {
-                    at(format!(
-                        "mode '{}' is not an octal mode like \"0640\"",
-                        mode.value
-                    ))
-                })?,
-            ),
-        };
-        StepKind::Template {
-            from: from.into(),
-            to: needs_to("template", to.clone())?,
-            mode,
-        }
-    } else if let Some(repo) = schema.archive {
-        StepKind::Archive {
-            repo: repo.into(),
-            git_ref: schema.git_ref.map_or(
-                Source {
-                    text: "HEAD".into(),
-                    line,
-                },
-                Source::from,
-            ),
-            to: needs_to("archive", to.clone())?,
-        }
-    } else if let Some(path) = schema.dotenv {
-        let ensure_secret = schema.ensure_secret.clone().unwrap_or_default();
-        if let Some(bad) = ensure_secret
-            .iter()
-            .find(|k| !crate::command::is_env_name(k))
-        {
-            return Err(at(format!("'{bad}' is not a valid variable name")));
-        }
-        StepKind::DotEnv {
-            path: path.into(),
-            defaults: spanned(schema.defaults),
-            ensure_secret,
-        }
-    } else if let Some(path) = schema.http {
-        let target = match (spanned(schema.socket), spanned(schema.port)) {
-            (Some(socket), None) => HttpTarget::Socket(socket),
-            (None, Some(port)) => HttpTarget::Port(port),
-            _ => {
-                return Err(at(
-                    "an `http` step needs `socket:` (a Unix socket on the server) or `port:`, one of them"
-                        .into(),
-                ));
-            }
-        };
-        let within = match &schema.within {
-            None => HTTP_WITHIN,
-            Some(text) => crate::cli::parse_duration(&text.value).map_err(at)?,
-        };
-        StepKind::Http {
-            path: path.into(),
-            target,
-            expect: schema.expect.unwrap_or(200),
-            within,
-        }
-    } else {
-        unreachable!("exactly one kind was given")
-    };
-    let capture = match schema.capture {
-        None => None,
-        Some(CaptureSchema::Stdout(name)) => Some(Capture::Stdout(name)),
-        Some(CaptureSchema::Pattern { name, regex, group }) => {
-            let compiled = regex::Regex::new(&regex)
-                .map_err(|e| at(format!("capture {name}: bad regex: {e}")))?;
-            if let Some(group) = &group
-                && !compiled.capture_names().flatten().any(|n| n == group)
-            {
-                return Err(at(format!(
-                    "capture {name}: the regex has no group named '{group}'"
-                )));
-            }
-            Some(Capture::Pattern {
-                name,
-                regex: compiled,
-                group,
-            })
-        }
-    };
+    let kind_name = one_kind(&schema).map_err(at)?;
+    check_fields(&schema, kind_name).map_err(at)?;
+    let kind = step_kind(&mut schema, kind_name, line)?;
+    let capture = schema.capture.map(capture).transpose().map_err(at)?;
     let env = schema.env.unwrap_or_default();
     if let Some(key) = env.keys().find(|k| !crate::command::is_env_name(k)) {
         return Err(at(format!("'{key}' is not a valid variable name")));
@@ -509,9 +361,180 @@ fn step(schema: StepSchema, line: u64) -> Result<Step, (u64, String)> {
         cwd: schema.cwd.map(Source::from),
         env: env.into_iter().map(|(k, v)| (k, v.into())).collect(),
         capture,
-        when: spanned(schema.when),
+        when: schema.when.map(Source::from),
         on_failure,
         line,
+    })
+}
+
+/// The one thing a step does.
+fn one_kind(schema: &StepSchema) -> Result<&'static str, String> {
+    let kinds: Vec<&str> = [
+        ("run", schema.run.is_some()),
+        ("put", schema.put.is_some()),
+        ("get", schema.get.is_some()),
+        ("template", schema.template.is_some()),
+        ("archive", schema.archive.is_some()),
+        ("dotenv", schema.dotenv.is_some()),
+        ("http", schema.http.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, given)| given.then_some(name))
+    .collect();
+    match kinds.as_slice() {
+        [one] => Ok(one),
+        _ => Err(format!(
+            "a step does one thing: `run`, `put`, `get`, `template`, `archive`, `dotenv` or `http`{}",
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" (this one has {})", kinds.join(", "))
+            }
+        )),
+    }
+}
+
+/// Every setting given belongs to the step's kind.
+fn check_fields(schema: &StepSchema, kind: &str) -> Result<(), String> {
+    let fields: &[(&str, bool, &[&str])] = &[
+        (
+            "to",
+            schema.to.is_some(),
+            &["put", "get", "template", "archive"],
+        ),
+        ("ref", schema.git_ref.is_some(), &["archive"]),
+        ("mode", schema.mode.is_some(), &["template"]),
+        ("defaults", schema.defaults.is_some(), &["dotenv"]),
+        ("ensure_secret", schema.ensure_secret.is_some(), &["dotenv"]),
+        ("socket", schema.socket.is_some(), &["http"]),
+        ("port", schema.port.is_some(), &["http"]),
+        ("expect", schema.expect.is_some(), &["http"]),
+        ("within", schema.within.is_some(), &["http"]),
+        ("sudo", schema.sudo.is_some(), &["run"]),
+        ("cwd", schema.cwd.is_some(), &["run"]),
+        ("env", schema.env.is_some(), &["run"]),
+        ("capture", schema.capture.is_some(), &["run"]),
+    ];
+    match fields
+        .iter()
+        .find(|(_, given, kinds)| *given && !kinds.contains(&kind))
+    {
+        None => Ok(()),
+        Some((field, _, kinds)) => Err(format!(
+            "`{field}:` does not go with a `{kind}` step (only with {})",
+            kinds
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The step's kind with its settings, taken out of `schema`.
+fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind, StepError> {
+    let at = |message: String| (line, message);
+    let take = |field: &mut Option<Spanned<String>>| field.take().map(Source::from);
+    let to = take(&mut schema.to);
+    let to = || {
+        to.clone()
+            .ok_or_else(|| at(format!("a `{kind}` step needs `to:`")))
+    };
+    Ok(match kind {
+        "run" => {
+            let run = take(&mut schema.run).expect("the kind's field is given");
+            render::check_value_quoting(&run.text).map_err(at)?;
+            StepKind::Run(run)
+        }
+        "put" => StepKind::Put {
+            from: take(&mut schema.put).expect("the kind's field is given"),
+            to: to()?,
+        },
+        "get" => StepKind::Get {
+            from: take(&mut schema.get).expect("the kind's field is given"),
+            to: to()?,
+        },
+        "template" => {
+            let mode = match &schema.mode {
+                None => None,
+                Some(mode) => Some(
+                    u32::from_str_radix(mode.value.trim_start_matches("0o"), 8).map_err(|_| {
+                        at(format!(
+                            "mode '{}' is not an octal mode like \"0640\"",
+                            mode.value
+                        ))
+                    })?,
+                ),
+            };
+            StepKind::Template {
+                from: take(&mut schema.template).expect("the kind's field is given"),
+                to: to()?,
+                mode,
+            }
+        }
+        "archive" => StepKind::Archive {
+            repo: take(&mut schema.archive).expect("the kind's field is given"),
+            git_ref: take(&mut schema.git_ref).unwrap_or(Source {
+                text: "HEAD".into(),
+                line,
+            }),
+            to: to()?,
+        },
+        "dotenv" => {
+            let ensure_secret = schema.ensure_secret.take().unwrap_or_default();
+            if let Some(bad) = ensure_secret
+                .iter()
+                .find(|k| !crate::command::is_env_name(k))
+            {
+                return Err(at(format!("'{bad}' is not a valid variable name")));
+            }
+            StepKind::DotEnv {
+                path: take(&mut schema.dotenv).expect("the kind's field is given"),
+                defaults: take(&mut schema.defaults),
+                ensure_secret,
+            }
+        }
+        _ => {
+            let target = match (take(&mut schema.socket), take(&mut schema.port)) {
+                (Some(socket), None) => HttpTarget::Socket(socket),
+                (None, Some(port)) => HttpTarget::Port(port),
+                _ => {
+                    return Err(at("an `http` step needs `socket:` (a Unix socket on the server) or `port:`, one of them".into()));
+                }
+            };
+            let within = match &schema.within {
+                None => HTTP_WITHIN,
+                Some(text) => crate::cli::parse_duration(&text.value).map_err(at)?,
+            };
+            StepKind::Http {
+                path: take(&mut schema.http).expect("the kind's field is given"),
+                target,
+                expect: schema.expect.unwrap_or(200),
+                within,
+            }
+        }
+    })
+}
+
+fn capture(schema: CaptureSchema) -> Result<Capture, String> {
+    Ok(match schema {
+        CaptureSchema::Stdout(name) => Capture::Stdout(name),
+        CaptureSchema::Pattern { name, regex, group } => {
+            let compiled =
+                regex::Regex::new(&regex).map_err(|e| format!("capture {name}: bad regex: {e}"))?;
+            if let Some(group) = &group
+                && !compiled.capture_names().flatten().any(|n| n == group)
+            {
+                return Err(format!(
+                    "capture {name}: the regex has no group named '{group}'"
+                ));
+            }
+            Capture::Pattern {
+                name,
+                regex: compiled,
+                group,
+            }
+        }
     })
 }
 

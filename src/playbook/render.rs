@@ -222,6 +222,15 @@ fn absolute(state: &minijinja::State, path: String) -> Result<String, minijinja:
 fn template_environment(shell: bool) -> Environment<'static> {
     let mut env = crate::template::environment();
     env.add_filter("absolute", absolute);
+    // A rendered file (a systemd unit, a .env) ends as its template does.
+    if !shell {
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+    }
     env.add_filter("quote", |value: Value| {
         Value::from_safe_string(quote(&value.to_string()))
     });
@@ -534,27 +543,7 @@ impl Planner<'_> {
         let what = |part: &str| format!("{number} ({part})");
         let plain = |source: &Source, part: &str| r.render(source, false, &what(part));
         Ok(match &step.kind {
-            StepKind::Run(source) => {
-                let script = r.render(source, true, &what("run"))?;
-                let mut command = RemoteCommand::shell(script.clone());
-                if let Some(cwd) = &step.cwd {
-                    command = command.cwd(plain(cwd, "cwd")?);
-                }
-                for (name, value) in &step.env {
-                    let value = plain(value, &format!("env {name}"))?;
-                    command = command
-                        .env(name, &value)
-                        .map_err(|e| r.error(Some(step.line), &e.to_string()))?;
-                }
-                if step.sudo {
-                    command = command.sudo(Sudo {
-                        password: self.sudo_password.clone(),
-                    });
-                }
-                let first = script.lines().next().unwrap_or_default().to_owned();
-                let env_file = self.env_file.map(str::to_owned);
-                (first, Action::Run { command, env_file })
-            }
+            StepKind::Run(source) => self.run_action(step, source, number)?,
             StepKind::Put { from, to } => {
                 let local = PathBuf::from(plain(from, "put")?);
                 let label = format!("put {}", local.display());
@@ -567,25 +556,7 @@ impl Planner<'_> {
                 (format!("get {remote}"), Action::Get { remote, local })
             }
             StepKind::Template { from, to, mode } => {
-                let name = plain(from, "template")?;
-                let (source, text) = r
-                    .template_file(&name)
-                    .map_err(|m| r.error(Some(from.line), &m))?;
-                let contents = r
-                    .render(
-                        &Source { text, line: 1 },
-                        false,
-                        &format!("{number} (template {source})"),
-                    )?
-                    .into_bytes();
-                let remote = plain(to, "to")?;
-                let action = Action::Write {
-                    source: source.clone(),
-                    contents,
-                    remote,
-                    mode: mode.unwrap_or(0o644),
-                };
-                (format!("template {source}"), action)
+                self.template_action(from, to, mode.unwrap_or(0o644), number)?
             }
             StepKind::Archive { repo, git_ref, to } => {
                 let repo = PathBuf::from(plain(repo, "archive")?);
@@ -605,77 +576,154 @@ impl Planner<'_> {
                 path,
                 defaults,
                 ensure_secret,
-            } => {
-                let remote = plain(path, "dotenv")?;
-                let defaults = match defaults {
-                    None => Vec::new(),
-                    Some(source) => {
-                        let name = plain(source, "defaults")?;
-                        let (origin, text) = r
-                            .template_file(&name)
-                            .map_err(|m| r.error(Some(source.line), &m))?;
-                        let rendered = r.render(
-                            &Source { text, line: 1 },
-                            false,
-                            &format!("{number} (defaults {origin})"),
-                        )?;
-                        let parsed = DotEnv::parse(&rendered);
-                        if let Some(bad) = parsed.malformed().next() {
-                            return Err(r.error(
-                                Some(source.line),
-                                &format!("{origin}:{}: {}", bad.0, bad.1),
-                            ));
-                        }
-                        parsed
-                            .entries()
-                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                            .collect()
-                    }
-                };
-                let action = Action::DotEnv {
-                    remote: remote.clone(),
-                    defaults,
-                    ensure_secret: ensure_secret.clone(),
-                };
-                (format!("dotenv {remote}"), action)
-            }
+            } => self.dotenv_action(path, defaults.as_ref(), ensure_secret, number)?,
             StepKind::Http {
                 path,
                 target,
                 expect,
                 within,
-            } => {
-                let via = match target {
-                    HttpTarget::Socket(socket) => HttpVia::Socket(plain(socket, "socket")?),
-                    HttpTarget::Port(port) => {
-                        let text = plain(port, "port")?;
-                        HttpVia::Port(text.trim().parse().map_err(|_| {
-                            r.error(
-                                Some(port.line),
-                                &format!("port '{text}' is not a port number"),
-                            )
-                        })?)
-                    }
-                };
-                let path = plain(path, "http")?;
-                let host_header = r
-                    .context
-                    .get("host")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("localhost")
-                    .to_owned();
-                (
-                    format!("http GET {path}"),
-                    Action::Http {
-                        via,
-                        path,
-                        host_header,
-                        expect: *expect,
-                        within: *within,
-                    },
-                )
-            }
+            } => self.http_action(path, target, *expect, *within, number)?,
         })
+    }
+
+    fn run_action(
+        &self,
+        step: &Step,
+        source: &Source,
+        number: &str,
+    ) -> Result<(String, Action), PlaybookError> {
+        let r = self.renderer;
+        let what = |part: &str| format!("{number} ({part})");
+        let script = r.render(source, true, &what("run"))?;
+        let mut command = RemoteCommand::shell(script.clone());
+        if let Some(cwd) = &step.cwd {
+            command = command.cwd(r.render(cwd, false, &what("cwd"))?);
+        }
+        for (name, value) in &step.env {
+            let value = r.render(value, false, &what(&format!("env {name}")))?;
+            command = command
+                .env(name, &value)
+                .map_err(|e| r.error(Some(step.line), &e.to_string()))?;
+        }
+        if step.sudo {
+            command = command.sudo(Sudo {
+                password: self.sudo_password.clone(),
+            });
+        }
+        let first = script.lines().next().unwrap_or_default().to_owned();
+        let env_file = self.env_file.map(str::to_owned);
+        Ok((first, Action::Run { command, env_file }))
+    }
+
+    /// A local template file (`name` rendered first), rendered: its origin
+    /// and text.
+    fn template_text(
+        &self,
+        name: &Source,
+        number: &str,
+        part: &str,
+    ) -> Result<(String, String), PlaybookError> {
+        let r = self.renderer;
+        let name_text = r.render(name, false, &format!("{number} ({part})"))?;
+        let (origin, text) = r
+            .template_file(&name_text)
+            .map_err(|m| r.error(Some(name.line), &m))?;
+        let rendered = r.render(
+            &Source { text, line: 1 },
+            false,
+            &format!("{number} ({part} {origin})"),
+        )?;
+        Ok((origin, rendered))
+    }
+
+    fn template_action(
+        &self,
+        from: &Source,
+        to: &Source,
+        mode: u32,
+        number: &str,
+    ) -> Result<(String, Action), PlaybookError> {
+        let (source, text) = self.template_text(from, number, "template")?;
+        let remote = self.renderer.render(to, false, &format!("{number} (to)"))?;
+        let label = format!("template {source}");
+        let action = Action::Write {
+            source,
+            contents: text.into_bytes(),
+            remote,
+            mode,
+        };
+        Ok((label, action))
+    }
+
+    fn dotenv_action(
+        &self,
+        path: &Source,
+        defaults: Option<&Source>,
+        ensure_secret: &[String],
+        number: &str,
+    ) -> Result<(String, Action), PlaybookError> {
+        let r = self.renderer;
+        let remote = r.render(path, false, &format!("{number} (dotenv)"))?;
+        let defaults = match defaults {
+            None => Vec::new(),
+            Some(source) => {
+                let (origin, text) = self.template_text(source, number, "defaults")?;
+                let parsed = DotEnv::parse(&text);
+                if let Some((line, why)) = parsed.malformed().next() {
+                    return Err(r.error(Some(source.line), &format!("{origin}:{line}: {why}")));
+                }
+                parsed
+                    .entries()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect()
+            }
+        };
+        let action = Action::DotEnv {
+            remote: remote.clone(),
+            defaults,
+            ensure_secret: ensure_secret.to_vec(),
+        };
+        Ok((format!("dotenv {remote}"), action))
+    }
+
+    fn http_action(
+        &self,
+        path: &Source,
+        target: &HttpTarget,
+        expect: u16,
+        within: std::time::Duration,
+        number: &str,
+    ) -> Result<(String, Action), PlaybookError> {
+        let r = self.renderer;
+        let plain =
+            |source: &Source, part: &str| r.render(source, false, &format!("{number} ({part})"));
+        let via = match target {
+            HttpTarget::Socket(socket) => HttpVia::Socket(plain(socket, "socket")?),
+            HttpTarget::Port(port) => {
+                let text = plain(port, "port")?;
+                HttpVia::Port(text.trim().parse().map_err(|_| {
+                    r.error(
+                        Some(port.line),
+                        &format!("port '{text}' is not a port number"),
+                    )
+                })?)
+            }
+        };
+        let path = plain(path, "http")?;
+        let host_header = r
+            .context
+            .get("host")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("localhost")
+            .to_owned();
+        let action = Action::Http {
+            via,
+            path: path.clone(),
+            host_header,
+            expect,
+            within,
+        };
+        Ok((format!("http GET {path}"), action))
     }
 }
 
@@ -861,7 +909,7 @@ mod tests {
             } => {
                 assert_eq!(
                     String::from_utf8_lossy(contents),
-                    "WorkingDirectory=/home/elspeth/sites/web1/current\nUser=elspeth"
+                    "WorkingDirectory=/home/elspeth/sites/web1/current\nUser=elspeth\n"
                 );
                 assert_eq!((*mode, remote.as_str()), (0o640, "/etc/unit"));
             }
