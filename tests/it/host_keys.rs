@@ -221,3 +221,29 @@ fn recorded_rsa_key_is_asked_for_when_the_server_prefers_ed25519() {
     let key = host_key_of_check(&w);
     assert!(key.starts_with("RSA "), "{key}");
 }
+
+#[test]
+fn mixed_case_name_finds_the_hashed_entry_ssh_wrote() {
+    // ssh records and looks up `web1.example.test` however it was typed;
+    // so must roadie, or a hashed entry is never found.
+    let (w, entry) = world();
+    let (address, port) = entry.split_once(':').unwrap();
+    let hosts = w.write(
+        "hosts",
+        &format!("127.0.0.1 localhost\n{address} web1.example.test\n"),
+    );
+    let line = std::fs::read_to_string(&w.known_hosts).unwrap();
+    let line = line.replacen(address, "web1.example.test", 1);
+    std::fs::write(&w.known_hosts, line).unwrap();
+    sh(
+        "ssh-keygen",
+        &["-H", "-f", w.known_hosts.to_str().unwrap()],
+        &[],
+    );
+    w.inventory("staging", &[format!("WEB1.Example.TEST:{port}")], "");
+    w.roadie_with_hosts_file(&hosts)
+        .args(["run", "staging", "--", "echo ok"])
+        .run()
+        .code(0)
+        .stdout_has("ok");
+}

@@ -33,6 +33,12 @@ Match final host final.example.org
     User via-final
 Host short
     HostName final.example.org
+Host MixedAlias
+    HostName Mixed.Example.ORG
+    HostKeyAlias Key.Example.ORG
+    IdentityFile ~/.ssh/id_%h
+Host Final-Mixed
+    HostName FINAL.Example.org
 Host *
     User fallback
     ServerAliveCountMax 5
@@ -93,6 +99,18 @@ fn matches_openssh_for_hosts_matches_includes_and_tokens() {
         ("unrelated", None),
         ("unrelated", Some("ci")),
         ("alias", Some("ci")),
+        // ssh lowercases the host name (not the alias it was given) once the
+        // first pass is read; `Host` patterns compare exactly.
+        ("MixedAlias", None),
+        ("mixedalias", None),
+        ("ALIAS", None),
+        ("WEB.Example.ORG", None),
+        ("Skip.Example.org", None),
+        ("Final-Mixed", None),
+        ("REAL.example.org", None),
+        ("FE80:0::1", None),
+        ("::FFFF:127.0.0.1", None),
+        ("10.0.0.1", None),
     ];
     for (host, user) in cases {
         compare(&config, host, *user, &local);
