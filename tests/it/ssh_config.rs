@@ -205,3 +205,37 @@ fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
         "hostkeyalias, {what}"
     );
 }
+
+/// An ssh_config whose `Match exec` hands `%h` and `%n` to the shell, as
+/// users' configs do.
+const EXEC_CONFIG: &str = "Match exec \"test %h = %n\"\n    User ignored\n";
+
+#[test]
+fn inventory_host_with_shell_metacharacters_is_refused_before_any_shell_sees_it() {
+    let (w, _) = crate::support::World::one_host(7);
+    w.write("ssh_config", EXEC_CONFIG);
+    w.write(
+        "roadie.yaml",
+        "environments:\n  staging:\n    hosts:\n      - 'a$(touch${IFS}pwned)'\n",
+    );
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("roadie.yaml:4:9:")
+        .stderr_has("host name may not contain '$'");
+    assert!(!w.path("pwned").exists(), "the shell ran the host name");
+    // Nor can a target on the command line smuggle one in.
+    w.roadie()
+        .args([
+            "-F",
+            "ssh_config",
+            "run",
+            "a$(touch${IFS}pwned)",
+            "--",
+            "true",
+        ])
+        .run()
+        .code(2);
+    assert!(!w.path("pwned").exists(), "the shell ran the target");
+}
