@@ -560,7 +560,7 @@ fn run_exec(command: &str, pass: &Pass<'_>, opts: &Options) -> Result<bool, Stri
         jump: opts.proxy_jump.as_ref().map_or("", |j| j.value.as_str()),
         local: pass.local,
     };
-    let command = expand::percent(command, &tokens)?;
+    let command = expand::percent_shell(command, &tokens)?;
     let status = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&command)
@@ -855,6 +855,20 @@ mod tests {
         let text = "Match final\n  HostName other\n";
         let c = resolve_text(text, "X", &Preset::default()).unwrap();
         assert_eq!(c.hostname, "x");
+    }
+
+    #[test]
+    fn match_exec_refuses_a_host_name_that_would_run_something() {
+        let dir = tempfile::tempdir().unwrap();
+        let pwned = dir.path().join("pwned");
+        let text = format!(
+            "Host evil\n  HostName a$(touch${{IFS}}{})\nMatch exec \"test %h = x\"\n  User y\n",
+            pwned.display()
+        );
+        let e = resolve_text(&text, "evil", &Preset::default()).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("%h"), "{e}");
+        assert!(!pwned.exists());
     }
 
     #[test]

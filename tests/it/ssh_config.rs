@@ -239,3 +239,20 @@ fn inventory_host_with_shell_metacharacters_is_refused_before_any_shell_sees_it(
         .code(2);
     assert!(!w.path("pwned").exists(), "the shell ran the target");
 }
+
+#[test]
+fn match_exec_refuses_a_hostname_from_ssh_config_that_would_run_something() {
+    let (w, entry) = crate::support::World::one_host(7);
+    w.write(
+        "ssh_config",
+        &format!("Host evil\n    HostName x$(touch${{IFS}}pwned)\n{EXEC_CONFIG}"),
+    );
+    w.inventory("staging", &["evil".to_owned(), entry], "");
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:3")
+        .stderr_has("Match exec: %h is 'x$(touch${IFS}pwned)'");
+    assert!(!w.path("pwned").exists(), "the shell ran the HostName");
+}
