@@ -1,13 +1,15 @@
 //! From a TARGET to hosts ready to connect to: inventory entries combined with
-//! ssh_config and command-line overrides. Pure: nothing here touches the network.
+//! ssh_config and command-line overrides. Pure but for one thing: once an
+//! environment is protected, the inventory's host names are looked up (with
+//! a deadline) for the inventory-sanity lock.
 //!
 //! Precedence, highest first: command line, `roadie.yaml`, ssh_config, defaults.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::guard::Safety;
@@ -23,6 +25,9 @@ pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 pub const DEFAULT_KEEPALIVE_MAX: u32 = 3;
 /// How many `ProxyJump` hops are followed before giving up (loops).
 const MAX_HOPS: usize = 8;
+/// How long the inventory-sanity lock waits for all its address lookups
+/// together (shorter when `--connect-timeout` is).
+pub const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What to do with a host key that known_hosts does not vouch for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,37 +200,51 @@ impl<'a> Resolver<'a> {
 
     /// The inventory-sanity lock for addresses: no protected host may share
     /// an address (after ssh_config and DNS) with an unprotected one.
+    ///
+    /// Every host of the inventory is looked up, all at once, for at most
+    /// [`ADDRESS_LOOKUP_TIMEOUT`]: a name that cannot be resolved in time
+    /// is compared by name only. It cannot be shown to collide, and does not
+    /// hold up the command; the pinned-key lock still checks whatever server
+    /// is reached when connecting.
     fn check_addresses(&self) -> Result<(), Error> {
         if !self.inventory.environments.iter().any(|e| e.protected) {
             return Ok(());
         }
-        let mut seen: Vec<(String, Vec<SocketAddr>, &Environment, &HostEntry)> = Vec::new();
+        let mut hosts: Vec<(Host, &Environment, &HostEntry)> = Vec::new();
         for env in &self.inventory.environments {
             for entry in &env.hosts {
-                let host = self.resolve_entry(env, entry)?;
-                let addresses: Vec<SocketAddr> = (host.hostname.as_str(), host.port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect)
-                    .unwrap_or_default();
-                let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
-                for (other_name, other_addresses, other_env, other_entry) in &seen {
-                    let same = *other_name == name
-                        || addresses.iter().any(|a| other_addresses.contains(a));
-                    if same && other_env.protected != env.protected {
-                        let (p, pe, u, ue) = if env.protected {
-                            (env, entry, *other_env, *other_entry)
-                        } else {
-                            (*other_env, *other_entry, env, entry)
-                        };
-                        return Err(Error::Usage(format!(
-                            "inventory sanity lock: '{}/{}' (unprotected) and '{}/{}' (protected) reach the same server \
-                             ({name}); fix roadie.yaml or ssh_config so that they cannot be confused",
-                            u.name, ue.entry, p.name, pe.entry
-                        )));
-                    }
-                }
-                seen.push((name, addresses, env, entry));
+                hosts.push((self.resolve_entry(env, entry)?, env, entry));
             }
+        }
+        let limit = self
+            .overrides
+            .connect_timeout
+            .map_or(ADDRESS_LOOKUP_TIMEOUT, |t| t.min(ADDRESS_LOOKUP_TIMEOUT));
+        let names: Vec<(String, u16)> = hosts
+            .iter()
+            .map(|(host, ..)| (host.hostname.clone(), host.port))
+            .collect();
+        let addresses = lookup_all(&names, limit);
+        let mut seen: Vec<(String, &[SocketAddr], &Environment, &HostEntry)> = Vec::new();
+        for ((host, env, entry), addresses) in hosts.iter().zip(&addresses) {
+            let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
+            for (other_name, other_addresses, other_env, other_entry) in &seen {
+                let same =
+                    *other_name == name || addresses.iter().any(|a| other_addresses.contains(a));
+                if same && other_env.protected != env.protected {
+                    let (p, pe, u, ue) = if env.protected {
+                        (*env, *entry, *other_env, *other_entry)
+                    } else {
+                        (*other_env, *other_entry, *env, *entry)
+                    };
+                    return Err(Error::Usage(format!(
+                        "inventory sanity lock: '{}/{}' (unprotected) and '{}/{}' (protected) reach the same server \
+                         ({name}); fix roadie.yaml or ssh_config so that they cannot be confused",
+                        u.name, ue.entry, p.name, pe.entry
+                    )));
+                }
+            }
+            seen.push((name, addresses, env, entry));
         }
         Ok(())
     }
@@ -408,6 +427,71 @@ impl<'a> Resolver<'a> {
     }
 }
 
+/// The addresses of each `(name, port)`, looked up concurrently, one thread
+/// per distinct name, waiting `limit` in all. A name that fails, or has no
+/// answer by then, gets no addresses. The system resolver cannot be
+/// cancelled: a lookup still running at the deadline is left to finish on
+/// its own thread, and its answer is dropped.
+fn lookup_all(names: &[(String, u16)], limit: Duration) -> Vec<Vec<SocketAddr>> {
+    let deadline = Instant::now() + limit;
+    let mut found: Vec<Option<Vec<SocketAddr>>> = names
+        .iter()
+        .map(|(name, port)| {
+            // An address needs no lookup (and [v6] brackets are not in hostname).
+            name.parse::<IpAddr>()
+                .ok()
+                .map(|ip| vec![SocketAddr::new(ip, *port)])
+        })
+        .collect();
+    let (send, receive) = mpsc::channel::<(usize, Vec<SocketAddr>)>();
+    let mut pending = 0;
+    for (index, (name, port)) in names.iter().enumerate() {
+        if found[index].is_some() {
+            continue;
+        }
+        // The same name and port listed twice is looked up once.
+        if names[..index].contains(&(name.clone(), *port)) {
+            continue;
+        }
+        let (name, port, send) = (name.clone(), *port, send.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("lookup {name}"))
+            .spawn(move || {
+                let addresses = (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                // The receiver is gone once the deadline has passed.
+                let _ = send.send((index, addresses));
+            });
+        if spawned.is_ok() {
+            pending += 1;
+        }
+    }
+    drop(send);
+    while pending > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receive.recv_timeout(left) {
+            Ok((index, addresses)) => {
+                found[index] = Some(addresses);
+                pending -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, key)| {
+            let first = names.iter().position(|other| other == key).unwrap_or(index);
+            found[index]
+                .clone()
+                .or_else(|| found[first].clone())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
 /// `[user@]host[:port]` (or `ssh://[user@]host[:port]`).
 fn parse_jump(spec: &str) -> Result<(Option<String>, String, Option<u16>), String> {
     let spec = spec.strip_prefix("ssh://").unwrap_or(spec);
@@ -495,6 +579,32 @@ mod tests {
         let j0 = j1.via.as_ref().unwrap();
         assert_eq!(j0.hostname, "j0");
         assert!(j0.via.is_none());
+    }
+
+    #[test]
+    fn lookups_run_together_and_an_address_needs_none() {
+        let names = [
+            ("127.0.0.1".to_owned(), 22),
+            ("localhost".to_owned(), 2200),
+            ("::1".to_owned(), 22),
+            ("localhost".to_owned(), 2200),
+            ("no-such-host.invalid".to_owned(), 22),
+        ];
+        let found = lookup_all(&names, Duration::from_secs(5));
+        assert_eq!(found[0], ["127.0.0.1:22".parse::<SocketAddr>().unwrap()]);
+        assert!(
+            found[1]
+                .iter()
+                .all(|a| a.port() == 2200 && a.ip().is_loopback())
+        );
+        assert!(!found[1].is_empty());
+        assert_eq!(found[2], ["[::1]:22".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(found[3], found[1]);
+        assert!(found[4].is_empty());
+        // No time at all: only what needs no lookup is known.
+        let found = lookup_all(&names, Duration::ZERO);
+        assert_eq!(found[0].len(), 1);
+        assert!(found[4].is_empty());
     }
 
     #[test]

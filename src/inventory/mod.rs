@@ -136,12 +136,38 @@ impl HostEntry {
                     .ok_or_else(|| format!("'{entry}': bad port '{p}'"))
             })
             .transpose()?;
+        check_host_name(host).map_err(|m| format!("'{entry}': {m}"))?;
         Ok(HostEntry {
             entry: entry.to_owned(),
             host: host.to_owned(),
             port,
         })
     }
+}
+
+/// Characters a host name may not contain: they mean something to a shell,
+/// and a host name ends up in shell commands (`Match exec` in ssh_config, a
+/// `ProxyCommand` elsewhere). The list of OpenSSH's `ssh_valid_hostname`
+/// (readconf.c, since 9.6: CVE-2023-51385).
+const SHELL_METACHARACTERS: &str = "'`\"$\\;&<>|(){},";
+
+/// Refuse a host name as OpenSSH 9.6 and later do: one that starts with `-`
+/// (it would read as an option) or holds a shell metacharacter, a space or a
+/// control character.
+pub fn check_host_name(host: &str) -> Result<(), String> {
+    if host.starts_with('-') {
+        return Err("a host name may not start with '-'".into());
+    }
+    if let Some(c) = host
+        .chars()
+        .find(|c| SHELL_METACHARACTERS.contains(*c) || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "a host name may not contain {c:?} (nor any of {SHELL_METACHARACTERS}, spaces or \
+             control characters): shell commands built from it could run something else"
+        ));
+    }
+    Ok(())
 }
 
 /// A group of hosts reached the same way.
@@ -451,6 +477,43 @@ mod tests {
         assert!(HostEntry::parse("web:0").is_err());
         assert!(HostEntry::parse("web:x").is_err());
         assert!(HostEntry::parse("a b").is_err());
+    }
+
+    #[test]
+    fn host_names_with_shell_metacharacters_are_refused() {
+        for bad in [
+            "a$(touch${IFS}pwned)",
+            "a`id`",
+            "a;id",
+            "a|id",
+            "a&",
+            "'a'",
+            "\"a\"",
+            "a\\b",
+            "a<b",
+            "a>b",
+            "a{b}",
+            "a\u{7}b",
+            "-oProxyCommand=id",
+            "[-x]:22",
+        ] {
+            let e = HostEntry::parse(bad).unwrap_err();
+            assert!(e.contains("host name may not"), "{bad}: {e}");
+        }
+        for good in [
+            "web-1.example.org",
+            "fe80::1%eth0",
+            "[::1]:22",
+            "h_1",
+            "10.0.0.1:2",
+        ] {
+            HostEntry::parse(good).unwrap();
+        }
+        let e =
+            parse("environments:\n  s:\n    hosts:\n      - ok\n      - 'a$(touch${IFS}pwned)'\n")
+                .unwrap_err();
+        assert_eq!(e.position, Some((5, 9)), "{e}");
+        assert!(e.message.contains("'$'"), "{e}");
     }
 
     #[test]

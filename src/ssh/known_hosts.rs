@@ -175,20 +175,47 @@ impl KnownHosts {
         Verdict::Unknown
     }
 
-    /// Key algorithms recorded for `name`, so that key exchange can ask the
-    /// server for a type we can verify (as ssh orders HostKeyAlgorithms).
+    /// Host-key algorithms for the keys recorded for `name`, so that key
+    /// exchange can ask the server for a type we can verify (as ssh orders
+    /// HostKeyAlgorithms). An RSA key is asked for with SHA-2 signatures
+    /// only: see [`signature_algorithms`].
     pub fn algorithms_for(&self, name: &str) -> Vec<Algorithm> {
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for e in &self.entries {
             if e.marker == Marker::None && e.hosts.matches(name) {
-                let algorithm = e.key.algorithm();
-                if !algorithms.contains(&algorithm) {
-                    algorithms.push(algorithm);
+                for algorithm in signature_algorithms(&e.key.algorithm()) {
+                    if !algorithms.contains(&algorithm) {
+                        algorithms.push(algorithm);
+                    }
                 }
             }
         }
         algorithms
     }
+}
+
+/// The host-key algorithms that verify a key of type `key`, best first.
+/// A key reports RSA as `ssh-rsa`, which as an algorithm means SHA-1
+/// signatures; OpenSSH stopped offering those in 8.8, and so does roadie:
+/// an RSA key is verified with `rsa-sha2-512` or `rsa-sha2-256` only.
+pub fn signature_algorithms(key: &Algorithm) -> Vec<Algorithm> {
+    match key {
+        Algorithm::Rsa { .. } => vec![
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+        ],
+        other => vec![other.clone()],
+    }
+}
+
+/// Whether `algorithm` may be offered at all: everything but `ssh-rsa`
+/// (RSA with SHA-1 signatures).
+pub fn is_acceptable(algorithm: &Algorithm) -> bool {
+    !matches!(algorithm, Algorithm::Rsa { hash: None })
 }
 
 fn same_type(a: &PublicKey, b: &PublicKey) -> bool {
@@ -349,6 +376,22 @@ mod tests {
         let (_d, kh, _) = load(&line_for("h", &rsa));
         assert!(matches!(kh.check("h", &a), Verdict::OtherTypes { .. }));
         assert_eq!(kh.algorithms_for("h"), vec![rsa.algorithm()]);
+    }
+
+    /// An RSA public key (the private half was thrown away).
+    const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDJbVaJRhcbEtN6g3/h0G/NTQb7TgEznDUAkcgUIOOM+WplkkCmOQg4XJFr8iSNkJlNPz85SG2SG2paAqmD0tpIriDmgb/CEDND3l9AhCVkAUM24x1dcch6gLBzfDoE2De/B8BdLzXaA772LaENZSyZLdHkfRHiZIgJvjj5leklkqgyOO6mIWEesS2Xgtfs6E80FkmTuus/42kx4lv4D59anc8Ks8tTGisC672DtZx3o6Viwvfm19glFJ6ljMfADCWSVovW45stdSIHnXWLKyjdtIkqroui3jmopWHM/ws/fiNtUVqEufqCgoFtgRCZ262+culf6JgTEcY3SWwafHkp";
+
+    #[test]
+    fn rsa_is_asked_for_with_sha2_signatures_only() {
+        let (_d, kh, _) = load(&format!("h {RSA}\nh {RSA}\n"));
+        let sha2 = |hash| Algorithm::Rsa { hash: Some(hash) };
+        assert_eq!(
+            kh.algorithms_for("h"),
+            [sha2(HashAlg::Sha512), sha2(HashAlg::Sha256)]
+        );
+        assert!(!is_acceptable(&Algorithm::Rsa { hash: None }));
+        assert!(is_acceptable(&sha2(HashAlg::Sha256)));
+        assert!(is_acceptable(&Algorithm::Ed25519));
     }
 
     #[test]

@@ -243,25 +243,31 @@ impl Session {
 
 /// Client settings for `host`: keepalives, and the host key types known for
 /// it asked for first, so the server presents one we can check (as ssh does).
+/// `ssh-rsa` (SHA-1 signatures) is never offered.
 fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
-    let mut preferred_keys = known.algorithms_for(&host.host_key.name);
-    for algorithm in russh::Preferred::DEFAULT.key.iter() {
-        if !preferred_keys.contains(algorithm) {
-            preferred_keys.push(algorithm.clone());
-        }
-    }
     Arc::new(client::Config {
         keepalive_interval: host.keepalive.map(|(interval, _)| interval),
         keepalive_max: host.keepalive.map_or(3, |(_, max)| max as usize),
         nodelay: true,
         preferred: russh::Preferred {
-            key: Cow::Owned(preferred_keys),
+            key: Cow::Owned(host_key_algorithms(known, &host.host_key.name)),
             ..russh::Preferred::default()
         },
         ..client::Config::default()
     })
 }
 
+/// The host-key algorithms to offer for `name`, most wanted first.
+fn host_key_algorithms(known: &KnownHosts, name: &str) -> Vec<russh::keys::Algorithm> {
+    let mut preferred_keys = known.algorithms_for(name);
+    for algorithm in russh::Preferred::DEFAULT.key.iter() {
+        if !preferred_keys.contains(algorithm) {
+            preferred_keys.push(algorithm.clone());
+        }
+    }
+    preferred_keys.retain(known_hosts::is_acceptable);
+    preferred_keys
+}
 /// Connect to the jump host and open a tunnel from it to `host`.
 async fn through(
     jump: &Host,
@@ -466,4 +472,19 @@ async fn tcp_connect(
         name: hostname.to_owned(),
         source: std::io::Error::other("no addresses"),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use russh::keys::{Algorithm, HashAlg};
+
+    #[test]
+    fn ssh_rsa_is_never_offered() {
+        let rsa = |hash| Algorithm::Rsa { hash };
+        let offered = host_key_algorithms(&KnownHosts::default(), "h");
+        assert!(!offered.contains(&rsa(None)), "{offered:?}");
+        assert!(offered.contains(&rsa(Some(HashAlg::Sha512))));
+        assert_eq!(offered[0], Algorithm::Ed25519);
+    }
 }

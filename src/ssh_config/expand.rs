@@ -86,11 +86,12 @@ fn local_hostname() -> String {
         .unwrap_or_default()
 }
 
-/// Replace each `%x` with `value(x)`; a token without a value is an error.
+/// Replace each `%x` with `value(x)`; a token without a value is an error,
+/// and so is one whose value `value` refuses.
 fn substitute(
     s: &str,
     what: &str,
-    value: impl Fn(char) -> Option<String>,
+    value: impl Fn(char) -> Result<Option<String>, String>,
 ) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
@@ -103,7 +104,7 @@ fn substitute(
             .next()
             .ok_or_else(|| format!("{what} '{s}' ends with a lone '%'"))?;
         let replacement =
-            value(token).ok_or_else(|| format!("unknown token %{token} in {what} '{s}'"))?;
+            value(token)?.ok_or_else(|| format!("unknown token %{token} in {what} '{s}'"))?;
         out.push_str(&replacement);
     }
     Ok(out)
@@ -111,15 +112,54 @@ fn substitute(
 
 /// Replace `%x` tokens. An unknown token is an error, as in OpenSSH.
 pub fn percent(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
-    substitute(s, "value", |token| tokens.value(token))
+    substitute(s, "value", |token| Ok(tokens.value(token)))
+}
+
+/// Tokens whose values come from roadie.yaml, the command line or
+/// ssh_config (the remote side) rather than from the local account.
+const REMOTE_TOKENS: &[char] = &['h', 'n', 'r', 'k', 'j'];
+
+/// Replace `%x` tokens in a `Match exec` command, which `/bin/sh` runs.
+///
+/// A value naming the remote side is put in as it is (as ssh does) only when
+/// the shell would read it as plain text; any other is refused, so that a
+/// host or user name can never run a command of its own (CVE-2023-51385).
+/// Refused rather than quoted: quotes would change the meaning of a token
+/// that the command already quotes (`test "%h" = web1`).
+pub fn percent_shell(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
+    substitute(s, "Match exec command", |token| {
+        let Some(value) = tokens.value(token) else {
+            return Ok(None);
+        };
+        if REMOTE_TOKENS.contains(&token) && !is_shell_inert(&value) {
+            return Err(format!(
+                "Match exec: %{token} is '{}', which the shell would not read as plain text; \
+                 refusing to run '{s}' with it",
+                value.escape_debug()
+            ));
+        }
+        Ok(Some(value))
+    })
+}
+
+/// Does the shell read `value` as literal text wherever it stands in a
+/// command (unquoted, in double quotes, next to other text)?
+fn is_shell_inert(value: &str) -> bool {
+    value.chars().all(|c| {
+        c.is_ascii_alphanumeric()
+            || "._-+:@/,%".contains(c)
+            || (!c.is_ascii() && c.is_alphanumeric())
+    })
 }
 
 /// Only `%h` and `%%` are allowed in `HostName`.
 pub fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> {
-    substitute(s, "HostName", |token| match token {
-        '%' => Some("%".to_owned()),
-        'h' => Some(original_host.to_owned()),
-        _ => None,
+    substitute(s, "HostName", |token| {
+        Ok(match token {
+            '%' => Some("%".to_owned()),
+            'h' => Some(original_host.to_owned()),
+            _ => None,
+        })
     })
 }
 
@@ -213,6 +253,44 @@ mod tests {
             "web.example.org"
         );
         assert!(percent_hostname("%p", "web").is_err());
+    }
+
+    #[test]
+    fn match_exec_takes_only_plain_text_from_the_remote_side() {
+        let local = LocalUser {
+            home: "/home/Alice Smith".into(),
+            ..local()
+        };
+        let tokens = |host: &'static str, user: &'static str| Tokens {
+            original_host: "web",
+            host,
+            port: 22,
+            remote_user: user,
+            host_key_alias: host,
+            jump: "",
+            local: &local,
+        };
+        let t = tokens("fe80::1%eth0", "deploy");
+        assert_eq!(
+            percent_shell("test \"%h\" = x -a %r%% -a '%d' -a %j", &t).unwrap(),
+            "test \"fe80::1%eth0\" = x -a deploy% -a '/home/Alice Smith' -a "
+        );
+        for (host, user) in [
+            ("a$(touch${IFS}pwned)", "u"),
+            ("a`id`", "u"),
+            ("a;id", "u"),
+            ("a b", "u"),
+            ("a\nid", "u"),
+            ("*", "u"),
+            ("~root", "u"),
+            ("h", "x'y"),
+            ("h", "a\"b"),
+        ] {
+            let e = percent_shell("test %h = %r", &tokens(host, user)).unwrap_err();
+            assert!(e.contains("refusing to run"), "{host} {user}: {e}");
+        }
+        // Other values are not shell commands: nothing to refuse there.
+        assert_eq!(percent("~/%h", &tokens("a b", "u")).unwrap(), "~/a b");
     }
 
     #[test]

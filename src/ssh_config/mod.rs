@@ -99,7 +99,8 @@ pub struct Located<T> {
 pub struct HostConfig {
     /// The name looked up (`%n`).
     pub original_host: String,
-    /// `HostName` after `%h` expansion, or the original name.
+    /// `HostName` after `%h` expansion, or the original name, lowercased as
+    /// ssh does ([`canonical_hostname`]).
     pub hostname: String,
     pub user: String,
     pub port: u16,
@@ -114,6 +115,7 @@ pub struct HostConfig {
     pub global_known_hosts_files: Option<Vec<PathBuf>>,
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
     pub hash_known_hosts: bool,
+    /// `HostKeyAlias`, lowercased as ssh does.
     pub host_key_alias: Option<String>,
     pub connect_timeout: Option<Duration>,
     pub server_alive_interval: Option<Duration>,
@@ -152,7 +154,7 @@ fn first<T>(slot: &mut Option<T>, value: T) {
 struct Pass<'a> {
     original_host: &'a str,
     /// What `Host` lines match: the original name, or in the final pass the
-    /// host name that the first pass settled on.
+    /// host name that the first pass settled on (see [`canonical_hostname`]).
     host_arg: String,
     is_final: bool,
     wants_final: bool,
@@ -180,15 +182,36 @@ pub fn resolve(
     };
     read_all(files, &mut pass, &mut opts)?;
     if pass.wants_final {
-        pass.host_arg = current_hostname(&opts, host).map_err(|m| ConfigError {
+        let hostname = current_hostname(&opts, host).map_err(|m| ConfigError {
             file: PathBuf::from("HostName"),
             line: 0,
             message: m,
         })?;
+        // As ssh does, the final pass sees the settled, canonical host name,
+        // as `HostName` too (so a `HostName` read now changes nothing).
+        pass.host_arg = canonical_hostname(&hostname);
+        opts.hostname = Some(pass.host_arg.replace('%', "%%"));
         pass.is_final = true;
         read_all(files, &mut pass, &mut opts)?;
     }
-    finish(opts, host, local)
+    finish(&opts, host, local)
+}
+
+/// The host name as ssh uses it once the configuration is read (for
+/// connecting, known_hosts and later `%h`): a name is lowercased; an address
+/// is not, but is written in its canonical form (`FE80:0::1` is `fe80::1`)
+/// unless the two differ only in case. See `main` in OpenSSH's ssh.c.
+pub fn canonical_hostname(name: &str) -> String {
+    // ssh's is_addr_fast: what may be an address is never lowercased.
+    let address_like =
+        name.contains(['%', ':']) || name.chars().all(|c| c.is_ascii_digit() || c == '.');
+    if !address_like {
+        return name.to_ascii_lowercase();
+    }
+    match name.parse::<IpAddr>() {
+        Ok(ip) if !ip.to_string().eq_ignore_ascii_case(name) => ip.to_string(),
+        _ => name.to_owned(),
+    }
 }
 
 fn read_all(
@@ -282,8 +305,11 @@ impl Place<'_> {
     }
 }
 
+/// `Host` patterns compare exactly: `Host web1` is not applied to `WEB1`
+/// (OpenSSH's readconf.c uses match_pattern here, not match_hostname). The
+/// final pass matches the lowercased host name.
 fn host_matches(patterns: &[String], host: &str) -> bool {
-    match_host_list(patterns.iter().map(String::as_str), host).matched()
+    match_list(patterns.iter().map(String::as_str), host).matched()
 }
 
 fn include_paths(args: &[String], dir: &Path, local: &LocalUser) -> Result<Vec<PathBuf>, String> {
@@ -534,7 +560,7 @@ fn run_exec(command: &str, pass: &Pass<'_>, opts: &Options) -> Result<bool, Stri
         jump: opts.proxy_jump.as_ref().map_or("", |j| j.value.as_str()),
         local: pass.local,
     };
-    let command = expand::percent(command, &tokens)?;
+    let command = expand::percent_shell(command, &tokens)?;
     let status = std::process::Command::new("/bin/sh")
         .arg("-c")
         .arg(&command)
@@ -599,7 +625,7 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     (ip >> shift) == (net >> shift)
 }
 
-fn finish(opts: Options, original: &str, local: &LocalUser) -> Result<HostConfig, ConfigError> {
+fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfig, ConfigError> {
     if let Some(command) = opts
         .proxy_command
         .clone()
@@ -619,8 +645,11 @@ fn finish(opts: Options, original: &str, local: &LocalUser) -> Result<HostConfig
         line,
         message,
     };
-    let hostname =
-        current_hostname(&opts, original).map_err(|m| fail(Path::new("HostName"), 0, m))?;
+    let hostname = current_hostname(opts, original)
+        .map(|h| canonical_hostname(&h))
+        .map_err(|m| fail(Path::new("HostName"), 0, m))?;
+    // ssh lowercases HostKeyAlias too, before it is used or expanded.
+    let host_key_alias = opts.host_key_alias.as_deref().map(str::to_ascii_lowercase);
     let user = opts.user.clone().unwrap_or_else(|| local.name.clone());
     let port = opts.port.unwrap_or(22);
     let proxy_jump: Vec<String> = match &opts.proxy_jump {
@@ -638,7 +667,7 @@ fn finish(opts: Options, original: &str, local: &LocalUser) -> Result<HostConfig
         host: &hostname,
         port,
         remote_user: &user,
-        host_key_alias: opts.host_key_alias.as_deref().unwrap_or(&hostname),
+        host_key_alias: host_key_alias.as_deref().unwrap_or(&hostname),
         jump: &jump,
         local,
     };
@@ -681,7 +710,7 @@ fn finish(opts: Options, original: &str, local: &LocalUser) -> Result<HostConfig
         proxy_jump,
         strict_host_key_checking: opts.strict,
         hash_known_hosts: opts.hash_known_hosts.unwrap_or(false),
-        host_key_alias: opts.host_key_alias,
+        host_key_alias,
         connect_timeout: opts.connect_timeout.filter(|t| !t.is_zero()),
         server_alive_interval: opts.server_alive_interval,
         server_alive_count_max: opts.server_alive_count_max,
@@ -792,6 +821,54 @@ mod tests {
             &Preset::default(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn host_names_are_lowercased_like_ssh() {
+        assert_eq!(canonical_hostname("WEB1.Example.ORG"), "web1.example.org");
+        assert_eq!(canonical_hostname("10.0.0.1"), "10.0.0.1");
+        assert_eq!(canonical_hostname("FE80:0::1"), "fe80::1");
+        assert_eq!(canonical_hostname("::FFFF:127.0.0.1"), "::FFFF:127.0.0.1");
+        assert_eq!(canonical_hostname("FE80::1%ETH0"), "FE80::1%ETH0");
+        let text = "Host Alias\n  HostName Real.Example.ORG\n  HostKeyAlias Key.Example.ORG\n  IdentityFile ~/%h-%k\n";
+        let c = resolve_text(text, "Alias", &Preset::default()).unwrap();
+        assert_eq!(c.original_host, "Alias");
+        assert_eq!(c.hostname, "real.example.org");
+        assert_eq!(c.host_key_alias.as_deref(), Some("key.example.org"));
+        assert_eq!(
+            c.identity_files,
+            [PathBuf::from(
+                "/home/alice/real.example.org-key.example.org"
+            )]
+        );
+        // `Host` compares exactly, as in ssh; the name is lowercased anyway.
+        let c = resolve_text(text, "ALIAS", &Preset::default()).unwrap();
+        assert_eq!((c.hostname.as_str(), c.host_key_alias), ("alias", None));
+    }
+
+    #[test]
+    fn final_pass_sees_the_lowercased_host_name() {
+        let text = "Host alias\n  HostName WEB.Example.ORG\nHost web.example.org\n  Port 2200\nMatch final exec \"test %h = web.example.org\"\n  User lowered\n";
+        let c = resolve_text(text, "alias", &Preset::default()).unwrap();
+        assert_eq!((c.port, c.user.as_str()), (2200, "lowered"));
+        // HostName in the final pass changes nothing: the name is settled.
+        let text = "Match final\n  HostName other\n";
+        let c = resolve_text(text, "X", &Preset::default()).unwrap();
+        assert_eq!(c.hostname, "x");
+    }
+
+    #[test]
+    fn match_exec_refuses_a_host_name_that_would_run_something() {
+        let dir = tempfile::tempdir().unwrap();
+        let pwned = dir.path().join("pwned");
+        let text = format!(
+            "Host evil\n  HostName a$(touch${{IFS}}{})\nMatch exec \"test %h = x\"\n  User y\n",
+            pwned.display()
+        );
+        let e = resolve_text(&text, "evil", &Preset::default()).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("%h"), "{e}");
+        assert!(!pwned.exists());
     }
 
     #[test]

@@ -161,3 +161,89 @@ fn key_of_another_type_than_the_recorded_one_is_refused() {
         .code(4)
         .stderr_has("host key type changed");
 }
+
+/// A server with an RSA host key (and the harness's ed25519 one), whose
+/// RSA key alone is in known_hosts; `extra` restricts what it offers.
+fn rsa_server(extra: &[&str]) -> (World, std::path::PathBuf) {
+    let mut w = World::new();
+    let rsa = w.path("rsa_host_key");
+    sh(
+        "ssh-keygen",
+        &["-q", "-t", "rsa", "-N", "", "-f", rsa.to_str().unwrap()],
+        &[],
+    );
+    let host_key = format!("HostKey {}", rsa.display());
+    let lines: Vec<&str> = ["LogLevel DEBUG1", host_key.as_str()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    let s = w.server_with(&[addr(5)], &lines);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let (host, port) = entry.split_once(':').unwrap();
+    let public = std::fs::read_to_string(format!("{}.pub", rsa.display())).unwrap();
+    std::fs::write(&w.known_hosts, format!("[{host}]:{port} {public}")).unwrap();
+    let log = w.servers[s].log.clone();
+    (w, log)
+}
+
+fn host_key_of_check(w: &World) -> String {
+    let ran = w
+        .roadie()
+        .args(["--json", "hosts", "staging", "--check"])
+        .run()
+        .code(0);
+    ran.events()[0]["host_key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn rsa_host_key_is_verified_with_sha2_signatures_never_sha1() {
+    // The server offers only RSA, ssh-rsa (SHA-1) included, as an old one
+    // would: roadie must pick rsa-sha2-512, never ssh-rsa.
+    let (w, log) = rsa_server(&["HostKeyAlgorithms rsa-sha2-512,rsa-sha2-256,ssh-rsa"]);
+    let key = host_key_of_check(&w);
+    assert!(key.starts_with("RSA "), "{key}");
+    let log = std::fs::read_to_string(log).unwrap();
+    let chosen: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("kex: host key algorithm: "))
+        .filter_map(|(_, rest)| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(chosen, ["rsa-sha2-512"], "{log}");
+}
+
+#[test]
+fn recorded_rsa_key_is_asked_for_when_the_server_prefers_ed25519() {
+    // A modern sshd (no ssh-rsa) with ed25519 and RSA keys; known_hosts has
+    // the RSA one. Asking for ssh-rsa would get the ed25519 key, refused as
+    // a key of another type.
+    let (w, _) = rsa_server(&[]);
+    let key = host_key_of_check(&w);
+    assert!(key.starts_with("RSA "), "{key}");
+}
+
+#[test]
+fn mixed_case_name_finds_the_hashed_entry_ssh_wrote() {
+    // ssh records and looks up `web1.example.test` however it was typed;
+    // so must roadie, or a hashed entry is never found.
+    let (w, entry) = world();
+    let (address, port) = entry.split_once(':').unwrap();
+    let hosts = w.write(
+        "hosts",
+        &format!("127.0.0.1 localhost\n{address} web1.example.test\n"),
+    );
+    let line = std::fs::read_to_string(&w.known_hosts).unwrap();
+    let line = line.replacen(address, "web1.example.test", 1);
+    std::fs::write(&w.known_hosts, line).unwrap();
+    sh(
+        "ssh-keygen",
+        &["-H", "-f", w.known_hosts.to_str().unwrap()],
+        &[],
+    );
+    w.inventory("staging", &[format!("WEB1.Example.TEST:{port}")], "");
+    w.roadie_with_hosts_file(&hosts)
+        .args(["run", "staging", "--", "echo ok"])
+        .run()
+        .code(0)
+        .stdout_has("ok");
+}

@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use roadie::sandbox::{Server, ensure_key, known_hosts_line};
 use roadie::ssh::known_hosts::fingerprint;
@@ -678,4 +679,36 @@ fn audit_log_records_runs_and_refusals_without_secrets() {
     assert_eq!(lines[1]["lock"], "protected_environment");
     assert_eq!(lines[1]["user"], current_user());
     assert!(lines[1]["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn dead_dns_for_production_names_does_not_hold_up_staging() {
+    // A name server that never answers, and a protected environment whose
+    // hosts only it could resolve: the address check must give up on them
+    // together, within its deadline, rather than wait for each in turn.
+    let (w, _) = World::one_host(9);
+    let silent = std::net::UdpSocket::bind("127.0.0.153:53").expect("bind a UDP port 53");
+    let resolv = w.write(
+        "resolv.conf",
+        // Each name alone would take 50 s to give up on (10 s, 5 attempts).
+        "nameserver 127.0.0.153\noptions timeout:10 attempts:5\n",
+    );
+    let hosts = w.write("hosts", "127.0.0.1 localhost\n");
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &format!(
+            "{text}  production:\n    protected: true\n    hosts: [a.prod.example.test, b.prod.example.test, c.prod.example.test]\n"
+        ),
+    );
+    let started = std::time::Instant::now();
+    w.roadie_with_files(&[(&hosts, "/etc/hosts"), (&resolv, "/etc/resolv.conf")])
+        .args(["run", "staging", "--", "echo ok"])
+        .run_within(Duration::from_secs(60))
+        .code(0)
+        .stdout_has("ok");
+    let took = started.elapsed();
+    // The lookups' deadline (3 s) and a login, with room for a busy machine.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    drop(silent);
 }

@@ -33,6 +33,12 @@ Match final host final.example.org
     User via-final
 Host short
     HostName final.example.org
+Host MixedAlias
+    HostName Mixed.Example.ORG
+    HostKeyAlias Key.Example.ORG
+    IdentityFile ~/.ssh/id_%h
+Host Final-Mixed
+    HostName FINAL.Example.org
 Host *
     User fallback
     ServerAliveCountMax 5
@@ -93,6 +99,18 @@ fn matches_openssh_for_hosts_matches_includes_and_tokens() {
         ("unrelated", None),
         ("unrelated", Some("ci")),
         ("alias", Some("ci")),
+        // ssh lowercases the host name (not the alias it was given) once the
+        // first pass is read; `Host` patterns compare exactly.
+        ("MixedAlias", None),
+        ("mixedalias", None),
+        ("ALIAS", None),
+        ("WEB.Example.ORG", None),
+        ("Skip.Example.org", None),
+        ("Final-Mixed", None),
+        ("REAL.example.org", None),
+        ("FE80:0::1", None),
+        ("::FFFF:127.0.0.1", None),
+        ("10.0.0.1", None),
     ];
     for (host, user) in cases {
         compare(&config, host, *user, &local);
@@ -186,4 +204,55 @@ fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
         one(&openssh, "hostkeyalias"),
         "hostkeyalias, {what}"
     );
+}
+
+/// An ssh_config whose `Match exec` hands `%h` and `%n` to the shell, as
+/// users' configs do.
+const EXEC_CONFIG: &str = "Match exec \"test %h = %n\"\n    User ignored\n";
+
+#[test]
+fn inventory_host_with_shell_metacharacters_is_refused_before_any_shell_sees_it() {
+    let (w, _) = crate::support::World::one_host(7);
+    w.write("ssh_config", EXEC_CONFIG);
+    w.write(
+        "roadie.yaml",
+        "environments:\n  staging:\n    hosts:\n      - 'a$(touch${IFS}pwned)'\n",
+    );
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("roadie.yaml:4:9:")
+        .stderr_has("host name may not contain '$'");
+    assert!(!w.path("pwned").exists(), "the shell ran the host name");
+    // Nor can a target on the command line smuggle one in.
+    w.roadie()
+        .args([
+            "-F",
+            "ssh_config",
+            "run",
+            "a$(touch${IFS}pwned)",
+            "--",
+            "true",
+        ])
+        .run()
+        .code(2);
+    assert!(!w.path("pwned").exists(), "the shell ran the target");
+}
+
+#[test]
+fn match_exec_refuses_a_hostname_from_ssh_config_that_would_run_something() {
+    let (w, entry) = crate::support::World::one_host(7);
+    w.write(
+        "ssh_config",
+        &format!("Host evil\n    HostName x$(touch${{IFS}}pwned)\n{EXEC_CONFIG}"),
+    );
+    w.inventory("staging", &["evil".to_owned(), entry], "");
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:3")
+        .stderr_has("Match exec: %h is 'x$(touch${IFS}pwned)'");
+    assert!(!w.path("pwned").exists(), "the shell ran the HostName");
 }

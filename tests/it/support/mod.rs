@@ -5,6 +5,7 @@
 pub mod django;
 pub mod netns;
 
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -209,21 +210,32 @@ impl World {
     /// roadie in a mount namespace of its own whose /etc/hosts is `hosts`:
     /// a host name resolves as that file says (needs root).
     pub fn roadie_with_hosts_file(&self, hosts: &Path) -> Roadie {
+        self.roadie_with_files(&[(hosts, "/etc/hosts")])
+    }
+
+    /// roadie in a mount namespace of its own where each `(file, over)`
+    /// replaces the system file `over`, /etc/resolv.conf say (needs root).
+    pub fn roadie_with_files(&self, files: &[(&Path, &str)]) -> Roadie {
         assert!(
             is_root(),
-            "a private /etc/hosts needs root (CI runs as root)"
+            "private system files need a mount namespace, so root (CI runs as root)"
         );
+        let mut script = String::new();
+        for index in 0..files.len() {
+            let _ = write!(
+                script,
+                "mount --bind \"${}\" \"${}\" && ",
+                2 * index + 1,
+                2 * index + 2
+            );
+        }
+        let _ = write!(script, "shift {} && exec \"$@\"", 2 * files.len());
         let mut command = Command::new("unshare");
-        command
-            .args([
-                "--mount",
-                "--",
-                "sh",
-                "-c",
-                "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
-            ])
-            .arg(hosts)
-            .arg(env!("CARGO_BIN_EXE_roadie"));
+        command.args(["--mount", "--", "sh", "-c", &script, "sh"]);
+        for (file, over) in files {
+            command.arg(file).arg(over);
+        }
+        command.arg(env!("CARGO_BIN_EXE_roadie"));
         self.roadie_via(command)
     }
 
@@ -330,6 +342,46 @@ impl Roadie {
     pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Roadie {
         self.command.env(key, value);
         self
+    }
+
+    /// Run it, killing it if it is not done within `limit` (a test failure).
+    pub fn run_within(mut self, limit: std::time::Duration) -> Ran {
+        use std::io::Read;
+        let mut child = self
+            .command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start roadie");
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = read(Box::new(child.stdout.take().unwrap()));
+        let stderr = read(Box::new(child.stderr.take().unwrap()));
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "roadie still running after {limit:?}; stderr:\n{}",
+                    stderr.join().unwrap()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: stdout.join().unwrap(),
+            stderr: stderr.join().unwrap(),
+        }
     }
 
     pub fn run(mut self) -> Ran {
