@@ -357,9 +357,11 @@ async fn other_action(
                 mtime: None,
             };
             let path = sftp_path(remote);
-            sftp()
-                .await?
-                .write_file(&mut contents.as_slice(), &path, stamp, &progress.done)
+            let sftp = sftp().await?;
+            if let Some((dir, _)) = path.rsplit_once('/') {
+                sftp.create_dir_all(dir).await?;
+            }
+            sftp.write_file(&mut contents.as_slice(), &path, stamp, &progress.done)
                 .await?;
         }
         Action::Archive {

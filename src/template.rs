@@ -14,11 +14,12 @@ pub const DEFAULT_SITE: &str = "~/sites/{{ host }}";
 /// The site's `.env`, unless `vars.env_file` says otherwise.
 pub const DEFAULT_ENV_FILE: &str = "{{ site }}/.env";
 
-/// A template environment that refuses undefined variables, with a
-/// `basename` filter (`{{ path | basename }}`).
+/// A template environment that refuses undefined variables, with the
+/// filters `basename` (`{{ path | basename }}`) and `absolute`.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("absolute", absolute);
     env.add_filter("basename", |path: String| {
         path.rsplit('/')
             .find(|part| !part.is_empty())
@@ -28,29 +29,110 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
+/// `{{ path | absolute }}`: a leading `~` made the server's home, for
+/// files (systemd units, nginx sites) that cannot expand it themselves.
+fn absolute(state: &minijinja::State, path: String) -> Result<String, minijinja::Error> {
+    if path != "~" && !path.starts_with("~/") {
+        return Ok(path);
+    }
+    let home = state
+        .lookup("home")
+        .filter(|h| !h.is_undefined())
+        .ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                "`absolute` needs the server's home, which this plan does not know",
+            )
+        })?;
+    Ok(format!("{home}{}", &path[1..]))
+}
+
 /// Render `template` with `context`.
 pub fn render(template: &str, context: &Map<String, Value>) -> Result<String, minijinja::Error> {
     environment().render_str(template, minijinja::value::Serde(context))
 }
 
-/// What a host's templates see: `host` (its name), `environment`, and the
-/// environment's `vars`, rendered (a var may use `host` and other vars),
-/// with `site` defaulting to [`DEFAULT_SITE`].
-pub fn host_context(host: &Host) -> Result<Map<String, Value>, Error> {
-    host_context_with(host, &[]).map_err(|(template, e)| {
-        Error::Usage(format!("{}: template '{template}': {e}", host.label))
-    })
+/// Vars that could not be rendered: left out of the context, so that only
+/// a template that uses one fails (and says why). (name, template, why)
+#[derive(Debug, Clone, Default)]
+pub struct Unrendered(Vec<(String, String, String)>);
+
+impl Unrendered {
+    /// When `error` is about a var left out, why that var was: following
+    /// the chain to the var at its root.
+    pub fn explain(&self, error: &minijinja::Error) -> Option<String> {
+        let text = error.to_string();
+        let (name, template, why) = self
+            .0
+            .iter()
+            .find(|(name, _, _)| text.contains(&format!("`{name}` is undefined")))?;
+        let root = self.explain_text(why, 8);
+        Some(format!(
+            "var '{name}' ('{template}'): {}",
+            root.unwrap_or_else(|| why.clone())
+        ))
+    }
+
+    fn explain_text(&self, why: &str, depth: usize) -> Option<String> {
+        let (name, template, deeper) = self
+            .0
+            .iter()
+            .find(|(name, _, _)| why.contains(&format!("`{name}` is undefined")))?;
+        let root = if depth == 0 {
+            None
+        } else {
+            self.explain_text(deeper, depth - 1)
+        };
+        Some(format!(
+            "var '{name}' ('{template}'): {}",
+            root.unwrap_or_else(|| deeper.clone())
+        ))
+    }
+}
+
+/// A context and the vars it had to leave out.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    pub values: Map<String, Value>,
+    pub unrendered: Unrendered,
+}
+
+impl Context {
+    /// Render `template` with this context; an error names the template
+    /// and, when a var it needs could not be rendered, that var and why.
+    pub fn render(&self, template: &str) -> Result<String, String> {
+        render(template, &self.values).map_err(|e| self.why(&e))
+    }
+
+    /// `error`, in words, explained by the var behind it if there is one.
+    pub fn why(&self, error: &minijinja::Error) -> String {
+        self.unrendered.explain(error).unwrap_or_else(|| {
+            error
+                .detail()
+                .map_or_else(|| error.to_string(), str::to_owned)
+        })
+    }
+}
+
+/// What a host's templates see: `host` (its name), `user` (the login
+/// user), `environment`, and the environment's `vars`, rendered (a var may
+/// use `host` and other vars), with `site` defaulting to [`DEFAULT_SITE`].
+pub fn host_context(host: &Host) -> Context {
+    host_context_with(host, &[], Map::new())
 }
 
 /// Like [`host_context`], with `defaults` (a playbook's vars, say) that the
-/// environment's `vars` override. On error: the template and why.
+/// environment's `vars` override, and `known` values (not templates) the
+/// vars may use.
 pub fn host_context_with(
     host: &Host,
     defaults: &[(String, Value)],
-) -> Result<Map<String, Value>, (String, minijinja::Error)> {
-    let mut context = Map::new();
-    context.insert("host".into(), host.name.clone().into());
-    context.insert(
+    known: Map<String, Value>,
+) -> Context {
+    let mut values = known;
+    values.insert("host".into(), host.name.clone().into());
+    values.insert("user".into(), host.user.clone().into());
+    values.insert(
         "environment".into(),
         host.environment.clone().unwrap_or_default().into(),
     );
@@ -63,21 +145,18 @@ pub fn host_context_with(
     if !vars.iter().any(|(k, _)| k == "site") {
         vars.push(("site".into(), DEFAULT_SITE.into()));
     }
-    render_vars(&mut context, vars)?;
-    Ok(context)
+    let unrendered = render_vars(&mut values, vars);
+    Context { values, unrendered }
 }
 
 /// Add `vars` to `context`, rendering string values, in whatever order
-/// their references to each other need; the first that cannot be rendered
-/// is the error (its template and why).
-pub fn render_vars(
-    context: &mut Map<String, Value>,
-    vars: Vec<(String, Value)>,
-) -> Result<(), (String, minijinja::Error)> {
+/// their references to each other need. Those that cannot be rendered are
+/// left out, and returned.
+pub fn render_vars(context: &mut Map<String, Value>, vars: Vec<(String, Value)>) -> Unrendered {
     let mut pending = vars;
     loop {
         let mut waiting = Vec::new();
-        let mut first_error = None;
+        let mut failures = Vec::new();
         let before = pending.len();
         for (key, value) in pending {
             match &value {
@@ -86,7 +165,8 @@ pub fn render_vars(
                         context.insert(key, Value::String(text));
                     }
                     Err(e) => {
-                        first_error.get_or_insert((template.clone(), e));
+                        let why = e.detail().map_or_else(|| e.to_string(), str::to_owned);
+                        failures.push((key.clone(), template.clone(), why));
                         waiting.push((key, value));
                     }
                 },
@@ -95,32 +175,33 @@ pub fn render_vars(
                 }
             }
         }
-        match first_error {
-            None => return Ok(()),
-            Some(error) if waiting.len() == before => return Err(error),
-            Some(_) => pending = waiting,
+        if waiting.is_empty() || waiting.len() == before {
+            return Unrendered(failures);
         }
+        pending = waiting;
     }
 }
 
-fn render_for(host: &Host, template: &str, context: &Map<String, Value>) -> Result<String, Error> {
-    render(template, context)
-        .map_err(|e| Error::Usage(format!("{}: template '{template}': {e}", host.label)))
+fn render_for(host: &Host, template: &str, context: &Context) -> Result<String, Error> {
+    context
+        .render(template)
+        .map_err(|why| Error::Usage(format!("{}: template '{template}': {why}", host.label)))
 }
 
 /// Render `template` for `host` (see [`host_context`]).
 pub fn render_host(template: &str, host: &Host) -> Result<String, Error> {
-    render_for(host, template, &host_context(host)?)
+    render_for(host, template, &host_context(host))
 }
 
 /// The path of `host`'s `.env`: `explicit`, else `vars.env_file`, else
 /// [`DEFAULT_ENV_FILE`].
 pub fn env_file(host: &Host, explicit: Option<&str>) -> Result<String, Error> {
-    let context = host_context(host)?;
+    let context = host_context(host);
     let template = explicit
         .map(str::to_owned)
         .or_else(|| {
             context
+                .values
                 .get("env_file")
                 .and_then(Value::as_str)
                 .map(str::to_owned)

@@ -107,6 +107,8 @@ struct TaskSchema {
     description: Option<String>,
     class: Option<SafetyClass>,
     #[serde(default)]
+    vars: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
     params: BTreeMap<String, Option<ParamSchema>>,
     steps: Vec<Spanned<StepSchema>>,
 }
@@ -142,6 +144,7 @@ struct StepSchema {
     expect: Option<u16>,
     within: Option<Spanned<String>>,
     sudo: Option<bool>,
+    apply_env: Option<bool>,
     cwd: Option<Spanned<String>>,
     env: Option<BTreeMap<String, Spanned<String>>>,
     capture: Option<CaptureSchema>,
@@ -224,12 +227,12 @@ pub enum StepKind {
         ensure_secret: Vec<String>,
     },
     /// An HTTP GET on the server, retried until it answers `expect` or
-    /// `within` runs out.
+    /// `within` (a template, e.g. `30s`) runs out.
     Http {
         path: Source,
         target: HttpTarget,
         expect: u16,
-        within: std::time::Duration,
+        within: Source,
     },
 }
 
@@ -239,6 +242,9 @@ pub struct Step {
     pub name: Option<String>,
     pub kind: StepKind,
     pub sudo: bool,
+    /// Whether the playbook's `env_file` is applied (`apply_env: false`:
+    /// not, for steps that run before the file exists).
+    pub apply_env: bool,
     pub cwd: Option<Source>,
     pub env: Vec<(String, Source)>,
     pub capture: Option<Capture>,
@@ -255,6 +261,8 @@ pub struct Task {
     pub name: String,
     pub description: Option<String>,
     pub class: SafetyClass,
+    /// Its own vars, over the playbook's (the inventory's win over both).
+    pub vars: Vec<(String, serde_json::Value)>,
     pub params: Vec<Param>,
     pub steps: Vec<Step>,
 }
@@ -317,6 +325,7 @@ impl Playbook {
                 description: task.description,
                 // A task that does not say what it does is taken at its worst.
                 class: task.class.unwrap_or(SafetyClass::Destroy),
+                vars: task.vars.into_iter().collect(),
                 params,
                 steps,
             });
@@ -334,7 +343,7 @@ impl Playbook {
 }
 
 /// How long an HTTP check keeps trying unless `within:` says otherwise.
-const HTTP_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+const HTTP_WITHIN: &str = "30s";
 
 /// A step's problem: the line, and what is wrong.
 type StepError = (u64, String);
@@ -358,6 +367,7 @@ fn step(mut schema: StepSchema, line: u64) -> Result<Step, StepError> {
         name: schema.name,
         kind,
         sudo: schema.sudo.unwrap_or(false),
+        apply_env: schema.apply_env.unwrap_or(true),
         cwd: schema.cwd.map(Source::from),
         env: env.into_iter().map(|(k, v)| (k, v.into())).collect(),
         capture,
@@ -411,6 +421,7 @@ fn check_fields(schema: &StepSchema, kind: &str) -> Result<(), String> {
         ("expect", schema.expect.is_some(), &["http"]),
         ("within", schema.within.is_some(), &["http"]),
         ("sudo", schema.sudo.is_some(), &["run"]),
+        ("apply_env", schema.apply_env.is_some(), &["run"]),
         ("cwd", schema.cwd.is_some(), &["run"]),
         ("env", schema.env.is_some(), &["run"]),
         ("capture", schema.capture.is_some(), &["run"]),
@@ -502,10 +513,10 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
                     return Err(at("an `http` step needs `socket:` (a Unix socket on the server) or `port:`, one of them".into()));
                 }
             };
-            let within = match &schema.within {
-                None => HTTP_WITHIN,
-                Some(text) => crate::cli::parse_duration(&text.value).map_err(at)?,
-            };
+            let within = take(&mut schema.within).unwrap_or(Source {
+                text: HTTP_WITHIN.into(),
+                line,
+            });
             StepKind::Http {
                 path: take(&mut schema.http).expect("the kind's field is given"),
                 target,

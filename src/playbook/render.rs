@@ -201,27 +201,8 @@ impl PlannedStep {
 /// The steps of a task for one host.
 pub type Plan = Vec<PlannedStep>;
 
-/// `{{ path | absolute }}`: a leading `~` made the server's home, for
-/// files (systemd units, nginx sites) that cannot expand it themselves.
-fn absolute(state: &minijinja::State, path: String) -> Result<String, minijinja::Error> {
-    if path != "~" && !path.starts_with("~/") {
-        return Ok(path);
-    }
-    let home = state
-        .lookup("home")
-        .filter(|h| !h.is_undefined())
-        .ok_or_else(|| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::UndefinedError,
-                "`absolute` needs the server's home, which this plan does not know",
-            )
-        })?;
-    Ok(format!("{home}{}", &path[1..]))
-}
-
 fn template_environment(shell: bool) -> Environment<'static> {
     let mut env = crate::template::environment();
-    env.add_filter("absolute", absolute);
     // A rendered file (a systemd unit, a .env) ends as its template does.
     if !shell {
         env.set_syntax(
@@ -323,6 +304,8 @@ struct Renderer<'a> {
     playbook: &'a Playbook,
     task: &'a Task,
     context: Map<String, serde_json::Value>,
+    /// Vars left out of the context, to explain a template that needs one.
+    unrendered: crate::template::Unrendered,
     shell: Environment<'static>,
     plain: Environment<'static>,
 }
@@ -389,10 +372,11 @@ impl Renderer<'_> {
         env.render_str(&source.text, minijinja::value::Serde(&self.context))
             .map_err(|e| {
                 let line = source.line + e.line().map_or(0, |l| l as u64).saturating_sub(1);
-                self.error(
-                    Some(line),
-                    &format!("{what}: {}", e.detail().unwrap_or(&e.to_string())),
-                )
+                let why = self
+                    .unrendered
+                    .explain(&e)
+                    .unwrap_or_else(|| e.detail().map_or_else(|| e.to_string(), str::to_owned));
+                self.error(Some(line), &format!("{what}: {why}"))
             })
     }
 }
@@ -414,38 +398,47 @@ pub fn env_file_for(
             None => return Ok(None),
         },
     };
-    let renderer = renderer(playbook, task, host, &BTreeMap::new(), None, true)?;
+    let renderer = renderer(playbook, task, host, &BTreeMap::new(), None, None)?;
     renderer.render(&template, false, "env_file").map(Some)
 }
 
+/// The templates' context for `task` on `host`: with `extra` (the server's
+/// home, the timestamp) and, unless `params` is `None` (reading only the
+/// `env_file`), the parameters and the server's `.env`.
 fn renderer<'a>(
     playbook: &'a Playbook,
     task: &'a Task,
     host: &Host,
     params: &BTreeMap<String, String>,
     dotenv: Option<&DotEnv>,
-    skip_params: bool,
+    extra: Option<&Extra>,
 ) -> Result<Renderer<'a>, PlaybookError> {
-    let at = |message: String| PlaybookError {
-        place: Some((playbook.origin.clone(), None)),
-        message: format!("task {}: {message}", task.name),
-    };
-    let mut context =
-        crate::template::host_context_with(host, &playbook.vars).map_err(|(template, e)| {
-            at(format!(
-                "var '{template}': {}",
-                e.detail().unwrap_or(&e.to_string())
-            ))
-        })?;
+    let mut known = Map::new();
+    if let Some(extra) = extra {
+        known.insert("timestamp".into(), extra.timestamp.clone().into());
+        if let Some(home) = &extra.home {
+            known.insert("home".into(), home.clone().into());
+        }
+    }
+    let mut defaults = playbook.vars.clone();
+    for (name, value) in &task.vars {
+        defaults.retain(|(n, _)| n != name);
+        defaults.push((name.clone(), value.clone()));
+    }
+    let crate::template::Context {
+        values: mut context,
+        unrendered,
+    } = crate::template::host_context_with(host, &defaults, known);
     context.insert("task".into(), task.name.clone().into());
     let mut renderer = Renderer {
         playbook,
         task,
         context,
+        unrendered,
         shell: template_environment(true),
         plain: template_environment(false),
     };
-    if !skip_params {
+    if extra.is_some() {
         check_params(task, params).map_err(|e| e.in_file(&playbook.origin))?;
         for param in &task.params {
             // Given values are data, never templates; defaults are templates.
@@ -495,13 +488,7 @@ pub fn plan_task(
     dotenv: Option<&DotEnv>,
     extra: &Extra,
 ) -> Result<Plan, PlaybookError> {
-    let mut renderer = renderer(playbook, task, host, params, dotenv, false)?;
-    renderer
-        .context
-        .insert("timestamp".into(), extra.timestamp.clone().into());
-    if let Some(home) = &extra.home {
-        renderer.context.insert("home".into(), home.clone().into());
-    }
+    let renderer = renderer(playbook, task, host, params, dotenv, Some(extra))?;
     let env_file = env_file_for(playbook, task, host)?;
     let planner = Planner {
         renderer: &renderer,
@@ -582,7 +569,7 @@ impl Planner<'_> {
                 target,
                 expect,
                 within,
-            } => self.http_action(path, target, *expect, *within, number)?,
+            } => self.http_action(path, target, *expect, within, number)?,
         })
     }
 
@@ -611,7 +598,7 @@ impl Planner<'_> {
             });
         }
         let first = script.lines().next().unwrap_or_default().to_owned();
-        let env_file = self.env_file.map(str::to_owned);
+        let env_file = self.env_file.filter(|_| step.apply_env).map(str::to_owned);
         Ok((first, Action::Run { command, env_file }))
     }
 
@@ -691,7 +678,7 @@ impl Planner<'_> {
         path: &Source,
         target: &HttpTarget,
         expect: u16,
-        within: std::time::Duration,
+        within: &Source,
         number: &str,
     ) -> Result<(String, Action), PlaybookError> {
         let r = self.renderer;
@@ -710,6 +697,9 @@ impl Planner<'_> {
             }
         };
         let path = plain(path, "http")?;
+        let within_text = plain(within, "within")?;
+        let within = crate::cli::parse_duration(within_text.trim())
+            .map_err(|why| r.error(Some(within.line), &why))?;
         let host_header = r
             .context
             .get("host")

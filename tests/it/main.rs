@@ -4,6 +4,7 @@
 mod auth;
 mod debug;
 mod demo;
+mod deploy;
 mod deploy_templates;
 mod fixtures;
 mod host_keys;

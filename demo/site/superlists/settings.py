@@ -17,13 +17,17 @@ else:
 
 SITENAME = os.environ.get("SITENAME", "localhost")
 ALLOWED_HOSTS = [SITENAME, "127.0.0.1", "localhost"] + [
-    host for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if host
+    host
+    for host in os.environ.get("DJANGO_ALLOWED_HOST", "").split(",")
+    + os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",")
+    if host
 ]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",
     "accounts",
 ]
 
@@ -46,5 +50,8 @@ DATABASES = {
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "static"
+
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"

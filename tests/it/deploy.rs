@@ -1,0 +1,307 @@
+//! The shipped Django playbook's `deploy` and `rollback` against real sshd:
+//! the real demo site from a local git repository, its real gunicorn on the
+//! site's socket, the fixture tasks on the release layout.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::support::django::{copy_dir, venv};
+use crate::support::{Ran, World, addr, sh};
+
+/// A local git repository holding the demo site.
+fn demo_repository(w: &World) -> PathBuf {
+    let repo = w.path("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/site"),
+        &repo,
+    );
+    git(&repo, &["init", "-q"]);
+    commit(&repo, "the demo site");
+    repo
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let mut all = vec![
+        "-C",
+        repo.to_str().unwrap(),
+        "-c",
+        "user.name=roadie test",
+        "-c",
+        "user.email=test@example.com",
+    ];
+    all.extend_from_slice(args);
+    sh("git", &all, &[]);
+}
+
+fn commit(repo: &Path, message: &str) {
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+}
+
+/// Replace `from` by `to` in the repository's `file`, and commit.
+fn change(repo: &Path, file: &str, from: &str, to: &str) {
+    let path = repo.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    commit(repo, &format!("{file}: {to}"));
+}
+
+/// The site's gunicorn (started by the playbook's restart command): stopped
+/// when the test ends, however it ends.
+struct Served(PathBuf);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let pidfile = self.0.join("shared/gunicorn.pid");
+        let Ok(pid) = std::fs::read_to_string(pidfile) else {
+            return;
+        };
+        let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let started = Instant::now();
+        while nix::sys::signal::kill(pid, None).is_ok()
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// One host, the demo repository, and an inventory whose sites live under
+/// the world's directory, reusing the test virtualenv.
+struct Deployment {
+    w: World,
+    repo: PathBuf,
+    roots: Vec<PathBuf>,
+    served: Vec<Served>,
+}
+
+impl Deployment {
+    fn new(addresses: &[u8]) -> Deployment {
+        let mut w = World::new();
+        let ips: Vec<_> = addresses.iter().map(|a| addr(*a)).collect();
+        let s = w.server(&ips);
+        let entries = w.entries(s);
+        let sites = w.path("sites");
+        w.inventory(
+            "staging",
+            &entries,
+            &format!(
+                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\", health_within: 5s}}\n",
+                sites.display()
+            ),
+        );
+        let roots: Vec<PathBuf> = ips.iter().map(|ip| sites.join(ip.to_string())).collect();
+        for root in &roots {
+            // An existing virtualenv is reused (and its requirements met).
+            std::fs::create_dir_all(root.join("shared")).unwrap();
+            std::os::unix::fs::symlink(venv(), root.join("shared/virtualenv")).unwrap();
+        }
+        let repo = demo_repository(&w);
+        let served = roots.iter().map(|r| Served(r.clone())).collect();
+        Deployment {
+            w,
+            repo,
+            roots,
+            served,
+        }
+    }
+
+    fn task(&self, args: &[&str]) -> Ran {
+        self.w.roadie().args(["task", "staging"]).args(args).run()
+    }
+
+    fn deploy(&self) -> Ran {
+        let repo = format!("repo={}", self.repo.display());
+        self.task(&["deploy", "--param", &repo])
+    }
+
+    fn root(&self) -> &Path {
+        &self.roots[0]
+    }
+
+    fn releases(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root().join("releases"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The live release: `releases/NAME`.
+fn current(root: &Path) -> String {
+    std::fs::read_link(root.join("current"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `GET /` on the site's socket, as nginx would ask it; the status line and
+/// the body.
+fn get(root: &Path, host: &str, session_key: Option<&str>) -> (String, String) {
+    let mut stream = UnixStream::connect(root.join("shared/gunicorn.sock")).unwrap();
+    let cookie = session_key
+        .map(|k| format!("Cookie: sessionid={k}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "GET / HTTP/1.0\r\nHost: {host}\r\n{cookie}\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or_default().to_owned(),
+        body.to_owned(),
+    )
+}
+
+fn page(root: &Path, host: &str, session_key: Option<&str>) -> String {
+    let (status, body) = get(root, host, session_key);
+    assert!(status.contains(" 200 "), "{status}: {body}");
+    body
+}
+
+fn secret_of(root: &Path) -> String {
+    let env = std::fs::read_to_string(root.join("shared/.env")).unwrap();
+    roadie::dotenv::DotEnv::parse(&env)
+        .get("DJANGO_SECRET_KEY")
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn deploy_again_keeps_sessions_and_rollback_goes_back() {
+    let d = Deployment::new(&[90]);
+    let host = addr(90).to_string();
+    d.deploy().code(0);
+    let first = d.releases();
+    assert_eq!(first.len(), 1);
+    assert_eq!(current(d.root()), format!("releases/{}", first[0]));
+    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+    // The .env was made from deploy/env, with a generated secret.
+    let env = std::fs::read_to_string(d.root().join("shared/.env")).unwrap();
+    assert!(
+        env.contains(&format!("DJANGO_ALLOWED_HOST={host}")),
+        "{env}"
+    );
+    let secret = secret_of(d.root());
+    assert!(secret.len() >= 40, "{secret}");
+    // The server's configuration, rendered into the release.
+    let unit = std::fs::read_to_string(
+        d.root()
+            .join("current/deploy")
+            .join(format!("gunicorn-{host}.service")),
+    )
+    .unwrap();
+    assert!(
+        unit.contains(&format!("WorkingDirectory={}/current", d.root().display())),
+        "{unit}"
+    );
+
+    // The fixture tasks work on the release layout as they did before.
+    let ran = d
+        .task(&[
+            "--json",
+            "create_session",
+            "--param",
+            "email=edith@example.com",
+        ])
+        .code(0);
+    let events = ran.events();
+    let key = events.iter().find(|e| e["event"] == "host").unwrap()["captured"]["session_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        page(d.root(), &host, Some(&key)),
+        "Logged in as edith@example.com\n"
+    );
+
+    // A second deploy: a new release, the data and the secret kept.
+    change(
+        &d.repo,
+        "superlists/urls.py",
+        "Not logged in",
+        "Nobody logged in",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    d.deploy().code(0);
+    let both = d.releases();
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(current(d.root()), format!("releases/{}", both[1]));
+    assert_eq!(page(d.root(), &host, None), "Nobody logged in\n");
+    assert_eq!(
+        page(d.root(), &host, Some(&key)),
+        "Logged in as edith@example.com\n"
+    );
+    assert_eq!(secret_of(d.root()), secret);
+
+    // Rollback: the previous release is live again.
+    d.task(&["rollback"])
+        .code(0)
+        .stdout_has("back to releases/");
+    assert_eq!(current(d.root()), format!("releases/{}", both[0]));
+    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+    drop(d.served);
+}
+
+#[test]
+fn a_deploy_that_fails_its_health_check_changes_nothing_live() {
+    let d = Deployment::new(&[91]);
+    let host = addr(91).to_string();
+    d.deploy().code(0);
+    let live = current(d.root());
+    // --check shows every step, resolved, and touches nothing.
+    let repo = format!("repo={}", d.repo.display());
+    let ran = d.task(&["deploy", "--param", &repo, "--check"]).code(0);
+    for shown in [
+        "archive HEAD of",
+        "dotenv ",
+        "template built-in:deploy/gunicorn.service",
+        "http GET / via unix:",
+    ] {
+        assert!(
+            ran.stdout.contains(shown),
+            "{shown:?} not in:\n{}",
+            ran.stdout
+        );
+    }
+    assert_eq!(d.releases().len(), 1);
+    // A release whose pages fail: its trial run answers 500.
+    change(
+        &d.repo,
+        "superlists/urls.py",
+        "    if request.user.is_authenticated:",
+        "    raise RuntimeError(\"broken\")\n    if request.user.is_authenticated:",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let ran = d.deploy().code(1);
+    assert!(
+        ran.stderr.contains("did not answer 200") && ran.stderr.contains("answered 500"),
+        "{}",
+        ran.stderr
+    );
+    // The live site is untouched, and the trial was stopped.
+    assert_eq!(current(d.root()), live);
+    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+    let failed = d.releases().into_iter().last().unwrap();
+    let trial = d.root().join("releases").join(failed);
+    assert!(!trial.join(".trial.pid").exists(), "the trial still runs");
+    drop(d.served);
+}
+
+#[test]
+fn two_hosts_deployed_at_once() {
+    let d = Deployment::new(&[92, 93]);
+    d.deploy().code(0);
+    for (root, host) in d.roots.iter().zip([addr(92), addr(93)]) {
+        assert!(current(root).starts_with("releases/"));
+        assert_eq!(page(root, &host.to_string(), None), "Not logged in\n");
+    }
+    // One release name for the whole run.
+    assert_eq!(current(&d.roots[0]), current(&d.roots[1]));
+    drop(d.served);
+}
