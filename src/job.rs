@@ -211,12 +211,16 @@ pub async fn execute(
                 stderr,
             });
             for rescue in &step.on_failure {
-                let note = format!("step {} failed: {}", index + 1, rescue.label);
                 let _ = context
                     .events
                     .send(Event::Warning {
                         host: session.host().label.clone(),
-                        message: format!("{note} (on_failure)"),
+                        message: format!(
+                            "step {} ({}) failed; on_failure: {}",
+                            index + 1,
+                            step.label,
+                            rescue.label
+                        ),
                     })
                     .await;
                 let mut ignored = finished.clone();

@@ -81,6 +81,11 @@ struct Deployment {
 
 impl Deployment {
     fn new(addresses: &[u8]) -> Deployment {
+        Deployment::with_vars(addresses, "")
+    }
+
+    /// With `vars` (flow-style YAML entries) added to the inventory's.
+    fn with_vars(addresses: &[u8], vars: &str) -> Deployment {
         let mut w = World::new();
         let ips: Vec<_> = addresses.iter().map(|a| addr(*a)).collect();
         let s = w.server(&ips);
@@ -90,7 +95,7 @@ impl Deployment {
             "staging",
             &entries,
             &format!(
-                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\", health_within: 5s}}\n",
+                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\", health_within: 5s{vars}}}\n",
                 sites.display()
             ),
         );
@@ -303,5 +308,37 @@ fn two_hosts_deployed_at_once() {
     }
     // One release name for the whole run.
     assert_eq!(current(&d.roots[0]), current(&d.roots[1]));
+    drop(d.served);
+}
+
+/// The new release passes its trial but the live site does not come up (its
+/// restart leaves nothing serving): the previous release is put back and
+/// restarted, and the deploy fails saying so.
+#[test]
+fn the_previous_release_comes_back_when_the_live_site_fails() {
+    // The default restart, except that a release holding NO_START is
+    // stopped and never started.
+    let restart = "pid=$(cat {{ site_root }}/shared/gunicorn.pid 2>/dev/null) && kill $pid && while kill -0 $pid 2>/dev/null; do sleep 0.1; done; [ -e NO_START ] || virtualenv/bin/gunicorn --daemon --pid {{ site_root }}/shared/gunicorn.pid --bind unix:{{ site_root }}/shared/gunicorn.sock --chdir {{ site_root }}/current {{ wsgi }}";
+    let d = Deployment::with_vars(&[94], &format!(", restart: '{restart}'"));
+    let host = addr(94).to_string();
+    d.deploy().code(0);
+    let live = current(d.root());
+    std::fs::write(d.repo.join("NO_START"), "").unwrap();
+    change(
+        &d.repo,
+        "superlists/urls.py",
+        "Not logged in",
+        "Nobody logged in",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let ran = d.deploy().code(1);
+    assert!(
+        ran.stderr.contains("the live site answers") && ran.stdout.contains("back to releases/"),
+        "stdout:\n{}\nstderr:\n{}",
+        ran.stdout,
+        ran.stderr
+    );
+    assert_eq!(current(d.root()), live);
+    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
     drop(d.served);
 }
