@@ -1,13 +1,13 @@
 //! `roadie demo`: the main job on a built-in default. It brings up sandbox
-//! hosts (a staging one and a protected production one), installs the small
-//! Django site that ships with roadie on the staging host, serves it, and
-//! walks through the fixture flow a functional test uses: the site's `.env`
-//! (masked), `create_session` giving a session key, a request with that
-//! cookie showing who is logged in, `flush` logging them out, and the
-//! safeguards refusing the same on production. Then it cleans up.
+//! hosts (a staging one and a protected production one), deploys the small
+//! Django site that ships with roadie to the staging host with the `deploy`
+//! task, and walks through what a functional test suite does with it: the
+//! site's `.env` (masked), `create_session` giving a session key, a request
+//! with that cookie showing who is logged in, `flush` logging them out, a
+//! failing test debugged through a tunnel, a new release and a rollback,
+//! and the safeguards refusing production. Then it cleans up.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -16,9 +16,10 @@ use console::style;
 use crate::command::{RemoteCommand, quote_path};
 use crate::dotenv::{DotEnv, mask};
 use crate::error::Error;
+use crate::playbook::HttpVia;
 use crate::project::Project;
 use crate::sandbox::environment::{Options, Sandbox};
-use crate::ssh::{Expect, Session};
+use crate::ssh::Session;
 
 /// The demo site's files: (path in the site, contents).
 const SITE: &[(&str, &str)] = &[
@@ -99,10 +100,13 @@ pub async fn run(keep: bool) -> Result<(), Error> {
     let state = sandbox.up(&Options {
         hosts: 1,
         production: true,
-        vars: vec![(
-            "site".into(),
-            format!("\"{}/sites/{{{{ host }}}}\"", dir.display()),
-        )],
+        vars: vec![
+            (
+                "site".into(),
+                format!("\"{}/sites/{{{{ host }}}}\"", dir.display()),
+            ),
+            ("wsgi".into(), "superlists.wsgi:application".into()),
+        ],
     })?;
     let result = walk_through(
         &dir,
@@ -135,8 +139,14 @@ async fn walk_through(
     let site = crate::template::render_host("{{ site }}", session.host())?;
     println!("staging host {} (site in {site})", session.host().label);
 
-    say("Installing the demo Django site on the staging host");
-    install_site(session, &site, address).await?;
+    say("Deploying the demo Django site (a local git repository) to the staging host");
+    let repo = dir.join("demo-site");
+    write_repository(&repo)?;
+    show(&format!(
+        "roadie task sandbox deploy --param repo={}",
+        repo.display()
+    ));
+    deploy(&staging, &repo).await?;
 
     say("The site's .env on the server (secrets masked)");
     show("roadie env sandbox");
@@ -148,12 +158,11 @@ async fn walk_through(
         println!("{key}={}", mask(key, value));
     }
 
-    say("Migrating and serving it (gunicorn)");
-    show("roadie task sandbox migrate");
-    staging.task("migrate").run().await?;
-    let port = serve(session, &site, address).await?;
-    println!("http://{address}:{port}/");
-
+    let web = Web {
+        session,
+        socket: HttpVia::Socket(format!("{site}/shared/gunicorn.sock")),
+        host: address.to_string(),
+    };
     say(&format!("Creating a logged-in session for {EMAIL}"));
     show(&format!(
         "roadie task sandbox create_session --param email={EMAIL}"
@@ -167,7 +176,7 @@ async fn walk_through(
     println!("session_key = {key}");
     println!(
         "GET / with Cookie: sessionid={key}  ->  {}",
-        get(address, port, Some(&key))?.trim()
+        web.get(Some(&key)).await?
     );
 
     say("Resetting the database between tests");
@@ -175,10 +184,27 @@ async fn walk_through(
     staging.task("flush").run().await?;
     println!(
         "GET / with the same cookie  ->  {}",
-        get(address, port, Some(&key))?.trim()
+        web.get(Some(&key)).await?
     );
 
-    debug_a_failing_test(&project, session, &site).await?;
+    debug_a_failing_test(&project, session, &format!("{site}/current")).await?;
+
+    say("A new release, then a rollback");
+    let urls = repo.join("superlists/urls.py");
+    let text = std::fs::read_to_string(&urls)
+        .map_err(|e| Error::io(format!("cannot read {}", urls.display()), e))?;
+    std::fs::write(
+        &urls,
+        text.replace("Not logged in", "Not logged in (release 2)"),
+    )
+    .map_err(|e| Error::io(format!("cannot write {}", urls.display()), e))?;
+    git(&repo, &["commit", "-q", "-a", "-m", "release 2"])?;
+    show("roadie task sandbox deploy");
+    deploy(&staging, &repo).await?;
+    println!("GET /  ->  {}", web.get(None).await?);
+    show("roadie task sandbox rollback");
+    staging.task("rollback").run().await?.ok()?;
+    println!("GET /  ->  {}", web.get(None).await?);
 
     if let Some(production) = production {
         say(&format!(
@@ -202,64 +228,94 @@ async fn walk_through(
     session
         .run(&RemoteCommand::shell(format!(
             "kill $(cat {}) 2>/dev/null; true",
-            quote_path(&format!("{site}/gunicorn.pid"))
+            quote_path(&format!("{site}/shared/gunicorn.pid"))
         )))
         .await?;
     staging.close().await;
     Ok(())
 }
 
-async fn install_site(session: &Session, site: &str, address: Ipv4Addr) -> Result<(), Error> {
+/// The demo site as a git repository at `repo`, one commit.
+fn write_repository(repo: &Path) -> Result<(), Error> {
     for (path, contents) in SITE {
-        let remote = format!("{site}/{path}");
-        let parent = remote
-            .rsplit_once('/')
-            .map_or(".", |(dir, _)| dir)
-            .to_owned();
-        check(session, &format!("mkdir -p -- {}", quote_path(&parent))).await?;
-        session
-            .write_file(
-                &remote,
-                contents.as_bytes(),
-                &Expect::Anything,
-                0o644,
-                false,
-            )
-            .await?;
+        let file = repo.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io(format!("cannot create {}", parent.display()), e))?;
+        }
+        std::fs::write(&file, contents)
+            .map_err(|e| Error::io(format!("cannot write {}", file.display()), e))?;
     }
-    println!("uploaded {} files", SITE.len());
-    show(
-        "python3 -m venv virtualenv && virtualenv/bin/pip install -r requirements.txt   (on the server)",
-    );
-    check(
-        session,
-        &format!(
-            "cd {} && python3 -m venv virtualenv && \
-             virtualenv/bin/pip install -q --disable-pip-version-check -r requirements.txt pytest",
-            quote_path(site)
-        ),
-    )
-    .await?;
-    // A first deploy's .env: a generated secret key, the site's name.
-    let mut env = DotEnv::default();
-    for (key, value) in [
-        ("DJANGO_DEBUG_FALSE", "y".to_owned()),
-        ("SITENAME", address.to_string()),
-    ] {
-        env.set(key, &value)
-            .map_err(|e| Error::Usage(format!("{key}: {e}")))?;
+    git(repo, &["init", "-q"])?;
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", "the demo site"])
+}
+
+fn git(repo: &Path, args: &[&str]) -> Result<(), Error> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args([
+            "-c",
+            "user.name=roadie demo",
+            "-c",
+            "user.email=demo@example.com",
+        ])
+        .args(args)
+        .output()
+        .map_err(|e| Error::io("roadie demo deploys with git: install it", e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Sandbox(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
     }
-    env.ensure_secret("DJANGO_SECRET_KEY");
-    session
-        .write_file(
-            &format!("{site}/.env"),
-            env.to_string().as_bytes(),
-            &Expect::Anything,
-            0o600,
-            false,
-        )
+}
+
+/// The `deploy` task, saying where the release went.
+async fn deploy(staging: &crate::project::Staging, repo: &Path) -> Result<(), Error> {
+    let started = Instant::now();
+    let result = staging
+        .task("deploy")
+        .param("repo", repo.display().to_string())
+        .run()
         .await?;
+    result.ok()?;
+    let live = staging
+        .session()
+        .run(&RemoteCommand::shell(format!(
+            "readlink {}/current",
+            quote_path(&crate::template::render_host("{{ site }}", staging.host())?)
+        )))
+        .await?;
+    println!(
+        "live: {} (deployed in {:.1}s)",
+        live.stdout_text(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// The site, as a browser would see it, through the SSH connection.
+struct Web<'a> {
+    session: &'a Session,
+    socket: HttpVia,
+    host: String,
+}
+
+impl Web<'_> {
+    /// `GET /`, with a session cookie if given: the page's text.
+    async fn get(&self, session_key: Option<&str>) -> Result<String, Error> {
+        let cookie = session_key.map(|k| format!("sessionid={k}"));
+        let headers: Vec<(&str, &str)> = cookie.iter().map(|c| ("Cookie", c.as_str())).collect();
+        let response = crate::health::get(self.session, &self.socket, "/", &self.host, &headers)
+            .await
+            .map_err(|why| Error::Sandbox(format!("GET / on the site: {why}")))?;
+        Ok(response.body.trim().to_owned())
+    }
 }
 
 /// A failing test stops in a remote debugger on the staging host; roadie
@@ -358,60 +414,4 @@ async fn read_until(stream: &mut tokio::net::TcpStream, marker: &str) -> std::io
         text.push_str(&String::from_utf8_lossy(&buffer[..n]));
     }
     Ok(text)
-}
-
-/// Run `script` and insist that it works.
-async fn check(session: &Session, script: &str) -> Result<(), Error> {
-    let output = session.run(&RemoteCommand::shell(script)).await?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(Error::Remote {
-        host: session.host().label.clone(),
-        message: format!(
-            "`{script}` failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ),
-    })
-}
-
-/// Start gunicorn on the server with the site's .env, as a process manager
-/// would; the port it listens on.
-async fn serve(session: &Session, site: &str, address: Ipv4Addr) -> Result<u16, Error> {
-    let port = crate::sandbox::free_port(&[address])?;
-    check(
-        session,
-        &format!(
-            "cd {} && set -a && . ./.env && set +a && virtualenv/bin/gunicorn --daemon --pid gunicorn.pid \
-             --bind {address}:{port} --workers 1 superlists.wsgi:application",
-            quote_path(site)
-        ),
-    )
-    .await?;
-    let started = Instant::now();
-    while TcpStream::connect((address, port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err(Error::Sandbox(format!(
-                "the site did not start on {address}:{port}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Ok(port)
-}
-
-/// `GET /` on the site; the response body.
-fn get(address: Ipv4Addr, port: u16, session_key: Option<&str>) -> Result<String, Error> {
-    let io = |e| Error::io(format!("http://{address}:{port}/"), e);
-    let mut stream = TcpStream::connect((address, port)).map_err(io)?;
-    let cookie = session_key
-        .map(|k| format!("Cookie: sessionid={k}\r\n"))
-        .unwrap_or_default();
-    write!(stream, "GET / HTTP/1.0\r\nHost: {address}\r\n{cookie}\r\n").map_err(io)?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(io)?;
-    Ok(response
-        .split_once("\r\n\r\n")
-        .map_or(response.clone(), |(_, body)| body.to_owned()))
 }

@@ -64,20 +64,7 @@ async fn attempt(
     path: &str,
     host_header: &str,
 ) -> Result<u16, String> {
-    let channel = match via {
-        HttpVia::Socket(socket) => session.open_unix_forward(socket).await?,
-        HttpVia::Port(port) => {
-            let from = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            session.open_forward("127.0.0.1", *port, &from).await?
-        }
-    };
-    let mut stream = channel.into_stream();
-    let request =
-        format!("GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: roadie\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| format!("cannot send the request: {e}"))?;
+    let mut stream = send(session, via, path, host_header, &[]).await?;
     let mut head = Vec::new();
     let mut buffer = [0u8; 4096];
     while !head.windows(2).any(|w| w == b"\r\n") && head.len() < HEAD_LIMIT {
@@ -91,6 +78,66 @@ async fn attempt(
         head.extend_from_slice(&buffer[..n]);
     }
     status_of(&head)
+}
+
+/// A response: its status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+/// GET `path` via `via` on the server with `Host: host_header` and
+/// `headers`; the whole response (up to 1 MiB).
+pub async fn get(
+    session: &Session,
+    via: &HttpVia,
+    path: &str,
+    host_header: &str,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
+    let stream = send(session, via, path, host_header, headers).await?;
+    let mut response = Vec::new();
+    stream
+        .take(1024 * 1024)
+        .read_to_end(&mut response)
+        .await
+        .map_err(|e| format!("no answer: {e}"))?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    Ok(Response {
+        status: status_of(head.as_bytes())?,
+        body: body.to_owned(),
+    })
+}
+
+/// A connection to `via` with the request sent.
+async fn send(
+    session: &Session,
+    via: &HttpVia,
+    path: &str,
+    host_header: &str,
+    headers: &[(&str, &str)],
+) -> Result<russh::ChannelStream<russh::client::Msg>, String> {
+    let channel = match via {
+        HttpVia::Socket(socket) => session.open_unix_forward(socket).await?,
+        HttpVia::Port(port) => {
+            let from = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            session.open_forward("127.0.0.1", *port, &from).await?
+        }
+    };
+    let mut stream = channel.into_stream();
+    let mut request =
+        format!("GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: roadie\r\n");
+    for (name, value) in headers {
+        request.extend([name, ": ", value, "\r\n"]);
+    }
+    request.push_str("\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("cannot send the request: {e}"))?;
+    Ok(stream)
 }
 
 /// The code of an HTTP status line (`HTTP/1.1 200 OK`).

@@ -164,23 +164,29 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// An error (with the failing step) if the task failed.
+    pub fn ok(&self) -> Result<(), Error> {
+        let Some(step) = &self.failed_step else {
+            return Ok(());
+        };
+        Err(Error::Remote {
+            host: String::from("task"),
+            message: format!(
+                "step {} ({}) failed{}: {}",
+                step.index,
+                step.name,
+                step.exit_code
+                    .map(|c| format!(" with exit {c}"))
+                    .unwrap_or_default(),
+                step.stderr.trim()
+            ),
+        })
+    }
+
     /// The value captured as `name`; an error (with the failing step) if
     /// the task failed or captured no such value.
     pub fn captured(&self, name: &str) -> Result<&str, Error> {
-        if let Some(step) = &self.failed_step {
-            return Err(Error::Remote {
-                host: String::from("task"),
-                message: format!(
-                    "step {} ({}) failed{}: {}",
-                    step.index,
-                    step.name,
-                    step.exit_code
-                        .map(|c| format!(" with exit {c}"))
-                        .unwrap_or_default(),
-                    step.stderr.trim()
-                ),
-            });
-        }
+        self.ok()?;
         self.captured
             .get(name)
             .map(String::as_str)

@@ -11,6 +11,17 @@ fn demo_walks_through_the_fixture_flow_and_cleans_up() {
     assert!(out.contains("session_key = "), "{out}");
     assert!(out.contains("->  Logged in as edith@example.com"), "{out}");
     assert!(out.contains("->  Not logged in"), "{out}");
+    // Deployed as releases, a new one, then the previous one back.
+    assert!(out.matches("live: releases/").count() == 2, "{out}");
+    assert!(
+        out.contains("GET /  ->  Not logged in (release 2)"),
+        "{out}"
+    );
+    let after_rollback = out.split("rollback").last().unwrap();
+    assert!(
+        after_rollback.contains("GET /  ->  Not logged in\n"),
+        "{out}"
+    );
     assert!(
         out.contains("refused by the protected-environment lock"),
         "{out}"
