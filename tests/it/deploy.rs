@@ -300,7 +300,7 @@ fn a_deploy_that_fails_its_health_check_changes_nothing_live() {
 
 #[test]
 fn two_hosts_deployed_at_once() {
-    let d = Deployment::new(&[92, 93]);
+    let d = Deployment::with_vars(&[92, 93], ", keep_releases: 1");
     d.deploy().code(0);
     for (root, host) in d.roots.iter().zip([addr(92), addr(93)]) {
         assert!(current(root).starts_with("releases/"));
@@ -308,6 +308,48 @@ fn two_hosts_deployed_at_once() {
     }
     // One release name for the whole run.
     assert_eq!(current(&d.roots[0]), current(&d.roots[1]));
+    // Again: only the live release is kept (keep_releases: 1).
+    std::thread::sleep(Duration::from_millis(1100));
+    d.deploy().code(0);
+    assert_eq!(
+        d.releases(),
+        [current(d.root()).trim_start_matches("releases/")]
+    );
+    drop(d.served);
+}
+
+/// With `repo_url`, the server clones the repository itself.
+#[test]
+fn a_release_cloned_on_the_server() {
+    let d = Deployment::new(&[95]);
+    change(
+        &d.repo,
+        "superlists/urls.py",
+        "Not logged in",
+        "Cloned, not logged in",
+    );
+    let repo_url = format!("repo_url={}", d.repo.display());
+    // repo_url is a var: given here as an inventory override would be.
+    let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
+    d.w.write(
+        "roadie.yaml",
+        &inventory.replace(
+            "health_within: 5s",
+            &format!("health_within: 5s, {}", repo_url.replacen('=', ": ", 1)),
+        ),
+    );
+    let ran = d.task(&["deploy", "--check"]).code(0);
+    assert!(
+        ran.stdout.contains("git clone") && !ran.stdout.contains("archive HEAD"),
+        "{}",
+        ran.stdout
+    );
+    d.deploy().code(0);
+    assert_eq!(
+        page(d.root(), &addr(95).to_string(), None),
+        "Cloned, not logged in\n"
+    );
+    assert!(!d.root().join("current/.git").exists());
     drop(d.served);
 }
 
