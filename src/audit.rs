@@ -36,6 +36,47 @@ struct Line<'a> {
     entry: &'a Entry<'a>,
 }
 
+/// Record how a step went on each of `hosts` (`results` in the same
+/// order): `ran` gives the outcome and key fingerprint of a host it ran on.
+/// A log that cannot be written is a warning: the step has happened.
+pub fn record_each<T>(
+    target: &str,
+    step: &str,
+    class: SafetyClass,
+    hosts: &[crate::resolve::Host],
+    results: &[Result<T, crate::error::Error>],
+    ran: impl Fn(&T) -> (String, Option<&str>),
+) {
+    use crate::error::Error;
+    for (host, result) in hosts.iter().zip(results) {
+        let (outcome, lock, fingerprint) = match result {
+            Ok(done) => {
+                let (outcome, fingerprint) = ran(done);
+                (outcome, None, fingerprint)
+            }
+            Err(Error::Refused(refusal)) => (
+                "refused".to_owned(),
+                Some(refusal.lock),
+                refusal.fingerprint.as_deref(),
+            ),
+            Err(e) => (format!("error ({})", e.kind()), None, None),
+        };
+        let entry = Entry {
+            target,
+            host: &host.label,
+            environment: host.environment.as_deref(),
+            fingerprint,
+            step,
+            class,
+            outcome,
+            lock,
+        };
+        if let Err(e) = record(&entry) {
+            eprintln!("roadie: warning: could not write the audit log: {e}");
+        }
+    }
+}
+
 /// Where the audit log is.
 pub fn path() -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")

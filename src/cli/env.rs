@@ -238,35 +238,21 @@ pub async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
             edit(session, file.clone(), for_hosts.clone())
         })
         .await;
-        for (host, result) in hosts.iter().zip(&results) {
-            let outcome = match result {
-                Ok(r) if r.changed.as_ref().is_some_and(Vec::is_empty) => "unchanged".to_owned(),
-                Ok(_) => "ok".to_owned(),
-                Err(Error::Refused(_)) => "refused".to_owned(),
-                Err(e) => format!("error ({})", e.kind()),
-            };
-            let (lock, fingerprint) = match result {
-                Ok(r) => (None, r.fingerprint.as_deref()),
-                Err(Error::Refused(refusal)) => {
-                    (Some(refusal.lock), refusal.fingerprint.as_deref())
-                }
-                Err(_) => (None, None),
-            };
-            let step = edits.describe();
-            let entry = audit::Entry {
-                target: &args.target,
-                host: &host.label,
-                environment: host.environment.as_deref(),
-                fingerprint,
-                step: &step,
-                class: SafetyClass::Change,
-                outcome,
-                lock,
-            };
-            if let Err(e) = audit::record(&entry) {
-                eprintln!("roadie: warning: could not write the audit log: {e}");
-            }
-        }
+        audit::record_each(
+            &args.target,
+            &edits.describe(),
+            SafetyClass::Change,
+            &hosts,
+            &results,
+            |r| {
+                let outcome = if r.changed.as_ref().is_some_and(Vec::is_empty) {
+                    "unchanged"
+                } else {
+                    "ok"
+                };
+                (outcome.to_owned(), r.fingerprint.as_deref())
+            },
+        );
         results
     };
     report(&hosts, results, global.json)

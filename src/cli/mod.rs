@@ -109,6 +109,21 @@ pub enum Command {
     Sandbox(sandbox::SandboxCommand),
 }
 
+/// The first Ctrl-C turns the returned flag on (stop what runs, clean up,
+/// report); a second one leaves at once.
+fn interrupt_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
+    let (stop, interrupt) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(exit_code::INTERRUPTED);
+            }
+        }
+    });
+    interrupt
+}
+
 /// `30`, `30s`, `1m30s`, `2h`; or fractional seconds like `0.5`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if let Ok(seconds) = s.parse::<f64>()

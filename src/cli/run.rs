@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use clap::Args;
-use tokio::sync::watch;
 
 use super::{Global, output_result, parse_duration};
 use crate::command::{RemoteCommand, Sudo};
@@ -107,17 +106,7 @@ pub(super) async fn execute(
         hosts.iter().map(|h| h.label.clone()).collect(),
     );
     let (events, printer) = spawn_printer(renderer);
-    let (stop, interrupt) = watch::channel(false);
-    // The first Ctrl-C stops the remote commands and lets roadie report; a
-    // second one leaves at once.
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(exit_code::INTERRUPTED);
-            }
-        }
-    });
+    let interrupt = super::interrupt_on_ctrl_c();
     let runs = run_all(hosts, spec, events, interrupt).await;
     let code = overall_exit_code(&runs);
     match printer.await {

@@ -101,20 +101,6 @@ impl Drop for BarGuard {
     }
 }
 
-/// Ctrl-C asks every transfer to stop (and clean up); a second one exits.
-fn interrupt_on_ctrl_c() -> watch::Receiver<bool> {
-    let (stop, interrupt) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = stop.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(exit_code::INTERRUPTED);
-            }
-        }
-    });
-    interrupt
-}
-
 /// Do `transfer` over a fresh SFTP channel of `session`, stopping (and
 /// removing what was half written on the server) when `interrupt` turns.
 async fn over_sftp<F, Fut>(
@@ -162,7 +148,7 @@ pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
         class: SafetyClass::Change,
         confirm: global.confirm.clone(),
     };
-    let (bars, interrupt) = (Bars::new(global.json), interrupt_on_ctrl_c());
+    let (bars, interrupt) = (Bars::new(global.json), super::interrupt_on_ctrl_c());
     let results = each_host(
         &hosts,
         &intent,
@@ -188,30 +174,14 @@ pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    for (host, result) in hosts.iter().zip(&results) {
-        let (outcome, lock, fingerprint) = match result {
-            Ok((_, fingerprint)) => ("ok".to_owned(), None, Some(fingerprint.as_str())),
-            Err(Error::Refused(refusal)) => (
-                "refused".to_owned(),
-                Some(refusal.lock),
-                refusal.fingerprint.as_deref(),
-            ),
-            Err(e) => (format!("error ({})", e.kind()), None, None),
-        };
-        let entry = audit::Entry {
-            target: &args.target,
-            host: &host.label,
-            environment: host.environment.as_deref(),
-            fingerprint,
-            step: &step,
-            class: SafetyClass::Change,
-            outcome,
-            lock,
-        };
-        if let Err(e) = audit::record(&entry) {
-            eprintln!("roadie: warning: could not write the audit log: {e}");
-        }
-    }
+    audit::record_each(
+        &args.target,
+        &step,
+        SafetyClass::Change,
+        &hosts,
+        &results,
+        |(_, fingerprint)| ("ok".to_owned(), Some(fingerprint.as_str())),
+    );
     let results = results
         .into_iter()
         .map(|r| r.map(|(done, _)| done))
@@ -222,7 +192,7 @@ pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
 pub async fn get(global: &Global, args: &GetArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let several = hosts.len() > 1;
-    let (bars, interrupt) = (Bars::new(global.json), interrupt_on_ctrl_c());
+    let (bars, interrupt) = (Bars::new(global.json), super::interrupt_on_ctrl_c());
     let (remote, local_dir) = (args.remote.clone(), args.local_dir.clone());
     let results = each_host(
         &hosts,

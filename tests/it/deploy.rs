@@ -124,6 +124,14 @@ impl Deployment {
         self.task(&["deploy", "--param", &repo])
     }
 
+    /// Commit a change to the repository and deploy it as a release of its
+    /// own (release names are per second).
+    fn deploy_change(&self, file: &str, from: &str, to: &str) -> Ran {
+        change(&self.repo, file, from, to);
+        std::thread::sleep(Duration::from_millis(1100));
+        self.deploy()
+    }
+
     fn root(&self) -> &Path {
         &self.roots[0]
     }
@@ -226,14 +234,8 @@ fn deploy_again_keeps_sessions_and_rollback_goes_back() {
     );
 
     // A second deploy: a new release, the data and the secret kept.
-    change(
-        &d.repo,
-        "superlists/urls.py",
-        "Not logged in",
-        "Nobody logged in",
-    );
-    std::thread::sleep(Duration::from_millis(1100));
-    d.deploy().code(0);
+    d.deploy_change("superlists/urls.py", "Not logged in", "Nobody logged in")
+        .code(0);
     let both = d.releases();
     assert_eq!(both.len(), 2, "{both:?}");
     assert_eq!(current(d.root()), format!("releases/{}", both[1]));
@@ -276,14 +278,13 @@ fn a_deploy_that_fails_its_health_check_changes_nothing_live() {
     }
     assert_eq!(d.releases().len(), 1);
     // A release whose pages fail: its trial run answers 500.
-    change(
-        &d.repo,
-        "superlists/urls.py",
-        "    if request.user.is_authenticated:",
-        "    raise RuntimeError(\"broken\")\n    if request.user.is_authenticated:",
-    );
-    std::thread::sleep(Duration::from_millis(1100));
-    let ran = d.deploy().code(1);
+    let ran = d
+        .deploy_change(
+            "superlists/urls.py",
+            "    if request.user.is_authenticated:",
+            "    raise RuntimeError(\"broken\")\n    if request.user.is_authenticated:",
+        )
+        .code(1);
     assert!(
         ran.stderr.contains("did not answer 200") && ran.stderr.contains("answered 500"),
         "{}",
@@ -309,8 +310,8 @@ fn two_hosts_deployed_at_once() {
     // One release name for the whole run.
     assert_eq!(current(&d.roots[0]), current(&d.roots[1]));
     // Again: only the live release is kept (keep_releases: 1).
-    std::thread::sleep(Duration::from_millis(1100));
-    d.deploy().code(0);
+    d.deploy_change("superlists/urls.py", "Not logged in", "Nobody logged in")
+        .code(0);
     assert_eq!(
         d.releases(),
         [current(d.root()).trim_start_matches("releases/")]
@@ -366,14 +367,9 @@ fn the_previous_release_comes_back_when_the_live_site_fails() {
     d.deploy().code(0);
     let live = current(d.root());
     std::fs::write(d.repo.join("NO_START"), "").unwrap();
-    change(
-        &d.repo,
-        "superlists/urls.py",
-        "Not logged in",
-        "Nobody logged in",
-    );
-    std::thread::sleep(Duration::from_millis(1100));
-    let ran = d.deploy().code(1);
+    let ran = d
+        .deploy_change("superlists/urls.py", "Not logged in", "Nobody logged in")
+        .code(1);
     assert!(
         ran.stderr.contains("the live site answers") && ran.stdout.contains("back to releases/"),
         "stdout:\n{}\nstderr:\n{}",
