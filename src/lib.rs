@@ -49,6 +49,7 @@ pub mod guard;
 pub mod health;
 pub mod inventory;
 pub mod job;
+pub mod memory;
 pub mod output;
 pub mod playbook;
 pub mod project;

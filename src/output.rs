@@ -55,6 +55,9 @@ pub struct HostResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_run: Option<Vec<String>>,
     pub duration_ms: u64,
+    /// `--watch-memory`: what the command's process tree used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<crate::memory::MemoryReport>,
 }
 
 /// Something that happened.
@@ -244,6 +247,19 @@ impl Renderer {
                         result.host,
                         step.index,
                         step.name
+                    );
+                }
+                if let (false, Some(memory)) = (self.mode == Mode::Json, &result.memory) {
+                    self.out.flush()?;
+                    let prefix = if self.mode == Mode::Plain {
+                        String::new()
+                    } else {
+                        format!("[{}] ", result.host)
+                    };
+                    eprintln!(
+                        "{prefix}{} {}",
+                        Style::new().for_stderr().bold().apply_to("memory:"),
+                        crate::memory::describe(memory)
                     );
                 }
                 if let Some(bar) = &self.progress {

@@ -33,6 +33,9 @@ pub struct RunSpec {
     pub parallel: usize,
     /// Check every lock and show the command, but run nothing (`--check`).
     pub dry_run: bool,
+    /// Sample the command's memory on the server this often
+    /// (`--watch-memory`; commands only, not tasks).
+    pub watch_memory: Option<Duration>,
 }
 
 /// How one host's run ended.
@@ -52,6 +55,8 @@ pub struct HostRun {
     pub fingerprint: Option<String>,
     pub outcome: Outcome,
     pub duration: Duration,
+    /// What `--watch-memory` saw.
+    pub memory: Option<crate::memory::MemoryReport>,
 }
 
 impl HostRun {
@@ -71,6 +76,7 @@ impl HostRun {
             failed_step: None,
             would_run: None,
             duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
+            memory: self.memory.clone(),
         };
         match &self.outcome {
             Outcome::Ran(finished) => {
@@ -217,7 +223,8 @@ pub async fn run_all(
     if let Some(errors) = environment_lock(&hosts, &spec.intent) {
         let mut runs = Vec::new();
         for (host, error) in hosts.iter().zip(errors) {
-            runs.push(finish(host, spec, &events, None, Err(error), Instant::now()).await);
+            let learned = Learned::default();
+            runs.push(finish(host, spec, &events, learned, Err(error), Instant::now()).await);
         }
         return runs;
     }
@@ -241,15 +248,15 @@ pub async fn run_all(
                     host: host.label.clone(),
                 })
                 .await;
-            let mut fingerprint = None;
+            let mut learned = Learned::default();
             let result = if *interrupt.borrow() {
                 Err(Error::Interrupted {
                     host: host.label.clone(),
                 })
             } else {
-                run_one(&host, &spec, &events, interrupt, &mut fingerprint).await
+                run_one(&host, &spec, &events, interrupt, &mut learned).await
             };
-            finish(&host, &spec, &events, fingerprint, result, started).await
+            finish(&host, &spec, &events, learned, result, started).await
         }));
     }
     let mut runs = Vec::with_capacity(tasks.len());
@@ -332,19 +339,28 @@ where
 }
 
 /// Record a host's result: audit it and report it.
+/// What was learned on a host besides the outcome.
+#[derive(Debug, Default)]
+struct Learned {
+    /// The key the host presented, once reached.
+    fingerprint: Option<String>,
+    memory: Option<crate::memory::MemoryReport>,
+}
+
 async fn finish(
     host: &Host,
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
-    fingerprint: Option<String>,
+    learned: Learned,
     result: Result<Outcome, Error>,
     started: Instant,
 ) -> HostRun {
     let run = HostRun {
         host: host.label.clone(),
-        fingerprint,
+        fingerprint: learned.fingerprint,
         outcome: result.unwrap_or_else(Outcome::Failed),
         duration: started.elapsed(),
+        memory: learned.memory,
     };
     let mut warnings = Vec::new();
     audit(spec, host, &run, &mut warnings);
@@ -371,10 +387,10 @@ async fn run_one(
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
-    fingerprint: &mut Option<String>,
+    learned: &mut Learned,
 ) -> Result<Outcome, Error> {
     let session = Session::connect_for(host, &spec.intent).await?;
-    *fingerprint = Some(session.verified().fingerprint.clone());
+    learned.fingerprint = Some(session.verified().fingerprint.clone());
     for note in session.notes() {
         let _ = events
             .send(Event::Warning {
@@ -385,8 +401,8 @@ async fn run_one(
     }
     let applied_env = spec.job.env_file(host)?;
     guard::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
-    let plan = spec.job.plan(&session).await?;
     if spec.dry_run {
+        let plan = spec.job.plan(&session).await?;
         session.close().await;
         return Ok(Outcome::Planned(
             plan.iter()
@@ -394,13 +410,39 @@ async fn run_one(
                 .collect(),
         ));
     }
+    // A watched command first says where its process tree starts.
+    let (job, watched) = match (&spec.job, spec.watch_memory) {
+        (Job::Command(command), Some(interval)) => {
+            let (command, pid_file) = crate::memory::watched(command);
+            (Job::Command(command), Some((pid_file, interval)))
+        }
+        _ => (spec.job.clone(), None),
+    };
+    let plan = job.plan(&session).await?;
     let mut context = job::Context {
         events,
         deadline: spec.timeout.map(|t| tokio::time::Instant::now() + t),
         timeout: spec.timeout,
         interrupt,
     };
-    let finished = job::execute(&session, plan, &mut context).await;
+    let finished = match watched {
+        None => job::execute(&session, plan, &mut context).await,
+        Some((pid_file, interval)) => {
+            let (ended, when_ended) = tokio::sync::oneshot::channel::<()>();
+            let run = async {
+                let finished = job::execute(&session, plan, &mut context).await;
+                let _ = ended.send(());
+                finished
+            };
+            let watch = crate::memory::sample(&session, &pid_file, interval, async {
+                let _ = when_ended.await;
+            });
+            let (finished, seen) = tokio::join!(run, watch);
+            let status = finished.as_ref().ok().map(|f| &f.status);
+            learned.memory = Some(crate::memory::report(&session, seen, interval, status).await);
+            finished
+        }
+    };
     session.close().await;
     Ok(Outcome::Ran(finished?))
 }

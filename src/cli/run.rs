@@ -29,6 +29,18 @@ pub struct RunArgs {
     /// safeguards (never on a protected environment; server markers checked).
     #[arg(long)]
     pub destroy: bool,
+    /// Sample the resident memory of the command's whole process tree on the
+    /// server (every 0.5 s, or =INTERVAL), then show its peak, a plot, and,
+    /// if it was killed, whether the kernel's OOM killer did it.
+    #[arg(
+        long,
+        value_name = "INTERVAL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "0.5",
+        value_parser = parse_duration
+    )]
+    pub watch_memory: Option<Duration>,
     #[command(flatten)]
     pub how: HowArgs,
     /// The command. One word is a shell command line, sent as is; several
@@ -76,6 +88,14 @@ pub struct HowArgs {
 }
 
 pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
+    if args
+        .watch_memory
+        .is_some_and(|i| i < Duration::from_millis(50))
+    {
+        return Err(Error::Usage(
+            "--watch-memory: sample every 50 ms at the most often".into(),
+        ));
+    }
     let spec = RunSpec {
         target: args.target.clone(),
         job: Job::Command(args.remote_command()?),
@@ -90,6 +110,7 @@ pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
         timeout: args.how.timeout,
         parallel: usize::from(args.how.parallel),
         dry_run: args.how.check,
+        watch_memory: args.watch_memory,
     };
     let hosts = global.hosts(&args.target)?;
     execute(global, hosts, &spec).await

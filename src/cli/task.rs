@@ -56,6 +56,7 @@ pub async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
         timeout: args.how.timeout,
         parallel: usize::from(args.how.parallel),
         dry_run: args.how.check,
+        watch_memory: None,
     };
     let hosts = global.hosts(&args.target)?;
     execute(global, hosts, &spec).await

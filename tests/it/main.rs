@@ -18,3 +18,4 @@ mod ssh_config;
 mod support;
 mod transfer;
 mod tunnels;
+mod watch_memory;
