@@ -80,15 +80,18 @@ impl Job {
     /// The steps for the host `session` reaches.
     pub async fn plan(&self, session: &Session) -> Result<Plan, Error> {
         match self {
-            Job::Command(command) => Ok(vec![PlannedStep {
-                label: String::new(),
-                action: Action::Run {
-                    command: command.clone(),
-                    env_file: None,
-                },
-                capture: None,
+            Job::Command(command) => Ok(Plan {
+                steps: vec![PlannedStep {
+                    label: String::new(),
+                    action: Action::Run {
+                        command: command.clone(),
+                        env_file: None,
+                    },
+                    capture: None,
+                    on_failure: Vec::new(),
+                }],
                 on_failure: Vec::new(),
-            }]),
+            }),
             Job::Task {
                 playbook,
                 task,
@@ -114,6 +117,7 @@ impl Job {
                 let extra = Extra {
                     home,
                     timestamp: timestamp(*started),
+                    run_id: format!("{:016x}", rand::random::<u64>()),
                 };
                 Ok(plan_task(
                     playbook,
@@ -200,8 +204,27 @@ pub async fn execute(
         failed_step: None,
     };
     let mut envs = EnvFiles::default();
-    for (index, step) in plan.into_iter().enumerate() {
-        let failure = run_planned(session, &step, context, &mut envs, &mut finished).await?;
+    let Plan { steps, on_failure } = plan;
+    for (index, step) in steps.into_iter().enumerate() {
+        let failure = match run_planned(session, &step, context, &mut envs, &mut finished).await {
+            Ok(failure) => failure,
+            // Stopped (a timeout, Ctrl-C): what cleans up still runs.
+            Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
+                for rescues in [&step.on_failure, &on_failure] {
+                    rescue(
+                        session,
+                        rescues,
+                        &step.label,
+                        index,
+                        context.events,
+                        &mut envs,
+                    )
+                    .await?;
+                }
+                return Err(stopped);
+            }
+            Err(other) => return Err(other),
+        };
         if let Some((exit_code, stderr)) = failure {
             finished.status.code = Some(exit_code.map_or(1, |c| u32::try_from(c).unwrap_or(1)));
             finished.failed_step = Some(FailedStep {
@@ -210,31 +233,72 @@ pub async fn execute(
                 exit_code,
                 stderr,
             });
-            for rescue in &step.on_failure {
-                let _ = context
-                    .events
-                    .send(Event::Warning {
-                        host: session.host().label.clone(),
-                        message: format!(
-                            "step {} ({}) failed; on_failure: {}",
-                            index + 1,
-                            step.label,
-                            rescue.label
-                        ),
-                    })
-                    .await;
-                let mut ignored = finished.clone();
-                if run_planned(session, rescue, context, &mut envs, &mut ignored)
-                    .await?
-                    .is_some()
-                {
-                    break;
-                }
+            // The step's own, then the task's: each list until one fails.
+            for rescues in [&step.on_failure, &on_failure] {
+                rescue(
+                    session,
+                    rescues,
+                    &step.label,
+                    index,
+                    context.events,
+                    &mut envs,
+                )
+                .await?;
             }
             break;
         }
     }
     Ok(finished)
+}
+
+/// How long the steps that clean up after a failure may take, in all.
+const RESCUE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Run `rescues` after step `index` (`label`) failed, until one fails: with
+/// a time limit of their own, and deaf to the interrupt that may have
+/// stopped the step (a second Ctrl-C still leaves at once).
+async fn rescue(
+    session: &Session,
+    rescues: &[PlannedStep],
+    label: &str,
+    index: usize,
+    events: &mpsc::Sender<Event>,
+    envs: &mut EnvFiles,
+) -> Result<(), Error> {
+    let (_keep, interrupt) = watch::channel(false);
+    let mut context = Context {
+        events,
+        deadline: Some(tokio::time::Instant::now() + RESCUE_LIMIT),
+        timeout: Some(RESCUE_LIMIT),
+        interrupt,
+    };
+    for step in rescues {
+        let _ = events
+            .send(Event::Warning {
+                host: session.host().label.clone(),
+                message: format!(
+                    "step {} ({label}) failed; on_failure: {}",
+                    index + 1,
+                    step.label
+                ),
+            })
+            .await;
+        let mut ignored = Finished {
+            status: ExitStatus {
+                code: Some(0),
+                signal: None,
+            },
+            captured: BTreeMap::new(),
+            failed_step: None,
+        };
+        if run_planned(session, step, &mut context, envs, &mut ignored)
+            .await?
+            .is_some()
+        {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The server's `.env` files steps apply, read when first needed and again
@@ -274,7 +338,15 @@ async fn run_planned(
     let (command, env_file) = match &step.action {
         Action::Run { command, env_file } => (command, env_file),
         other => {
-            return match bounded(context, session, other_action(session, other, envs)).await {
+            let sftp = tokio::sync::OnceCell::new();
+            let done = bounded(context, session, other_action(session, other, envs, &sftp)).await;
+            if let (Err(Error::Timeout { .. } | Error::Interrupted { .. }), Some(sftp)) =
+                (&done, sftp.get())
+            {
+                // What was half written on the server goes.
+                sftp.clean_up().await;
+            }
+            return match done {
                 Ok(()) => Ok(None),
                 Err(e @ (Error::Remote { .. } | Error::Io { .. } | Error::Usage(_))) => {
                     Ok(Some((None, crate::error::report(&e))))
@@ -335,9 +407,15 @@ async fn other_action(
     session: &Session,
     action: &Action,
     envs: &mut EnvFiles,
+    opened: &tokio::sync::OnceCell<Arc<crate::ssh::sftp::Sftp>>,
 ) -> Result<(), Error> {
     let host = session.host().label.clone();
-    let sftp = || async { session.sftp().await.map(Arc::new) };
+    let sftp = || async {
+        opened
+            .get_or_try_init(|| async { session.sftp().await.map(Arc::new) })
+            .await
+            .cloned()
+    };
     let progress = Progress::default();
     match action {
         Action::Run { .. } => unreachable!("commands are run by run_planned"),
@@ -397,7 +475,8 @@ async fn other_action(
                 Ok(changed)
             })
             .await?;
-            envs.read.remove(remote);
+            // The edited file may be one applied under another name (a link).
+            envs.read.clear();
         }
         Action::Http {
             via,

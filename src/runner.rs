@@ -404,11 +404,7 @@ async fn run_one(
     if spec.dry_run {
         let plan = spec.job.plan(&session).await?;
         session.close().await;
-        return Ok(Outcome::Planned(
-            plan.iter()
-                .map(crate::playbook::PlannedStep::display)
-                .collect(),
-        ));
+        return Ok(Outcome::Planned(plan.display()));
     }
     // A watched command first says where its process tree starts.
     let (job, watched) = match (&spec.job, spec.watch_memory) {

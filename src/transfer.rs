@@ -333,6 +333,14 @@ impl Download {
                 Kind::Dir => {
                     let mut entries = sftp.read_dir(&from).await?;
                     entries.sort_by(|a, b| b.0.cmp(&a.0));
+                    if let Some((bad, _)) = entries.iter().find(|(name, _)| !plain_name(name)) {
+                        return Err(Error::Remote {
+                            host: sftp.host().to_owned(),
+                            message: format!(
+                                "the server listed {bad:?} in {from}, which is not a file name: refusing to copy it"
+                            ),
+                        });
+                    }
                     for (name, child) in entries {
                         stack.push((join(&from, &name), join(&to, &name), child));
                     }
@@ -364,6 +372,16 @@ impl Download {
                 Item::Dir { .. } => Path::new(to),
                 _ => Path::new(to).parent().unwrap_or(Path::new(".")),
             };
+            // A link where the copy's directories go (left by an earlier
+            // copy, say) would take the files somewhere else.
+            if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink())
+                && matches!(item, Item::Dir { .. })
+            {
+                return Err(Error::Usage(format!(
+                    "{} is a symlink here: roadie does not copy a directory through it",
+                    dir.display()
+                )));
+            }
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("cannot create {}", dir.display()), e))?;
         }
@@ -381,6 +399,11 @@ impl Download {
         }
         Ok(self.totals())
     }
+}
+
+/// Whether a name the server listed is a plain file name (no path in it).
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
 }
 
 /// A sibling of `path` to write before renaming over it.
@@ -406,6 +429,18 @@ fn stamp_local(path: &Path, stamp: Stamp) -> Result<(), Error> {
     Ok(())
 }
 
+/// A local file being written under a temporary name: removed unless it
+/// was moved into place (also when the copy is abandoned midway).
+struct Temporary(Option<PathBuf>);
+
+impl Drop for Temporary {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 async fn get_item(sftp: &Sftp, item: &Item, done: &AtomicU64) -> Result<(), Error> {
     let (to, temporary) = match item {
         Item::Dir { .. } => return Ok(()),
@@ -413,35 +448,29 @@ async fn get_item(sftp: &Sftp, item: &Item, done: &AtomicU64) -> Result<(), Erro
             (Path::new(to), local_temporary(Path::new(to)))
         }
     };
-    let written = async {
-        match item {
-            Item::File {
-                from, stamp, size, ..
-            } => {
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&temporary)
-                    .map_err(|e| Error::io(format!("cannot create {}", temporary.display()), e))?;
-                sftp.read_file(from, *size, &file, done).await?;
-                drop(file);
-                stamp_local(&temporary, *stamp)
-            }
-            Item::Link { target, .. } => std::os::unix::fs::symlink(target, &temporary)
-                .map_err(|e| Error::io(format!("cannot create the link {}", to.display()), e)),
-            Item::Dir { .. } => Ok(()),
+    let mut guard = Temporary(Some(temporary.clone()));
+    match item {
+        Item::File {
+            from, stamp, size, ..
+        } => {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&temporary)
+                .map_err(|e| Error::io(format!("cannot create {}", temporary.display()), e))?;
+            sftp.read_file(from, *size, &file, done).await?;
+            drop(file);
+            stamp_local(&temporary, *stamp)?;
         }
+        Item::Link { target, .. } => std::os::unix::fs::symlink(target, &temporary)
+            .map_err(|e| Error::io(format!("cannot create the link {}", to.display()), e))?,
+        Item::Dir { .. } => {}
     }
-    .await
-    .and_then(|()| {
-        std::fs::rename(&temporary, to)
-            .map_err(|e| Error::io(format!("cannot move {} into place", to.display()), e))
-    });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written
+    std::fs::rename(&temporary, to)
+        .map_err(|e| Error::io(format!("cannot move {} into place", to.display()), e))?;
+    guard.0 = None;
+    Ok(())
 }
 
 /// `git archive REF` of the local repository `repo`, unpacked into the
@@ -469,6 +498,13 @@ pub async fn archive(
     sftp.create_dir_all(parent).await?;
     let tar = format!("{dir}.roadie-archive.tar");
     let mut stdout = git.stdout.take().expect("stdout is piped");
+    let mut stderr = git.stderr.take().expect("stderr is piped");
+    // Read as it comes, so that a chatty git never stalls on a full pipe.
+    let complaints = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_to_end(&mut stderr, &mut text).await;
+        text
+    });
     let stamp = Stamp {
         mode: 0o600,
         mtime: None,
@@ -477,20 +513,23 @@ pub async fn archive(
         .write_file(&mut stdout, &tar, stamp, &AtomicU64::new(0))
         .await;
     drop(stdout);
-    let git = git
-        .wait_with_output()
+    // A write that failed (a full disk, say) is the news: git then only
+    // died of the closed pipe.
+    written?;
+    let status = git
+        .wait()
         .await
         .map_err(|e| Error::io("cannot run git", e))?;
-    if !git.status.success() {
+    if !status.success() {
+        let complaint = complaints.await.unwrap_or_default();
         let cleanup = crate::command::RemoteCommand::argv(&["rm", "-f", "--", &tar]);
         let _ = session.run(&cleanup).await;
         return Err(Error::Usage(format!(
             "git archive {git_ref} of {} failed: {}",
             repo.display(),
-            String::from_utf8_lossy(&git.stderr).trim()
+            String::from_utf8_lossy(&complaint).trim()
         )));
     }
-    written?;
     let (dir, tar) = (crate::command::quote(&dir), crate::command::quote(&tar));
     let unpack = crate::command::RemoteCommand::shell(format!(
         "mkdir -p -- {dir} && tar -xf {tar} -C {dir}; status=$?; rm -f -- {tar}; exit $status"
@@ -532,6 +571,16 @@ mod tests {
             .describe(),
             "1 file, 0 B"
         );
+    }
+
+    #[test]
+    fn only_plain_names_from_the_server() {
+        for good in ["a", ".env", "..hidden", "x y"] {
+            assert!(plain_name(good), "{good}");
+        }
+        for bad in ["", ".", "..", "../x", "a/b", "nul\0"] {
+            assert!(!plain_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -111,6 +111,8 @@ struct TaskSchema {
     #[serde(default)]
     params: BTreeMap<String, Option<ParamSchema>>,
     steps: Vec<Spanned<StepSchema>>,
+    #[serde(default)]
+    on_failure: Vec<Spanned<StepSchema>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -141,6 +143,7 @@ struct StepSchema {
     ensure_secret: Option<Vec<String>>,
     socket: Option<Spanned<String>>,
     port: Option<Spanned<String>>,
+    host: Option<Spanned<String>>,
     expect: Option<u16>,
     within: Option<Spanned<String>>,
     sudo: Option<bool>,
@@ -231,6 +234,8 @@ pub enum StepKind {
     Http {
         path: Source,
         target: HttpTarget,
+        /// The `Host` header (a template; by default the host's name).
+        host: Source,
         expect: u16,
         within: Source,
     },
@@ -265,6 +270,9 @@ pub struct Task {
     pub vars: Vec<(String, serde_json::Value)>,
     pub params: Vec<Param>,
     pub steps: Vec<Step>,
+    /// Run when any step fails (after that step's own `on_failure`), to
+    /// clean up: a lock released, a trial process stopped.
+    pub on_failure: Vec<Step>,
 }
 
 /// A playbook file.
@@ -320,6 +328,14 @@ impl Playbook {
             if steps.is_empty() {
                 return Err(at(None, format!("task {task_name} has no steps")));
             }
+            let mut on_failure = Vec::new();
+            for spanned in task.on_failure {
+                let line = spanned.referenced.line();
+                on_failure.push(
+                    step(spanned.value, line)
+                        .map_err(|(line, m)| at(Some(line), format!("task {task_name}: {m}")))?,
+                );
+            }
             tasks.push(Task {
                 name: task_name,
                 description: task.description,
@@ -328,6 +344,7 @@ impl Playbook {
                 vars: task.vars.into_iter().collect(),
                 params,
                 steps,
+                on_failure,
             });
         }
         Ok(Playbook {
@@ -418,6 +435,7 @@ fn check_fields(schema: &StepSchema, kind: &str) -> Result<(), String> {
         ("ensure_secret", schema.ensure_secret.is_some(), &["dotenv"]),
         ("socket", schema.socket.is_some(), &["http"]),
         ("port", schema.port.is_some(), &["http"]),
+        ("host", schema.host.is_some(), &["http"]),
         ("expect", schema.expect.is_some(), &["http"]),
         ("within", schema.within.is_some(), &["http"]),
         ("sudo", schema.sudo.is_some(), &["run"]),
@@ -520,6 +538,10 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
             StepKind::Http {
                 path: take(&mut schema.http).expect("the kind's field is given"),
                 target,
+                host: take(&mut schema.host).unwrap_or(Source {
+                    text: "{{ host }}".into(),
+                    line,
+                }),
                 expect: schema.expect.unwrap_or(200),
                 within,
             }
@@ -701,13 +723,17 @@ mod tests {
         for bad in [
             r#"echo "hello {{ name }}""#,
             "echo 'hello {{ name }}'",
+            "# don't forget\necho '{{ name }}'",
+            "cat <<EOF\n{{ name }}\nEOF",
+            "echo {{ env.DJANGO_SECRET_KEY }}",
             r#"echo "a \" {{ name }}""#,
             r#"echo "{{- name -}}""#,
         ] {
             let text = format!("tasks:\n  t:\n    steps:\n      - run: {bad:?}\n");
             let e = parse(&text).unwrap_err();
             assert!(
-                e.to_string().starts_with("playbooks/p.yaml:4:") && e.message.contains("inside"),
+                e.to_string().starts_with("playbooks/p.yaml:4:")
+                    && (e.message.contains("inside") || e.message.contains("`ps`")),
                 "{bad}: {e}"
             );
         }
@@ -716,6 +742,8 @@ mod tests {
             "echo 'it''s' {{ name }} \\' {{ other }}",
             r#"echo "{{ name | safe }}" '{% if x %}' "{# note #}""#,
             r#"echo \"{{ name }}\""#,
+            "echo it#s {{ name }} # a 'comment'\necho {{ name }}",
+            "cat <<<{{ name }}",
         ] {
             let text = format!("tasks:\n  t:\n    steps:\n      - run: {good:?}\n");
             parse(&text).unwrap_or_else(|e| panic!("{good}: {e}"));

@@ -102,6 +102,8 @@ pub enum Action {
     Write {
         source: String,
         contents: Vec<u8>,
+        /// The contents for `--check`: the `.env`'s secrets masked.
+        shown: String,
         remote: String,
         mode: u32,
     },
@@ -152,12 +154,13 @@ impl PlannedStep {
             Action::Get { remote, local } => format!("get {remote} -> {}", local.display()),
             Action::Write {
                 source,
-                contents,
+                shown,
                 remote,
                 mode,
+                ..
             } => format!(
                 "template {source} -> {remote} (mode {mode:o}):\n{}",
-                String::from_utf8_lossy(contents).trim_end()
+                shown.trim_end()
             ),
             Action::Archive {
                 repo,
@@ -198,8 +201,35 @@ impl PlannedStep {
     }
 }
 
-/// The steps of a task for one host.
-pub type Plan = Vec<PlannedStep>;
+/// The steps of a task for one host, and the task's own `on_failure`
+/// steps (run when any step fails, after that step's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<PlannedStep>,
+    pub on_failure: Vec<PlannedStep>,
+}
+
+impl std::ops::Deref for Plan {
+    type Target = [PlannedStep];
+
+    fn deref(&self) -> &[PlannedStep] {
+        &self.steps
+    }
+}
+
+impl Plan {
+    /// For `--check`: every step, then what a failure would run.
+    pub fn display(&self) -> Vec<String> {
+        let mut shown: Vec<String> = self.steps.iter().map(PlannedStep::display).collect();
+        for step in &self.on_failure {
+            shown.push(format!(
+                "# if a step fails: {}",
+                step.display().replace('\n', "\n#   ")
+            ));
+        }
+        shown
+    }
+}
 
 fn template_environment(shell: bool) -> Environment<'static> {
     let mut env = crate::template::environment();
@@ -236,18 +266,25 @@ fn template_environment(shell: bool) -> Environment<'static> {
 }
 
 /// A `run` template must not put a value inside shell quotes: each value is
-/// quoted as one word, and inside `"..."` (or `'...'`) those quotes would be
-/// literal text, leaving `$(...)` in the value live. `| safe` says the
-/// author quotes it.
+/// quoted as one word, and inside `"..."` (or `'...'`, or a here-document)
+/// those quotes would be literal text, leaving `$(...)` in the value live.
+/// `| safe` says the author quotes it. Comments are skipped (an apostrophe
+/// in one starts no quote). Nor may a `run` line use `{{ env.KEY }}`: the
+/// step has `$KEY` already, and a value written into the line is visible
+/// to every user of the server (`ps`).
 pub(super) fn check_value_quoting(template: &str) -> Result<(), String> {
     #[derive(PartialEq, Clone, Copy)]
     enum Quotes {
         None,
         Single,
         Double,
+        /// After `<<`: the rest is a here-document's text, taken as quoted.
+        HereDocument,
     }
     let mut state = Quotes::None;
     let mut rest = template;
+    // Whether the next character starts a word (where `#` starts a comment).
+    let mut word_start = true;
     while let Some(c) = rest.chars().next() {
         let block_end = match rest.get(..2) {
             Some("{{") => Some("}}"),
@@ -258,23 +295,36 @@ pub(super) fn check_value_quoting(template: &str) -> Result<(), String> {
         if let Some(close) = block_end {
             let end = rest.find(close).map_or(rest.len(), |i| i + 2);
             let block = &rest[..end];
+            if close == "}}" && block.contains("env.") {
+                return Err(format!(
+                    "`{block}`: a `run` line gets the server's .env as variables ($KEY); \
+                     written into the line, a value would show in `ps` to every user of the server"
+                ));
+            }
             if close == "}}" && state != Quotes::None && !marked_safe(block) {
-                let (what, example) = if state == Quotes::Double {
-                    ("\"...\"", "echo \"hello \"{{ name }}")
-                } else {
-                    ("'...'", "echo 'hello '{{ name }}")
+                let (what, example) = match state {
+                    Quotes::Double => ("\"...\"", "echo \"hello \"{{ name }}"),
+                    Quotes::HereDocument => ("a here-document", "a variable set before it"),
+                    _ => ("'...'", "echo 'hello '{{ name }}"),
                 };
                 return Err(format!(
                     "`{block}` is inside {what}: roadie quotes each value as a shell word, \
-                     which inside quotes would not protect it. Put it outside the quotes \
+                     which there would not protect it. Put it outside the quotes \
                      (`{example}`), or mark it `| safe` if you quote it yourself"
                 ));
             }
             rest = &rest[end..];
+            word_start = false;
             continue;
         }
         let mut step = c.len_utf8();
         match (state, c) {
+            (Quotes::None, '#') if word_start => {
+                step = rest.find('\n').unwrap_or(rest.len());
+            }
+            // `<<<` (a here-string) is one word, quoted as any other.
+            (Quotes::None, '<') if rest.starts_with("<<<") => step = 3,
+            (Quotes::None, '<') if rest.starts_with("<<") => state = Quotes::HereDocument,
             (Quotes::None | Quotes::Double, '\\') => {
                 step += rest[step..].chars().next().map_or(0, char::len_utf8);
             }
@@ -283,6 +333,7 @@ pub(super) fn check_value_quoting(template: &str) -> Result<(), String> {
             (Quotes::Single, '\'') | (Quotes::Double, '"') => state = Quotes::None,
             _ => {}
         }
+        word_start = state == Quotes::None && (c.is_whitespace() || ";&|()".contains(c));
         rest = &rest[step..];
     }
     Ok(())
@@ -316,6 +367,26 @@ impl Renderer<'_> {
             place: Some((self.playbook.origin.clone(), line)),
             message: format!("task {}: {message}", self.task.name),
         }
+    }
+
+    /// `text` with the values of the server's `.env` that look secret
+    /// masked, for showing.
+    fn masked(&self, text: &str) -> String {
+        let mut shown = text.to_owned();
+        if let Some(env) = self
+            .context
+            .get("env")
+            .and_then(serde_json::Value::as_object)
+        {
+            for (key, value) in env {
+                if let Some(value) = value.as_str().filter(|v| !v.is_empty())
+                    && crate::dotenv::is_secret_key(key)
+                {
+                    shown = shown.replace(value, &crate::dotenv::mask(key, value));
+                }
+            }
+        }
+        shown
     }
 
     /// Whether the expression `source` (`when:`) is true.
@@ -416,6 +487,7 @@ fn renderer<'a>(
     let mut known = Map::new();
     if let Some(extra) = extra {
         known.insert("timestamp".into(), extra.timestamp.clone().into());
+        known.insert("run_id".into(), extra.run_id.clone().into());
         if let Some(home) = &extra.home {
             known.insert("home".into(), home.clone().into());
         }
@@ -476,6 +548,9 @@ pub struct Extra {
     /// When the job started, `YYYYMMDDHHMMSS` in UTC (`{{ timestamp }}`):
     /// the same for every host of a run.
     pub timestamp: String,
+    /// This run of the task on this host, unlike any other
+    /// (`{{ run_id }}`: a lock's owner, say).
+    pub run_id: String,
 }
 
 /// The steps of `task` for `host`, with `params` given, the server's `.env`
@@ -495,7 +570,10 @@ pub fn plan_task(
         env_file: env_file.as_deref(),
         sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
     };
-    planner.steps(&task.steps, "step")
+    Ok(Plan {
+        steps: planner.steps(&task.steps, "step")?,
+        on_failure: planner.steps(&task.on_failure, "on_failure")?,
+    })
 }
 
 struct Planner<'a> {
@@ -505,7 +583,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn steps(&self, steps: &[Step], prefix: &str) -> Result<Plan, PlaybookError> {
+    fn steps(&self, steps: &[Step], prefix: &str) -> Result<Vec<PlannedStep>, PlaybookError> {
         let mut plan = Vec::new();
         for (index, step) in steps.iter().enumerate() {
             let number = format!("{prefix} {}", index + 1);
@@ -567,9 +645,10 @@ impl Planner<'_> {
             StepKind::Http {
                 path,
                 target,
+                host,
                 expect,
                 within,
-            } => self.http_action(path, target, *expect, within, number)?,
+            } => self.http_action(path, target, host, *expect, within, number)?,
         })
     }
 
@@ -635,6 +714,7 @@ impl Planner<'_> {
         let label = format!("template {source}");
         let action = Action::Write {
             source,
+            shown: self.renderer.masked(&text),
             contents: text.into_bytes(),
             remote,
             mode,
@@ -677,6 +757,7 @@ impl Planner<'_> {
         &self,
         path: &Source,
         target: &HttpTarget,
+        host_header: &Source,
         expect: u16,
         within: &Source,
         number: &str,
@@ -700,12 +781,7 @@ impl Planner<'_> {
         let within_text = plain(within, "within")?;
         let within = crate::cli::parse_duration(within_text.trim())
             .map_err(|why| r.error(Some(within.line), &why))?;
-        let host_header = r
-            .context
-            .get("host")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("localhost")
-            .to_owned();
+        let host_header = plain(host_header, "host")?;
         let action = Action::Http {
             via,
             path: path.clone(),
@@ -834,7 +910,7 @@ mod tests {
     #[test]
     fn dotenv_is_applied_as_secret_variables_and_visible_as_env() {
         let p = playbook(
-            "env_file: /srv/site/.env\ntasks:\n  t:\n    steps:\n      - run: echo {{ env.SITENAME }}\n",
+            "env_file: /srv/site/.env\ntasks:\n  t:\n    steps:\n      - run: echo \"$SITENAME\"\n        cwd: /srv/{{ env.SITENAME }}\n",
         );
         let dotenv = DotEnv::parse("SITENAME=staging.example.org\nDJANGO_SECRET_KEY=s3cret\n");
         let plan = plan_task(
@@ -847,7 +923,7 @@ mod tests {
         )
         .unwrap();
         let command = run_of(&plan, 0);
-        assert_eq!(command.script, "echo staging.example.org");
+        assert_eq!(command.cwd.as_deref(), Some("/srv/staging.example.org"));
         assert!(!command.render().contains("s3cret"));
         // Applied when the step runs (read again then), never planned in.
         assert!(command.stdin().is_none());
@@ -878,6 +954,7 @@ mod tests {
         let extra = Extra {
             home: Some("/home/elspeth".into()),
             timestamp: "20261122010203".into(),
+            run_id: "r1".into(),
         };
         let plan = plan_task(&p, &p.tasks[0], &host(), &BTreeMap::new(), None, &extra).unwrap();
         assert_eq!(

@@ -22,6 +22,10 @@ use crate::error::Error;
 const CHUNK: u64 = 255 * 1024;
 /// Bytes in flight per file: enough to keep the channel's window full.
 const IN_FLIGHT: u64 = 8 * 1024 * 1024;
+/// Bytes in flight on one SFTP channel, all files together: requests wait
+/// in roadie, not in a queue where their time limit runs (a slow link), and
+/// memory stays bounded.
+const IN_FLIGHT_IN_ALL: u64 = 16 * 1024 * 1024;
 /// How long one request may take (a busy disk, a slow link).
 const REQUEST_TIMEOUT_SECS: u64 = 120;
 
@@ -32,6 +36,8 @@ pub struct Sftp {
     chunk: u64,
     posix_rename: bool,
     statvfs: bool,
+    /// A permit per request in flight, see [`IN_FLIGHT_IN_ALL`].
+    budget: Arc<tokio::sync::Semaphore>,
     /// Temporary names being written, removed by [`Sftp::clean_up`] if the
     /// transfer is abandoned.
     pending: Mutex<Vec<String>>,
@@ -174,12 +180,14 @@ impl Session {
             // What every server takes (draft-ietf-secsh-filexfer: 32768).
             chunk = 32 * 1024;
         }
+        let permits = usize::try_from((IN_FLIGHT_IN_ALL / chunk).max(4)).unwrap_or(4);
         Ok(Sftp {
             raw: Arc::new(raw),
             host,
             chunk,
             posix_rename,
             statvfs,
+            budget: Arc::new(tokio::sync::Semaphore::new(permits)),
             pending: Mutex::new(Vec::new()),
         })
     }
@@ -289,6 +297,15 @@ impl Sftp {
         result.map_err(|e| self.error("rename into place", to, &e))
     }
 
+    /// Room for one more request in flight on this channel.
+    async fn permit(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.budget
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the budget is never closed")
+    }
+
     fn track(&self, temporary: &str) {
         self.pending
             .lock()
@@ -315,13 +332,13 @@ impl Sftp {
     /// Make `path` a symlink to `target`, replacing whatever is there.
     pub async fn symlink(&self, target: &str, path: &str) -> Result<(), Error> {
         let temporary = temporary_name(path);
+        self.track(&temporary);
         // OpenSSH's server takes the target first (the reverse of the
         // draft's order, which it documents as a known deviation).
-        self.raw
-            .symlink(target, temporary.as_str())
-            .await
-            .map_err(|e| self.error("create the link", path, &e))?;
-        self.track(&temporary);
+        if let Err(e) = self.raw.symlink(target, temporary.as_str()).await {
+            self.untrack(&temporary);
+            return Err(self.error("create the link", path, &e));
+        }
         let renamed = self.rename_over(&temporary, path).await;
         if renamed.is_err() {
             let _ = self.raw.remove(temporary.as_str()).await;
@@ -406,9 +423,14 @@ impl Sftp {
                 break;
             }
             data.truncate(filled);
+            let permit = self.permit().await;
             let (raw, handle, at) = (self.raw.clone(), handle.to_owned(), offset);
             let len = filled as u64;
-            in_flight.spawn(async move { raw.write(handle, at, data).await.map(|_| len) });
+            in_flight.spawn(async move {
+                let written = raw.write(handle, at, data).await.map(|_| len);
+                drop(permit);
+                written
+            });
             offset += len;
         }
         while !in_flight.is_empty() {
@@ -533,9 +555,12 @@ impl Sftp {
                     })
                 });
                 let Some((at, len)) = range else { break };
+                let permit = self.permit().await;
                 let (raw, handle) = (self.raw.clone(), handle.clone());
                 in_flight.spawn(async move {
-                    (at, len, raw.read(handle, at, len).await.map(|d| d.data))
+                    let data = raw.read(handle, at, len).await.map(|d| d.data);
+                    drop(permit);
+                    (at, len, data)
                 });
             }
             let Some(joined) = in_flight.join_next().await else {

@@ -95,8 +95,10 @@ impl Deployment {
             "staging",
             &entries,
             &format!(
-                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\", health_within: 5s{vars}}}\n",
-                sites.display()
+                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\"{}{vars}}}\n",
+                sites.display(),
+                // Checks give up soon, unless the test says otherwise.
+                if vars.contains("health_within") { "" } else { ", health_within: 5s" },
             ),
         );
         let roots: Vec<PathBuf> = ips.iter().map(|ip| sites.join(ip.to_string())).collect();
@@ -294,8 +296,59 @@ fn a_deploy_that_fails_its_health_check_changes_nothing_live() {
     assert_eq!(current(d.root()), live);
     assert_eq!(page(d.root(), &host, None), "Not logged in\n");
     let failed = d.releases().into_iter().last().unwrap();
-    let trial = d.root().join("releases").join(failed);
+    let trial = d.root().join("releases").join(&failed);
     assert!(!trial.join(".trial.pid").exists(), "the trial still runs");
+    assert!(!trial.join(".roadie-ok").exists());
+    assert!(
+        !d.root().join("shared/.deploy.lock").exists(),
+        "the lock was kept"
+    );
+    // The next good release: the failed one is cleared away, and a rollback
+    // goes back past it, to the last release that passed its trial.
+    d.deploy_change(
+        "superlists/urls.py",
+        "raise RuntimeError(\"broken\")",
+        "pass",
+    )
+    .code(0);
+    assert!(!d.releases().contains(&failed), "{:?}", d.releases());
+    d.task(&["rollback"]).code(0);
+    assert_eq!(current(d.root()), live);
+    drop(d.served);
+}
+
+/// One deploy at a time: a lock held by another leaves both alone; a deploy
+/// stopped midway (here by --timeout) still cleans up after itself.
+#[test]
+fn deploys_take_turns_and_clean_up_when_stopped() {
+    let d = Deployment::with_vars(&[96], ", health_within: 120s");
+    let lock = d.root().join("shared/.deploy.lock");
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), "run someone-else by ci since then\n").unwrap();
+    d.deploy()
+        .code(1)
+        .stderr_has("another deploy or rollback holds");
+    assert!(
+        lock.join("owner").exists(),
+        "another run's lock was taken away"
+    );
+    std::fs::remove_dir_all(&lock).unwrap();
+    // A release whose trial never answers (its WSGI module does not exist),
+    // stopped by --timeout while roadie waits for it.
+    let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
+    d.w.write(
+        "roadie.yaml",
+        &inventory.replace("superlists.wsgi:application", "nowhere.wsgi:application"),
+    );
+    let repo = format!("repo={}", d.repo.display());
+    d.task(&["deploy", "--param", &repo, "--timeout", "40"])
+        .code(124);
+    assert!(!lock.exists(), "the lock outlived a stopped deploy");
+    let release = d.root().join("releases").join(&d.releases()[0]);
+    assert!(
+        !release.join(".trial.pid").exists(),
+        "the trial outlived a stopped deploy"
+    );
     drop(d.served);
 }
 
@@ -360,23 +413,30 @@ fn a_release_cloned_on_the_server() {
 #[test]
 fn the_previous_release_comes_back_when_the_live_site_fails() {
     // The default restart, except that a release holding NO_START is
-    // stopped and never started.
-    let restart = "pid=$(cat {{ site_root }}/shared/gunicorn.pid 2>/dev/null) && kill $pid && while kill -0 $pid 2>/dev/null; do sleep 0.1; done; [ -e NO_START ] || virtualenv/bin/gunicorn --daemon --pid {{ site_root }}/shared/gunicorn.pid --bind unix:{{ site_root }}/shared/gunicorn.sock --chdir {{ site_root }}/current {{ wsgi }}";
+    // stopped and never started, and one holding FAIL_RESTART fails it.
+    let restart = "[ ! -e FAIL_RESTART ] || exit 7; pid=$(cat {{ site_root }}/shared/gunicorn.pid 2>/dev/null) && kill $pid && while kill -0 $pid 2>/dev/null; do sleep 0.1; done; [ -e NO_START ] || virtualenv/bin/gunicorn --daemon --pid {{ site_root }}/shared/gunicorn.pid --bind unix:{{ site_root }}/shared/gunicorn.sock --chdir {{ site_root }}/current {{ wsgi }}";
     let d = Deployment::with_vars(&[94], &format!(", restart: '{restart}'"));
     let host = addr(94).to_string();
     d.deploy().code(0);
     let live = current(d.root());
-    std::fs::write(d.repo.join("NO_START"), "").unwrap();
-    let ran = d
-        .deploy_change("superlists/urls.py", "Not logged in", "Nobody logged in")
-        .code(1);
-    assert!(
-        ran.stderr.contains("the live site answers") && ran.stdout.contains("back to releases/"),
-        "stdout:\n{}\nstderr:\n{}",
-        ran.stdout,
-        ran.stderr
-    );
-    assert_eq!(current(d.root()), live);
-    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+    for (marker, failing_step, code, text) in [
+        ("NO_START", "the live site answers", 1, "Nobody logged in"),
+        ("FAIL_RESTART", "restart the site", 7, "No one logged in"),
+    ] {
+        std::fs::write(d.repo.join(marker), "").unwrap();
+        let ran = d
+            .deploy_change("superlists/urls.py", "Not logged in", text)
+            .code(code);
+        assert!(
+            ran.stderr.contains(failing_step) && ran.stdout.contains("back to releases/"),
+            "stdout:\n{}\nstderr:\n{}",
+            ran.stdout,
+            ran.stderr
+        );
+        assert_eq!(current(d.root()), live);
+        assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+        std::fs::remove_file(d.repo.join(marker)).unwrap();
+        change(&d.repo, "superlists/urls.py", text, "Not logged in");
+    }
     drop(d.served);
 }
