@@ -314,6 +314,14 @@ fn render_memory(text: &mut String, memory: &Item<Memory>, top: &Item<TopProcess
     }
 }
 
+fn times(n: u64) -> String {
+    match n {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
+    }
+}
+
 fn describe_group(group: &CgroupMemory) -> String {
     let mut parts = vec![match group.limit_bytes {
         Some(limit) => format!("limit {}", size(limit)),
@@ -326,10 +334,15 @@ fn describe_group(group: &CgroupMemory) -> String {
         parts.push(format!("peak {}", size(peak)));
     }
     if let Some(hits) = group.limit_hits.filter(|h| *h > 0) {
-        parts.push(format!("limit hit {hits} times"));
+        parts.push(format!("limit hit {}", times(hits)));
     }
     if let Some(kills) = group.oom_kills.filter(|k| *k > 0) {
-        parts.push(style(format!("{kills} OOM kills")).red().to_string());
+        let kills = if kills == 1 {
+            "1 OOM kill".to_owned()
+        } else {
+            format!("{kills} OOM kills")
+        };
+        parts.push(style(kills).red().to_string());
     }
     if let Some(container) = &group.container {
         parts.push(container.clone());
