@@ -540,14 +540,16 @@ pub enum Item<T> {
     Unavailable { unavailable: String },
 }
 
-impl<T> Item<T> {
+impl<T> From<Result<T, String>> for Item<T> {
     fn from(result: Result<T, String>) -> Item<T> {
         match result {
             Ok(value) => Item::Found(value),
             Err(unavailable) => Item::Unavailable { unavailable },
         }
     }
+}
 
+impl<T> Item<T> {
     pub fn found(&self) -> Option<&T> {
         match self {
             Item::Found(value) => Some(value),

@@ -151,7 +151,7 @@ fn unavailable(reason: &str) -> String {
 }
 
 /// The human report for one host.
-pub(crate) fn render(host: &str, report: &Report, first: bool) -> String {
+fn render(host: &str, report: &Report, first: bool) -> String {
     let mut text = String::new();
     if !first {
         text.push('\n');
