@@ -14,6 +14,10 @@
 //! - [`Session::run`] runs a [`RemoteCommand`] and returns its stdout, stderr
 //!   and exit status; [`Session::start`] streams output as it arrives.
 //! - [`runner::run_all`] does the same on many hosts at once.
+//! - [`diagnose::diagnose`] gathers why something died on a host (OOM kills
+//!   from the kernel log, memory, cgroup limits, containers, disk space) in
+//!   one round trip, every item on its own: a missing tool or permission is
+//!   that item's reason, never a failure of the whole.
 //!
 //! # Example: a test fixture
 //!
@@ -43,6 +47,7 @@ pub mod cli;
 pub mod command;
 pub mod debug;
 pub mod demo;
+pub mod diagnose;
 pub mod dotenv;
 pub mod error;
 pub mod guard;

@@ -2,6 +2,7 @@
 
 mod debug;
 mod demo;
+mod diagnose;
 mod env;
 mod hosts;
 mod logs;
@@ -83,6 +84,8 @@ pub enum Colour {
 pub enum Command {
     /// Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts and tunnel to them; -- pytest ... runs tests wired to one.
     Debug(debug::DebugArgs),
+    /// Why did something die? OOM kills from the kernel log, memory, cgroup limits, containers killed by OOM, disk space.
+    Diagnose(diagnose::DiagnoseArgs),
     /// Show what roadie is for: sandbox hosts, a Django site, sessions, a reset, a refusal.
     Demo(demo::DemoArgs),
     /// Run a command on every host of TARGET.
@@ -208,6 +211,7 @@ pub fn main(cli: &Cli) -> i32 {
         match &cli.command {
             Command::Debug(args) => debug::debug(&cli.global, args).await,
             Command::Demo(args) => demo::demo(args).await,
+            Command::Diagnose(args) => diagnose::diagnose(&cli.global, args).await,
             Command::Run(args) => run::run(&cli.global, args).await,
             Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
             Command::Env(args) => env::env(&cli.global, args).await,

@@ -6,6 +6,7 @@ mod debug;
 mod demo;
 mod deploy;
 mod deploy_templates;
+mod diagnose;
 mod fixtures;
 mod host_keys;
 mod library;
