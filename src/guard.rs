@@ -78,7 +78,7 @@ impl fmt::Display for Lock {
 }
 
 /// What the user asked to do, and what they confirmed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
     pub class: SafetyClass,
     /// `--confirm ENV`: the protected environment the user means to change.
@@ -113,7 +113,7 @@ fn key_note(fingerprint: Option<&str>) -> String {
 }
 
 /// The protection facts of one environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSafety {
     pub name: String,
     pub protected: bool,
@@ -128,7 +128,7 @@ pub struct EnvironmentSafety {
 
 /// The protection facts of the whole inventory: every host carries them, so
 /// that a host reached under one environment can be recognised as another.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Safety {
     pub environments: Vec<EnvironmentSafety>,
 }

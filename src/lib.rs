@@ -56,6 +56,7 @@ pub mod inventory;
 pub mod job;
 pub mod memory;
 pub mod output;
+pub mod persist;
 pub mod playbook;
 pub mod project;
 pub mod resolve;

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Error;
 use crate::guard::Safety;
 use crate::inventory::{Environment, HostEntry, Inventory};
@@ -30,7 +32,7 @@ const MAX_HOPS: usize = 8;
 pub const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What to do with a host key that known_hosts does not vouch for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HostKeyPolicy {
     /// Refuse unknown and changed keys (the default).
     Strict,
@@ -52,10 +54,12 @@ pub struct Overrides {
     pub accept_new: bool,
     pub insecure_ignore_host_key: bool,
     pub connect_timeout: Option<Duration>,
+    /// `--persist TIME`: keep connections for reuse (zero: never).
+    pub persist: Option<Duration>,
 }
 
 /// How the client proves who it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthConfig {
     /// Key files, in the order they are tried.
     pub identity_files: Vec<PathBuf>,
@@ -70,7 +74,7 @@ pub struct AuthConfig {
 }
 
 /// How the server's host key is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostKeyConfig {
     /// The name the key is recorded under (`host`, `[host]:port`, or `HostKeyAlias`).
     pub name: String,
@@ -84,7 +88,7 @@ pub struct HostKeyConfig {
 }
 
 /// A host, resolved and ready to connect to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Host {
     /// How the host is named in output: the inventory entry as written.
     pub label: String,
@@ -103,6 +107,9 @@ pub struct Host {
     pub keepalive: Option<(Duration, u32)>,
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
+    /// Keep the connection open this long after its last use, for later
+    /// invocations to reuse (see [`crate::persist`]).
+    pub persist: Option<Duration>,
     pub vars: BTreeMap<String, serde_json::Value>,
     /// The inventory's protection facts (pinned keys, markers), for the guard.
     pub safety: Arc<Safety>,
@@ -147,6 +154,7 @@ impl Host {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: None,
             via: None,
+            persist: None,
             vars: BTreeMap::new(),
             safety: Arc::new(Safety::default()),
         }
@@ -267,6 +275,7 @@ impl<'a> Resolver<'a> {
         host.environment = Some(env.name.clone());
         host.protected = env.protected;
         host.vars.clone_from(&env.vars);
+        host.persist = o.persist.or(env.persist).filter(|d| !d.is_zero());
         Ok(host)
     }
 
@@ -382,6 +391,7 @@ impl<'a> Resolver<'a> {
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             keepalive,
             via,
+            persist: o.persist.filter(|d| !d.is_zero()),
             vars: BTreeMap::new(),
             safety: self.safety.clone(),
         })

@@ -6,6 +6,7 @@ mod diagnose;
 mod env;
 mod hosts;
 mod logs;
+mod persist;
 mod run;
 mod sandbox;
 mod task;
@@ -61,6 +62,11 @@ pub struct Global {
     /// Give up connecting after this long (e.g. 10, 10s, 1m; default 10s or ssh_config's ConnectTimeout).
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
     pub connect_timeout: Option<Duration>,
+    /// Keep each connection open this long after its last use (e.g. 60s), so
+    /// that later invocations reuse it instead of logging in again; 0: never.
+    /// Wins over `persist:` in roadie.yaml.
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration, env = "ROADIE_PERSIST")]
+    pub persist: Option<Duration>,
     /// Allow changes to this protected environment (name it exactly).
     /// Destroy steps stay refused there whatever is given.
     #[arg(long, global = true, value_name = "ENV")]
@@ -107,6 +113,9 @@ pub enum Command {
     Put(transfer::PutArgs),
     /// Copy a file or directory from every host of TARGET.
     Get(transfer::GetArgs),
+    /// Connections kept for reuse (--persist): status, stop.
+    #[command(subcommand)]
+    Persist(persist::PersistCommand),
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
@@ -150,6 +159,7 @@ impl Global {
             accept_new: self.accept_new,
             insecure_ignore_host_key: self.insecure_ignore_host_key,
             connect_timeout: self.connect_timeout,
+            persist: self.persist,
         }
     }
 
@@ -221,6 +231,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Tunnel(args) => tunnel::tunnel(&cli.global, args).await,
             Command::Put(args) => transfer::put(&cli.global, args).await,
             Command::Get(args) => transfer::get(&cli.global, args).await,
+            Command::Persist(command) => persist::persist(&cli.global, command).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
         }
     });

@@ -21,8 +21,9 @@ mod select;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
 pub use select::Member;
@@ -86,6 +87,8 @@ struct EnvironmentSchema {
     tunnels: BTreeMap<String, Spanned<serde_json::Value>>,
     #[serde(default)]
     vars: BTreeMap<String, serde_json::Value>,
+    /// Keep connections for reuse this long after their last use (`60s`).
+    persist: Option<Spanned<serde_json::Value>>,
 }
 
 /// One host line of an environment: an ssh_config alias or `host[:port]`.
@@ -193,10 +196,12 @@ pub struct Environment {
     /// environment's on top.
     pub tunnels: BTreeMap<String, String>,
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// Keep connections to these hosts open this long after their last use.
+    pub persist: Option<Duration>,
 }
 
 /// `KEY=GLOB`: the server's `.env` has KEY with a value matching GLOB.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvMarker {
     pub key: String,
     pub pattern: String,
@@ -313,34 +318,17 @@ impl Inventory {
                 }
                 host_keys.push(spanned.value);
             }
-            let mut env_marker = Vec::new();
-            for spanned in env.env_marker {
-                let place = Some((spanned.referenced.line(), spanned.referenced.column()));
-                let marker = spanned
-                    .value
-                    .split_once('=')
-                    .filter(|(key, _)| crate::command::is_env_name(key))
-                    .map(|(key, pattern)| EnvMarker {
-                        key: key.to_owned(),
-                        pattern: pattern.to_owned(),
-                    })
-                    .ok_or_else(|| {
-                        at(
-                            place,
-                            format!(
-                                "environment '{name}': env_marker '{}' is not KEY=PATTERN (e.g. DJANGO_ENV=production)",
-                                spanned.value
-                            ),
-                        )
-                    })?;
-                env_marker.push(marker);
-            }
+            let env_marker = env_markers(env.env_marker, &name, &at)?;
             let mut tunnels = shared_tunnels.clone();
             tunnels.extend(tunnel_names(
                 env.tunnels,
                 &format!("environment '{name}': "),
                 &at,
             )?);
+            let persist = env
+                .persist
+                .map(|spanned| persist_setting(&spanned, &name, &at))
+                .transpose()?;
             let path_of = |p: &str| resolve_path(p, base, &home);
             environments.push(Environment {
                 name,
@@ -356,6 +344,7 @@ impl Inventory {
                 env_marker,
                 tunnels,
                 vars: env.vars,
+                persist,
             });
         }
         let inventory = Inventory {
@@ -404,6 +393,55 @@ impl Inventory {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
+}
+
+/// `env_marker:` entries: `KEY=PATTERN`.
+fn env_markers(
+    env_marker: Vec<Spanned<String>>,
+    name: &str,
+    at: &impl Fn(Option<(u64, u64)>, String) -> InventoryError,
+) -> Result<Vec<EnvMarker>, InventoryError> {
+    let mut markers = Vec::new();
+    for spanned in env_marker {
+        let place = Some((spanned.referenced.line(), spanned.referenced.column()));
+        let marker = spanned
+            .value
+            .split_once('=')
+            .filter(|(key, _)| crate::command::is_env_name(key))
+            .map(|(key, pattern)| EnvMarker {
+                key: key.to_owned(),
+                pattern: pattern.to_owned(),
+            })
+            .ok_or_else(|| {
+                at(
+                    place,
+                    format!(
+                        "environment '{name}': env_marker '{}' is not KEY=PATTERN (e.g. DJANGO_ENV=production)",
+                        spanned.value
+                    ),
+                )
+            })?;
+        markers.push(marker);
+    }
+    Ok(markers)
+}
+
+/// `persist: 60s` (or a number of seconds).
+fn persist_setting(
+    spanned: &Spanned<serde_json::Value>,
+    environment: &str,
+    at: &impl Fn(Option<(u64, u64)>, String) -> InventoryError,
+) -> Result<Duration, InventoryError> {
+    let text = match &spanned.value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    crate::cli::parse_duration(&text).map_err(|m| {
+        at(
+            Some((spanned.referenced.line(), spanned.referenced.column())),
+            format!("environment '{environment}': persist: {m}"),
+        )
+    })
 }
 
 /// `tunnels:` entries: a port (`5432`) or a spec (`"db.internal:5432"`).

@@ -8,8 +8,8 @@ use russh::keys::PublicKeyOrCertificate;
 use russh::keys::ssh_key::PublicKey;
 
 use super::known_hosts::{self, KnownHosts, Verdict, describe};
-use crate::guard::{Refusal, Verified};
-use crate::resolve::{HostKeyConfig, HostKeyPolicy};
+use crate::guard::{self, Intent, Refusal, Verified};
+use crate::resolve::{Host, HostKeyConfig, HostKeyPolicy};
 
 /// Why a host key was refused.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +56,10 @@ pub enum HostKeyError {
         recorded: String,
         place: known_hosts::Place,
     },
+    #[error(
+        "the holder of the kept connection to {name} presented {presented}, not the key it recorded"
+    )]
+    Holder { name: String, presented: String },
     #[error("{name} presented a host certificate; roadie checks plain host keys only")]
     Certificate { name: String },
     #[error("cannot record the host key of {name} in {}: {source}", .file.display())]
@@ -96,9 +100,36 @@ pub struct ClientHandler {
     pub keyscan: String,
     pub guard: KeyGuard,
     pub observed: Arc<Mutex<Observed>>,
+    /// When connecting through the holder of a persistent connection: the
+    /// key the holder must present, and the server key it recorded, which
+    /// is judged as if the server had just presented it.
+    pub through_holder: Option<(PublicKey, PublicKey)>,
 }
 
 impl ClientHandler {
+    pub(crate) fn new(
+        host: &Host,
+        intent: &Intent,
+        known: KnownHosts,
+        observed: Arc<Mutex<Observed>>,
+    ) -> ClientHandler {
+        ClientHandler {
+            config: host.host_key.clone(),
+            known,
+            keyscan: if host.port == 22 {
+                host.hostname.clone()
+            } else {
+                format!("-p {} {}", host.port, host.hostname)
+            },
+            guard: {
+                let (host, intent) = (host.clone(), intent.clone());
+                Box::new(move |key| guard::on_host_key(&host, &intent, key))
+            },
+            observed,
+            through_holder: None,
+        }
+    }
+
     fn verify(&self, key: &PublicKey) -> Result<Option<String>, HostKeyError> {
         let name = self.config.name.clone();
         let presented = describe(key);
@@ -184,6 +215,17 @@ impl russh::client::Handler for ClientHandler {
                 name: self.config.name.clone(),
             });
             return Ok(false);
+        };
+        let key = match &self.through_holder {
+            None => key,
+            Some((holder, _)) if holder != key => {
+                observed.refusal = Some(HostKeyError::Holder {
+                    name: self.config.name.clone(),
+                    presented: describe(key),
+                });
+                return Ok(false);
+            }
+            Some((_, recorded)) => recorded,
         };
         observed.server_key = Some(key.clone());
         // The safeguards first: a key pinned under a protected environment

@@ -19,12 +19,12 @@ use tokio::net::TcpStream;
 pub use auth::{AuthFailure, PASSPHRASE_VAR};
 pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
-pub use handler::HostKeyError;
+pub use handler::{ClientHandler, HostKeyError};
 
 use crate::error::Error;
 use crate::guard::{self, Intent, Refusal, Verified};
 use crate::resolve::Host;
-use handler::{ClientHandler, Observed};
+use handler::Observed;
 use known_hosts::KnownHosts;
 
 /// How long [`Session::close`] waits for a connection to wind down.
@@ -60,6 +60,9 @@ pub enum ConnectError {
     Protocol(#[source] russh::Error),
     #[error(transparent)]
     Refused(Box<Refusal>),
+    /// What the holder of a persistent connection met connecting.
+    #[error("{message}")]
+    Relayed { kind: String, message: String },
     #[error("through jump host {hop}: {source}")]
     Jump {
         hop: String,
@@ -83,6 +86,10 @@ impl ConnectError {
             ConnectError::Protocol(_) => "protocol",
             ConnectError::Refused(_) => "refused",
             ConnectError::Jump { source, .. } => source.kind(),
+            ConnectError::Relayed { kind, .. } => match kind.as_str() {
+                "connect_timeout" => "connect_timeout",
+                _ => "connect",
+            },
         }
     }
 }
@@ -98,6 +105,8 @@ pub struct Session {
     notes: Vec<String>,
     /// The jump connection, kept open for as long as this one lives.
     via: Option<Box<Session>>,
+    /// What the handler saw (keys the server announces arrive after login).
+    observed: Arc<Mutex<Observed>>,
     /// The login user's home, once asked for.
     home: tokio::sync::OnceCell<String>,
 }
@@ -123,15 +132,17 @@ impl Session {
     /// during key exchange (before logging in).
     pub async fn connect_for(host: &Host, intent: &Intent) -> Result<Session, Error> {
         guard::before_connect(host, intent).map_err(Error::Refused)?;
-        connect_host(host, intent)
-            .await
-            .map_err(|source| match source {
-                ConnectError::Refused(refusal) => Error::Refused(refusal),
-                source => Error::Connect {
-                    host: host.label.clone(),
-                    source: Box::new(source),
-                },
-            })
+        let connected = match host.persist {
+            Some(keep) => crate::persist::connect(host, intent, keep).await,
+            None => connect_host(host, intent).await,
+        };
+        connected.map_err(|source| match source {
+            ConnectError::Refused(refusal) => Error::Refused(refusal),
+            source => Error::Connect {
+                host: host.label.clone(),
+                source: Box::new(source),
+            },
+        })
     }
 
     /// What the safeguards learned from the host's key.
@@ -224,6 +235,11 @@ impl Session {
         &self.notes
     }
 
+    /// Add a warning for the user.
+    pub(crate) fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
     /// Close the connection politely, then the jump hosts' ones. Waits
     /// (briefly) for each to wind down, so that what was last sent, a signal
     /// to a command say, has reached the server before roadie exits.
@@ -301,7 +317,7 @@ async fn through(
     Ok((via, channel.into_stream()))
 }
 
-fn connect_host<'a>(
+pub(crate) fn connect_host<'a>(
     host: &'a Host,
     intent: &'a Intent,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, ConnectError>> + Send + 'a>> {
@@ -310,20 +326,7 @@ fn connect_host<'a>(
         let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
         let config = client_config(host, &known);
         let observed = Arc::new(Mutex::new(Observed::default()));
-        let handler = ClientHandler {
-            config: host.host_key.clone(),
-            known,
-            keyscan: if host.port == 22 {
-                host.hostname.clone()
-            } else {
-                format!("-p {} {}", host.port, host.hostname)
-            },
-            guard: {
-                let (host, intent) = (host.clone(), intent.clone());
-                Box::new(move |key| guard::on_host_key(&host, &intent, key))
-            },
-            observed: observed.clone(),
-        };
+        let handler = ClientHandler::new(host, intent, known, observed.clone());
         let mut notes = Vec::new();
         let (via, handshake) = if let Some(jump) = &host.via {
             let (via, stream) = through(jump, host).await?;
@@ -341,21 +344,7 @@ fn connect_host<'a>(
                 with_timeout(timeout, "exchanging keys", handshake).await?,
             )
         };
-        let (mut handle, server_key, verified) = {
-            let mut observed = observed.lock().expect("handler state lock");
-            if let Some(refused) = observed.refused.take() {
-                return Err(ConnectError::Refused(refused));
-            }
-            if let Some(refusal) = observed.refusal.take() {
-                return Err(refusal.into());
-            }
-            notes.extend(observed.note.take());
-            let handle = handshake.map_err(ConnectError::Protocol)?;
-            match (observed.server_key.take(), observed.verified.take()) {
-                (Some(key), Some(verified)) => (handle, key, verified),
-                _ => return Err(ConnectError::Protocol(russh::Error::UnknownKey)),
-            }
-        };
+        let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
         auth::authenticate(&mut handle, host, timeout)
             .await
             .map_err(|e| match e {
@@ -365,7 +354,7 @@ fn connect_host<'a>(
                 }
                 other => other,
             })?;
-        let mut session = Session {
+        let session = Session {
             host: host.clone(),
             handle,
             server_key,
@@ -373,25 +362,113 @@ fn connect_host<'a>(
             verified,
             notes,
             via,
+            observed,
             home: tokio::sync::OnceCell::new(),
         };
-        if let Err(refused) = session.check_announced_keys(intent, &observed).await {
-            session.close().await;
-            return Err(refused);
-        }
-        Ok(session)
+        session.checked(intent).await
     })
 }
 
+/// Log in to `host` through the holder of a persistent connection to it
+/// (see [`crate::persist`]), over `stream`. The holder must present
+/// `holder_key`; the server's key it verified, `server_key`, and the keys
+/// the server announced are judged here, for this invocation, exactly as a
+/// key presented on a fresh connection would be.
+pub(crate) async fn connect_through_holder(
+    host: &Host,
+    intent: &Intent,
+    stream: tokio::net::UnixStream,
+    holder_key: PublicKey,
+    server_key: PublicKey,
+    announced: Vec<PublicKey>,
+) -> Result<Session, ConnectError> {
+    let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
+    let observed = Arc::new(Mutex::new(Observed {
+        announced,
+        ..Observed::default()
+    }));
+    let mut handler = ClientHandler::new(host, intent, known, observed.clone());
+    handler.through_holder = Some((holder_key, server_key));
+    // The hop to the holder is local: the cheapest cipher with AES
+    // instructions, no keepalives.
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        preferred: russh::Preferred {
+            cipher: Cow::Borrowed(&[russh::cipher::AES_256_GCM]),
+            ..russh::Preferred::default()
+        },
+        ..client::Config::default()
+    });
+    let handshake = with_timeout(
+        host.connect_timeout,
+        "exchanging keys with the connection holder",
+        client::connect_stream(config, stream, handler),
+    )
+    .await?;
+    let mut notes = Vec::new();
+    let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
+    let logged_in = with_timeout(
+        host.connect_timeout,
+        "logging in to the connection holder",
+        handle.authenticate_none(&host.user),
+    )
+    .await?
+    .map_err(ConnectError::Protocol)?;
+    if !logged_in.success() {
+        return Err(ConnectError::Protocol(russh::Error::NotAuthenticated));
+    }
+    let session = Session {
+        host: host.clone(),
+        handle,
+        server_key,
+        announced: Vec::new(),
+        verified,
+        notes,
+        via: None,
+        observed,
+        home: tokio::sync::OnceCell::new(),
+    };
+    session.checked(intent).await
+}
+
+/// What key exchange left behind: the handle, or why the handler refused.
+fn settle(
+    observed: &Mutex<Observed>,
+    handshake: Result<client::Handle<ClientHandler>, russh::Error>,
+    notes: &mut Vec<String>,
+) -> Result<(client::Handle<ClientHandler>, PublicKey, Verified), ConnectError> {
+    let mut observed = observed.lock().expect("handler state lock");
+    if let Some(refused) = observed.refused.take() {
+        return Err(ConnectError::Refused(refused));
+    }
+    if let Some(refusal) = observed.refusal.take() {
+        return Err(refusal.into());
+    }
+    notes.extend(observed.note.take());
+    let handle = handshake.map_err(ConnectError::Protocol)?;
+    match (observed.server_key.take(), observed.verified.take()) {
+        (Some(key), Some(verified)) => Ok((handle, key, verified)),
+        _ => Err(ConnectError::Protocol(russh::Error::UnknownKey)),
+    }
+}
+
 impl Session {
+    /// The session once the pinned-key lock has seen every key the server
+    /// holds; closed if that lock refuses.
+    async fn checked(mut self, intent: &Intent) -> Result<Session, ConnectError> {
+        match self.check_announced_keys(intent).await {
+            Ok(()) => Ok(self),
+            Err(refused) => {
+                self.close().await;
+                Err(refused)
+            }
+        }
+    }
+
     /// The pinned-key lock for every key the server holds, before anything
     /// runs: only where the inventory pins keys under a protected
     /// environment and the negotiated key did not already say so.
-    async fn check_announced_keys(
-        &mut self,
-        intent: &Intent,
-        observed: &Mutex<Observed>,
-    ) -> Result<(), ConnectError> {
+    async fn check_announced_keys(&mut self, intent: &Intent) -> Result<(), ConnectError> {
         let pins_protected = self
             .host
             .safety
@@ -401,8 +478,19 @@ impl Session {
         if !pins_protected || self.verified.protected_as.is_some() {
             return Ok(());
         }
-        // OpenSSH announces its keys as soon as the user is logged in, so
-        // once a channel-open round trip is answered the handler has them.
+        self.learn_announced_keys().await?;
+        if let Some(env) = guard::on_announced_keys(&self.host, intent, &self.announced)
+            .map_err(ConnectError::Refused)?
+        {
+            self.verified.protected_as = Some(env);
+        }
+        Ok(())
+    }
+
+    /// Wait for the keys the server announces (OpenSSH does as soon as the
+    /// user is logged in, so once a channel-open round trip is answered the
+    /// handler has them).
+    pub(crate) async fn learn_announced_keys(&mut self) -> Result<(), ConnectError> {
         let channel = with_timeout(
             self.host.connect_timeout,
             "waiting for the server after login",
@@ -412,13 +500,14 @@ impl Session {
         .map_err(ConnectError::Protocol)?;
         let _ = channel.close().await;
         self.announced =
-            std::mem::take(&mut observed.lock().expect("handler state lock").announced);
-        if let Some(env) = guard::on_announced_keys(&self.host, intent, &self.announced)
-            .map_err(ConnectError::Refused)?
-        {
-            self.verified.protected_as = Some(env);
-        }
+            std::mem::take(&mut self.observed.lock().expect("handler state lock").announced);
         Ok(())
+    }
+
+    /// The russh handle, for the holder of a persistent connection to open
+    /// channels on.
+    pub(crate) fn handle(&self) -> &client::Handle<ClientHandler> {
+        &self.handle
     }
 }
 

@@ -12,6 +12,7 @@ mod host_keys;
 mod library;
 mod logs;
 mod network;
+mod persist;
 mod run;
 mod safeguards;
 mod sandbox;

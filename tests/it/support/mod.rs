@@ -243,6 +243,9 @@ impl World {
         command
             .current_dir(self.dir.path())
             .env("HOME", &self.home)
+            // Kept connections (--persist) of this world only.
+            .env("XDG_RUNTIME_DIR", self.path("run"))
+            .env_remove("ROADIE_PERSIST")
             .env_remove("SSH_AUTH_SOCK")
             .env_remove("ROADIE_PASSPHRASE")
             .env_remove("ROADIE_SUDO_PASSWORD")

@@ -1,0 +1,465 @@
+//! Persistent connections: a verified, logged-in SSH connection kept by a
+//! background holder process, so that later invocations (a test suite calls
+//! roadie once per test) open channels on it instead of logging in again.
+//!
+//! The first invocation for a host with `--persist TIME` (or `persist:` in
+//! roadie.yaml) starts `roadie persist hold`, which connects as roadie always
+//! does and then serves SSH on a private Unix socket in the user's runtime
+//! directory (`$XDG_RUNTIME_DIR/roadie`, else `/tmp/roadie-UID`; the
+//! directory 0700 and the socket 0600, both checked). Later invocations log
+//! in to the holder over that socket; the holder forwards their channels to
+//! the server. The holder serves only its own user (checked by the socket's
+//! peer credentials), presents a key of its own that the record beside the
+//! socket names, and records the server's key it verified: every invocation
+//! judges that key itself (known_hosts and every safeguard lock), exactly as
+//! it would a key presented on a fresh connection, before anything is sent.
+//!
+//! A holder exits once nothing has used it for its idle time, when the
+//! server's connection ends, or on `roadie persist stop`. A dead or stale one
+//! (socket without listener, record that does not match, server connection
+//! gone) is set aside and replaced without the user noticing.
+
+pub(crate) mod holder;
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use russh::keys::ssh_key::PublicKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::UnixStream;
+
+use crate::guard::Intent;
+use crate::resolve::{AuthConfig, Host};
+use crate::ssh::{self, ConnectError, Session};
+
+/// Longest socket path used (`sun_path` holds 108 bytes on Linux).
+const MAX_SOCKET_PATH: usize = 100;
+
+/// What a holder writes beside its socket (`ID.json`, 0600), rewritten
+/// atomically whenever its number of clients changes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// The roadie version that started it; another version's holder is
+    /// not used.
+    pub version: String,
+    pub pid: u32,
+    pub label: String,
+    pub address: String,
+    pub environment: Option<String>,
+    /// How long it stays after its last client leaves.
+    pub keep: Duration,
+    pub started: String,
+    /// The key the holder itself presents on its socket (OpenSSH format).
+    pub holder_key: String,
+    /// The server's key, as verified when the holder connected.
+    pub server_key: String,
+    /// Every host key the server announced after login.
+    pub announced: Vec<String>,
+    /// Invocations connected right now.
+    pub clients: usize,
+    /// Unix time the last client left (when there are none).
+    pub idle_since: Option<u64>,
+}
+
+/// Where one holder lives: `DIR/ID.sock`, `ID.json`, `ID.lock`, `ID.log`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Place {
+    pub dir: PathBuf,
+    pub id: String,
+}
+
+impl Place {
+    /// The place of the holder for `host`, in the user's runtime directory.
+    pub fn for_host(host: &Host) -> Result<Place, String> {
+        Ok(Place {
+            dir: runtime_dir()?,
+            id: holder_id(host),
+        })
+    }
+
+    fn file(&self, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{}.{suffix}", self.id))
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.file("sock")
+    }
+
+    pub fn record(&self) -> PathBuf {
+        self.file("json")
+    }
+
+    fn lock(&self) -> PathBuf {
+        self.file("lock")
+    }
+
+    fn log(&self) -> PathBuf {
+        self.file("log")
+    }
+
+    pub fn read_record(&self) -> Option<Record> {
+        let text = std::fs::read_to_string(self.record()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Forget a holder that cannot be used: its socket and record go (it
+    /// exits on its own once idle, or already has).
+    pub fn discard(&self) {
+        let _ = std::fs::remove_file(self.socket());
+        let _ = std::fs::remove_file(self.record());
+    }
+
+    /// Every holder place in the runtime directory, with its record.
+    pub fn all() -> Result<Vec<(Place, Option<Record>)>, String> {
+        let dir = runtime_dir()?;
+        let mut found = Vec::new();
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_suffix(".json") {
+                let place = Place {
+                    dir: dir.clone(),
+                    id: id.to_owned(),
+                };
+                let record = place.read_record();
+                found.push((place, record));
+            }
+        }
+        found.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        Ok(found)
+    }
+}
+
+/// `$XDG_RUNTIME_DIR/roadie` when that is set and short enough, else
+/// `/tmp/roadie-UID`; created 0700 and refused unless it is a directory of
+/// this user that nobody else can enter.
+pub fn runtime_dir() -> Result<PathBuf, String> {
+    let uid = nix::unistd::getuid();
+    let candidates = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .map(|p| p.join("roadie"))
+        .into_iter()
+        .chain([std::env::temp_dir().join(format!("roadie-{uid}"))]);
+    let mut why = String::from("no runtime directory");
+    for dir in candidates {
+        // ID (16) + ".sock" + '/', and room for the holder's temporary name.
+        if dir.as_os_str().len() + 40 > MAX_SOCKET_PATH {
+            why = format!("{}: too long a path for a socket", dir.display());
+            continue;
+        }
+        match ensure_private_dir(&dir, uid.as_raw()) {
+            Ok(()) => return Ok(dir),
+            Err(e) => why = e,
+        }
+    }
+    Err(why)
+}
+
+fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+    {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{} is not a directory", dir.display()));
+    }
+    if meta.uid() != uid {
+        return Err(format!(
+            "{} belongs to uid {}, not to this user",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to other users (mode {:o}); it must be 0700",
+            dir.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Which holder serves `host`: the same server, port, user, keys and
+/// environment, and the same roadie version. Host key checking is not part
+/// of it: each invocation judges the recorded key with its own settings.
+pub fn holder_id(host: &Host) -> String {
+    #[derive(Serialize)]
+    struct Identity<'a> {
+        version: &'a str,
+        user: &'a str,
+        hostname: &'a str,
+        port: u16,
+        auth: &'a AuthConfig,
+        environment: Option<&'a str>,
+        via: Option<String>,
+    }
+    let identity = Identity {
+        version: env!("CARGO_PKG_VERSION"),
+        user: &host.user,
+        hostname: &host.hostname,
+        port: host.port,
+        auth: &host.auth,
+        environment: host.environment.as_deref(),
+        via: host.via.as_deref().map(holder_id),
+    };
+    let json = serde_json::to_vec(&identity).expect("plain data serializes");
+    let digest = Sha256::digest(&json);
+    data_encoding::HEXLOWER.encode(&digest[..8])
+}
+
+/// Connect to `host` through its holder, starting one if there is none. If
+/// no holder can be used, connect directly and say why in the session's
+/// notes; what the safeguards or known_hosts refuse is an error either way.
+pub(crate) async fn connect(
+    host: &Host,
+    intent: &Intent,
+    keep: Duration,
+) -> Result<Session, ConnectError> {
+    match through_holder(host, intent, keep).await {
+        Ok(session) => Ok(session),
+        Err(Failure::Report(error)) => Err(error),
+        Err(Failure::Fallback(why)) => {
+            let mut session = ssh::connect_host(host, intent).await?;
+            session.note(format!(
+                "connection not kept for reuse ({why}); connected directly"
+            ));
+            Ok(session)
+        }
+    }
+}
+
+enum Failure {
+    /// The answer for this invocation: refused, or the host cannot be reached.
+    Report(ConnectError),
+    /// The holder could not be used; a direct connection may still work.
+    Fallback(String),
+}
+
+/// Why an existing holder was not used.
+enum Attach {
+    Absent,
+    Stale(String),
+    Report(ConnectError),
+}
+
+async fn through_holder(host: &Host, intent: &Intent, keep: Duration) -> Result<Session, Failure> {
+    let place = Place::for_host(host).map_err(Failure::Fallback)?;
+    match attach(host, intent, &place).await {
+        Ok(session) => return Ok(session),
+        Err(Attach::Report(e)) => return Err(Failure::Report(e)),
+        Err(Attach::Absent) => {}
+        Err(Attach::Stale(_)) => place.discard(),
+    }
+    // One invocation starts the holder; others arriving meanwhile wait for
+    // it rather than starting their own.
+    let _lock = lock(&place).await.map_err(Failure::Fallback)?;
+    match attach(host, intent, &place).await {
+        Ok(session) => return Ok(session),
+        Err(Attach::Report(e)) => return Err(Failure::Report(e)),
+        Err(Attach::Absent) => {}
+        Err(Attach::Stale(_)) => place.discard(),
+    }
+    start_holder(host, intent, keep, &place).await?;
+    match attach(host, intent, &place).await {
+        Ok(session) => Ok(session),
+        Err(Attach::Report(e)) => Err(Failure::Report(e)),
+        Err(Attach::Absent) => Err(Failure::Fallback(
+            "the new connection holder left no socket".into(),
+        )),
+        Err(Attach::Stale(why)) => {
+            place.discard();
+            Err(Failure::Fallback(why))
+        }
+    }
+}
+
+/// Log in through the holder at `place`, if one is there and answers.
+async fn attach(host: &Host, intent: &Intent, place: &Place) -> Result<Session, Attach> {
+    let stream = match UnixStream::connect(place.socket()).await {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Attach::Absent),
+        Err(e) => return Err(Attach::Stale(format!("holder socket: {e}"))),
+    };
+    let record = place
+        .read_record()
+        .ok_or_else(|| Attach::Stale("the holder's record is missing or unreadable".into()))?;
+    let peer = stream
+        .peer_cred()
+        .map_err(|e| Attach::Stale(format!("holder socket: {e}")))?;
+    if peer.uid() != nix::unistd::getuid().as_raw() {
+        return Err(Attach::Stale(format!(
+            "the holder socket is served by uid {}, not this user",
+            peer.uid()
+        )));
+    }
+    if peer.pid().and_then(|p| u32::try_from(p).ok()) != Some(record.pid)
+        || record.version != env!("CARGO_PKG_VERSION")
+    {
+        return Err(Attach::Stale("the holder does not match its record".into()));
+    }
+    let key = |text: &str| {
+        PublicKey::from_openssh(text).map_err(|e| Attach::Stale(format!("holder record: {e}")))
+    };
+    let announced = record
+        .announced
+        .iter()
+        .map(|k| key(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    ssh::connect_through_holder(
+        host,
+        intent,
+        stream,
+        key(&record.holder_key)?,
+        key(&record.server_key)?,
+        announced,
+    )
+    .await
+    .map_err(|e| match e {
+        ConnectError::Refused(_) | ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => {
+            Attach::Report(e)
+        }
+        other => Attach::Stale(other.to_string()),
+    })
+}
+
+/// An exclusive lock on `place`'s lock file, released when dropped.
+async fn lock(place: &Place) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+    let path = place.lock();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| format!("{}: {e}", path.display()))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}
+
+/// What `roadie persist hold` reads on its standard input.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct HoldRequest {
+    pub host: Host,
+    pub intent: Intent,
+    pub keep: Duration,
+    pub place: Place,
+}
+
+/// What it answers, one line on its standard output.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum HoldAnswer {
+    Ready,
+    Failed { kind: String, message: String },
+}
+
+/// Start the holder for `host` and wait until it is connected and
+/// listening, or says why it could not.
+async fn start_holder(
+    host: &Host,
+    intent: &Intent,
+    keep: Duration,
+    place: &Place,
+) -> Result<(), Failure> {
+    let program = holder_program().map_err(Failure::Fallback)?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(place.log())
+        .map_err(|e| Failure::Fallback(format!("{}: {e}", place.log().display())))?;
+    let mut child = tokio::process::Command::new(&program)
+        .args(["persist", "hold"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| Failure::Fallback(format!("cannot start {}: {e}", program.display())))?;
+    let request = HoldRequest {
+        host: host.clone(),
+        intent: intent.clone(),
+        keep,
+        place: place.clone(),
+    };
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut line = serde_json::to_vec(&request).expect("plain data serializes");
+    line.push(b'\n');
+    stdin
+        .write_all(&line)
+        .await
+        .map_err(|e| Failure::Fallback(format!("connection holder: {e}")))?;
+    drop(stdin);
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped"));
+    let mut answer = String::new();
+    // The holder connects with the host's own timeouts (a jump host may add
+    // another connect); beyond that something is wrong with it.
+    let limit = host.connect_timeout * 3 + Duration::from_secs(5);
+    match tokio::time::timeout(limit, stdout.read_line(&mut answer)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        Ok(_) => {
+            return Err(Failure::Fallback(format!(
+                "the connection holder ended without answering (see {})",
+                place.log().display()
+            )));
+        }
+        Err(_) => {
+            let _ = child.start_kill();
+            return Err(Failure::Fallback(
+                "the connection holder did not answer in time".into(),
+            ));
+        }
+    }
+    match serde_json::from_str::<HoldAnswer>(&answer) {
+        Ok(HoldAnswer::Ready) => Ok(()),
+        // The host is down or does not answer: a direct attempt would wait
+        // just as long again.
+        Ok(HoldAnswer::Failed { kind, message })
+            if kind == "connect" || kind == "connect_timeout" =>
+        {
+            Err(Failure::Report(ConnectError::Relayed { kind, message }))
+        }
+        // Anything else (a key needing a passphrase, say) may work directly,
+        // where roadie can ask for it; a refusal is made again there.
+        Ok(HoldAnswer::Failed { message, .. }) => Err(Failure::Fallback(message)),
+        Err(e) => Err(Failure::Fallback(format!(
+            "the connection holder answered {answer:?}: {e}"
+        ))),
+    }
+}
+
+/// The roadie program to run as holder: `ROADIE_BIN`, else this program if
+/// it is roadie, else `roadie` on the PATH (a test binary using the library
+/// is not roadie).
+fn holder_program() -> Result<PathBuf, String> {
+    if let Some(bin) = std::env::var_os("ROADIE_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find roadie: {e}"))?;
+    if exe.file_stem().is_some_and(|s| s == "roadie") {
+        return Ok(exe);
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("roadie"))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| "the roadie program was not found (set ROADIE_BIN)".into())
+}

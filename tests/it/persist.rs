@@ -1,0 +1,244 @@
+//! Kept connections (`--persist`): reuse across invocations, with host keys
+//! and safeguards still judged per invocation; stale holders replaced.
+
+use crate::support::{World, addr};
+
+/// The process id of the sshd session a command ran under: the same for
+/// two commands only when they ran on one SSH connection.
+fn connection_of(w: &World, extra: &[&str]) -> String {
+    let ran = w
+        .roadie()
+        .args(extra)
+        .args(["run", "staging", "--", "echo $PPID"])
+        .run()
+        .code(0);
+    ran.stdout.trim().to_owned()
+}
+
+fn holders(w: &World) -> Vec<serde_json::Value> {
+    w.roadie()
+        .args(["persist", "status", "--json"])
+        .run()
+        .code(0)
+        .events()
+}
+
+fn one_kept_host(keep: &str) -> World {
+    let mut w = World::new();
+    let s = w.server(&[addr(30)]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", &[entry], &format!("    persist: {keep}\n"));
+    w
+}
+
+#[test]
+fn later_invocations_reuse_the_kept_connection_until_stopped() {
+    let w = one_kept_host("60s");
+    let first = connection_of(&w, &[]);
+    let second = connection_of(&w, &[]);
+    assert_eq!(first, second, "the second run logged in again");
+    // --persist 0 on the command line wins: a connection of its own.
+    assert_ne!(connection_of(&w, &["--persist", "0"]), first);
+
+    let kept = holders(&w);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["running"], true);
+    assert_eq!(kept[0]["host"], w.entries(0)[0].as_str());
+    let pid = kept[0]["pid"].as_u64().unwrap();
+
+    // Private: the directory 0700, the socket 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = w.path("run").join("roadie");
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let socket = std::path::PathBuf::from(kept[0]["socket"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    w.roadie()
+        .args(["persist", "stop", "staging"])
+        .run()
+        .code(0)
+        .stdout_has("stopped");
+    assert!(!pid_alive(pid), "the holder still runs after stop");
+    assert!(holders(&w).is_empty());
+    assert_ne!(connection_of(&w, &[]), first, "reused a stopped connection");
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+fn pid_alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// Every SHA256 fingerprint recorded in `known_hosts`.
+fn fingerprints(known_hosts: &std::path::Path) -> Vec<String> {
+    let listed = crate::support::sh("ssh-keygen", &["-lf", known_hosts.to_str().unwrap()], &[]);
+    listed
+        .split_whitespace()
+        .filter(|word| word.starts_with("SHA256:"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn each_invocation_judges_the_kept_servers_key_itself() {
+    let w = one_kept_host("60s");
+    let first = connection_of(&w, &[]);
+    let holder = holders(&w)[0]["pid"].clone();
+
+    // The server's key is now pinned under a protected environment: a
+    // change is refused before anything runs, kept connection or not.
+    let inventory = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    let pins = fingerprints(&w.known_hosts).join(", ");
+    w.write(
+        "roadie.yaml",
+        &format!(
+            "{inventory}  production:\n    hosts: [\"production.example.invalid\"]\n    protected: true\n    host_keys: [{pins}]\n"
+        ),
+    );
+    let refused = w
+        .roadie()
+        .args(["run", "staging", "--", "echo ran"])
+        .run()
+        .code(3)
+        .stderr_has("pinned-host-key");
+    assert!(!refused.stdout.contains("ran"), "{}", refused.stdout);
+
+    // A known_hosts that no longer vouches for the key: refused too,
+    // although the holder verified it when it connected.
+    w.write("roadie.yaml", &inventory);
+    let known = std::fs::read_to_string(&w.known_hosts).unwrap();
+    std::fs::write(&w.known_hosts, "").unwrap();
+    w.roadie()
+        .args(["run", "staging", "--", "echo ran"])
+        .run()
+        .code(4)
+        .stderr_has("host key not known");
+
+    // Vouched for again: the same kept connection serves.
+    std::fs::write(&w.known_hosts, known).unwrap();
+    assert_eq!(connection_of(&w, &[]), first);
+    assert_eq!(holders(&w)[0]["pid"], holder);
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+#[test]
+fn a_dead_holder_or_server_is_replaced_and_an_idle_holder_exits() {
+    let mut w = one_kept_host("2s");
+    let first = connection_of(&w, &[]);
+    let pid = holders(&w)[0]["pid"].as_u64().unwrap();
+
+    // The holder killed outright: its socket is left behind, unanswered.
+    crate::support::sh("kill", &["-KILL", &pid.to_string()], &[]);
+    wait_for(|| !pid_alive(pid), "the killed holder to go");
+    let second = connection_of(&w, &[]);
+    assert_ne!(second, first);
+    let replacement = holders(&w)[0]["pid"].as_u64().unwrap();
+    assert_ne!(replacement, pid);
+
+    // The server restarted under the holder: the next run logs in anew.
+    w.restart(0);
+    let third = connection_of(&w, &[]);
+    assert_ne!(third, second);
+
+    // Nothing uses it for its idle time: it exits and cleans up.
+    let last = holders(&w)[0]["pid"].as_u64().unwrap();
+    wait_for(|| !pid_alive(last), "the idle holder to exit");
+    assert!(holders(&w).is_empty(), "{:?}", holders(&w));
+    assert!(!pid_alive(replacement));
+}
+
+/// Poll until `done` (a generous bound: this checks that it happens, not
+/// how fast).
+fn wait_for(done: impl Fn() -> bool, what: &str) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn commands_files_and_signals_behave_the_same_through_a_kept_connection() {
+    let w = one_kept_host("60s");
+    let local = w.write("payload.txt", "kept and carried\n");
+    for persist in ["0", "60s"] {
+        let roadie = || w.roadie().args(["--persist", persist]);
+        let dir = format!("/tmp/roadie-persist-{persist}-{}", std::process::id());
+        roadie()
+            .args(["run", "staging", "--", &format!("mkdir -p {dir}")])
+            .run()
+            .code(0);
+        roadie()
+            .args(["put", "staging", local.to_str().unwrap(), &dir])
+            .run()
+            .code(0);
+        let ran = roadie()
+            .args([
+                "run",
+                "staging",
+                "--env",
+                "GREETING=it's here",
+                "--",
+                &format!("cat {dir}/payload.txt; echo \"$GREETING\"; echo err >&2; exit 7"),
+            ])
+            .run()
+            .code(7);
+        assert_eq!(
+            ran.stdout, "kept and carried\nit's here\n",
+            "persist {persist}"
+        );
+        assert_eq!(ran.stderr, "err\n", "persist {persist}");
+        let back = w.path(&format!("back-{persist}"));
+        std::fs::create_dir_all(&back).unwrap();
+        roadie()
+            .args([
+                "get",
+                "staging",
+                &format!("{dir}/payload.txt"),
+                back.to_str().unwrap(),
+            ])
+            .run()
+            .code(0);
+        let fetched = walk(&back);
+        assert_eq!(
+            fetched,
+            vec!["kept and carried\n".to_owned()],
+            "persist {persist}"
+        );
+        // A command killed by a signal reports it the same way.
+        let killed = roadie()
+            .args(["run", "staging", "--", "kill -TERM $$"])
+            .run();
+        assert_eq!(killed.code, 143, "persist {persist}: {killed:?}");
+        roadie()
+            .args(["run", "staging", "--", &format!("rm -r {dir}")])
+            .run()
+            .code(0);
+    }
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+/// The contents of every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(std::fs::read_to_string(path).unwrap());
+        }
+    }
+    found
+}
