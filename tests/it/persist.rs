@@ -1,6 +1,8 @@
 //! Kept connections (`--persist`): reuse across invocations, with host keys
 //! and safeguards still judged per invocation; stale holders replaced.
 
+use std::os::unix::fs::PermissionsExt;
+
 use crate::support::{World, addr};
 
 /// The process id of the sshd session a command ran under: the same for
@@ -47,7 +49,6 @@ fn later_invocations_reuse_the_kept_connection_until_stopped() {
     let pid = kept[0]["pid"].as_u64().unwrap();
 
     // Private: the directory 0700, the socket 0600.
-    use std::os::unix::fs::PermissionsExt;
     let dir = w.path("run").join("roadie");
     assert_eq!(
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
