@@ -105,6 +105,8 @@ pub struct Host {
     pub connect_timeout: Duration,
     /// Keepalive interval and how many unanswered ones end the connection.
     pub keepalive: Option<(Duration, u32)>,
+    /// `Ciphers` from ssh_config, most wanted first (russh's default if unset).
+    pub ciphers: Option<Vec<String>>,
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
     /// Keep the connection open this long after its last use, for later
@@ -153,6 +155,7 @@ impl Host {
             },
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: None,
+            ciphers: None,
             via: None,
             persist: None,
             vars: BTreeMap::new(),
@@ -390,6 +393,7 @@ impl<'a> Resolver<'a> {
                 .or(config.connect_timeout)
                 .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             keepalive,
+            ciphers: config.ciphers.clone(),
             via,
             persist: o.persist.filter(|d| !d.is_zero()),
             vars: BTreeMap::new(),

@@ -267,6 +267,22 @@ fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
         nodelay: true,
         preferred: russh::Preferred {
             key: Cow::Owned(host_key_algorithms(known, &host.host_key.name)),
+            cipher: host
+                .ciphers
+                .as_ref()
+                .map_or(russh::Preferred::DEFAULT.cipher, |names| {
+                    Cow::Owned(
+                        names
+                            .iter()
+                            .filter_map(|name| {
+                                russh::cipher::ALL_CIPHERS
+                                    .iter()
+                                    .find(|c| c.as_ref() == name)
+                                    .map(|c| **c)
+                            })
+                            .collect(),
+                    )
+                }),
             ..russh::Preferred::default()
         },
         ..client::Config::default()

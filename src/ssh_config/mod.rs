@@ -120,6 +120,8 @@ pub struct HostConfig {
     pub connect_timeout: Option<Duration>,
     pub server_alive_interval: Option<Duration>,
     pub server_alive_count_max: Option<u32>,
+    /// `Ciphers`, resolved against roadie's default list, most wanted first.
+    pub ciphers: Option<Vec<String>>,
 }
 
 /// Options as read so far (first value wins).
@@ -142,6 +144,7 @@ struct Options {
     connect_timeout: Option<Duration>,
     server_alive_interval: Option<Duration>,
     server_alive_count_max: Option<u32>,
+    ciphers: Option<Located<String>>,
     tag: Option<String>,
 }
 
@@ -464,6 +467,7 @@ fn apply(
                 .map_err(|_| format!("ServerAliveCountMax: bad number '{value}'"))?;
             first(&mut opts.server_alive_count_max, count);
         }
+        "ciphers" => first(&mut opts.ciphers, place.locate(one(keyword, &args)?)),
         "tag" => first(&mut opts.tag, one(keyword, &args)?),
         "canonicalizehostname" => {
             let value = one(keyword, &args)?;
@@ -714,7 +718,71 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         connect_timeout: opts.connect_timeout.filter(|t| !t.is_zero()),
         server_alive_interval: opts.server_alive_interval,
         server_alive_count_max: opts.server_alive_count_max,
+        ciphers: opts
+            .ciphers
+            .as_ref()
+            .map(|l| cipher_list(&l.value).map_err(|m| fail(&l.file, l.line, m)))
+            .transpose()?,
     })
+}
+
+/// The ciphers a `Ciphers` value asks for, as OpenSSH reads it: a list, or
+/// `+list` (appended to the default), `-list` (removed from it, wildcards
+/// allowed) or `^list` (put first). Only ciphers roadie implements, never
+/// `none`.
+fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
+    let defaults: Vec<String> = russh::Preferred::DEFAULT
+        .cipher
+        .iter()
+        .map(|c| c.as_ref().to_owned())
+        .collect();
+    let supported = || {
+        russh::cipher::ALL_CIPHERS
+            .iter()
+            .map(|c| c.as_ref())
+            .filter(|c| !matches!(*c, "none" | "clear"))
+    };
+    let named = |list: &str| -> Result<Vec<String>, String> {
+        list.split(',')
+            .map(|name| {
+                supported()
+                    .find(|c| *c == name)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        format!(
+                            "Ciphers: roadie does not implement '{name}' (it does: {})",
+                            supported().collect::<Vec<_>>().join(", ")
+                        )
+                    })
+            })
+            .collect()
+    };
+    let list = if let Some(more) = spec.strip_prefix('+') {
+        let mut list = defaults;
+        for name in named(more)? {
+            if !list.contains(&name) {
+                list.push(name);
+            }
+        }
+        list
+    } else if let Some(less) = spec.strip_prefix('-') {
+        let patterns: Vec<&str> = less.split(',').collect();
+        defaults
+            .into_iter()
+            .filter(|c| !patterns.iter().any(|p| wildcard_match(p, c)))
+            .collect()
+    } else if let Some(front) = spec.strip_prefix('^') {
+        let mut list = named(front)?;
+        let rest: Vec<String> = defaults.into_iter().filter(|c| !list.contains(c)).collect();
+        list.extend(rest);
+        list
+    } else {
+        named(spec)?
+    };
+    if list.is_empty() {
+        return Err(format!("Ciphers {spec} leaves no cipher to use"));
+    }
+    Ok(list)
 }
 
 #[cfg(test)]
@@ -935,6 +1003,32 @@ mod tests {
         );
         assert_eq!(c.connect_timeout, Some(Duration::from_secs(5)));
         assert_eq!(c.server_alive_interval, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn ciphers_as_openssh_reads_them() {
+        let ciphers = |spec: &str| {
+            resolve_text(&format!("Ciphers {spec}\n"), "x", &Preset::default())
+                .map(|c| c.ciphers.unwrap())
+        };
+        assert_eq!(
+            ciphers("aes128-gcm@openssh.com,aes256-ctr").unwrap(),
+            ["aes128-gcm@openssh.com", "aes256-ctr"]
+        );
+        let front = ciphers("^aes128-gcm@openssh.com").unwrap();
+        assert_eq!(front[0], "aes128-gcm@openssh.com");
+        assert!(front.contains(&"chacha20-poly1305@openssh.com".to_owned()));
+        let without = ciphers("-chacha20*,aes*-ctr").unwrap();
+        assert_eq!(without, ["aes256-gcm@openssh.com"]);
+        let more = ciphers("+aes128-gcm@openssh.com").unwrap();
+        assert_eq!(more.last().unwrap(), "aes128-gcm@openssh.com");
+        let refused = ciphers("none").unwrap_err();
+        assert!(
+            refused.message.contains("does not implement 'none'"),
+            "{refused}"
+        );
+        assert_eq!(refused.line, 1);
+        assert!(ciphers("-*").is_err());
     }
 
     #[test]

@@ -256,3 +256,48 @@ fn match_exec_refuses_a_hostname_from_ssh_config_that_would_run_something() {
         .stderr_has("Match exec: %h is 'x$(touch${IFS}pwned)'");
     assert!(!w.path("pwned").exists(), "the shell ran the HostName");
 }
+
+#[test]
+fn ciphers_from_ssh_config_are_the_ones_offered() {
+    use crate::support::{World, addr};
+    // A server that speaks only aes128-gcm, which roadie does not offer by
+    // default.
+    let mut w = World::new();
+    let s = w.server_with(&[addr(31)], &["Ciphers aes128-gcm@openssh.com"]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", &[entry], "");
+    w.roadie()
+        .args(["-F", "none", "run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let config = w.write(
+        "ssh_config",
+        "Host *\n    Ciphers ^aes128-gcm@openssh.com\n",
+    );
+    w.roadie()
+        .args([
+            "-F",
+            config.to_str().unwrap(),
+            "run",
+            "staging",
+            "--",
+            "echo agreed",
+        ])
+        .run()
+        .code(0)
+        .stdout_has("agreed");
+    // A cipher roadie does not implement is named, with file and line.
+    let config = w.write("ssh_config", "Host *\n    Ciphers none\n");
+    w.roadie()
+        .args([
+            "-F",
+            config.to_str().unwrap(),
+            "run",
+            "staging",
+            "--",
+            "true",
+        ])
+        .run()
+        .stderr_has("does not implement 'none'")
+        .stderr_has("ssh_config");
+}
