@@ -739,7 +739,7 @@ fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
     let supported = || {
         russh::cipher::ALL_CIPHERS
             .iter()
-            .map(|c| c.as_ref())
+            .map(AsRef::as_ref)
             .filter(|c| !matches!(*c, "none" | "clear"))
     };
     let named = |list: &str| -> Result<Vec<String>, String> {
