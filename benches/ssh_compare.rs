@@ -6,15 +6,17 @@
 //! compared:
 //! 1. one command on one host, fresh connection: `roadie run HOST -- true`
 //!    against `ssh HOST true` (OpenSSH's default key exchange, and the
-//!    curve25519 exchange roadie negotiates);
-//! 2. `true` and `sleep 1` on 50 hosts: `roadie run --parallel 50` against
-//!    50 `ssh` processes started at once;
+//!    curve25519 exchange roadie negotiates); and reusing a connection:
+//!    `roadie --persist` through its holder against `ssh` through an
+//!    established ControlMaster;
+//! 2. `true` and `sleep 1` on 10 and 50 hosts: `roadie run --parallel N`
+//!    against N `ssh` processes started at once;
 //! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes';
-//! 4. a tunnel: `roadie tunnel` against `ssh -N -L` (same cipher), bulk
-//!    throughput (1 GiB through it) and round-trip latency (1,000 64-byte
-//!    ping-pongs);
-//! 5. uploads: `roadie put` of one 100 MiB file against `scp`, and of 1,000
-//!    files of 4 KiB against `rsync -a` over ssh (needs rsync installed).
+//! 4. a tunnel: `roadie tunnel` against `ssh -N -L` (same cipher: chacha20,
+//!    then aes128-gcm), bulk throughput (1 GiB through it) and round-trip
+//!    latency (1,000 64-byte ping-pongs);
+//! 5. uploads: `roadie put` of one 100 MiB file against `scp` and `sftp -b`,
+//!    and of 1,000 files of 4 KiB against `rsync -a` over ssh (needs rsync).
 //!
 //! The servers log at DEBUG1 so the key exchange and cipher each client
 //! negotiated can be read from them. Run as root to get a benchmark user whose
@@ -111,8 +113,9 @@ fn setup() -> Setup {
     std::fs::write(
         dir.path().join("roadie.yaml"),
         format!(
-            "environments:\n  one:\n    hosts: [{}]\n{common}  fleet:\n    hosts: [{}]\n{common}",
+            "environments:\n  one:\n    hosts: [{}]\n{common}  ten:\n    hosts: [{}]\n{common}  fleet:\n    hosts: [{}]\n{common}",
             hosts(&entries[..1]),
+            hosts(&entries[..10]),
             hosts(&entries)
         ),
     )
@@ -139,6 +142,8 @@ impl Setup {
             .args(args)
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path())
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env_remove("ROADIE_PERSIST")
             .env_remove("SSH_AUTH_SOCK");
         command
     }
@@ -318,31 +323,36 @@ fn main() {
             }),
         ],
     );
-    for remote in ["true", "sleep 1"] {
-        let fleet_runs = (runs / 3).max(5);
-        compare(
-            &format!("{} hosts, `{remote}`", s.entries.len()),
-            fleet_runs,
-            &[
-                (
-                    &format!("roadie run fleet --parallel {HOSTS} -- {remote}"),
-                    &|| {
-                        vec![s.roadie(&[
-                            "run",
-                            "fleet",
-                            "--parallel",
-                            &HOSTS.to_string(),
-                            "--",
-                            remote,
-                        ])]
-                    },
-                ),
-                (
-                    &format!("{} ssh processes at once", s.entries.len()),
-                    &|| s.entries.iter().map(|e| s.ssh(*e, &[], remote)).collect(),
-                ),
-            ],
-        );
+    reuse(&s, one, runs);
+    for (env, n) in [("ten", 10), ("fleet", s.entries.len())] {
+        for remote in ["true", "sleep 1"] {
+            let fleet_runs = (runs / 3).max(5);
+            compare(
+                &format!("{n} hosts, `{remote}`"),
+                fleet_runs,
+                &[
+                    (
+                        &format!("roadie run {env} --parallel {n} -- {remote}"),
+                        &|| {
+                            vec![s.roadie(&[
+                                "run",
+                                env,
+                                "--parallel",
+                                &n.to_string(),
+                                "--",
+                                remote,
+                            ])]
+                        },
+                    ),
+                    (&format!("{n} ssh processes at once"), &|| {
+                        s.entries[..n]
+                            .iter()
+                            .map(|e| s.ssh(*e, &[], remote))
+                            .collect()
+                    }),
+                ],
+            );
+        }
     }
     let all = HOSTS.to_string();
     let (_, roadie_kib) = wall(
@@ -367,6 +377,49 @@ fn main() {
         tunnels(&s, one, runs);
         transfers(&s, one, runs);
     }
+}
+
+/// One command on one host over a connection already made: roadie through
+/// its holder (`--persist`), ssh through a ControlMaster.
+fn reuse(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
+    let control = s.dir.path().join("cm");
+    let control_path = format!("ControlPath={}", control.display());
+    let mut master = s
+        .ssh(
+            one,
+            &["-o", "ControlMaster=yes", "-o", &control_path, "-N"],
+            "",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !control.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no ControlMaster"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kept = ["--persist", "10m", "run", "one", "--", "true"];
+    wall(vec![s.roadie(&kept)], false);
+    let through_master = ["-o", "ControlMaster=no", "-o", &control_path];
+    compare(
+        "one host, `true`, reusing an established connection",
+        runs,
+        &[
+            ("roadie --persist 10m run one -- true", &|| {
+                vec![s.roadie(&kept)]
+            }),
+            ("ssh -o ControlPath=CM HOST true (master up)", &|| {
+                vec![s.ssh(one, &through_master, "true")]
+            }),
+        ],
+    );
+    wall(vec![s.roadie(&["persist", "stop"])], false);
+    let _ = master.kill();
+    let _ = master.wait();
 }
 
 /// Uploads to one host, into a fresh directory each run.
@@ -423,6 +476,22 @@ fn transfers(s: &Setup, (address, port): (Ipv4Addr, u16), runs: usize) {
         command
     };
     let roadie = |from: &Path, dir: &str| s.roadie(&["put", "one", from.to_str().unwrap(), dir]);
+    let batch = s.dir.path().join("sftp-batch");
+    std::fs::write(
+        &batch,
+        format!("put {} {}/\n", big.display(), into.display()),
+    )
+    .unwrap();
+    let sftp = || {
+        let mut command = Command::new("sftp");
+        command
+            .arg("-q")
+            .args(ssh_options.split(' '))
+            .args(["-P", &port.to_string(), "-b"])
+            .arg(&batch)
+            .arg(format!("{}@{address}", s.user));
+        command
+    };
     compare(
         "upload one 100 MiB file",
         runs.min(7),
@@ -431,6 +500,10 @@ fn transfers(s: &Setup, (address, port): (Ipv4Addr, u16), runs: usize) {
                 vec![roadie(&big, &fresh())]
             }),
             ("scp big.bin HOST:DIR/", &|| vec![scp(&big, &fresh())]),
+            ("sftp -b 'put big.bin DIR/' HOST", &|| {
+                fresh();
+                vec![sftp()]
+            }),
         ],
     );
     compare(
@@ -526,35 +599,46 @@ fn wait_for(local: &str) {
 }
 
 fn tunnels(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
+    for cipher in ["chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com"] {
+        tunnel(s, one, runs, cipher);
+    }
+}
+
+/// The tunnel figures with both sides held to `cipher` (roadie through an
+/// ssh_config `Ciphers` line).
+fn tunnel(s: &Setup, one: (Ipv4Addr, u16), runs: usize, cipher: &str) {
     let target = tunnel_target();
+    let config = s.dir.path().join("ssh_config_tunnel");
+    std::fs::write(&config, format!("Host *\n    Ciphers {cipher}\n")).unwrap();
     let roadie_port = roadie::sandbox::free_port(&[Ipv4Addr::LOCALHOST]).unwrap();
+    let roadie_local = format!("127.0.0.1:{roadie_port}");
     let mut roadie = s
-        .roadie(&["tunnel", "one", &format!("{roadie_port}:{target}")])
+        .roadie(&[
+            "-F",
+            config.to_str().unwrap(),
+            "tunnel",
+            "one",
+            &format!("{roadie_port}:{target}"),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let ssh_port = roadie::sandbox::free_port(&[Ipv4Addr::LOCALHOST]).unwrap();
-    let forward = format!("{ssh_port}:127.0.0.1:{target}");
-    let cipher = [
-        "-o",
-        "Ciphers=chacha20-poly1305@openssh.com",
-        "-N",
-        "-L",
-        &forward,
-    ];
-    let mut ssh = s
-        .ssh(one, &cipher, "")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (roadie_local, ssh_local) = (
-        format!("127.0.0.1:{roadie_port}"),
-        format!("127.0.0.1:{ssh_port}"),
-    );
     wait_for(&roadie_local);
+    let server = &s.servers[0].dir;
+    println!("\ntunnel, roadie negotiated: {}", negotiated(server));
+    let ssh_port = roadie::sandbox::free_port(&[Ipv4Addr::LOCALHOST]).unwrap();
+    let ssh_local = format!("127.0.0.1:{ssh_port}");
+    let forward = format!("{ssh_port}:127.0.0.1:{target}");
+    let ciphers = format!("Ciphers={cipher}");
+    let mut ssh = s
+        .ssh(one, &["-o", &ciphers, "-N", "-L", &forward], "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     wait_for(&ssh_local);
+    println!("tunnel, ssh negotiated:    {}", negotiated(server));
     let tunnel_runs = (runs / 3).max(5);
     let (mut roadie_bulk, mut ssh_bulk, mut roadie_rtt, mut ssh_rtt) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -568,7 +652,7 @@ fn tunnels(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
     let rate = |d: Duration| mib_total / d.as_secs_f64();
     let (rb, sb) = (median(roadie_bulk), median(ssh_bulk));
     let (rr, sr) = (median(roadie_rtt), median(ssh_rtt));
-    println!("\ntunnel, chacha20-poly1305 both (median of {tunnel_runs} runs)");
+    println!("tunnel, {cipher} both (median of {tunnel_runs} runs)");
     println!(
         "  1 GiB through it: roadie tunnel {:.0} MiB/s, ssh -N -L {:.0} MiB/s   roadie = {:.2}x the rate",
         rate(rb),

@@ -37,6 +37,8 @@ pub async fn run() -> i32 {
             return 2;
         }
     };
+    // Hold no directory of the caller's (a mount point, say) busy.
+    let _ = std::env::set_current_dir(&request.place.dir);
     let mut session = match ssh::connect_host(&request.host, &request.intent).await {
         Ok(session) => session,
         Err(e) => {

@@ -243,3 +243,29 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
     }
     found
 }
+
+#[test]
+fn invocations_starting_together_share_one_holder() {
+    let w = one_kept_host("60s");
+    let started: Vec<_> = (0..4)
+        .map(|_| {
+            w.roadie()
+                .args(["run", "staging", "--", "echo $PPID"])
+                .spawn()
+        })
+        .collect();
+    let connections: Vec<String> = started
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        })
+        .collect();
+    assert!(
+        connections.iter().all(|c| *c == connections[0]),
+        "{connections:?}"
+    );
+    assert_eq!(holders(&w).len(), 1);
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
