@@ -55,7 +55,7 @@ impl fmt::Display for SafetyClass {
 }
 
 /// Which lock refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lock {
     ProtectedEnvironment,
@@ -95,7 +95,7 @@ impl Intent {
 }
 
 /// A refusal: which lock, where, and what would have to change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{host}: refused by the {lock} lock: {reason}{}\n  {remedy}", key_note(.fingerprint.as_deref()))]
 pub struct Refusal {
     pub lock: Lock,

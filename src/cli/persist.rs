@@ -128,7 +128,7 @@ async fn stop(global: &Global, which: &Which) -> Result<i32, Error> {
             None => false,
         };
         if !stopped {
-            place.discard();
+            place.discard(record.as_ref().map(|r| r.pid));
         }
         let what = if stopped { "stopped" } else { "removed stale" };
         if global.json {

@@ -1,6 +1,13 @@
 //! `roadie persist hold`: the background process that keeps one verified,
 //! logged-in connection and serves its own user's invocations on a private
 //! Unix socket, forwarding each of their channels to the server.
+//!
+//! Limits of the relay, both fine for roadie as its only client: russh's
+//! server side keeps one pending reply per channel, so a client must make
+//! one request per channel and wait for its answer (roadie sends a single
+//! `exec` or `subsystem`); and data for a client that stops reading waits in
+//! the server connection's queues, holding up the holder's other channels
+//! until it reads again, as on a single connection.
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +32,7 @@ pub async fn run() -> i32 {
     // Out of the terminal's session: Ctrl-C and hang-ups there are the
     // invoking command's, not this process's.
     let _ = nix::unistd::setsid();
+    close_inherited_descriptors();
     let mut input = String::new();
     if let Err(e) = tokio::io::stdin().read_to_string(&mut input).await {
         eprintln!("roadie persist hold: cannot read the request: {e}");
@@ -39,8 +47,19 @@ pub async fn run() -> i32 {
     };
     // Hold no directory of the caller's (a mount point, say) busy.
     let _ = std::env::set_current_dir(&request.place.dir);
-    let mut session = match ssh::connect_host(&request.host, &request.intent).await {
+    // A server that vanished (a laptop asleep, a NAT that forgot) must be
+    // noticed even when nothing runs: keepalives, whatever the config says.
+    let mut host = request.host.clone();
+    host.keepalive = host.keepalive.or(Some((
+        crate::resolve::DEFAULT_KEEPALIVE_INTERVAL,
+        crate::resolve::DEFAULT_KEEPALIVE_MAX,
+    )));
+    let mut session = match ssh::connect_host(&host, &request.intent).await {
         Ok(session) => session,
+        Err(ssh::ConnectError::Refused(refusal)) => {
+            answer(&HoldAnswer::Refused(refusal)).await;
+            return 1;
+        }
         Err(e) => {
             answer(&HoldAnswer::Failed {
                 kind: e.kind().to_owned(),
@@ -77,14 +96,41 @@ pub async fn run() -> i32 {
         let mut record = shared.record.lock().expect("record lock");
         *record = None;
         // Only this holder's own files: a newer one may have taken the name.
-        if shared.place.read_record().map(|r| r.pid) == Some(std::process::id()) {
-            shared.place.discard();
-        }
+        shared.place.discard(Some(std::process::id()));
     }
     if let Ok(session) = Arc::try_unwrap(session) {
         session.close().await;
     }
     0
+}
+
+/// Close what this process inherited from whoever ran roadie (descriptors
+/// without close-on-exec beyond the standard three): a caller waiting for
+/// them to close (a test runner reading a pipe) must not wait for the holder.
+/// Those roadie itself opens are all close-on-exec.
+fn close_inherited_descriptors() {
+    const CLOSE_ON_EXEC: u32 = 0o2_000_000;
+    let Ok(entries) = std::fs::read_dir("/proc/self/fdinfo") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+            .filter(|fd| *fd > 2)
+        else {
+            continue;
+        };
+        let flags = std::fs::read_to_string(entry.path()).ok().and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        });
+        if flags.is_some_and(|f| f & CLOSE_ON_EXEC == 0) {
+            let _ = nix::unistd::close(fd);
+        }
+    }
 }
 
 async fn answer(answer: &HoldAnswer) {
@@ -180,6 +226,7 @@ fn listen(request: &HoldRequest, session: &Session) -> Result<(UnixListener, Arc
         holder_key: openssh(key.public_key()),
         server_key: openssh(session.server_key()),
         announced: session.announced_keys().iter().map(openssh).collect(),
+        hops: session.hop_keys().iter().map(openssh).collect(),
         clients: 0,
         idle_since: Some(unix_now()),
     };
@@ -238,13 +285,15 @@ async fn serve(
         let idle = shared.clients.load(Ordering::SeqCst) == 0;
         let deadline = *shared.idle_since.lock().expect("idle lock") + keep;
         tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted
-                    && stream.peer_cred().is_ok_and(|c| c.uid() == uid)
-                {
-                    serve_client(stream, shared.clone(), session.clone());
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    if stream.peer_cred().is_ok_and(|c| c.uid() == uid) {
+                        serve_client(stream, shared.clone(), session.clone());
+                    }
                 }
-            }
+                // Out of descriptors, say: wait rather than spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
             () = tokio::time::sleep_until(deadline.into()), if idle => {
                 return "idle";
             }
@@ -365,16 +414,20 @@ async fn relay(
     let id = down.id();
     let (from_client, to_client) = down.split();
     let (from_server, to_server) = up.split();
+    // Whichever side ends the channel, the other is closed too: a command
+    // whose client went away must not run on for the holder's lifetime.
     tokio::select! {
-        () = upward(from_client, to_server, &handle, id) => {}
-        () = downward(from_server, to_client, &handle, id) => {}
+        () = upward(from_client, &to_server, &handle, id) => {}
+        () = downward(from_server, &to_client, &handle, id) => {}
     }
+    let _ = to_server.close().await;
+    let _ = to_client.close().await;
 }
 
 /// The client's requests and data, to the server.
 async fn upward(
     mut from_client: ChannelReadHalf,
-    to_server: ChannelWriteHalf<client::Msg>,
+    to_server: &ChannelWriteHalf<client::Msg>,
     handle: &server::Handle,
     id: ChannelId,
 ) {
@@ -448,13 +501,12 @@ async fn upward(
             break;
         }
     }
-    let _ = to_server.close().await;
 }
 
 /// The server's answers, data and exit status, to the client.
 async fn downward(
     mut from_server: ChannelReadHalf,
-    to_client: ChannelWriteHalf<server::Msg>,
+    to_client: &ChannelWriteHalf<server::Msg>,
     handle: &server::Handle,
     id: ChannelId,
 ) {
@@ -489,5 +541,4 @@ async fn downward(
             break;
         }
     }
-    let _ = to_client.close().await;
 }

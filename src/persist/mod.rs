@@ -31,9 +31,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::guard::Intent;
-use crate::resolve::{AuthConfig, Host};
-use crate::ssh::{self, ConnectError, Session};
+use crate::guard::{Intent, Refusal};
+use crate::resolve::{AuthConfig, Host, HostKeyConfig};
+use crate::ssh::{self, ConnectError, HostKeyError, Session};
 
 /// Longest socket path used (`sun_path` holds 108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
@@ -58,6 +58,9 @@ pub struct Record {
     pub server_key: String,
     /// Every host key the server announced after login.
     pub announced: Vec<String>,
+    /// The keys of the jump hosts, as verified, the nearest to the server
+    /// first.
+    pub hops: Vec<String>,
     /// Invocations connected right now.
     pub clients: usize,
     /// Unix time the last client left (when there are none).
@@ -105,11 +108,14 @@ impl Place {
         serde_json::from_str(&text).ok()
     }
 
-    /// Forget a holder that cannot be used: its socket and record go (it
-    /// exits on its own once idle, or already has).
-    pub fn discard(&self) {
-        let _ = std::fs::remove_file(self.socket());
-        let _ = std::fs::remove_file(self.record());
+    /// Forget a holder that cannot be used, if the record still names the
+    /// process `pid` (or is gone): its socket and record go (it exits on its
+    /// own once idle, or already has). A holder started since is left alone.
+    pub fn discard(&self, pid: Option<u32>) {
+        if self.read_record().map(|r| r.pid) == pid {
+            let _ = std::fs::remove_file(self.socket());
+            let _ = std::fs::remove_file(self.record());
+        }
     }
 
     /// Every holder place in the runtime directory, with its record.
@@ -190,9 +196,10 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Which holder serves `host`: the same server, port, user, keys and
-/// environment, and the same roadie version. Host key checking is not part
-/// of it: each invocation judges the recorded key with its own settings.
+/// Which holder serves `host`: the same server, port, user, keys,
+/// environment, host key settings, ciphers and keepalives (the same for its
+/// jump hosts), and the same roadie version. Each invocation still judges
+/// the recorded keys with its own known_hosts and safeguards.
 pub fn holder_id(host: &Host) -> String {
     #[derive(Serialize)]
     struct Identity<'a> {
@@ -202,6 +209,9 @@ pub fn holder_id(host: &Host) -> String {
         port: u16,
         auth: &'a AuthConfig,
         environment: Option<&'a str>,
+        host_key: &'a HostKeyConfig,
+        ciphers: Option<&'a [String]>,
+        keepalive: Option<(Duration, u32)>,
         via: Option<String>,
     }
     let identity = Identity {
@@ -211,6 +221,9 @@ pub fn holder_id(host: &Host) -> String {
         port: host.port,
         auth: &host.auth,
         environment: host.environment.as_deref(),
+        host_key: &host.host_key,
+        ciphers: host.ciphers.as_deref(),
+        keepalive: host.keepalive,
         via: host.via.as_deref().map(holder_id),
     };
     let json = serde_json::to_vec(&identity).expect("plain data serializes");
@@ -249,7 +262,12 @@ enum Failure {
 /// Why an existing holder was not used.
 enum Attach {
     Absent,
-    Stale(String),
+    /// Dead or not what its record says: the holder (named by its record's
+    /// pid) is set aside.
+    Stale(String, Option<u32>),
+    /// Fine, but not for this invocation (it knows the server by another
+    /// key type): connect directly, leave the holder be.
+    Bypass(String),
     Report(ConnectError),
 }
 
@@ -258,27 +276,31 @@ async fn through_holder(host: &Host, intent: &Intent, keep: Duration) -> Result<
     match attach(host, intent, &place).await {
         Ok(session) => return Ok(session),
         Err(Attach::Report(e)) => return Err(Failure::Report(e)),
-        Err(Attach::Absent) => {}
-        Err(Attach::Stale(_)) => place.discard(),
+        Err(Attach::Bypass(why)) => return Err(Failure::Fallback(why)),
+        Err(Attach::Absent | Attach::Stale(..)) => {}
     }
     // One invocation starts the holder; others arriving meanwhile wait for
-    // it rather than starting their own.
-    let _lock = lock(&place).await.map_err(Failure::Fallback)?;
+    // it rather than starting their own. Holders are set aside only under
+    // the lock, so never one that was just started.
+    let deadline = host.connect_timeout * 3 + Duration::from_secs(5);
+    let _lock = lock(&place, deadline).await.map_err(Failure::Fallback)?;
     match attach(host, intent, &place).await {
         Ok(session) => return Ok(session),
         Err(Attach::Report(e)) => return Err(Failure::Report(e)),
+        Err(Attach::Bypass(why)) => return Err(Failure::Fallback(why)),
         Err(Attach::Absent) => {}
-        Err(Attach::Stale(_)) => place.discard(),
+        Err(Attach::Stale(_, pid)) => place.discard(pid),
     }
-    start_holder(host, intent, keep, &place).await?;
+    start_holder(host, intent, keep, &place, deadline).await?;
     match attach(host, intent, &place).await {
         Ok(session) => Ok(session),
         Err(Attach::Report(e)) => Err(Failure::Report(e)),
         Err(Attach::Absent) => Err(Failure::Fallback(
             "the new connection holder left no socket".into(),
         )),
-        Err(Attach::Stale(why)) => {
-            place.discard();
+        Err(Attach::Bypass(why)) => Err(Failure::Fallback(why)),
+        Err(Attach::Stale(why, pid)) => {
+            place.discard(pid);
             Err(Failure::Fallback(why))
         }
     }
@@ -289,34 +311,53 @@ async fn attach(host: &Host, intent: &Intent, place: &Place) -> Result<Session, 
     let stream = match UnixStream::connect(place.socket()).await {
         Ok(stream) => stream,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Attach::Absent),
-        Err(e) => return Err(Attach::Stale(format!("holder socket: {e}"))),
+        Err(e) => {
+            let pid = place.read_record().map(|r| r.pid);
+            return Err(Attach::Stale(format!("holder socket: {e}"), pid));
+        }
     };
-    let record = place
-        .read_record()
-        .ok_or_else(|| Attach::Stale("the holder's record is missing or unreadable".into()))?;
+    let record = place.read_record().ok_or_else(|| {
+        Attach::Stale("the holder's record is missing or unreadable".into(), None)
+    })?;
+    let stale = |why: String| Attach::Stale(why, Some(record.pid));
     let peer = stream
         .peer_cred()
-        .map_err(|e| Attach::Stale(format!("holder socket: {e}")))?;
+        .map_err(|e| stale(format!("holder socket: {e}")))?;
     if peer.uid() != nix::unistd::getuid().as_raw() {
-        return Err(Attach::Stale(format!(
+        return Err(stale(format!(
             "the holder socket is served by uid {}, not this user",
             peer.uid()
         )));
     }
-    if peer.pid().and_then(|p| u32::try_from(p).ok()) != Some(record.pid)
+    // A pid of 0 is what a process in another pid namespace reads as.
+    if record.pid == 0
+        || peer.pid().and_then(|p| u32::try_from(p).ok()) != Some(record.pid)
         || record.version != env!("CARGO_PKG_VERSION")
     {
-        return Err(Attach::Stale("the holder does not match its record".into()));
+        return Err(stale("the holder does not match its record".into()));
     }
     let key = |text: &str| {
-        PublicKey::from_openssh(text).map_err(|e| Attach::Stale(format!("holder record: {e}")))
+        PublicKey::from_openssh(text).map_err(|e| stale(format!("holder record: {e}")))
     };
     let announced = record
         .announced
         .iter()
         .map(|k| key(k))
         .collect::<Result<Vec<_>, _>>()?;
-    ssh::connect_through_holder(
+    // The jump hosts' keys, judged as this invocation would judge them.
+    let mut notes = Vec::new();
+    let mut hop = host.via.as_deref();
+    for recorded in &record.hops {
+        let Some(jump) = hop else {
+            return Err(stale("the holder went through other jump hosts".into()));
+        };
+        notes.extend(ssh::judge_recorded_hop(jump, &key(recorded)?).map_err(judged)?);
+        hop = jump.via.as_deref();
+    }
+    if hop.is_some() {
+        return Err(stale("the holder went through other jump hosts".into()));
+    }
+    let mut session = ssh::connect_through_holder(
         host,
         intent,
         stream,
@@ -325,30 +366,70 @@ async fn attach(host: &Host, intent: &Intent, place: &Place) -> Result<Session, 
         announced,
     )
     .await
-    .map_err(|e| match e {
-        ConnectError::Refused(_) | ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => {
-            Attach::Report(e)
+    .map_err(|e| {
+        if is_verdict(&e) {
+            judged(e)
+        } else {
+            stale(e.to_string())
         }
-        other => Attach::Stale(other.to_string()),
-    })
+    })?;
+    for note in notes {
+        session.note(note);
+    }
+    Ok(session)
 }
 
-/// An exclusive lock on `place`'s lock file, released when dropped.
-async fn lock(place: &Place) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+/// What a verdict on a recorded key means for this invocation: reported as
+/// it would be on a fresh connection, except a key of another type than
+/// known_hosts records, which a fresh connection would have avoided by
+/// asking for the recorded type.
+fn judged(e: ConnectError) -> Attach {
+    match e {
+        ConnectError::HostKey(HostKeyError::OtherTypes { .. }) => Attach::Bypass(e.to_string()),
+        ConnectError::Jump { ref source, .. }
+            if matches!(
+                **source,
+                ConnectError::HostKey(HostKeyError::OtherTypes { .. })
+            ) =>
+        {
+            Attach::Bypass(e.to_string())
+        }
+        e => Attach::Report(e),
+    }
+}
+
+/// A refusal by the safeguards or known_hosts (as opposed to a holder that
+/// failed).
+fn is_verdict(e: &ConnectError) -> bool {
+    match e {
+        ConnectError::Refused(_) | ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => true,
+        ConnectError::Jump { source, .. } => is_verdict(source),
+        _ => false,
+    }
+}
+
+/// An exclusive lock on `place`'s lock file, released when dropped; given
+/// up after `limit` (a stopped process holding it holds up nobody for long).
+async fn lock(place: &Place, limit: Duration) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
     let path = place.lock();
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| format!("{}: {e}", path.display()))
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let started = std::time::Instant::now();
+    loop {
+        match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(lock),
+            Err((back, nix::errno::Errno::EWOULDBLOCK)) if started.elapsed() < limit => {
+                file = back;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err((_, e)) => return Err(format!("{}: {e}", path.display())),
+        }
+    }
 }
 
 /// What `roadie persist hold` reads on its standard input.
@@ -365,6 +446,7 @@ pub(crate) struct HoldRequest {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum HoldAnswer {
     Ready,
+    Refused(Box<Refusal>),
     Failed { kind: String, message: String },
 }
 
@@ -375,6 +457,7 @@ async fn start_holder(
     intent: &Intent,
     keep: Duration,
     place: &Place,
+    limit: Duration,
 ) -> Result<(), Failure> {
     let program = holder_program().map_err(Failure::Fallback)?;
     let log = std::fs::OpenOptions::new()
@@ -408,8 +491,7 @@ async fn start_holder(
     let mut stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped"));
     let mut answer = String::new();
     // The holder connects with the host's own timeouts (a jump host may add
-    // another connect); beyond that something is wrong with it.
-    let limit = host.connect_timeout * 3 + Duration::from_secs(5);
+    // another connect); beyond `limit` something is wrong with it.
     match tokio::time::timeout(limit, stdout.read_line(&mut answer)).await {
         Ok(Ok(n)) if n > 0 => {}
         Ok(_) => {
@@ -427,6 +509,8 @@ async fn start_holder(
     }
     match serde_json::from_str::<HoldAnswer>(&answer) {
         Ok(HoldAnswer::Ready) => Ok(()),
+        // Refused before logging in: the answer for this invocation too.
+        Ok(HoldAnswer::Refused(refusal)) => Err(Failure::Report(ConnectError::Refused(refusal))),
         // The host is down or does not answer: a direct attempt would wait
         // just as long again.
         Ok(HoldAnswer::Failed { kind, message })

@@ -202,6 +202,35 @@ fn ignored(name: &str, presented: &str) -> String {
     format!("NOT CHECKING the host key of {name} ({presented}): --insecure-ignore-host-key is set")
 }
 
+impl ClientHandler {
+    /// Judge the server's `key`: the safeguards, then known_hosts. What was
+    /// learned, or why it was refused, goes into `observed`; true if the
+    /// key is accepted.
+    pub(crate) fn judge(&self, key: &PublicKey, observed: &mut Observed) -> bool {
+        observed.server_key = Some(key.clone());
+        // The safeguards first: a key pinned under a protected environment
+        // says what the server is, whatever known_hosts remembers for the
+        // name used to reach it. Either way nothing is sent before this.
+        match (self.guard)(key) {
+            Ok(verified) => observed.verified = Some(verified),
+            Err(refused) => {
+                observed.refused = Some(refused);
+                return false;
+            }
+        }
+        match self.verify(key) {
+            Ok(note) => {
+                observed.note = note;
+                true
+            }
+            Err(refusal) => {
+                observed.refusal = Some(refusal);
+                false
+            }
+        }
+    }
+}
+
 impl russh::client::Handler for ClientHandler {
     type Error = russh::Error;
 
@@ -227,27 +256,7 @@ impl russh::client::Handler for ClientHandler {
             }
             Some((_, recorded)) => recorded,
         };
-        observed.server_key = Some(key.clone());
-        // The safeguards first: a key pinned under a protected environment
-        // says what the server is, whatever known_hosts remembers for the
-        // name used to reach it. Either way nothing is sent before this.
-        match (self.guard)(key) {
-            Ok(verified) => observed.verified = Some(verified),
-            Err(refused) => {
-                observed.refused = Some(refused);
-                return Ok(false);
-            }
-        }
-        match self.verify(key) {
-            Ok(note) => {
-                observed.note = note;
-                Ok(true)
-            }
-            Err(refusal) => {
-                observed.refusal = Some(refusal);
-                Ok(false)
-            }
-        }
+        Ok(self.judge(key, &mut observed))
     }
 
     async fn openssh_ext_host_keys_announced(

@@ -107,6 +107,9 @@ pub struct Session {
     via: Option<Box<Session>>,
     /// What the handler saw (keys the server announces arrive after login).
     observed: Arc<Mutex<Observed>>,
+    /// Through a kept connection: the announced keys came with its record,
+    /// so none need asking for.
+    announced_known: bool,
     /// The login user's home, once asked for.
     home: tokio::sync::OnceCell<String>,
 }
@@ -233,6 +236,18 @@ impl Session {
     /// an unchecked one), including those of jump hosts.
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// The keys of the jump hosts this connection goes through, the nearest
+    /// to the server first.
+    pub(crate) fn hop_keys(&self) -> Vec<PublicKey> {
+        let mut keys = Vec::new();
+        let mut hop = self.via.as_deref();
+        while let Some(session) = hop {
+            keys.push(session.server_key.clone());
+            hop = session.via.as_deref();
+        }
+        keys
     }
 
     /// Add a warning for the user.
@@ -379,6 +394,7 @@ pub(crate) fn connect_host<'a>(
             notes,
             via,
             observed,
+            announced_known: false,
             home: tokio::sync::OnceCell::new(),
         };
         session.checked(intent).await
@@ -442,17 +458,38 @@ pub(crate) async fn connect_through_holder(
         notes,
         via: None,
         observed,
+        announced_known: true,
         home: tokio::sync::OnceCell::new(),
     };
     session.checked(intent).await
 }
 
+/// Judge a jump host's `key`, recorded by the holder of a kept connection,
+/// as if `hop` had just presented it (a jump host is reached to read).
+/// Returns the warnings to show.
+pub(crate) fn judge_recorded_hop(hop: &Host, key: &PublicKey) -> Result<Vec<String>, ConnectError> {
+    let known = KnownHosts::load(&hop.host_key.files).map_err(ConnectError::KnownHosts)?;
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let handler = ClientHandler::new(hop, &Intent::read(), known, observed.clone());
+    let mut seen = observed.lock().expect("handler state lock");
+    let accepted = handler.judge(key, &mut seen);
+    drop(seen);
+    let mut notes = Vec::new();
+    let hop_error = |source: ConnectError| ConnectError::Jump {
+        hop: hop.label.clone(),
+        source: Box::new(source),
+    };
+    settle(&observed, Ok(()), &mut notes).map_err(hop_error)?;
+    debug_assert!(accepted, "settle reports every refusal");
+    Ok(notes)
+}
+
 /// What key exchange left behind: the handle, or why the handler refused.
-fn settle(
+fn settle<H>(
     observed: &Mutex<Observed>,
-    handshake: Result<client::Handle<ClientHandler>, russh::Error>,
+    handshake: Result<H, russh::Error>,
     notes: &mut Vec<String>,
-) -> Result<(client::Handle<ClientHandler>, PublicKey, Verified), ConnectError> {
+) -> Result<(H, PublicKey, Verified), ConnectError> {
     let mut observed = observed.lock().expect("handler state lock");
     if let Some(refused) = observed.refused.take() {
         return Err(ConnectError::Refused(refused));
@@ -494,7 +531,12 @@ impl Session {
         if !pins_protected || self.verified.protected_as.is_some() {
             return Ok(());
         }
-        self.learn_announced_keys().await?;
+        if self.announced_known {
+            self.announced =
+                std::mem::take(&mut self.observed.lock().expect("handler state lock").announced);
+        } else {
+            self.learn_announced_keys().await?;
+        }
         if let Some(env) = guard::on_announced_keys(&self.host, intent, &self.announced)
             .map_err(ConnectError::Refused)?
         {

@@ -726,39 +726,46 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
     })
 }
 
+/// OpenSSH's default `Ciphers` list (9.x), which `+`, `-` and `^` lists
+/// change.
+const OPENSSH_CIPHERS: &[&str] = &[
+    "chacha20-poly1305@openssh.com",
+    "aes128-ctr",
+    "aes192-ctr",
+    "aes256-ctr",
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+];
+
+/// Ciphers OpenSSH knows but leaves out of its default list.
+const OPENSSH_OTHER_CIPHERS: &[&str] = &["3des-cbc", "aes128-cbc", "aes192-cbc", "aes256-cbc"];
+
 /// The ciphers a `Ciphers` value asks for, as OpenSSH reads it: a list, or
-/// `+list` (appended to the default), `-list` (removed from it, wildcards
-/// allowed) or `^list` (put first). Only ciphers roadie implements, never
-/// `none`.
+/// `+list` (appended to OpenSSH's default), `-list` (removed from it,
+/// wildcards allowed) or `^list` (put first); of those, the ones roadie
+/// implements, in order. A name OpenSSH does not know (or `none`) is an
+/// error, as it is for ssh.
 fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
-    let defaults: Vec<String> = russh::Preferred::DEFAULT
-        .cipher
-        .iter()
-        .map(|c| c.as_ref().to_owned())
-        .collect();
-    let supported = || {
+    let implemented = |name: &str| {
         russh::cipher::ALL_CIPHERS
             .iter()
-            .map(AsRef::as_ref)
-            .filter(|c| !matches!(*c, "none" | "clear"))
+            .any(|c| c.as_ref() == name)
     };
     let named = |list: &str| -> Result<Vec<String>, String> {
-        list.split(',')
-            .map(|name| {
-                supported()
-                    .find(|c| *c == name)
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        format!(
-                            "Ciphers: roadie does not implement '{name}' (it does: {})",
-                            supported().collect::<Vec<_>>().join(", ")
-                        )
-                    })
-            })
-            .collect()
+        for name in list.split(',') {
+            if !OPENSSH_CIPHERS.contains(&name) && !OPENSSH_OTHER_CIPHERS.contains(&name) {
+                return Err(format!(
+                    "Ciphers: unknown cipher '{name}' (known: {}, {})",
+                    OPENSSH_CIPHERS.join(", "),
+                    OPENSSH_OTHER_CIPHERS.join(", ")
+                ));
+            }
+        }
+        Ok(list.split(',').map(str::to_owned).collect())
     };
-    let list = if let Some(more) = spec.strip_prefix('+') {
-        let mut list = defaults;
+    let defaults = || OPENSSH_CIPHERS.iter().map(|c| (*c).to_owned());
+    let list: Vec<String> = if let Some(more) = spec.strip_prefix('+') {
+        let mut list: Vec<String> = defaults().collect();
         for name in named(more)? {
             if !list.contains(&name) {
                 list.push(name);
@@ -767,22 +774,25 @@ fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
         list
     } else if let Some(less) = spec.strip_prefix('-') {
         let patterns: Vec<&str> = less.split(',').collect();
-        defaults
-            .into_iter()
+        defaults()
             .filter(|c| !patterns.iter().any(|p| wildcard_match(p, c)))
             .collect()
     } else if let Some(front) = spec.strip_prefix('^') {
         let mut list = named(front)?;
-        let rest: Vec<String> = defaults.into_iter().filter(|c| !list.contains(c)).collect();
+        let rest: Vec<String> = defaults().filter(|c| !list.contains(c)).collect();
         list.extend(rest);
         list
     } else {
         named(spec)?
     };
-    if list.is_empty() {
-        return Err(format!("Ciphers {spec} leaves no cipher to use"));
+    let usable: Vec<String> = list.into_iter().filter(|c| implemented(c)).collect();
+    if usable.is_empty() {
+        return Err(format!(
+            "Ciphers {spec} leaves no cipher roadie implements (it does: {})",
+            OPENSSH_CIPHERS.join(", ")
+        ));
     }
-    Ok(list)
+    Ok(usable)
 }
 
 #[cfg(test)]
@@ -1019,16 +1029,22 @@ mod tests {
         assert_eq!(front[0], "aes128-gcm@openssh.com");
         assert!(front.contains(&"chacha20-poly1305@openssh.com".to_owned()));
         let without = ciphers("-chacha20*,aes*-ctr").unwrap();
-        assert_eq!(without, ["aes256-gcm@openssh.com"]);
-        let more = ciphers("+aes128-gcm@openssh.com").unwrap();
-        assert_eq!(more.last().unwrap(), "aes128-gcm@openssh.com");
+        assert_eq!(
+            without,
+            ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com"]
+        );
+        let more = ciphers("+aes128-cbc").unwrap();
+        assert_eq!(more.last().unwrap(), "aes128-cbc");
+        // Known to OpenSSH but not implemented: left out, not an error.
+        assert_eq!(ciphers("3des-cbc,aes256-ctr").unwrap(), ["aes256-ctr"]);
         let refused = ciphers("none").unwrap_err();
         assert!(
-            refused.message.contains("does not implement 'none'"),
+            refused.message.contains("unknown cipher 'none'"),
             "{refused}"
         );
         assert_eq!(refused.line, 1);
         assert!(ciphers("-*").is_err());
+        assert!(ciphers("3des-cbc").is_err());
     }
 
     #[test]

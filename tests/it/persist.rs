@@ -269,3 +269,103 @@ fn invocations_starting_together_share_one_holder() {
     assert_eq!(holders(&w).len(), 1);
     w.roadie().args(["persist", "stop"]).run().code(0);
 }
+
+#[test]
+fn a_kept_connection_through_a_jump_host_judges_the_jump_hosts_key_too() {
+    let mut w = World::new();
+    let jump = w.server(&[addr(32)]);
+    let target = w.server(&[addr(33)]);
+    let (jump_entry, target_entry) = (w.entries(jump)[0].clone(), w.entries(target)[0].clone());
+    let (jump_ip, jump_port) = jump_entry.split_once(':').unwrap();
+    let (target_ip, target_port) = target_entry.split_once(':').unwrap();
+    let hop_known = w.path("hop_known_hosts");
+    std::fs::copy(&w.known_hosts, &hop_known).unwrap();
+    let config = w.write(
+        "ssh_config",
+        &format!(
+            "Host target\n  HostName {target_ip}\n  Port {target_port}\n  ProxyJump hop\n\
+             Host hop\n  HostName {jump_ip}\n  Port {jump_port}\n  IdentityFile {}\n  UserKnownHostsFile {}\n",
+            w.client_key.display(),
+            hop_known.display()
+        ),
+    );
+    w.inventory("staging", &["target".to_owned()], "    persist: 60s\n");
+    let via = ["-F", config.to_str().unwrap()];
+    let first = connection_of(&w, &via);
+    assert_eq!(connection_of(&w, &via), first);
+    // The jump host's key is no longer vouched for: refused, kept or not.
+    std::fs::write(&hop_known, "").unwrap();
+    w.roadie()
+        .args(via)
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("through jump host hop")
+        .stderr_has("host key not known");
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+#[test]
+fn a_command_whose_caller_was_killed_does_not_run_on_in_the_holder() {
+    let w = one_kept_host("60s");
+    connection_of(&w, &[]);
+    let pid_file = format!("/tmp/roadie-persist-orphan-{}", std::process::id());
+    let mut caller = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--",
+            &format!("echo $$ > {pid_file}; while :; do echo tick; sleep 0.1; done"),
+        ])
+        .spawn();
+    wait_for(
+        || std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')),
+        "the command to start",
+    );
+    let remote: u64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    caller.kill().unwrap();
+    caller.wait().unwrap();
+    wait_for(|| !pid_alive(remote), "the orphaned command to end");
+    let _ = std::fs::remove_file(&pid_file);
+    assert_eq!(holders(&w).len(), 1, "the holder went too");
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+#[test]
+fn a_holder_keeps_no_descriptor_of_its_caller() {
+    let w = one_kept_host("60s");
+    // The caller's stdout also open as descriptor 3 (no close-on-exec), as a
+    // test runner's pipes can be: reading it must end when roadie ends.
+    let script = format!(
+        "exec 3>&1; exec '{}' run staging -- echo fine",
+        env!("CARGO_BIN_EXE_roadie")
+    );
+    let child = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(w.dir.path())
+        .env("HOME", &w.home)
+        .env("XDG_RUNTIME_DIR", w.path("run"))
+        .env_remove("ROADIE_PERSIST")
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let out = finished
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the caller's pipe stayed open: the holder inherited it")
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fine\n");
+    assert_eq!(holders(&w).len(), 1);
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}

@@ -298,6 +298,32 @@ fn ciphers_from_ssh_config_are_the_ones_offered() {
             "true",
         ])
         .run()
-        .stderr_has("does not implement 'none'")
+        .stderr_has("unknown cipher 'none'")
         .stderr_has("ssh_config");
+}
+
+#[test]
+fn ciphers_lists_read_as_ssh_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    let local = LocalUser::current();
+    for spec in [
+        "aes256-ctr,aes128-gcm@openssh.com",
+        "^aes128-gcm@openssh.com",
+        "-chacha20*,aes*-ctr",
+        "+aes128-cbc",
+    ] {
+        std::fs::write(&config, format!("Host *\n    Ciphers {spec}\n")).unwrap();
+        let theirs = one(&openssh_view(&config, "x", None), "ciphers").to_owned();
+        let ours = resolve(
+            &ConfigFiles::explicit(&config),
+            "x",
+            &Preset::default(),
+            &local,
+        )
+        .unwrap()
+        .ciphers
+        .unwrap();
+        assert_eq!(ours.join(","), theirs, "Ciphers {spec}");
+    }
 }
