@@ -385,18 +385,8 @@ pub(crate) fn connect_host<'a>(
                 }
                 other => other,
             })?;
-        let session = Session {
-            host: host.clone(),
-            handle,
-            server_key,
-            announced: Vec::new(),
-            verified,
-            notes,
-            via,
-            observed,
-            announced_known: false,
-            home: tokio::sync::OnceCell::new(),
-        };
+        let session =
+            Session::logged_in(host, (handle, server_key, verified), notes, via, observed);
         session.checked(intent).await
     })
 }
@@ -449,18 +439,9 @@ pub(crate) async fn connect_through_holder(
     if !logged_in.success() {
         return Err(ConnectError::Protocol(russh::Error::NotAuthenticated));
     }
-    let session = Session {
-        host: host.clone(),
-        handle,
-        server_key,
-        announced: Vec::new(),
-        verified,
-        notes,
-        via: None,
-        observed,
-        announced_known: true,
-        home: tokio::sync::OnceCell::new(),
-    };
+    let mut session =
+        Session::logged_in(host, (handle, server_key, verified), notes, None, observed);
+    session.announced_known = true;
     session.checked(intent).await
 }
 
@@ -506,6 +487,27 @@ fn settle<H>(
 }
 
 impl Session {
+    fn logged_in(
+        host: &Host,
+        (handle, server_key, verified): (client::Handle<ClientHandler>, PublicKey, Verified),
+        notes: Vec<String>,
+        via: Option<Box<Session>>,
+        observed: Arc<Mutex<Observed>>,
+    ) -> Session {
+        Session {
+            host: host.clone(),
+            handle,
+            server_key,
+            announced: Vec::new(),
+            verified,
+            notes,
+            via,
+            observed,
+            announced_known: false,
+            home: tokio::sync::OnceCell::new(),
+        }
+    }
+
     /// The session once the pinned-key lock has seen every key the server
     /// holds; closed if that lock refuses.
     async fn checked(mut self, intent: &Intent) -> Result<Session, ConnectError> {

@@ -152,17 +152,9 @@ fn proxy_jump_through_a_second_sshd() {
     let target = w.server(&[addr(31)]);
     let jump_entry = w.entries(jump)[0].clone();
     let target_entry = w.entries(target)[0].clone();
-    let (jump_ip, jump_port) = jump_entry.split_once(':').unwrap();
+    let jump_port = jump_entry.split_once(':').unwrap().1.to_owned();
     let (target_ip, target_port) = target_entry.split_once(':').unwrap();
-    let config = w.write(
-        "ssh_config",
-        &format!(
-            "Host target\n  HostName {target_ip}\n  Port {target_port}\n  ProxyJump hop\n\
-             Host hop\n  HostName {jump_ip}\n  Port {jump_port}\n  IdentityFile {}\n  UserKnownHostsFile {}\n",
-            w.client_key.display(),
-            w.known_hosts.display()
-        ),
-    );
+    let config = w.jump_config(jump, target, &w.known_hosts);
     w.inventory("staging", &["target".to_owned()], "");
     w.roadie()
         .args([

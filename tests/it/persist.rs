@@ -275,20 +275,9 @@ fn a_kept_connection_through_a_jump_host_judges_the_jump_hosts_key_too() {
     let mut w = World::new();
     let jump = w.server(&[addr(32)]);
     let target = w.server(&[addr(33)]);
-    let (jump_entry, target_entry) = (w.entries(jump)[0].clone(), w.entries(target)[0].clone());
-    let (jump_ip, jump_port) = jump_entry.split_once(':').unwrap();
-    let (target_ip, target_port) = target_entry.split_once(':').unwrap();
     let hop_known = w.path("hop_known_hosts");
     std::fs::copy(&w.known_hosts, &hop_known).unwrap();
-    let config = w.write(
-        "ssh_config",
-        &format!(
-            "Host target\n  HostName {target_ip}\n  Port {target_port}\n  ProxyJump hop\n\
-             Host hop\n  HostName {jump_ip}\n  Port {jump_port}\n  IdentityFile {}\n  UserKnownHostsFile {}\n",
-            w.client_key.display(),
-            hop_known.display()
-        ),
-    );
+    let config = w.jump_config(jump, target, &hop_known);
     w.inventory("staging", &["target".to_owned()], "    persist: 60s\n");
     let via = ["-F", config.to_str().unwrap()];
     let first = connection_of(&w, &via);

@@ -270,34 +270,27 @@ fn ciphers_from_ssh_config_are_the_ones_offered() {
         .args(["-F", "none", "run", "staging", "--", "true"])
         .run()
         .code(4);
-    let config = w.write(
-        "ssh_config",
+    let with_config = |text: &str, command: &str| {
+        let config = w.write("ssh_config", text);
+        w.roadie()
+            .args([
+                "-F",
+                config.to_str().unwrap(),
+                "run",
+                "staging",
+                "--",
+                command,
+            ])
+            .run()
+    };
+    with_config(
         "Host *\n    Ciphers ^aes128-gcm@openssh.com\n",
-    );
-    w.roadie()
-        .args([
-            "-F",
-            config.to_str().unwrap(),
-            "run",
-            "staging",
-            "--",
-            "echo agreed",
-        ])
-        .run()
-        .code(0)
-        .stdout_has("agreed");
-    // A cipher roadie does not implement is named, with file and line.
-    let config = w.write("ssh_config", "Host *\n    Ciphers none\n");
-    w.roadie()
-        .args([
-            "-F",
-            config.to_str().unwrap(),
-            "run",
-            "staging",
-            "--",
-            "true",
-        ])
-        .run()
+        "echo agreed",
+    )
+    .code(0)
+    .stdout_has("agreed");
+    // A cipher OpenSSH does not know is named, with file and line.
+    with_config("Host *\n    Ciphers none\n", "true")
         .stderr_has("unknown cipher 'none'")
         .stderr_has("ssh_config");
 }

@@ -202,6 +202,24 @@ impl World {
         path
     }
 
+    /// An ssh_config where `target` (server `target`'s address) is reached
+    /// through `hop` (server `jump`'s), whose key is checked against
+    /// `hop_known_hosts`. Returns the file.
+    pub fn jump_config(&self, jump: usize, target: usize, hop_known_hosts: &Path) -> PathBuf {
+        let (jump_entry, target_entry) = (&self.entries(jump)[0], &self.entries(target)[0]);
+        let (jump_ip, jump_port) = jump_entry.split_once(':').unwrap();
+        let (target_ip, target_port) = target_entry.split_once(':').unwrap();
+        self.write(
+            "ssh_config",
+            &format!(
+                "Host target\n  HostName {target_ip}\n  Port {target_port}\n  ProxyJump hop\n\
+                 Host hop\n  HostName {jump_ip}\n  Port {jump_port}\n  IdentityFile {}\n  UserKnownHostsFile {}\n",
+                self.client_key.display(),
+                hop_known_hosts.display()
+            ),
+        )
+    }
+
     /// The roadie binary, run in the world's directory with its HOME.
     pub fn roadie(&self) -> Roadie {
         self.roadie_via(Command::new(env!("CARGO_BIN_EXE_roadie")))
