@@ -11,7 +11,9 @@
 //!    established ControlMaster;
 //! 2. `true` and `sleep 1` on 10 and 50 hosts: `roadie run --parallel N`
 //!    against N `ssh` processes started at once;
-//! 3. peak memory: roadie's peak RSS against the sum of the 50 ssh processes';
+//! 3. peak memory of each (a process and its children, summed; sampled from
+//!    /proc in one extra run), and of the processes that keep a connection
+//!    or a tunnel;
 //! 4. a tunnel: `roadie tunnel` against `ssh -N -L` (same cipher: chacha20,
 //!    then aes128-gcm), bulk throughput (1 GiB through it) and round-trip
 //!    latency (1,000 64-byte ping-pongs);
@@ -211,9 +213,13 @@ fn wall(commands: Vec<Command>, measure_memory: bool) -> (Duration, u64) {
             if done[i] {
                 continue;
             }
-            if measure_memory && let Some(kib) = peak_rss(child.id()) {
-                let peak = peaks.entry(child.id()).or_default();
-                *peak = (*peak).max(kib);
+            if measure_memory {
+                for pid in tree(child.id()) {
+                    if let Some(kib) = peak_rss(pid) {
+                        let peak = peaks.entry(pid).or_default();
+                        *peak = (*peak).max(kib);
+                    }
+                }
             }
             if let Some(status) = child.try_wait().unwrap() {
                 assert!(
@@ -233,6 +239,29 @@ fn wall(commands: Vec<Command>, measure_memory: bool) -> (Duration, u64) {
         }
     }
     (started.elapsed(), peaks.values().sum())
+}
+
+/// `pid` and every process under it (scp's and rsync's ssh, say).
+fn tree(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut next = 0;
+    while next < all.len() {
+        let parent = all[next];
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children =
+                std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<u32>().ok()),
+            );
+        }
+    }
+    all
 }
 
 fn peak_rss(pid: u32) -> Option<u64> {
@@ -256,7 +285,8 @@ fn median(mut values: Vec<Duration>) -> Duration {
 }
 
 /// Run each contender `runs` times, interleaved, and print medians and the
-/// ratio of roadie (the first) to each of the others.
+/// ratio of roadie (the first) to each of the others; then once more each,
+/// sampled for peak memory (the processes and their children, summed).
 fn compare(title: &str, runs: usize, contenders: &[(&str, &dyn Fn() -> Vec<Command>)]) {
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); contenders.len()];
     for _ in 0..runs {
@@ -264,6 +294,10 @@ fn compare(title: &str, runs: usize, contenders: &[(&str, &dyn Fn() -> Vec<Comma
             times[i].push(wall(make(), false).0);
         }
     }
+    let memory: Vec<u64> = contenders
+        .iter()
+        .map(|(_, make)| wall(make(), true).1)
+        .collect();
     println!("\n{title} (median of {runs} runs)");
     let roadie = median(times[0].clone());
     for (i, (name, _)) in contenders.iter().enumerate() {
@@ -276,7 +310,11 @@ fn compare(title: &str, runs: usize, contenders: &[(&str, &dyn Fn() -> Vec<Comma
                 roadie.as_secs_f64() / m.as_secs_f64()
             )
         };
-        println!("  {name:<52} {:>8.1} ms{ratio}", m.as_secs_f64() * 1000.0);
+        println!(
+            "  {name:<52} {:>8.1} ms  {:>6.1} MiB peak{ratio}",
+            m.as_secs_f64() * 1000.0,
+            mib(memory[i])
+        );
     }
 }
 
@@ -354,25 +392,6 @@ fn main() {
             );
         }
     }
-    let all = HOSTS.to_string();
-    let (_, roadie_kib) = wall(
-        vec![s.roadie(&["run", "fleet", "--parallel", &all, "--", "sleep 1"])],
-        true,
-    );
-    let (_, ssh_kib) = wall(
-        s.entries
-            .iter()
-            .map(|e| s.ssh(*e, &[], "sleep 1"))
-            .collect(),
-        true,
-    );
-    println!(
-        "\npeak memory, {} hosts `sleep 1`: roadie {:.1} MiB; {} ssh processes {:.1} MiB in all",
-        s.entries.len(),
-        mib(roadie_kib),
-        s.entries.len(),
-        mib(ssh_kib)
-    );
     if only.is_none() {
         tunnels(&s, one, runs);
         transfers(&s, one, runs);
@@ -416,6 +435,18 @@ fn reuse(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
                 vec![s.ssh(one, &through_master, "true")]
             }),
         ],
+    );
+    let holder = s
+        .roadie(&["--json", "persist", "status"])
+        .output()
+        .unwrap()
+        .stdout;
+    let holder: serde_json::Value = serde_json::from_slice(&holder).unwrap();
+    let holder = u32::try_from(holder["pid"].as_u64().unwrap()).unwrap();
+    println!(
+        "  kept by: roadie's holder {:.1} MiB, ssh's ControlMaster {:.1} MiB (peak)",
+        mib(peak_rss(holder).unwrap_or(0)),
+        mib(peak_rss(master.id()).unwrap_or(0))
     );
     wall(vec![s.roadie(&["persist", "stop"])], false);
     let _ = master.kill();
@@ -664,6 +695,11 @@ fn tunnel(s: &Setup, one: (Ipv4Addr, u16), runs: usize, cipher: &str) {
         rr.as_secs_f64() * 1000.0,
         sr.as_secs_f64() * 1000.0,
         rr.as_secs_f64() / sr.as_secs_f64()
+    );
+    println!(
+        "  peak memory: roadie tunnel {:.1} MiB, ssh -N -L {:.1} MiB",
+        mib(peak_rss(roadie.id()).unwrap_or(0)),
+        mib(peak_rss(ssh.id()).unwrap_or(0))
     );
     let _ = roadie.kill();
     let _ = ssh.kill();
