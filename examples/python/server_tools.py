@@ -3,7 +3,9 @@
 Replaces a hand-written SSH helper (Fabric and friends): roadie reaches the
 staging server with your ssh config and known_hosts, applies the site's .env,
 refuses production, and reports in JSON. Put roadie on PATH; it finds
-roadie.yaml from the current directory, or set ROADIE_INVENTORY.
+roadie.yaml from the current directory, or set ROADIE_INVENTORY. Set
+ROADIE_PERSIST=60s for the test run and every call after the first reuses
+one SSH connection (host keys and safeguards are still checked per call).
 """
 import json
 import subprocess

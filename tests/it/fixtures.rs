@@ -369,13 +369,20 @@ fn the_python_helper_in_the_readme_works() {
         roadie_dir.display(),
         std::env::var("PATH").unwrap()
     );
-    let script = "import server_tools as t\nkey = t.create_session_on_server('staging', 'py@example.com')\nprint(key)\n";
+    // As a suite would run it: every call after the first through one kept
+    // connection (ROADIE_PERSIST), the database reset between two tests.
+    let script = "import server_tools as t\n\
+                  first = t.create_session_on_server('staging', 'py@example.com')\n\
+                  t.reset_database('staging')\n\
+                  print(first, t.create_session_on_server('staging', 'py@example.com'))\n";
     let out = std::process::Command::new("python3")
         .args(["-c", script])
         .current_dir(&examples)
         .env("PATH", path)
         .env("HOME", &s.w.home)
         .env("ROADIE_INVENTORY", s.w.path("roadie.yaml"))
+        .env("ROADIE_PERSIST", "60s")
+        .env("XDG_RUNTIME_DIR", s.w.path("run"))
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
@@ -384,6 +391,19 @@ fn the_python_helper_in_the_readme_works() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    assert_eq!(web.get(Some(&key)), "Logged in as py@example.com\n");
+    let keys = String::from_utf8(out.stdout).unwrap();
+    let (flushed, key) = keys.trim().split_once(' ').unwrap();
+    assert_eq!(web.get(Some(flushed)), "Not logged in\n");
+    assert_eq!(web.get(Some(key)), "Logged in as py@example.com\n");
+    let kept =
+        s.w.roadie()
+            .args(["--json", "persist", "stop"])
+            .run()
+            .code(0)
+            .events();
+    assert_eq!(
+        kept.len(),
+        1,
+        "one kept connection served every call: {kept:?}"
+    );
 }
