@@ -379,7 +379,10 @@ async fn upload(
         match client.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if to_server.data(&buffer[..n]).await.is_err() {
+                // Whole packets at once (`data` would copy through an 8 KiB
+                // buffer, in smaller packets).
+                let chunk = Bytes::copy_from_slice(&buffer[..n]);
+                if to_server.data_bytes(chunk).await.is_err() {
                     return;
                 }
             }
