@@ -123,6 +123,10 @@ async fn stop(global: &Global, which: &Which) -> Result<i32, Error> {
         let label = record
             .as_ref()
             .map_or_else(|| place.id.clone(), |r| r.label.clone());
+        // Not while an invocation is starting a holder there.
+        let _lock = crate::persist::lock(&place, Duration::from_secs(10))
+            .await
+            .map_err(|e| Error::Usage(format!("kept connection {label}: {e}")))?;
         let stopped = match &record {
             Some(record) => terminate(&place, record).await,
             None => false,

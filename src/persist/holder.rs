@@ -5,9 +5,10 @@
 //! Limits of the relay, both fine for roadie as its only client: russh's
 //! server side keeps one pending reply per channel, so a client must make
 //! one request per channel and wait for its answer (roadie sends a single
-//! `exec` or `subsystem`); and data for a client that stops reading waits in
-//! the server connection's queues, holding up the holder's other channels
-//! until it reads again, as on a single connection.
+//! `exec` or `subsystem`); and what the server sends is taken from the shared
+//! connection at once, whatever the client's pace, so a client that leaves
+//! more than [`UNREAD_LIMIT`] unread on a channel has that channel closed
+//! rather than holding up everybody's.
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,10 +70,18 @@ pub async fn run() -> i32 {
             return 1;
         }
     };
+    // Every invocation checks the pinned-key lock against these keys: a
+    // holder that could not learn them serves nobody.
     if session.announced_keys().is_empty()
         && let Err(e) = session.learn_announced_keys().await
     {
-        eprintln!("roadie persist hold: the server's other host keys are unknown: {e}");
+        answer(&HoldAnswer::Failed {
+            kind: "persist".into(),
+            message: format!("the server's other host keys are unknown: {e}"),
+        })
+        .await;
+        session.close().await;
+        return 1;
     }
     let (listener, shared) = match listen(&request, &session) {
         Ok(listening) => listening,
@@ -90,13 +99,18 @@ pub async fn run() -> i32 {
     answer(&HoldAnswer::Ready).await;
     let session = Arc::new(session);
     let why = serve(&listener, &shared, &session, request.keep).await;
+    // Whoever connects now finds nobody listening (and starts a new holder)
+    // rather than waiting for this one to wind down.
+    drop(listener);
     eprintln!("roadie persist hold: exiting: {why}");
     {
         // Held to the end: a client leaving now must not write the record again.
         let mut record = shared.record.lock().expect("record lock");
         *record = None;
         // Only this holder's own files: a newer one may have taken the name.
-        shared.place.discard(Some(std::process::id()));
+        if shared.owns_socket() {
+            shared.place.discard(Some(std::process::id()));
+        }
     }
     if let Ok(session) = Arc::try_unwrap(session) {
         session.close().await;
@@ -150,9 +164,26 @@ struct Shared {
     idle_since: Mutex<Instant>,
     changed: tokio::sync::Notify,
     config: Arc<server::Config>,
+    /// Device and inode of the socket this holder put in place.
+    socket: (u64, u64),
+}
+
+/// Device and inode of `path` itself (not what a symlink there points to).
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
 }
 
 impl Shared {
+    /// Whether the socket in place is still this holder's: once another
+    /// holder has replaced it (this one was judged stale), this one must
+    /// not touch the record or the socket again.
+    fn owns_socket(&self) -> bool {
+        file_id(&self.place.socket()) == Some(self.socket)
+    }
+
     fn joined(&self) {
         let clients = self.clients.fetch_add(1, Ordering::SeqCst) + 1;
         self.publish(clients);
@@ -170,6 +201,9 @@ impl Shared {
         let Some(record) = record.as_mut() else {
             return; // exiting: the record is gone for good
         };
+        if !self.owns_socket() {
+            return; // superseded: the record is another holder's
+        }
         record.clients = clients;
         record.idle_since = (clients == 0).then(unix_now);
         if let Err(e) = write_record(&self.place, record) {
@@ -241,6 +275,7 @@ fn listen(request: &HoldRequest, session: &Session) -> Result<(UnixListener, Arc
     write_record(place, &record)?;
     std::fs::rename(&temp, place.socket())
         .map_err(|e| format!("cannot put the socket in place: {e}"))?;
+    let socket = file_id(&place.socket()).ok_or("the socket vanished as it was put in place")?;
     let config = server::Config {
         keys: vec![key],
         auth_rejection_time: Duration::ZERO,
@@ -262,6 +297,7 @@ fn listen(request: &HoldRequest, session: &Session) -> Result<(UnixListener, Arc
             idle_since: Mutex::new(Instant::now()),
             changed: tokio::sync::Notify::new(),
             config: Arc::new(config),
+            socket,
         }),
     ))
 }
@@ -301,6 +337,9 @@ async fn serve(
             _ = tick.tick() => {
                 if session.is_closed() {
                     return "the server's connection ended";
+                }
+                if idle && !shared.owns_socket() {
+                    return "replaced by another holder";
                 }
             }
             _ = terminate.recv() => return "stopped (SIGTERM)",
@@ -503,42 +542,100 @@ async fn upward(
     }
 }
 
-/// The server's answers, data and exit status, to the client.
+/// Most a client may leave unread on one channel: beyond it the channel is
+/// closed. The server connection is shared, and a channel it cannot hand its
+/// data to would hold up every invocation's channels.
+const UNREAD_LIMIT: usize = 64 << 20;
+
+/// The bytes of data a message carries.
+fn data_len(msg: &ChannelMsg) -> usize {
+    match msg {
+        ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
+        _ => 0,
+    }
+}
+
+/// The server's answers, data and exit status, to the client. The server's
+/// side is read at once, whatever the client's pace; what the client has not
+/// taken yet waits here, up to [`UNREAD_LIMIT`].
 async fn downward(
     mut from_server: ChannelReadHalf,
     to_client: &ChannelWriteHalf<server::Msg>,
     handle: &server::Handle,
     id: ChannelId,
 ) {
-    while let Some(msg) = from_server.wait().await {
-        let sent = match msg {
-            ChannelMsg::Data { data } => to_client.data_bytes(data).await.is_ok(),
-            ChannelMsg::ExtendedData { data, ext } => {
-                to_client.extended_data_bytes(ext, data).await.is_ok()
+    let (queue, mut queued) = tokio::sync::mpsc::unbounded_channel::<ChannelMsg>();
+    let unread = AtomicUsize::new(0);
+    // True if the client fell too far behind.
+    let read = async {
+        let queue = queue;
+        while let Some(msg) = from_server.wait().await {
+            let size = data_len(&msg);
+            if unread.fetch_add(size, Ordering::SeqCst) + size > UNREAD_LIMIT {
+                eprintln!(
+                    "roadie persist hold: a client left over {} MiB unread; its channel is closed",
+                    UNREAD_LIMIT >> 20
+                );
+                return true;
             }
-            ChannelMsg::Eof => to_client.eof().await.is_ok(),
-            ChannelMsg::Close => break,
-            ChannelMsg::ExitStatus { exit_status } => {
-                to_client.exit_status(exit_status).await.is_ok()
+            let last = matches!(msg, ChannelMsg::Close);
+            if queue.send(msg).is_err() || last {
+                break;
             }
-            ChannelMsg::ExitSignal {
-                signal_name,
-                core_dumped,
-                error_message,
-                lang_tag,
-            } => handle
-                .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
-                .await
-                .is_ok(),
-            ChannelMsg::Success => handle.channel_success(id).await.is_ok(),
-            ChannelMsg::Failure => handle.channel_failure(id).await.is_ok(),
-            ChannelMsg::XonXoff { client_can_do } => {
-                handle.xon_xoff_request(id, client_can_do).await.is_ok()
-            }
-            _ => true,
-        };
-        if !sent {
-            break;
         }
+        false
+    };
+    let deliver = async {
+        while let Some(msg) = queued.recv().await {
+            let size = data_len(&msg);
+            if !deliver_to_client(msg, to_client, handle, id).await {
+                break;
+            }
+            unread.fetch_sub(size, Ordering::SeqCst);
+        }
+    };
+    tokio::pin!(deliver);
+    tokio::select! {
+        too_slow = read => {
+            if !too_slow {
+                // All the server sent is queued: hand it over.
+                deliver.await;
+            }
+        }
+        () = &mut deliver => {}
+    }
+}
+
+/// Pass one message of the server's on to the client; false once the
+/// channel or the client is gone (or closed).
+async fn deliver_to_client(
+    msg: ChannelMsg,
+    to_client: &ChannelWriteHalf<server::Msg>,
+    handle: &server::Handle,
+    id: ChannelId,
+) -> bool {
+    match msg {
+        ChannelMsg::Data { data } => to_client.data_bytes(data).await.is_ok(),
+        ChannelMsg::ExtendedData { data, ext } => {
+            to_client.extended_data_bytes(ext, data).await.is_ok()
+        }
+        ChannelMsg::Eof => to_client.eof().await.is_ok(),
+        ChannelMsg::Close => false,
+        ChannelMsg::ExitStatus { exit_status } => to_client.exit_status(exit_status).await.is_ok(),
+        ChannelMsg::ExitSignal {
+            signal_name,
+            core_dumped,
+            error_message,
+            lang_tag,
+        } => handle
+            .exit_signal_request(id, signal_name, core_dumped, error_message, lang_tag)
+            .await
+            .is_ok(),
+        ChannelMsg::Success => handle.channel_success(id).await.is_ok(),
+        ChannelMsg::Failure => handle.channel_failure(id).await.is_ok(),
+        ChannelMsg::XonXoff { client_can_do } => {
+            handle.xon_xoff_request(id, client_can_do).await.is_ok()
+        }
+        _ => true,
     }
 }

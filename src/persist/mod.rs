@@ -410,7 +410,10 @@ fn is_verdict(e: &ConnectError) -> bool {
 
 /// An exclusive lock on `place`'s lock file, released when dropped; given
 /// up after `limit` (a stopped process holding it holds up nobody for long).
-async fn lock(place: &Place, limit: Duration) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
+pub(crate) async fn lock(
+    place: &Place,
+    limit: Duration,
+) -> Result<nix::fcntl::Flock<std::fs::File>, String> {
     let path = place.lock();
     let mut file = std::fs::OpenOptions::new()
         .create(true)

@@ -358,3 +358,47 @@ fn a_holder_keeps_no_descriptor_of_its_caller() {
     assert_eq!(holders(&w).len(), 1);
     w.roadie().args(["persist", "stop"]).run().code(0);
 }
+
+#[test]
+fn a_client_that_stops_reading_holds_up_no_other_invocation() {
+    let w = one_kept_host("60s");
+    connection_of(&w, &[]);
+    // Its stdout is never read: once the pipe is full, it stops reading the
+    // channel, and the server keeps sending.
+    let mut stalled = w
+        .roadie()
+        .args(["run", "staging", "--", "head -c 300000000 /dev/zero"])
+        .spawn();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--", "echo still served"])
+        .run_within(std::time::Duration::from_secs(60))
+        .code(0);
+    assert_eq!(ran.stdout, "still served\n");
+    stalled.kill().unwrap();
+    stalled.wait().unwrap();
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
+
+#[test]
+fn a_hung_holder_is_replaced_and_then_leaves_its_successor_alone() {
+    let w = one_kept_host("60s");
+    let first = connection_of(&w, &[]);
+    let hung = holders(&w)[0]["pid"].as_u64().unwrap();
+    crate::support::sh("kill", &["-STOP", &hung.to_string()], &[]);
+    // It accepts nothing: after the connect timeout it is set aside.
+    let second = connection_of(&w, &["--connect-timeout", "2"]);
+    assert_ne!(second, first);
+    let successor = holders(&w)[0]["pid"].as_u64().unwrap();
+    assert_ne!(successor, hung);
+    // Woken, the old one sees it was replaced, and goes without touching
+    // its successor's socket or record.
+    crate::support::sh("kill", &["-CONT", &hung.to_string()], &[]);
+    wait_for(|| !pid_alive(hung), "the replaced holder to exit");
+    let kept = holders(&w);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["pid"].as_u64(), Some(successor));
+    assert_eq!(connection_of(&w, &[]), second);
+    w.roadie().args(["persist", "stop"]).run().code(0);
+}
