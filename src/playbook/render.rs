@@ -443,10 +443,16 @@ impl Renderer<'_> {
         env.render_str(&source.text, minijinja::value::Serde(&self.context))
             .map_err(|e| {
                 let line = source.line + e.line().map_or(0, |l| l as u64).saturating_sub(1);
-                let why = self
+                let mut why = self
                     .unrendered
                     .explain(&e)
                     .unwrap_or_else(|| e.detail().map_or_else(|| e.to_string(), str::to_owned));
+                if source.text.contains("${#") && why.contains("comment") {
+                    why.push_str(
+                        " (`{#` starts a template comment: write the shell's `${#var}` as \
+                         `${{ '{#' | safe }}var}`)",
+                    );
+                }
                 self.error(Some(line), &format!("{what}: {why}"))
             })
     }
@@ -892,6 +898,33 @@ mod tests {
             "virtualenv/bin/python manage.py create_session 'o'\\''brien@example.com; rm -rf ~' check --deploy \"$HOME\"/sites/web1"
         );
         assert_eq!(command.cwd.as_deref(), Some("~/sites/web1"));
+    }
+
+    #[test]
+    fn a_shell_length_is_written_around_the_template_comment() {
+        let p = playbook("tasks:\n  t:\n    steps:\n      - run: echo ${#HOME}\n");
+        let e = plan_task(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("${{ '{#' | safe }}var}"), "{e}");
+        let p =
+            playbook("tasks:\n  t:\n    steps:\n      - run: \"echo ${{ '{#' | safe }}HOME}\"\n");
+        let plan = plan_task(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default(),
+        )
+        .unwrap();
+        assert_eq!(run_of(&plan, 0).script, "echo ${#HOME}");
     }
 
     #[test]
