@@ -282,10 +282,7 @@ fn listen(request: &HoldRequest, session: &Session) -> Result<(UnixListener, Arc
         auth_rejection_time_initial: Some(Duration::ZERO),
         inactivity_timeout: None,
         nodelay: true,
-        preferred: russh::Preferred {
-            cipher: std::borrow::Cow::Borrowed(&[russh::cipher::AES_256_GCM]),
-            ..russh::Preferred::default()
-        },
+        preferred: ssh::local_hop_algorithms(),
         ..server::Config::default()
     };
     Ok((
