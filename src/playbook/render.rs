@@ -875,6 +875,18 @@ mod tests {
         host
     }
 
+    /// The first task of `p` planned for [`host`], without params or .env.
+    fn plan_of(p: &Playbook) -> Result<Plan, PlaybookError> {
+        plan_task(
+            p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default(),
+        )
+    }
+
     fn run_of(plan: &Plan, i: usize) -> &RemoteCommand {
         match &plan[i].action {
             Action::Run { command, .. } => command,
@@ -903,27 +915,11 @@ mod tests {
     #[test]
     fn a_shell_length_is_written_around_the_template_comment() {
         let p = playbook("tasks:\n  t:\n    steps:\n      - run: echo ${#HOME}\n");
-        let e = plan_task(
-            &p,
-            &p.tasks[0],
-            &host(),
-            &BTreeMap::new(),
-            None,
-            &Extra::default(),
-        )
-        .unwrap_err();
+        let e = plan_of(&p).unwrap_err();
         assert!(e.message.contains("${{ '{#' | safe }}var}"), "{e}");
         let p =
             playbook("tasks:\n  t:\n    steps:\n      - run: \"echo ${{ '{#' | safe }}HOME}\"\n");
-        let plan = plan_task(
-            &p,
-            &p.tasks[0],
-            &host(),
-            &BTreeMap::new(),
-            None,
-            &Extra::default(),
-        )
-        .unwrap();
+        let plan = plan_of(&p).unwrap();
         assert_eq!(run_of(&plan, 0).script, "echo ${#HOME}");
     }
 
@@ -1027,15 +1023,7 @@ mod tests {
                 .contains("# on failure: echo rolling back")
         );
         // Without the server's home, `absolute` says what it lacks.
-        let e = plan_task(
-            &p,
-            &p.tasks[0],
-            &host(),
-            &BTreeMap::new(),
-            None,
-            &Extra::default(),
-        )
-        .unwrap_err();
+        let e = plan_of(&p).unwrap_err();
         assert!(e.message.contains("home"), "{e}");
     }
 
@@ -1044,15 +1032,7 @@ mod tests {
         let p = playbook(
             "tasks:\n  t:\n    params: {email: {description: who}}\n    steps:\n      - run: echo {{ emial }}\n",
         );
-        let e = plan_task(
-            &p,
-            &p.tasks[0],
-            &host(),
-            &BTreeMap::new(),
-            None,
-            &Extra::default(),
-        )
-        .unwrap_err();
+        let e = plan_of(&p).unwrap_err();
         assert!(e.message.contains("needs --param email=VALUE (who)"), "{e}");
         let params = BTreeMap::from([("email".to_owned(), "a@b".to_owned())]);
         let e = plan_task(&p, &p.tasks[0], &host(), &params, None, &Extra::default()).unwrap_err();
