@@ -56,7 +56,14 @@ pub struct RemoteCommand {
     pub secret_env: Vec<(String, String)>,
     pub cwd: Option<String>,
     pub sudo: Option<Sudo>,
+    /// Exported as `ROADIE_RUN` to the command (inside sudo too), so that
+    /// its processes can be found to stop it where sshd will not signal
+    /// them (see [`crate::ssh::Execution::stop`]).
+    pub marker: Option<String>,
 }
+
+/// The variable that marks the processes of one run.
+pub const MARKER_VAR: &str = "ROADIE_RUN";
 
 impl RemoteCommand {
     /// A shell command line, sent as it is (like `ssh HOST 'text'`).
@@ -128,7 +135,14 @@ impl RemoteCommand {
         } else {
             [].iter()
         });
-        let assignments: Vec<String> = env.map(|(n, v)| format!("{n}={}", quote(v))).collect();
+        let marker = self
+            .marker
+            .as_ref()
+            .map(|m| (MARKER_VAR.to_owned(), m.clone()));
+        let assignments: Vec<String> = env
+            .chain(marker.iter())
+            .map(|(n, v)| format!("{n}={}", quote(v)))
+            .collect();
         if assignments.is_empty() {
             self.script.clone()
         } else {

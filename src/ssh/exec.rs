@@ -111,6 +111,8 @@ impl Output {
 pub struct Execution<'a> {
     session: &'a Session,
     channel: Channel<Msg>,
+    /// The `ROADIE_RUN` value its processes carry.
+    marker: String,
     code: Option<u32>,
     signal: Option<String>,
     finished: bool,
@@ -133,6 +135,11 @@ impl Session {
             host: self.host.label.clone(),
             reason: e.to_string(),
         };
+        let marker = format!("{:016x}", rand::random::<u64>());
+        let command = RemoteCommand {
+            marker: Some(marker.clone()),
+            ..command.clone()
+        };
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         channel.exec(true, command.render()).await.map_err(lost)?;
         if let Some(own) = command.stdin() {
@@ -145,6 +152,7 @@ impl Session {
         Ok(Execution {
             session: self,
             channel,
+            marker,
             code: None,
             signal: None,
             finished: false,
@@ -224,9 +232,24 @@ impl Execution<'_> {
     }
 
     /// Ask the remote command to stop (SIGTERM) and close the channel.
+    /// sshd refuses signal requests for a root login (whose session it runs
+    /// in its privileged monitor): there roadie sends SIGTERM itself, over a
+    /// second channel, to the processes carrying this run's `ROADIE_RUN`
+    /// marker. (sudo passes sshd's signal on to its command.)
     pub async fn stop(self) {
         // Best effort: the command or the connection may already be gone.
         let _ = self.channel.signal(Sig::TERM).await;
         let _ = self.channel.close().await;
+        if self.session.host.user != "root" {
+            return;
+        }
+        let stop = RemoteCommand::shell(format!(
+            "for f in $(grep -lxzF {} /proc/[0-9]*/environ 2>/dev/null); do\n\
+             \tp=${{f#/proc/}}; kill -TERM \"${{p%/environ}}\" 2>/dev/null\n\
+             done\ntrue",
+            crate::command::quote(&format!("{}={}", crate::command::MARKER_VAR, self.marker))
+        ));
+        let _ =
+            tokio::time::timeout(self.session.host.connect_timeout, self.session.run(&stop)).await;
     }
 }

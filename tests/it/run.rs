@@ -404,6 +404,11 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         .code(0);
     // Root, and the password never reaches the command's stdin.
     assert_eq!(ran.stdout, "0\n");
+    // A sudo command: sudo passes sshd's signal on.
+    let pid_file =
+        std::path::PathBuf::from(format!("/tmp/roadie-sudo-stop-{}", std::process::id()));
+    let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
+    times_out_and_is_gone(&w, &["--sudo"], &pid_file, &script);
     // A sudo step of a task that applies the server's .env: the password
     // goes to sudo, the script (with the secrets) to the shell, via stdin.
     let site = w.shared_dir();
@@ -471,4 +476,42 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         "{}",
         ran.stderr
     );
+}
+
+/// Start `script` (which writes its shell's pid to `pid_file`, then stays
+/// quiet) with `--timeout 1` and `extra` arguments; insist that it times out
+/// and that its process is then gone on the server.
+fn times_out_and_is_gone(w: &World, extra: &[&str], pid_file: &std::path::Path, script: &str) {
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--timeout", "1"])
+        .args(extra)
+        .args(["--", script])
+        .env("ROADIE_SUDO_PASSWORD", "s3cret pass")
+        .run()
+        .code(124);
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .unwrap_or_else(|e| panic!("{e}: {ran:?}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let _ = std::fs::remove_file(pid_file);
+    let started = std::time::Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the command still runs after the timeout ({extra:?})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_timeout_stops_a_quiet_command_even_for_a_root_login() {
+    // sshd refuses signal requests for root logins: roadie ends the
+    // command's processes itself. (As another user, sshd's signal does it.)
+    let (w, _) = one_host();
+    let pid_file = w.path("quiet.pid");
+    let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
+    times_out_and_is_gone(&w, &[], &pid_file, &script);
 }
