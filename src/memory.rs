@@ -48,7 +48,13 @@ fn pid_file() -> String {
 pub fn watched(command: &RemoteCommand) -> (RemoteCommand, String) {
     let file = pid_file();
     let mut watched = command.clone();
-    watched.script = format!("printf %s \"$$\" >{}\n{}", quote(&file), command.script);
+    // Under sudo the file is root's: given to the login user (SUDO_UID), so
+    // that the sampler, running as that user, can remove it from /tmp.
+    watched.script = format!(
+        "printf %s \"$$\" >{file}\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {file} 2>/dev/null\n{}",
+        command.script,
+        file = quote(&file)
+    );
     (watched, file)
 }
 

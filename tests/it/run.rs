@@ -404,11 +404,7 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         .code(0);
     // Root, and the password never reaches the command's stdin.
     assert_eq!(ran.stdout, "0\n");
-    // A sudo command: sudo passes sshd's signal on.
-    let pid_file =
-        std::path::PathBuf::from(format!("/tmp/roadie-sudo-stop-{}", std::process::id()));
-    let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
-    times_out_and_is_gone(&w, &["--sudo"], &pid_file, &script);
+    sudo_leaves_nothing_running_or_behind(&w);
     // A sudo step of a task that applies the server's .env: the password
     // goes to sudo, the script (with the secrets) to the shell, via stdin.
     let site = w.shared_dir();
@@ -476,6 +472,37 @@ fn sudo_fails_fast_without_a_password_and_works_with_one() {
         "{}",
         ran.stderr
     );
+}
+
+/// With sudo: watching a command's memory leaves nothing behind in /tmp,
+/// and a timeout stops the command (sudo passes sshd's signal on).
+fn sudo_leaves_nothing_running_or_behind(w: &World) {
+    // Watching a sudo command's memory leaves nothing behind in /tmp.
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--sudo",
+            "--watch-memory",
+            "--",
+            "echo $$; sleep 0.5",
+        ])
+        .env("ROADIE_SUDO_PASSWORD", "s3cret pass")
+        .run()
+        .code(0);
+    let shell = ran.stdout.lines().next().unwrap().trim().to_owned();
+    for entry in std::fs::read_dir("/tmp").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".roadie-watch-") {
+            let pid = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            assert_ne!(pid, shell, "{name} left behind: {ran:?}");
+        }
+    }
+    let pid_file =
+        std::path::PathBuf::from(format!("/tmp/roadie-sudo-stop-{}", std::process::id()));
+    let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
+    times_out_and_is_gone(w, &["--sudo"], &pid_file, &script);
 }
 
 /// Start `script` (which writes its shell's pid to `pid_file`, then stays
