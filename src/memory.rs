@@ -303,7 +303,9 @@ mod tests {
         assert!(file.starts_with("/tmp/.roadie-watch-"));
         assert_eq!(
             watched.script,
-            format!("printf %s \"$$\" >{file}\npython3 t.py")
+            format!(
+                "printf %s \"$$\" >{file}\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {file} 2>/dev/null\npython3 t.py"
+            )
         );
     }
 }
