@@ -210,17 +210,16 @@ pub async fn execute(
             Ok(failure) => failure,
             // Stopped (a timeout, Ctrl-C): what cleans up still runs.
             Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
-                for rescues in [&step.on_failure, &on_failure] {
-                    rescue(
-                        session,
-                        rescues,
-                        &step.label,
-                        index,
-                        context.events,
-                        &mut envs,
-                    )
-                    .await?;
-                }
+                let rescues = [&step.on_failure[..], &on_failure[..]];
+                rescue(
+                    session,
+                    rescues,
+                    &step.label,
+                    index,
+                    context.events,
+                    &mut envs,
+                )
+                .await?;
                 return Err(stopped);
             }
             Err(other) => return Err(other),
@@ -233,31 +232,44 @@ pub async fn execute(
                 exit_code,
                 stderr,
             });
-            // The step's own, then the task's: each list until one fails.
-            for rescues in [&step.on_failure, &on_failure] {
-                rescue(
-                    session,
-                    rescues,
-                    &step.label,
-                    index,
-                    context.events,
-                    &mut envs,
-                )
-                .await?;
-            }
+            let rescues = [&step.on_failure[..], &on_failure[..]];
+            rescue(
+                session,
+                rescues,
+                &step.label,
+                index,
+                context.events,
+                &mut envs,
+            )
+            .await?;
             break;
         }
     }
     Ok(finished)
 }
 
-/// How long the steps that clean up after a failure may take, in all.
+/// How long each list of steps that clean up after a failure may take.
 const RESCUE_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Run `rescues` after step `index` (`label`) failed, until one fails: with
-/// a time limit of their own, and deaf to the interrupt that may have
+/// Run the `on_failure` lists after step `index` (`label`) failed: the
+/// step's own, then the task's, each until one of its steps fails; each list
+/// with a time limit of its own, and deaf to the interrupt that may have
 /// stopped the step (a second Ctrl-C still leaves at once).
 async fn rescue(
+    session: &Session,
+    lists: [&[PlannedStep]; 2],
+    label: &str,
+    index: usize,
+    events: &mpsc::Sender<Event>,
+    envs: &mut EnvFiles,
+) -> Result<(), Error> {
+    for rescues in lists {
+        Box::pin(rescue_list(session, rescues, label, index, events, envs)).await?;
+    }
+    Ok(())
+}
+
+async fn rescue_list(
     session: &Session,
     rescues: &[PlannedStep],
     label: &str,

@@ -9,7 +9,7 @@ use clap::Args;
 use console::style;
 use serde::Serialize;
 
-use super::{Global, output_result};
+use super::{Global, host_failed, output_result};
 use crate::diagnose::{
     CgroupMemory, Cgroups, Containers, Disk, Item, KernelLog, Memory, OomKill, Process, Report,
     Request, Scope, Since, TopProcesses,
@@ -99,25 +99,7 @@ fn report(hosts: &[Host], results: Vec<Result<Report, Error>>, json: bool) -> Re
                 output_result(text.and_then(|t| writeln!(out, "{t}")))?;
                 first = false;
             }
-            Err(error) => {
-                code = code.max(if several {
-                    exit_code::FAILED
-                } else {
-                    error.exit_code()
-                });
-                if matches!(error, Error::Refused(_)) {
-                    code = exit_code::REFUSED;
-                }
-                if json {
-                    let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": crate::error::report(&error)});
-                    output_result(writeln!(out, "{event}"))?;
-                }
-                eprintln!(
-                    "{} {}",
-                    style("roadie: error:").red().bold().for_stderr(),
-                    crate::error::report(&error)
-                );
-            }
+            Err(error) => code = host_failed(&mut out, host, &error, json, several, code)?,
         }
     }
     output_result(out.flush())?;

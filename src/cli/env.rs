@@ -7,7 +7,7 @@ use std::io::Write;
 use clap::Args;
 use serde::Serialize;
 
-use super::{Global, output_result};
+use super::{Global, host_failed, output_result};
 use crate::audit;
 use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
 use crate::error::{Error, exit_code};
@@ -270,19 +270,7 @@ fn report(
         let mut result = match result {
             Ok(result) => result,
             Err(error) => {
-                code = code.max(if several {
-                    exit_code::FAILED
-                } else {
-                    error.exit_code()
-                });
-                if matches!(error, Error::Refused(_)) {
-                    code = exit_code::REFUSED;
-                }
-                if json {
-                    let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": crate::error::report(&error)});
-                    output_result(writeln!(out, "{event}"))?;
-                }
-                eprintln!("roadie: error: {}", crate::error::report(&error));
+                code = host_failed(&mut out, host, &error, json, several, code)?;
                 continue;
             }
         };

@@ -264,6 +264,37 @@ fn fail(error: &Error, json: bool) -> i32 {
     error.exit_code()
 }
 
+/// Report that `host` failed with `error`: on stderr, and as an `error`
+/// event with --json. Returns the command's exit code with this failure
+/// counted: a refusal makes it 3; otherwise one host gives its error's code,
+/// several give 1.
+fn host_failed(
+    out: &mut impl std::io::Write,
+    host: &Host,
+    error: &Error,
+    json: bool,
+    several: bool,
+    code: i32,
+) -> Result<i32, Error> {
+    let message = crate::error::report(error);
+    if json {
+        let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": message});
+        output_result(writeln!(out, "{event}"))?;
+    }
+    eprintln!(
+        "{} {message}",
+        console::style("roadie: error:").red().bold().for_stderr()
+    );
+    if matches!(error, Error::Refused(_)) {
+        return Ok(exit_code::REFUSED);
+    }
+    Ok(code.max(if several {
+        exit_code::FAILED
+    } else {
+        error.exit_code()
+    }))
+}
+
 /// Treat a closed stdout (`roadie ... | head`) as a normal end.
 fn output_result(result: std::io::Result<()>) -> Result<(), Error> {
     match result {

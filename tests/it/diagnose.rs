@@ -125,6 +125,16 @@ impl Drop for DmesgRestrict {
 }
 
 /// The one `diagnose` event of a --json run.
+/// `roadie --json diagnose staging --since SINCE`: the one host's report.
+fn diagnose_since(w: &World, since: &str) -> serde_json::Value {
+    let ran = w
+        .roadie()
+        .args(["--json", "diagnose", "staging", "--since", since])
+        .run_within(Duration::from_secs(60))
+        .code(0);
+    report(&ran.stdout)
+}
+
 fn report(stdout: &str) -> serde_json::Value {
     let events: Vec<serde_json::Value> = stdout
         .lines()
@@ -151,12 +161,7 @@ fn diagnose_reports_a_cgroup_oom_kill_with_pid_name_and_constraint() {
     let group = MemoryGroup::new("kill");
     let pid = group.oom_kill();
     let (w, _) = World::one_host(150);
-    let ran = w
-        .roadie()
-        .args(["--json", "diagnose", "staging", "--since", "10m"])
-        .run_within(Duration::from_secs(60))
-        .code(0);
-    let report = report(&ran.stdout);
+    let report = diagnose_since(&w, "10m");
     let kill = kill_with_pid(&report, pid);
     assert_eq!(kill["process"], "python3", "{kill:#}");
     assert_eq!(kill["scope"], "cgroup", "{kill:#}");
@@ -290,12 +295,7 @@ fn diagnose_reads_dmesg_on_a_host_without_journalctl() {
     let server = w.server_with(&[addr(152)], &[&setenv]);
     let entry = w.entries(server)[0].clone();
     w.inventory("staging", &[entry], "");
-    let ran = w
-        .roadie()
-        .args(["--json", "diagnose", "staging", "--since", "10m"])
-        .run_within(Duration::from_secs(60))
-        .code(0);
-    let report = report(&ran.stdout);
+    let report = diagnose_since(&w, "10m");
     let log = &report["oom_kills"];
     assert_eq!(log["source"], "dmesg", "{report:#}");
     let notes = log["notes"].to_string();
@@ -313,12 +313,7 @@ fn diagnose_gives_a_partial_report_when_the_kernel_log_is_unreadable() {
     let _restrict = DmesgRestrict::on();
     let (w, _) = World::one_host(153);
     w.log_in_as(&unprivileged_user());
-    let ran = w
-        .roadie()
-        .args(["--json", "diagnose", "staging", "--since", "1h"])
-        .run_within(Duration::from_secs(60))
-        .code(0);
-    let report = report(&ran.stdout);
+    let report = diagnose_since(&w, "1h");
     assert_eq!(report["user"], "roadie-test");
     let why = report["oom_kills"]["unavailable"]
         .as_str()

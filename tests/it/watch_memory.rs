@@ -5,6 +5,13 @@
 use crate::support::{World, is_root, unprivileged_user};
 
 /// The `memory` of the one host event of a `--json` run.
+/// `roadie --json run staging WATCH -- SCRIPT`.
+fn watched(w: &World, watch: &str, script: &str) -> crate::support::Ran {
+    w.roadie()
+        .args(["--json", "run", "staging", watch, "--", script])
+        .run()
+}
+
 fn memory_of(ran: &crate::support::Ran) -> serde_json::Value {
     let events = ran.events();
     let host = events
@@ -21,18 +28,7 @@ fn the_peak_of_a_growing_process_is_reported() {
     let script = format!(
         "python3 -c \"import time; b = b'x' * ({allocated_mib} * 1024 * 1024); time.sleep(1.5)\""
     );
-    let ran = w
-        .roadie()
-        .args([
-            "--json",
-            "run",
-            "staging",
-            "--watch-memory=0.1",
-            "--",
-            &script,
-        ])
-        .run()
-        .code(0);
+    let ran = watched(&w, "--watch-memory=0.1", &script).code(0);
     let memory = memory_of(&ran);
     let peak_mib = memory["peak_kib"].as_f64().unwrap() / 1024.0;
     let wanted = f64::from(allocated_mib);
@@ -96,18 +92,7 @@ fn an_oom_kill_is_named_from_the_kernel_log() {
         "echo $$ > {}/cgroup.procs && exec python3 -c \"import time; b = []\nfor _ in range(64): b.append(b'x' * (8 * 1024 * 1024)); time.sleep(0.02)\"",
         cgroup.0.display()
     );
-    let ran = w
-        .roadie()
-        .args([
-            "--json",
-            "run",
-            "staging",
-            "--watch-memory=0.05",
-            "--",
-            &script,
-        ])
-        .run()
-        .code(137);
+    let ran = watched(&w, "--watch-memory=0.05", &script).code(137);
     let memory = memory_of(&ran);
     let line = memory["oom_kill"]
         .as_str()
@@ -133,18 +118,7 @@ fn a_kill_without_a_readable_kernel_log_is_said_to_be_unknown() {
     }
     let (w, _) = World::one_host(102);
     w.log_in_as(&unprivileged_user());
-    let ran = w
-        .roadie()
-        .args([
-            "--json",
-            "run",
-            "staging",
-            "--watch-memory=0.1",
-            "--",
-            "sleep 0.5; kill -KILL $$",
-        ])
-        .run()
-        .code(137);
+    let ran = watched(&w, "--watch-memory=0.1", "sleep 0.5; kill -KILL $$").code(137);
     let memory = memory_of(&ran);
     assert!(memory.get("oom_kill").is_none(), "{memory}");
     let unknown = memory["oom_unknown"]
