@@ -206,24 +206,16 @@ pub async fn execute(
     let mut envs = EnvFiles::default();
     let Plan { steps, on_failure } = plan;
     for (index, step) in steps.into_iter().enumerate() {
-        let failure = match run_planned(session, &step, context, &mut envs, &mut finished).await {
-            Ok(failure) => failure,
-            // Stopped (a timeout, Ctrl-C): what cleans up still runs.
-            Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
-                let rescues = [&step.on_failure[..], &on_failure[..]];
-                rescue(
-                    session,
-                    rescues,
-                    &step.label,
-                    index,
-                    context.events,
-                    &mut envs,
-                )
-                .await?;
-                return Err(stopped);
-            }
-            Err(other) => return Err(other),
-        };
+        let (failure, stopped) =
+            match run_planned(session, &step, context, &mut envs, &mut finished).await {
+                Ok(None) => continue,
+                Ok(Some(failure)) => (Some(failure), None),
+                // Stopped (a timeout, Ctrl-C): what cleans up still runs.
+                Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
+                    (None, Some(stopped))
+                }
+                Err(other) => return Err(other),
+            };
         if let Some((exit_code, stderr)) = failure {
             finished.status.code = Some(exit_code.map_or(1, |c| u32::try_from(c).unwrap_or(1)));
             finished.failed_step = Some(FailedStep {
@@ -232,18 +224,21 @@ pub async fn execute(
                 exit_code,
                 stderr,
             });
-            let rescues = [&step.on_failure[..], &on_failure[..]];
-            rescue(
-                session,
-                rescues,
-                &step.label,
-                index,
-                context.events,
-                &mut envs,
-            )
-            .await?;
-            break;
         }
+        let rescues = [&step.on_failure[..], &on_failure[..]];
+        rescue(
+            session,
+            rescues,
+            &step.label,
+            index,
+            context.events,
+            &mut envs,
+        )
+        .await?;
+        if let Some(stopped) = stopped {
+            return Err(stopped);
+        }
+        break;
     }
     Ok(finished)
 }
