@@ -87,8 +87,32 @@ fn echo(stream: TcpStream) {
 #[test]
 fn twenty_connections_at_once_and_a_stalled_one_blocks_nobody() {
     let (w, _) = World::one_host(70);
+    twenty_and_a_stalled_one(&w, &[]);
+}
+
+#[test]
+fn the_same_through_a_kept_connection() {
+    let (w, _) = World::one_host(72);
+    twenty_and_a_stalled_one(&w, &["--persist", "60s"]);
+    let kept = w
+        .roadie()
+        .args(["--json", "persist", "stop"])
+        .run()
+        .code(0)
+        .events();
+    assert_eq!(kept.len(), 1, "the tunnel went through a holder: {kept:?}");
+    assert_eq!(kept[0]["stopped"], true, "{kept:?}");
+}
+
+/// Through a tunnel (started with `extra` arguments): one client asks for
+/// 12 MiB and does not read it, twenty others echo 50 lines each meanwhile,
+/// then the first gets all of it.
+fn twenty_and_a_stalled_one(w: &World, extra: &[&str]) {
     let port = server(echo);
-    let tunnel = Tunnel::start(&w, &[&port.to_string()]);
+    let port = port.to_string();
+    let mut args = vec![port.as_str()];
+    args.extend_from_slice(extra);
+    let tunnel = Tunnel::start(w, &args);
     let local = tunnel.local();
     // One client asks for a lot and does not read it.
     let mut stalled = TcpStream::connect(&local).unwrap();
