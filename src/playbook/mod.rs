@@ -22,6 +22,7 @@
 //! the author writes `| safe`.
 
 mod render;
+mod shell_check;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -472,7 +473,7 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
     Ok(match kind {
         "run" => {
             let run = take(&mut schema.run).expect("the kind's field is given");
-            render::check_value_quoting(&run.text).map_err(at)?;
+            shell_check::check_value_quoting(&run.text).map_err(at)?;
             StepKind::Run(run)
         }
         "put" => StepKind::Put {

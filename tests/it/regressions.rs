@@ -1,0 +1,129 @@
+//! Regression tests for defects found by trying roadie as a new user would,
+//! under faults and with hostile input; each is named after what it guards.
+
+use crate::support::World;
+
+/// Two `roadie env --set` started together on one `.env` used to both pass
+/// the "only if unchanged" check, and one update was lost. On a namespace
+/// host (latency, unlike loopback, leaves the race open) twenty pairs of
+/// concurrent edits, each pair on a file of its own, must keep every key,
+/// and each `.env.bak` must be a version the second writer saw. (A large
+/// file makes each write take longer, so the writers overlap.)
+#[test]
+fn concurrent_env_edits_keep_every_key() {
+    let mut w = World::new();
+    let (_lan, _host) = w.netns_host();
+    let (data, site) = (w.path("netns-data"), w.path("netns-site"));
+    let padding = format!("PADDING={}\n", "x".repeat(2 << 20));
+    let editors: Vec<_> = (0..20)
+        .flat_map(|pair| {
+            std::fs::write(
+                data.join(format!("{pair}.env")),
+                format!("FIRST=1\n{padding}"),
+            )
+            .unwrap();
+            let file = format!("{}/{pair}.env", site.display());
+            ["A", "B"].map(|key| {
+                let roadie = w.roadie().args([
+                    "env",
+                    "staging",
+                    "--file",
+                    &file,
+                    "--set",
+                    &format!("{key}=1"),
+                ]);
+                std::thread::spawn(move || roadie.run())
+            })
+        })
+        .collect();
+    for editor in editors {
+        editor.join().unwrap().code(0).stdout_has("changed");
+    }
+    let has = |text: &str, key: &str| text.lines().any(|l| l == format!("{key}=1"));
+    for pair in 0..20 {
+        let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
+        let backup = std::fs::read_to_string(data.join(format!("{pair}.env.bak"))).unwrap();
+        for key in ["FIRST", "A", "B"] {
+            assert!(has(&now, key), "pair {pair}: {key} lost:\n{now}");
+        }
+        assert!(
+            has(&backup, "FIRST") && has(&backup, "A") != has(&backup, "B"),
+            "pair {pair}: the backup must be the version the second writer read:\n{backup}"
+        );
+    }
+}
+
+/// A `--param` value in shell arithmetic is evaluated again by bash however
+/// it is quoted (`$(( '$(cmd)' ))` runs cmd), even in a `read` task: such a
+/// template is refused when the playbook is read, and `| int` lets only an
+/// integer through.
+#[test]
+fn params_in_shell_arithmetic_cannot_run_commands() {
+    let (w, _entry) = World::one_host(71);
+    let pwned = w.path("pwned");
+    let injection = format!("n=$(touch {})", pwned.display());
+    w.write(
+        "playbooks/count.yaml",
+        "tasks:\n  next:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"echo $(( {{ n }} + 1 ))\"\n",
+    );
+    w.roadie()
+        .args(["task", "staging", "next", "--param", &injection])
+        .run()
+        .code(2)
+        .stderr_has("playbooks/count.yaml:6:")
+        .stderr_has("{{ n | int }}");
+    w.write(
+        "playbooks/count.yaml",
+        "tasks:\n  next:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"echo $(( {{ n | int }} + 1 ))\"\n",
+    );
+    w.roadie()
+        .args(["task", "staging", "next", "--param", &injection])
+        .run()
+        .code(2)
+        .stderr_has("is not an integer");
+    assert!(!pwned.exists(), "the parameter ran a command on the host");
+    let ran = w
+        .roadie()
+        .args(["task", "staging", "next", "--param", "n=41"])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "42\n");
+}
+
+/// `--grep X -n 3` used to grep the last 3 lines; it gives the last 3
+/// matches. A missing `--file` used to exit 0.
+#[test]
+fn logs_grep_counts_matches_and_a_missing_file_fails() {
+    let (w, _entry) = World::one_host(72);
+    let lines: String = (1..=30)
+        .map(|n| {
+            if n % 5 == 0 {
+                format!("match {n}\n")
+            } else {
+                format!("other {n}\n")
+            }
+        })
+        .collect();
+    let log = w.write("app.log", &lines);
+    let log = log.to_str().unwrap();
+    let ran = w
+        .roadie()
+        .args([
+            "logs", "staging", "--file", log, "--grep", "match", "-n", "3",
+        ])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "match 20\nmatch 25\nmatch 30\n");
+    let ran = w
+        .roadie()
+        .args(["logs", "staging", "--file", log, "--grep", "nothing"])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "");
+    let missing = w.path("missing.log");
+    w.roadie()
+        .args(["logs", "staging", "--file", missing.to_str().unwrap()])
+        .run()
+        .code(66)
+        .stderr_has("cannot read");
+}
