@@ -67,6 +67,7 @@ pub mod ssh_config;
 pub mod template;
 pub mod transfer;
 pub mod tunnel;
+mod yaml;
 
 pub use command::RemoteCommand;
 pub use error::Error;

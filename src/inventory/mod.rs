@@ -281,8 +281,8 @@ impl Inventory {
             }
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
-                let position = e.location().map(|l| (l.line(), l.column()));
-                at(position, first_line(&e.to_string()))
+                let (position, message) = crate::yaml::error_parts(&e);
+                at(position, message)
             })?
         };
         let home = crate::ssh_config::LocalUser::current().home;
@@ -468,10 +468,6 @@ fn tunnel_names(
         names.insert(name, text);
     }
     Ok(names)
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
 }
 
 fn is_sha256_fingerprint(s: &str) -> bool {

@@ -279,6 +279,7 @@ impl Renderer<'_> {
     fn error(&self, line: Option<u64>, message: &str) -> PlaybookError {
         PlaybookError {
             place: Some((self.playbook.origin.clone(), line)),
+            column: None,
             message: format!("task {}: {message}", self.task.name),
         }
     }

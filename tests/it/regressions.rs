@@ -127,3 +127,19 @@ fn logs_grep_counts_matches_and_a_missing_file_fails() {
         .code(66)
         .stderr_has("cannot read");
 }
+
+/// A malformed playbook used to name its place twice
+/// (`wipe.yaml:3: column 5: error: line 3 column 5: unknown field ...`).
+#[test]
+fn playbook_errors_name_their_place_once() {
+    let (w, _entry) = World::one_host(73);
+    w.write("playbooks/wipe.yaml", "tasks:\n  wipe:\n    stpes: []\n");
+    let ran = w.roadie().args(["tasks"]).run().code(2);
+    assert!(
+        ran.stderr
+            .contains("playbooks/wipe.yaml:3:5: unknown field `stpes`"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("line 3"), "{}", ran.stderr);
+}
