@@ -143,3 +143,32 @@ fn playbook_errors_name_their_place_once() {
     );
     assert!(!ran.stderr.contains("line 3"), "{}", ran.stderr);
 }
+
+/// A host listed under a protected and an unprotected environment used to
+/// exit 2 (a usage error) although the message called it a lock: every
+/// refusal by a safeguard is exit 3 and names its lock.
+#[test]
+fn inventory_sanity_refusals_exit_3() {
+    let (w, entry) = World::one_host(74);
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &format!("{text}  production:\n    protected: true\n    hosts: [\"{entry}\"]\n"),
+    );
+    let ran = w
+        .roadie()
+        .args(["--json", "run", "staging", "--", "true"])
+        .run()
+        .code(3);
+    assert!(
+        ran.stderr.contains("refused by the inventory-sanity lock")
+            || ran.stdout.contains("inventory-sanity"),
+        "{ran:?}"
+    );
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(3)
+        .stderr_has("refused by the inventory-sanity lock")
+        .stderr_has("listed under the protected environment 'production'");
+}
