@@ -143,7 +143,7 @@ pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
         for task in tasks {
             match task.await {
                 Ok(Err(e)) => {
-                    eprintln!("roadie: error: {}", crate::error::report(&e));
+                    stderr_line!("roadie: error: {}", crate::error::report(&e));
                     code = exit_code::FAILED;
                 }
                 // The log command failed there (its error is in its stderr):

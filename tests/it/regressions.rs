@@ -172,3 +172,35 @@ fn inventory_sanity_refusals_exit_3() {
         .stderr_has("refused by the inventory-sanity lock")
         .stderr_has("listed under the protected environment 'production'");
 }
+
+/// With stdout and stderr in one file (`2>&1`, a CI log), roadie's own
+/// `roadie: ...` lines used to land inside a line the command left
+/// unfinished: they start a line of their own.
+#[test]
+fn roadie_lines_start_a_line_when_stdout_and_stderr_share_a_file() {
+    let (w, _entry) = World::one_host(75);
+    let log = w.path("combined.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut roadie = w.roadie().args([
+        "run",
+        "staging",
+        "--timeout",
+        "1",
+        "--",
+        "printf 'no newline yet'; sleep 30",
+    ]);
+    let status = roadie
+        .command
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(124));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "no newline yet", "{text}");
+    assert!(
+        lines[1].starts_with("roadie: error: ") && lines[1].contains("timed out"),
+        "{text}"
+    );
+}
