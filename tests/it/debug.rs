@@ -136,6 +136,44 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
 }
 
 #[test]
+fn lines_a_client_sends_together_all_reach_the_shim() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let mut shard = Running(shard(&host, &dir));
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+    until(&mut stream, "(Pdb) ");
+    // One write: the three lines arrive at the shim together.
+    stream.write_all(b"p 1+1\np 2+2\nc\n").unwrap();
+    let answers = until(&mut stream, "(Pdb) 4\n");
+    assert!(answers.starts_with("2\n(Pdb) 4\n"), "{answers:?}");
+    // `c` was run too: the test run goes on to its end.
+    assert_eq!(wait_for(&mut shard.0).code(), Some(1));
+}
+
+/// The exit status of `child`, which must end within 60 s.
+fn wait_for(child: &mut Child) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still running after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
     let mut w = World::new();
     let (_lan, host) = w.netns_host();
