@@ -327,6 +327,55 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
 }
 
 #[test]
+fn a_web_pdb_session_ends_when_its_server_stops() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    // Debugged in a thread: when the thread ends, web-pdb stops its server;
+    // the process lives on.
+    let script = w.write(
+        "debugged.py",
+        "import threading, time, web_pdb\n\
+         def debugged():\n    x = 41\n    web_pdb.set_trace(port=5555)\n    return x\n\
+         thread = threading.Thread(target=debugged)\nthread.start()\nthread.join()\ntime.sleep(120)\n",
+    );
+    let mut debugged = Running(
+        on(&host)
+            .arg(python())
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    assert_eq!(session["kind"], "web-pdb");
+    // The browser's part: a WebSocket on /ws, and `c` sent through it.
+    let local = session["local"].as_str().unwrap();
+    let mut socket = TcpStream::connect(local).unwrap();
+    write!(
+        socket,
+        "GET /ws HTTP/1.1\r\nHost: {local}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: cm9hZGllIHRlc3Qga2V5IQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    assert!(until(&mut socket, "\r\n\r\n").starts_with("HTTP/1.1 101"));
+    // A masked text frame (mask key 0) holding "c".
+    socket.write_all(&[0x81, 0x81, 0, 0, 0, 0, b'c']).unwrap();
+    let ended = next_of(&events, &["debug_session_attached", "debug_session_ended"]);
+    assert_eq!(ended["event"], "debug_session_ended", "{ended}");
+    assert!(
+        debugged.0.try_wait().unwrap().is_none(),
+        "the end was told only when the process exited"
+    );
+}
+
+#[test]
 fn debug_runs_pytest_and_attaches_this_terminal() {
     let mut w = World::new();
     let (_lan, _host) = w.netns_host();
