@@ -62,14 +62,52 @@ impl Waiting {
     }
 }
 
+/// Where a session seen waiting before is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Listening for a client.
+    Waiting,
+    /// A remote-pdb session serving its one client: it stopped listening,
+    /// but its process holds a connection on the port it listened on.
+    Attached,
+    /// Its process is gone, or it has no socket on that port at all.
+    Ended,
+}
+
+/// What the discovery script found on a server.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Sessions waiting for a client.
+    pub waiting: Vec<Waiting>,
+    /// `(pid, local port)` of every connected socket of a debugger process.
+    pub connected: Vec<(u32, u16)>,
+}
+
+impl Found {
+    /// The state now of the session `seen` waiting before.
+    pub fn state_of(&self, seen: &Waiting) -> State {
+        let key = (seen.pid, seen.port);
+        if self.waiting.iter().any(|w| (w.pid, w.port) == key) {
+            State::Waiting
+        } else if seen.kind == Kind::RemotePdb && self.connected.contains(&key) {
+            // web-pdb listens as long as its server runs: once that stops,
+            // its session has ended, whatever connections linger.
+            State::Attached
+        } else {
+            State::Ended
+        }
+    }
+}
+
 /// The discovery script. Its own text never contains the markers it looks
-/// for, so it does not find itself. One line per waiting socket:
-/// `PID<TAB>KIND<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>COMMAND`.
+/// for, so it does not find itself. One line per socket of a debugger
+/// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>COMMAND`,
+/// STATE `listen` or `connected`.
 const DISCOVER: &str = r#"
 r=remote; w=web; p=pdb
 markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|REMOTE_PDB|WEB_PDB"
-listening=$(awk 'FNR > 1 && $4 == "0A" { print $10, $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
-[ -n "$listening" ] || exit 0
+sockets=$(awk 'FNR > 1 && $10 != 0 { print $10, ($4 == "0A" ? "listen" : "connected"), $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+[ -n "$sockets" ] || exit 0
 pids=$(grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -u)
 for pid in $pids; do
   [ "$pid" = "$$" ] && continue
@@ -83,13 +121,15 @@ for pid in $pids; do
   inodes=$(for fd in /proc/$pid/fd/*; do readlink "$fd" 2>/dev/null; done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
   [ -n "$inodes" ] || continue
   for inode in $inodes; do
-    address=$(printf '%s\n' "$listening" | awk -v i="$inode" '$1 == i { print $2; exit }')
-    [ -n "$address" ] || continue
+    socket=$(printf '%s\n' "$sockets" | awk -v i="$inode" '$1 == i { print $2, $3; exit }')
+    [ -n "$socket" ] || continue
+    state=${socket% *}
+    address=${socket#* }
     port=$(printf '%d' "0x${address##*:}")
     test=""
     note="/tmp/roadie-${p}-$pid-$port.json"
-    [ -r "$note" ] && test=$(sed -n 's/.*"test": *"\([^"]*\)".*/\1/p' "$note")
-    printf '%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$address" "$test" "$command"
+    [ "$state" = listen ] && [ -r "$note" ] && test=$(sed -n 's/.*"test": *"\([^"]*\)".*/\1/p' "$note")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$command"
   done
 done
 "#;
@@ -116,36 +156,40 @@ fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
 }
 
 /// The lines the discovery script printed.
-pub fn parse(output: &str) -> Vec<Waiting> {
-    let mut found: Vec<Waiting> = output
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.splitn(5, '\t').collect();
-            let [pid, kind, socket, test, command] = fields.as_slice() else {
-                return None;
-            };
-            let (address, port) = parse_socket(socket)?;
-            Some(Waiting {
-                pid: pid.parse().ok()?,
-                kind: if *kind == "web-pdb" {
-                    Kind::WebPdb
-                } else {
-                    Kind::RemotePdb
-                },
-                address,
-                port,
-                test: (!test.is_empty()).then(|| (*test).to_owned()),
-                command: command.trim_end().to_owned(),
-            })
-        })
-        .collect();
-    found.sort_by_key(|w| (w.pid, w.port));
-    found.dedup_by_key(|w| (w.pid, w.port));
+pub fn parse(output: &str) -> Found {
+    let mut found = Found::default();
+    for line in output.lines() {
+        let fields: Vec<&str> = line.splitn(6, '\t').collect();
+        let [pid, kind, state, socket, test, command] = fields.as_slice() else {
+            continue;
+        };
+        let (Ok(pid), Some((address, port))) = (pid.parse(), parse_socket(socket)) else {
+            continue;
+        };
+        if *state != "listen" {
+            found.connected.push((pid, port));
+            continue;
+        }
+        found.waiting.push(Waiting {
+            pid,
+            kind: if *kind == "web-pdb" {
+                Kind::WebPdb
+            } else {
+                Kind::RemotePdb
+            },
+            address,
+            port,
+            test: (!test.is_empty()).then(|| (*test).to_owned()),
+            command: command.trim_end().to_owned(),
+        });
+    }
+    found.waiting.sort_by_key(|w| (w.pid, w.port));
+    found.waiting.dedup_by_key(|w| (w.pid, w.port));
     found
 }
 
-/// The debugger sessions waiting on the server `session` reaches.
-pub async fn discover(session: &Session) -> Result<Vec<Waiting>, Error> {
+/// The debugger sessions on the server `session` reaches.
+pub async fn discover(session: &Session) -> Result<Found, Error> {
     let output = session.run(&RemoteCommand::shell(DISCOVER)).await?;
     if !output.status.success() {
         return Err(Error::Remote {
@@ -195,9 +239,11 @@ mod tests {
 
     #[test]
     fn script_lines() {
-        let found = parse(
-            "42\tremote-pdb\t0100007F:1C20\ttests/test_x.py::test_a (call)\tpython -m pytest --pdb \n43\tweb-pdb\t00000000:15B3\t\tpython t.py \nnonsense\n",
+        let all = parse(
+            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\tpython x.py \nnonsense\n",
         );
+        assert_eq!(all.connected, [(44, 7201)]);
+        let found = &all.waiting;
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].port, 7200);
         assert_eq!(
@@ -212,6 +258,37 @@ mod tests {
             !DISCOVER.contains("remote_pdb"),
             "the script would find itself"
         );
+    }
+
+    #[test]
+    fn attached_and_ended_are_told_apart() {
+        let seen = |kind| Waiting {
+            pid: 42,
+            kind,
+            address: "127.0.0.1".parse().unwrap(),
+            port: 7200,
+            test: None,
+            command: "python".into(),
+        };
+        let remote = seen(Kind::RemotePdb);
+        let listening = Found {
+            waiting: vec![remote.clone()],
+            connected: vec![(42, 7200)],
+        };
+        assert_eq!(listening.state_of(&remote), State::Waiting);
+        let serving = Found {
+            waiting: Vec::new(),
+            connected: vec![(42, 7200), (42, 5432)],
+        };
+        assert_eq!(serving.state_of(&remote), State::Attached);
+        // The same pid with a connection on another port only: ended.
+        let other = Found {
+            waiting: Vec::new(),
+            connected: vec![(42, 5432), (43, 7200)],
+        };
+        assert_eq!(other.state_of(&remote), State::Ended);
+        // web-pdb's server stopped: ended, though a connection lingers.
+        assert_eq!(serving.state_of(&seen(Kind::WebPdb)), State::Ended);
     }
 
     #[test]

@@ -344,6 +344,7 @@ async fn debug_a_failing_test(
         // Ours: other debuggers may be waiting on this machine too.
         let ours = crate::debug::discover(session)
             .await?
+            .waiting
             .into_iter()
             .find(|w| w.test.as_deref().is_some_and(|t| t.contains("test_basket")));
         if let Some(found) = ours {

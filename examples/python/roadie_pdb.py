@@ -50,8 +50,11 @@ class RemotePdb(pdb.Pdb):
             super().__init__(stdin=open(os.devnull), stdout=open(os.devnull, "w"))
             return
         sys.stderr.write(f"RemotePdb accepted connection from {address}\n")
-        self._handle = self._connection.makefile("rw")
-        super().__init__(stdin=self._handle, stdout=self._handle)
+        # Separate files for reading and writing: one "rw" file drops what it
+        # has read ahead (lines a client sent together) each time it writes.
+        self._reader = self._connection.makefile("r")
+        self._writer = self._connection.makefile("w")
+        super().__init__(stdin=self._reader, stdout=self._writer)
         self.prompt = "(Pdb) "
 
     def interaction(self, *args, **kwargs):
@@ -61,7 +64,8 @@ class RemotePdb(pdb.Pdb):
 
     def _close(self):
         if self._connection is not None:
-            self._handle.close()
+            self._reader.close()
+            self._writer.close()
             self._connection.close()
             self._connection = None
 

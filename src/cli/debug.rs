@@ -2,7 +2,7 @@
 //! sessions waiting on the hosts, tunnel to each, announce them, and
 //! optionally connect this terminal to them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Global, parse_duration};
 use crate::command::{RemoteCommand, quote};
-use crate::debug::{Kind, SHIM, Waiting, discover};
+use crate::debug::{Found, Kind, SHIM, State, Waiting, discover};
 use crate::error::{Error, exit_code};
 use crate::guard::{Intent, SafetyClass};
 use crate::output::{Event, Mode, Renderer, Stream};
@@ -49,11 +49,14 @@ pub struct DebugArgs {
     pub command: Vec<String>,
 }
 
-/// What `roadie debug` reports.
+/// What `roadie debug` reports (events `debug_session`,
+/// `debug_session_attached`, `debug_session_ended`).
 #[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[serde(tag = "event")]
 enum DebugEvent {
-    DebugSession {
+    /// A session waits for a client.
+    #[serde(rename = "debug_session")]
+    Waiting {
         host: String,
         #[serde(flatten)]
         waiting: Waiting,
@@ -63,17 +66,17 @@ enum DebugEvent {
         connect: String,
         exposed: bool,
     },
-    DebugSessionEnded {
-        host: String,
-        pid: u32,
-        port: u16,
-    },
+    /// A client is connected: the session no longer listens, but lives.
+    #[serde(rename = "debug_session_attached")]
+    Attached { host: String, pid: u32, port: u16 },
+    #[serde(rename = "debug_session_ended")]
+    Ended { host: String, pid: u32, port: u16 },
 }
 
 impl DebugEvent {
     fn describe(&self) -> String {
         match self {
-            DebugEvent::DebugSession {
+            DebugEvent::Waiting {
                 host,
                 waiting,
                 connect,
@@ -98,18 +101,45 @@ impl DebugEvent {
                     waiting.kind, waiting.pid, waiting.port
                 )
             }
-            DebugEvent::DebugSessionEnded { host, pid, port } => {
+            DebugEvent::Attached { host, pid, port } => {
+                format!("{host}: the session on port {port} (pid {pid}) has a client attached")
+            }
+            DebugEvent::Ended { host, pid, port } => {
                 format!("{host}: the session on port {port} (pid {pid}) ended")
             }
         }
     }
 }
 
-/// A session being watched: its tunnel and how to reach it.
+/// A session being watched: its tunnel, how to reach it, and its state.
 struct Tracked {
     host: String,
     waiting: Waiting,
+    /// The local end of the tunnel to it.
+    local: SocketAddr,
+    state: State,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Tracked {
+    /// The event telling that it is in its current state.
+    fn event(&self) -> DebugEvent {
+        let (host, pid, port) = (self.host.clone(), self.waiting.pid, self.waiting.port);
+        match self.state {
+            State::Waiting => DebugEvent::Waiting {
+                host,
+                waiting: self.waiting.clone(),
+                local: self.local.to_string(),
+                connect: match self.waiting.kind {
+                    Kind::RemotePdb => format!("nc {} {}", self.local.ip(), self.local.port()),
+                    Kind::WebPdb => format!("http://{}/", self.local),
+                },
+                exposed: self.waiting.exposed(),
+            },
+            State::Attached => DebugEvent::Attached { host, pid, port },
+            State::Ended => DebugEvent::Ended { host, pid, port },
+        }
+    }
 }
 
 /// Looks for sessions on every host and keeps a tunnel to each.
@@ -119,73 +149,69 @@ struct Watcher {
 }
 
 impl Watcher {
-    /// Look again; what appeared and what ended.
+    /// Look again; what appeared, and what changed state.
     async fn poll(&mut self) -> Vec<DebugEvent> {
         let mut events = Vec::new();
-        let mut seen = Vec::new();
-        for (index, link) in self.links.iter().enumerate() {
+        for (index, link) in self.links.clone().into_iter().enumerate() {
+            // Down, or the look failed: keep what we know until it works.
             let Some(session) = link.session(Duration::from_millis(100)).await else {
-                // Down: keep what we know until the host is back.
-                seen.extend(self.tracked.keys().filter(|k| k.0 == index).copied());
                 continue;
             };
             let Ok(found) = discover(&session).await else {
-                seen.extend(self.tracked.keys().filter(|k| k.0 == index).copied());
                 continue;
             };
-            for waiting in found {
+            events.extend(self.update(index, &found));
+            for waiting in found.waiting {
                 let key = (index, waiting.pid, waiting.port);
-                seen.push(key);
                 if self.tracked.contains_key(&key) {
                     continue;
                 }
-                let remote = Remote {
-                    host: waiting.reach(),
-                    port: waiting.port,
-                };
-                let bind = SocketAddr::from(([127, 0, 0, 1], 0));
-                let Ok((local, task)) = forward(link.clone(), bind, remote, None).await else {
-                    continue;
-                };
-                let connect = match waiting.kind {
-                    Kind::RemotePdb => format!("nc {} {}", local.ip(), local.port()),
-                    Kind::WebPdb => format!("http://{local}/"),
-                };
-                events.push(DebugEvent::DebugSession {
-                    host: link.label().to_owned(),
-                    waiting: waiting.clone(),
-                    local: local.to_string(),
-                    connect,
-                    exposed: waiting.exposed(),
-                });
-                self.tracked.insert(
-                    key,
-                    Tracked {
-                        host: link.label().to_owned(),
-                        waiting,
-                        task,
-                    },
-                );
-            }
-        }
-        let gone: Vec<_> = self
-            .tracked
-            .keys()
-            .filter(|k| !seen.contains(k))
-            .copied()
-            .collect();
-        for key in gone {
-            if let Some(t) = self.tracked.remove(&key) {
-                t.task.abort();
-                events.push(DebugEvent::DebugSessionEnded {
-                    host: t.host,
-                    pid: t.waiting.pid,
-                    port: t.waiting.port,
-                });
+                if let Some(tracked) = track(&link, waiting).await {
+                    events.push(tracked.event());
+                    self.tracked.insert(key, tracked);
+                }
             }
         }
         events
     }
+
+    /// The known sessions of host `index` brought to what `found` says;
+    /// the changes, and ended ones are dropped with their tunnels.
+    fn update(&mut self, index: usize, found: &Found) -> Vec<DebugEvent> {
+        let mut events = Vec::new();
+        self.tracked.retain(|key, tracked| {
+            if key.0 != index {
+                return true;
+            }
+            let now = found.state_of(&tracked.waiting);
+            if now != tracked.state {
+                tracked.state = now;
+                events.push(tracked.event());
+            }
+            if now == State::Ended {
+                tracked.task.abort();
+            }
+            now != State::Ended
+        });
+        events
+    }
+}
+
+/// A tunnel to a new waiting session on `link`'s host.
+async fn track(link: &Arc<Link>, waiting: Waiting) -> Option<Tracked> {
+    let remote = Remote {
+        host: waiting.reach(),
+        port: waiting.port,
+    };
+    let bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    let (local, task) = forward(link.clone(), bind, remote, None).await.ok()?;
+    Some(Tracked {
+        host: link.label().to_owned(),
+        waiting,
+        local,
+        state: State::Waiting,
+        task,
+    })
 }
 
 fn announce(event: &DebugEvent, json: bool) {
@@ -208,7 +234,7 @@ pub async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
         })
         .await;
         for (host, result) in hosts.iter().zip(results) {
-            for waiting in result? {
+            for waiting in result?.waiting {
                 if global.json {
                     println!(
                         "{}",
@@ -268,7 +294,8 @@ pub async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
     let (output_sender, mut outputs) = mpsc::unbounded_channel();
     let mut console = Console {
         active: args.attach,
-        known: Vec::new(),
+        known: BTreeMap::new(),
+        numbered: 0,
         current: None,
         output_sender,
     };
@@ -365,51 +392,80 @@ async fn run_tests(
     Ok(exit_code::FAILED)
 }
 
-/// Output of an attached session (`None`: it ended), by its index.
+/// Output of an attached session (`None`: it ended), by its number.
 type SessionOutput = (usize, Option<Vec<u8>>);
+
+/// A live remote-pdb session this terminal can attach to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    host: String,
+    pid: u32,
+    port: u16,
+    local: SocketAddr,
+}
 
 /// This terminal connected to remote-pdb sessions, one at a time.
 struct Console {
     active: bool,
-    /// Sessions known, in the order they appeared: (host, pid, port, local).
-    known: Vec<(String, u32, u16, SocketAddr)>,
-    /// The connected session (index into `known`) and its writer.
+    /// Live sessions by number (1, 2, ... in the order they appeared).
+    known: BTreeMap<usize, Known>,
+    /// The last number given.
+    numbered: usize,
+    /// The connected session (its number) and its writer.
     current: Option<(usize, tokio::net::tcp::OwnedWriteHalf)>,
     output_sender: mpsc::UnboundedSender<SessionOutput>,
 }
 
 impl Console {
-    /// A session appeared: attach if nothing is attached yet.
+    /// A session appeared (attach if nothing is attached yet) or ended.
     async fn offer(&mut self, event: &DebugEvent) {
         if !self.active {
             return;
         }
         match event {
-            DebugEvent::DebugSession {
+            DebugEvent::Waiting {
                 host,
                 waiting,
                 local,
                 ..
             } if waiting.kind == Kind::RemotePdb => {
                 let Ok(local) = local.parse() else { return };
-                self.known
-                    .push((host.clone(), waiting.pid, waiting.port, local));
+                let known = Known {
+                    host: host.clone(),
+                    pid: waiting.pid,
+                    port: waiting.port,
+                    local,
+                };
+                if self.known.values().any(|k| *k == known) {
+                    return; // waiting again after a client left
+                }
+                self.numbered += 1;
+                self.known.insert(self.numbered, known);
                 if self.current.is_none() {
-                    self.switch(self.known.len() - 1).await;
+                    self.switch(self.numbered).await;
                 } else {
                     stderr_line!(
                         "roadie: another session is waiting: `:switch {}` to go there",
-                        self.known.len()
+                        self.numbered
                     );
                 }
             }
+            DebugEvent::Ended { host, pid, port } => self
+                .known
+                .retain(|_, k| (&k.host, k.pid, k.port) != (host, *pid, *port)),
             _ => {}
         }
     }
 
-    async fn switch(&mut self, index: usize) {
-        let Some((host, pid, port, local)) = self.known.get(index).cloned() else {
-            stderr_line!("roadie: no session {}; `:sessions` lists them", index + 1);
+    async fn switch(&mut self, number: usize) {
+        let Some(Known {
+            host,
+            pid,
+            port,
+            local,
+        }) = self.known.get(&number).cloned()
+        else {
+            stderr_line!("roadie: no session {number}; `:sessions` lists them");
             return;
         };
         match TcpStream::connect(local).await {
@@ -421,29 +477,26 @@ impl Console {
                     loop {
                         match read.read(&mut buffer).await {
                             Ok(0) | Err(_) => {
-                                let _ = sender.send((index, None));
+                                let _ = sender.send((number, None));
                                 return;
                             }
                             Ok(n) => {
-                                let _ = sender.send((index, Some(buffer[..n].to_vec())));
+                                let _ = sender.send((number, Some(buffer[..n].to_vec())));
                             }
                         }
                     }
                 });
-                stderr_line!(
-                    "roadie: attached to {host} pid {pid} port {port} (session {})",
-                    index + 1
-                );
-                self.current = Some((index, write));
+                stderr_line!("roadie: attached to {host} pid {pid} port {port} (session {number})");
+                self.current = Some((number, write));
             }
             Err(e) => stderr_line!("roadie: cannot attach to {host} port {port}: {e}"),
         }
     }
 
-    fn output(&mut self, (index, data): SessionOutput) {
+    fn output(&mut self, (number, data): SessionOutput) {
         let current = self.current.as_ref().map(|(i, _)| *i);
         match data {
-            Some(bytes) if current == Some(index) => {
+            Some(bytes) if current == Some(number) => {
                 use std::io::Write;
                 let mut out = std::io::stdout();
                 let _ = out.write_all(&bytes);
@@ -451,7 +504,7 @@ impl Console {
             }
             Some(_) => {}
             None => {
-                if current == Some(index) {
+                if current == Some(number) {
                     self.current = None;
                     stderr_line!(
                         "\nroadie: the session ended (continued, quit, or the connection dropped)"
@@ -473,11 +526,17 @@ impl Console {
                 words.next().and_then(|n| n.parse::<usize>().ok()),
             ) {
                 (Some("sessions"), _) => {
-                    for (i, (host, pid, port, local)) in self.known.iter().enumerate() {
-                        stderr_line!("{}: {host} pid {pid} port {port} (local {local})", i + 1);
+                    for (number, k) in &self.known {
+                        stderr_line!(
+                            "{number}: {} pid {} port {} (local {})",
+                            k.host,
+                            k.pid,
+                            k.port,
+                            k.local
+                        );
                     }
                 }
-                (Some("switch"), Some(n)) if n > 0 => self.switch(n - 1).await,
+                (Some("switch"), Some(n)) => self.switch(n).await,
                 _ => stderr_line!(
                     "roadie: `:sessions` lists the sessions, `:switch N` attaches to one; other lines go to the session"
                 ),

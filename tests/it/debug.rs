@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::support::django::venv;
 use crate::support::netns::NetHost;
@@ -72,11 +72,19 @@ fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> 
 }
 
 fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> serde_json::Value {
+    next_of(events, &[kind])
+}
+
+/// The next event of one of `kinds` (waiting up to 60 s).
+fn next_of(
+    events: &std::sync::mpsc::Receiver<serde_json::Value>,
+    kinds: &[&str],
+) -> serde_json::Value {
     loop {
         let event = events
             .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("no {kind} event"));
-        if event["event"] == kind {
+            .unwrap_or_else(|_| panic!("no {kinds:?} event"));
+        if kinds.iter().any(|kind| event["event"] == *kind) {
             return event;
         }
     }
@@ -136,6 +144,141 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
 }
 
 #[test]
+fn lines_a_client_sends_together_all_reach_the_shim() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let mut shard = Running(shard(&host, &dir));
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+    until(&mut stream, "(Pdb) ");
+    // One write: the three lines arrive at the shim together.
+    stream.write_all(b"p 1+1\np 2+2\nc\n").unwrap();
+    let answers = until(&mut stream, "(Pdb) 4\n");
+    assert!(answers.starts_with("2\n(Pdb) 4\n"), "{answers:?}");
+    // `c` was run too: the test run goes on to its end.
+    assert_eq!(wait_for(&mut shard.0).code(), Some(1));
+}
+
+/// The exit status of `child`, which must end within 60 s.
+fn wait_for(child: &mut Child) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "still running after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_attached_session_is_told_apart_from_an_ended_one() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let mut shard = Running(shard(&host, &dir));
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+    until(&mut stream, "(Pdb) ");
+    let attached = next_of(&events, &["debug_session_attached", "debug_session_ended"]);
+    assert_eq!(attached["event"], "debug_session_attached", "{attached}");
+    assert_eq!(attached["pid"], session["pid"]);
+    assert_eq!(attached["port"], session["port"]);
+    // Ten more looks while the client stays: none calls it ended.
+    let quiet_until = Instant::now() + Duration::from_secs(2);
+    while let Some(left) = quiet_until.checked_duration_since(Instant::now()) {
+        if let Ok(event) = events.recv_timeout(left) {
+            assert_ne!(event["event"], "debug_session_ended", "{event}");
+        }
+    }
+    stream.write_all(b"p 1+1\n").unwrap();
+    assert!(until(&mut stream, "(Pdb) ").starts_with("2\n"));
+    stream.write_all(b"c\n").unwrap();
+    let ended = next(&events, "debug_session_ended");
+    assert_eq!(ended["pid"], session["pid"]);
+    assert_eq!(wait_for(&mut shard.0).code(), Some(1));
+}
+
+#[test]
+fn sessions_lists_only_live_ones() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let dir = tests_dir(&w);
+    let _shards: Vec<Running> = (0..2).map(|_| Running(shard(&host, &dir))).collect();
+    let mut roadie = Running(
+        w.roadie()
+            .args(["debug", "staging", "--attach", "--interval", "0.2"])
+            .spawn(),
+    );
+    let mut stdin = roadie.0.stdin.take().unwrap();
+    let said = lines_of(roadie.0.stderr.take().unwrap());
+    let attached = said_until(&said, "attached to ").pop().unwrap();
+    let pid = attached
+        .split(" pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .to_owned();
+    said_until(&said, "another session is waiting");
+    stdin.write_all(b"c\n").unwrap();
+    said_until(&said, &format!("(pid {pid}) ended"));
+    stdin.write_all(b":sessions\n").unwrap();
+    // The second, still waiting, is listed; the first, ended, is not.
+    let listed = said_until(&said, "2: ");
+    assert!(
+        !listed.last().unwrap().contains(&format!(" pid {pid} ")),
+        "{listed:?}"
+    );
+    assert!(
+        listed.iter().all(|line| !line.starts_with("1: ")),
+        "the ended session is still listed: {listed:?}"
+    );
+}
+
+/// The lines `pipe` gives, as they come.
+fn lines_of(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    lines
+}
+
+/// The lines up to the next one containing `text`, which comes last
+/// (waiting up to 60 s).
+fn said_until(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
+    let mut said = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("roadie never said {text:?}: {said:?}"));
+        let found = line.contains(text);
+        said.push(line);
+        if found {
+            return said;
+        }
+    }
+}
+
+#[test]
 fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
     let mut w = World::new();
     let (_lan, host) = w.netns_host();
@@ -181,6 +324,55 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
     assert!(frame["locals"].to_string().contains("41"), "{frame}");
     drop(debugged);
     next(&events, "debug_session_ended");
+}
+
+#[test]
+fn a_web_pdb_session_ends_when_its_server_stops() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    // Debugged in a thread: when the thread ends, web-pdb stops its server;
+    // the process lives on.
+    let script = w.write(
+        "debugged.py",
+        "import threading, time, web_pdb\n\
+         def debugged():\n    x = 41\n    web_pdb.set_trace(port=5555)\n    return x\n\
+         thread = threading.Thread(target=debugged)\nthread.start()\nthread.join()\ntime.sleep(120)\n",
+    );
+    let mut debugged = Running(
+        on(&host)
+            .arg(python())
+            .arg(&script)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    assert_eq!(session["kind"], "web-pdb");
+    // The browser's part: a WebSocket on /ws, and `c` sent through it.
+    let local = session["local"].as_str().unwrap();
+    let mut socket = TcpStream::connect(local).unwrap();
+    write!(
+        socket,
+        "GET /ws HTTP/1.1\r\nHost: {local}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: cm9hZGllIHRlc3Qga2V5IQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .unwrap();
+    assert!(until(&mut socket, "\r\n\r\n").starts_with("HTTP/1.1 101"));
+    // A masked text frame (mask key 0) holding "c".
+    socket.write_all(&[0x81, 0x81, 0, 0, 0, 0, b'c']).unwrap();
+    let ended = next_of(&events, &["debug_session_attached", "debug_session_ended"]);
+    assert_eq!(ended["event"], "debug_session_ended", "{ended}");
+    assert!(
+        debugged.0.try_wait().unwrap().is_none(),
+        "the end was told only when the process exited"
+    );
 }
 
 #[test]

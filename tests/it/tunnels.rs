@@ -1,12 +1,17 @@
 //! `roadie tunnel` against a real sshd: many connections at once with one
-//! stalled, half-close, nothing listening, a restarted sshd, and --exec.
+//! stalled, half-close, nothing listening, a restarted sshd, and --exec
+//! against a real PostgreSQL on a namespace host (psql, and the Django site's
+//! `manage.py migrate` run locally).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::Child;
 use std::time::Duration;
 
-use crate::support::{World, addr};
+use crate::support::netns::Lan;
+use crate::support::postgres::{BIN, Postgres};
+use crate::support::{World, django};
 
 /// A running `roadie tunnel`: its child process and JSON events.
 struct Tunnel {
@@ -222,51 +227,114 @@ fn the_tunnel_survives_sshd_restarting() {
     assert_eq!(round_trip("after"), "after\n");
 }
 
-#[test]
-fn exec_gets_the_database_url_pointed_at_the_tunnel_and_passes_its_exit_code() {
-    let mut w = World::new();
-    let s = w.server(&[addr(74)]);
-    let entry = w.entries(s)[0].clone();
+/// The staging database as the server's `.env` names it (the server's own
+/// PostgreSQL on 127.0.0.1).
+const DATABASE_URL: &str = "postgres://app:tunnel-pw@127.0.0.1:5432/app";
+
+/// A namespace host running a real PostgreSQL whose database `app` holds a
+/// marker row only it has, and a `staging` environment whose `.env` points
+/// at it.
+struct StagingDatabase {
+    postgres: Postgres,
+    _lan: Lan,
+}
+
+fn staging_database(w: &mut World) -> StagingDatabase {
+    let (lan, host) = w.netns_host();
+    let postgres = Postgres::start(&host, &w.path("postgres"), "app", "tunnel-pw");
+    postgres.sql(
+        "app",
+        "create table marker (word text); insert into marker values ('on staging')",
+    );
     let env_file = w.write(
         ".env",
-        "DATABASE_URL=postgres://app:pw@db.internal:5432/app\nSECRET_KEY=x\n",
+        &format!("DATABASE_URL={DATABASE_URL}\nSECRET_KEY=x\n"),
     );
     w.inventory(
         "staging",
-        std::slice::from_ref(&entry),
+        &[host.address.to_string()],
         &format!("    vars: {{env_file: \"{}\"}}\n", env_file.display()),
     );
-    // The "database": checks what reaches it through the tunnel.
-    let database = TcpListener::bind("127.0.0.1:0").unwrap();
-    let db_port = database.local_addr().unwrap().port();
-    let received = std::thread::spawn(move || {
-        let (mut stream, _) = database.accept().unwrap();
-        let mut text = String::new();
-        stream.read_to_string(&mut text).unwrap();
-        text
-    });
-    let script = "python3 -c 'import os, socket, urllib.parse as u; url = u.urlparse(os.environ[\"DATABASE_URL\"]); \
-                  socket.create_connection((url.hostname, url.port)).sendall(b\"hello \" + url.username.encode())'; \
-                  echo \"$DATABASE_URL\"; test -z \"$SECRET_KEY\"; exit 7";
+    StagingDatabase {
+        postgres,
+        _lan: lan,
+    }
+}
+
+#[test]
+fn exec_reaches_the_staging_postgres_through_the_rewritten_database_url() {
+    let mut w = World::new();
+    let _database = staging_database(&mut w);
+    let script = format!(
+        "{BIN}/psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -tAc 'select 40+2, word from marker' \
+         && echo \"$DATABASE_URL\" && test -z \"$SECRET_KEY\" && exit 7"
+    );
     let ran = w
         .roadie()
         .args([
-            "tunnel",
-            "staging",
-            &db_port.to_string(),
-            "--exec",
-            "--",
-            "sh",
-            "-c",
-            script,
+            "tunnel", "staging", "5432", "--exec", "--", "sh", "-c", &script,
         ])
-        .run()
+        .run_within(Duration::from_secs(60))
         .code(7);
-    let url = ran.stdout.lines().last().unwrap_or_default().to_owned();
+    // The query was answered by the staging server's own database.
+    assert!(ran.stdout.contains("42|on staging\n"), "{}", ran.stdout);
+    let url = ran.stdout.lines().last().unwrap_or_default();
     assert!(
-        url.starts_with("postgres://app:pw@127.0.0.1:") && url.ends_with("/app"),
+        url.starts_with("postgres://app:tunnel-pw@127.0.0.1:") && url.ends_with("/app"),
         "{}",
         ran.stdout
     );
-    assert_eq!(received.join().unwrap(), "hello app");
+}
+
+/// The demo site's settings with the database taken from DATABASE_URL.
+const STAGING_DB_SETTINGS: &str = r#"import os
+from urllib.parse import urlparse
+
+from superlists.settings import *  # noqa: F403
+
+url = urlparse(os.environ["DATABASE_URL"])
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path.lstrip("/"),
+        "USER": url.username,
+        "PASSWORD": url.password,
+        "HOST": url.hostname,
+        "PORT": url.port,
+    }
+}
+"#;
+
+#[test]
+fn local_manage_py_migrates_the_staging_database_through_the_tunnel() {
+    let mut w = World::new();
+    let database = staging_database(&mut w);
+    let site = w.path("site");
+    django::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/site"),
+        &site,
+    );
+    std::fs::write(site.join("staging_db.py"), STAGING_DB_SETTINGS).unwrap();
+    let (python, manage) = (django::venv().join("bin/python"), site.join("manage.py"));
+    w.roadie()
+        .env("DJANGO_SETTINGS_MODULE", "staging_db")
+        .args(["tunnel", "staging", "5432", "--exec", "--"])
+        .args([&python, &manage])
+        .args(["migrate", "--noinput"])
+        .run_within(Duration::from_secs(120))
+        .code(0);
+    // Asked on the server itself: the site's tables are in its database.
+    assert_eq!(
+        database.postgres.sql(
+            "app",
+            "select count(*) > 0 from django_migrations where app = 'accounts'"
+        ),
+        "t"
+    );
+    assert_eq!(
+        database
+            .postgres
+            .sql("app", "select count(*) from accounts_user"),
+        "0"
+    );
 }

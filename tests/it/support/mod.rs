@@ -4,6 +4,7 @@
 
 pub mod django;
 pub mod netns;
+pub mod postgres;
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
