@@ -78,6 +78,8 @@ system() {
   [ -r /proc/sys/kernel/dmesg_restrict ] && read -r sys_restrict </proc/sys/kernel/dmesg_restrict
   [ -z "$sys_restrict" ] || printf 'dmesg_restrict %s\n' "$sys_restrict"
   printf 'user %s\n' "$(id -un)"
+  # --since as the server reads it (for the dmesg fallback and the report).
+  [ -z "$since" ] || { sys_since=$(date -d "$since" +%s 2>/dev/null) && printf 'since %s\n' "$sys_since"; }
   return 0
 }
 processes() {
@@ -200,13 +202,24 @@ pub struct Civil {
 }
 
 /// `--since`: how far back to look.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Since {
     /// This long before the server's clock says now.
     Ago(Duration),
     /// From this time on.
     At(Civil),
+    /// In journalctl's own words (`10 min ago`, `yesterday`, `-2h`), read on
+    /// the server (by journalctl, and by `date -d` for the dmesg fallback).
+    Words(String),
 }
+
+/// journalctl's relative times (systemd.time(7)) that `date -d` reads too.
+static TIME_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)^(?:now|today|yesterday|tomorrow|(?:\d+ ?(?:s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?|months?|y|years?) ?)+ago|[+-] ?(?:\d+ ?(?:s|sec|secs|seconds?|min|mins|minutes?|h|hr|hrs|hours?|d|days?|w|weeks?|months?|y|years?) ?)+)$",
+    )
+    .expect("valid regex")
+});
 
 impl Since {
     /// A duration (`1h`, `30m`, `90s`, `1h30m`) or a time, as journalctl
@@ -217,19 +230,23 @@ impl Since {
         if let Some(civil) = parse_civil(text) {
             return Ok(Since::At(civil));
         }
-        crate::ssh_config::parse_time(text)
-            .map(Since::Ago)
-            .ok_or_else(|| {
-                format!(
-                    "'{text}' is neither a duration (1h, 30m, 90s) nor a time (2026-11-20 10:00, 2026-11-20T10:00:00Z)"
-                )
-            })
+        if let Some(ago) = crate::ssh_config::parse_time(text) {
+            return Ok(Since::Ago(ago));
+        }
+        if TIME_WORDS.is_match(text) {
+            return Ok(Since::Words(text.to_owned()));
+        }
+        Err(format!(
+            "'{text}' is neither a duration (1h, 30m, 90s), a time (2026-11-20 10:00, \
+             2026-11-20T10:00:00Z) nor one of journalctl's (10 min ago, yesterday, -2h)"
+        ))
     }
 
     /// The value for `journalctl --since`.
     fn journal_arg(&self) -> String {
         match self {
             Since::Ago(ago) => format!("-{}s", ago.as_secs()),
+            Since::Words(words) => words.clone(),
             Since::At(civil) => match civil.offset {
                 Some(_) => format!("@{}", civil.epoch(0)),
                 None => format!(
@@ -240,11 +257,13 @@ impl Since {
         }
     }
 
-    /// Seconds since the epoch, given the server's clock and UTC offset.
-    fn cutoff(&self, clock: &Clock) -> Option<i64> {
+    /// Seconds since the epoch, given the server's clock and UTC offset,
+    /// and its own reading of the words (`date -d`), when it could.
+    fn cutoff(&self, clock: &Clock, read_on_server: Option<i64>) -> Option<i64> {
         match self {
             Since::Ago(ago) => clock.now?.checked_sub(i64::try_from(ago.as_secs()).ok()?),
             Since::At(civil) => Some(civil.epoch(civil.offset.or(clock.utc_offset)?)),
+            Since::Words(_) => read_on_server,
         }
     }
 }
@@ -337,7 +356,11 @@ pub struct Request {
 impl Request {
     /// The command that gathers everything, its sections marked with `token`.
     pub fn command(&self, token: &str) -> RemoteCommand {
-        let since = self.since.map(|s| s.journal_arg()).unwrap_or_default();
+        let since = self
+            .since
+            .as_ref()
+            .map(Since::journal_arg)
+            .unwrap_or_default();
         let (pid, name) = match &self.process {
             Some(Process::Pid(pid)) => (pid.to_string(), String::new()),
             Some(Process::Name(name)) => (String::new(), name.clone()),
@@ -1295,7 +1318,11 @@ impl Report {
                 .and_then(|v| v.split('.').next()?.parse().ok()),
             utc_offset: values.get("utc_offset").and_then(|v| parse_offset(v)),
         };
-        let cutoff = request.since.and_then(|s| s.cutoff(&clock));
+        let read_on_server = values.get("since").and_then(|v| v.parse().ok());
+        let cutoff = request
+            .since
+            .as_ref()
+            .and_then(|s| s.cutoff(&clock, read_on_server));
         let restricted = values.get("dmesg_restrict") == Some(&"1");
         Report {
             kernel: values.get("kernel").map(|v| (*v).to_owned()),

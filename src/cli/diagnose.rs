@@ -53,14 +53,14 @@ pub async fn diagnose(global: &Global, args: &DiagnoseArgs) -> Result<i32, Error
         (None, Some(name)) => Some(Process::Name(name.clone())),
         (None, None) => None,
     };
-    let since = args.since;
+    let since = args.since.clone();
     let results = each_host(
         &hosts,
         &Intent::read(),
         usize::from(DEFAULT_PARALLEL),
         move |session| {
             let request = Request {
-                since,
+                since: since.clone(),
                 process: process.clone(),
                 site: Some(
                     crate::template::render_host("{{ site }}", session.host())

@@ -215,9 +215,12 @@ fn since_is_a_duration_or_a_time() {
         utc_offset: Some(3600),
         ..clock()
     };
-    assert_eq!(naive.cutoff(&server), Some(at(2026, 11, 20, 9, 0, 0)));
+    assert_eq!(naive.cutoff(&server, None), Some(at(2026, 11, 20, 9, 0, 0)));
     let zoned = Since::parse("2026-11-20T10:00:00+01:00").unwrap();
-    assert_eq!(zoned.cutoff(&clock()), Some(at(2026, 11, 20, 9, 0, 0)));
+    assert_eq!(
+        zoned.cutoff(&clock(), None),
+        Some(at(2026, 11, 20, 9, 0, 0))
+    );
     assert_eq!(
         zoned.journal_arg(),
         format!("@{}", at(2026, 11, 20, 9, 0, 0))
@@ -225,14 +228,21 @@ fn since_is_a_duration_or_a_time() {
     assert_eq!(
         Since::parse("2026-11-20T10:00:00Z")
             .unwrap()
-            .cutoff(&server),
+            .cutoff(&server, None),
         Some(at(2026, 11, 20, 10, 0, 0))
     );
     assert_eq!(
-        Since::parse("10m").unwrap().cutoff(&clock()),
+        Since::parse("10m").unwrap().cutoff(&clock(), None),
         Some(at(2026, 11, 20, 9, 50, 0))
     );
+    for words in ["10 min ago", "yesterday", "-2h", "today", "1h 30min ago"] {
+        let since = Since::parse(words).unwrap();
+        assert_eq!(since, Since::Words(words.to_owned()));
+        assert_eq!(since.journal_arg(), words);
+        assert_eq!(since.cutoff(&clock(), Some(42)), Some(42));
+    }
     assert!(Since::parse("yesterday-ish").is_err());
+    assert!(Since::parse("10 min ago; id").is_err());
     assert!(Since::parse("2026-13-01").is_err());
     assert_eq!(parse_offset("-0530"), Some(-19_800));
     assert_eq!(days_from_civil(1970, 1, 1), 0);

@@ -381,3 +381,23 @@ fn diagnose_groups_hosts_and_says_which_could_not_be_reached() {
     assert!(first < second, "{}", ran.stdout);
     assert_eq!(ran.stdout.matches("Memory: ").count(), 2, "{}", ran.stdout);
 }
+
+/// `--since` used to refuse journalctl's own forms (`10 min ago`,
+/// `yesterday`) that `roadie logs --since` takes: the server reads them,
+/// for the journal and for dmesg's timestamps alike.
+#[test]
+fn diagnose_since_takes_journalctl_words() {
+    let group = MemoryGroup::new("words");
+    let pid = group.oom_kill();
+    let (w, _) = World::one_host(151);
+    for since in ["10 min ago", "yesterday"] {
+        let report = diagnose_since(&w, since);
+        kill_with_pid(&report, pid);
+        assert!(report["since"].is_string(), "{since}: {report:#}");
+    }
+    w.roadie()
+        .args(["diagnose", "staging", "--since", "sometime"])
+        .run()
+        .code(2)
+        .stderr_has("10 min ago");
+}
