@@ -172,3 +172,39 @@ fn default_key_files_are_used_when_nothing_is_configured() {
         .code(0)
         .stdout_has("default");
 }
+
+#[test]
+fn login_cut_by_the_server_is_connection_lost_not_a_refused_key() {
+    // sshd gives up on the login (LoginGraceTime) while it is still checking
+    // the key: its AuthorizedKeysCommand, the only source of keys, takes
+    // longer than the grace time.
+    let mut w = World::new();
+    let s = w.server_with(
+        &[addr(34)],
+        &[
+            "AuthorizedKeysFile none",
+            "AuthorizedKeysCommand /usr/bin/sleep 5",
+            "AuthorizedKeysCommandUser nobody",
+            "LoginGraceTime 1",
+        ],
+    );
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let ran = w
+        .roadie()
+        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let events = ran.events();
+    let host = events
+        .iter()
+        .find(|e| e["event"] == "host" && e["host"] == entry.as_str())
+        .expect("a host event");
+    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    let error = host["error"].as_str().unwrap();
+    assert!(
+        error.contains("the server closed the connection during authentication"),
+        "{error}"
+    );
+    assert!(!error.contains("not accepted"), "a key was blamed: {error}");
+}
