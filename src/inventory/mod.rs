@@ -257,10 +257,18 @@ impl Inventory {
 
     /// Load an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
+        let bytes = std::fs::read(path).map_err(|e| InventoryError {
             file: path.to_path_buf(),
             position: None,
             message: format!("cannot read: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| InventoryError {
+            file: path.to_path_buf(),
+            position: Some(text_position(e.as_bytes(), e.utf8_error().valid_up_to())),
+            message: format!(
+                "not UTF-8 text (byte 0x{:02x}); roadie.yaml must be UTF-8",
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            ),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Inventory::parse(&text, path, base)
@@ -282,7 +290,7 @@ impl Inventory {
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
                 let position = e.location().map(|l| (l.line(), l.column()));
-                at(position, first_line(&e.to_string()))
+                at(position, yaml_message(&e))
             })?
         };
         let home = crate::ssh_config::LocalUser::current().home;
@@ -470,6 +478,40 @@ fn tunnel_names(
     Ok(names)
 }
 
+/// The 1-based line and column of byte `offset` in `bytes` (the column
+/// counted in bytes, as the text before it may not be UTF-8).
+fn text_position(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let lines: Vec<&[u8]> = bytes[..offset].split(|b| *b == b'\n').collect();
+    let column = lines.last().map_or(0, |l| l.len()) + 1;
+    (lines.len() as u64, column as u64)
+}
+
+/// What the YAML parser found, in roadie's words where its own text is
+/// not for people (a safety limit, reported with the parser's counters).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = e;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+        return first_line(&e.to_string());
+    };
+    let what = match breach {
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::MergeKeys { .. } => "too many aliases (*name) or merges (<<)",
+        BudgetBreach::Depth { .. } => "nested too deeply",
+        _ => "too large",
+    };
+    format!(
+        "{what} for an inventory: roadie refuses YAML that would expand this far \
+         (a \"billion laughs\" file); write the values out instead"
+    )
+}
+
 fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_owned()
 }
@@ -580,5 +622,30 @@ mod tests {
         let e = parse("environments:\n  p:\n    host_keys: [nope]\n").unwrap_err();
         assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
         assert!(e.to_string().starts_with("/inv/roadie.yaml:3:"), "{e}");
+    }
+
+    #[test]
+    fn a_yaml_bomb_is_refused_in_roadies_words() {
+        use std::fmt::Write as _;
+        let mut text =
+            String::from("environments:\n  s:\n    hosts: [a]\n    vars:\n      l0: &l0 x\n");
+        for level in 1..12 {
+            let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+            writeln!(text, "      l{level}: &l{level} [{refs}]").unwrap();
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("billion laughs"), "{e}");
+        assert!(!e.message.contains("budget"), "{e}");
+        assert!(e.position.is_some(), "{e}");
+    }
+
+    #[test]
+    fn a_roadie_yaml_that_is_not_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roadie.yaml");
+        std::fs::write(&path, b"environments:\n  s:\n    hosts: [caf\xe9]\n").unwrap();
+        let e = Inventory::load(&path).unwrap_err();
+        assert_eq!(e.position, Some((3, 16)), "{e}");
+        assert!(e.message.contains("not UTF-8 text (byte 0xe9)"), "{e}");
     }
 }
