@@ -59,6 +59,11 @@ pub enum ConnectError {
          (sshd stopped, or dropped the login: MaxStartups, LoginGraceTime)"
     )]
     ClosedDuringAuth,
+    #[error(
+        "the server closed the connection before login, during key exchange \
+         (sshd stopped, or dropped it: MaxStartups)"
+    )]
+    ClosedDuringKex,
     #[error("cannot read known_hosts: {0}")]
     KnownHosts(#[source] std::io::Error),
     #[error("SSH error: {0}")]
@@ -88,7 +93,7 @@ impl ConnectError {
             ConnectError::Timeout { .. } => "connect_timeout",
             ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
             ConnectError::Auth(_) => "auth",
-            ConnectError::ClosedDuringAuth => "connection_lost",
+            ConnectError::ClosedDuringAuth | ConnectError::ClosedDuringKex => "connection_lost",
             ConnectError::Protocol(_) => "protocol",
             ConnectError::Refused(_) => "refused",
             ConnectError::Jump { source, .. } => source.kind(),
@@ -292,6 +297,19 @@ impl Session {
             let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
             next = via.map(|via| *via);
         }
+    }
+}
+
+/// Whether `e` says the other side closed the connection.
+fn is_closed_by_peer(e: &russh::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        russh::Error::HUP | russh::Error::Disconnect => true,
+        russh::Error::IO(io) => matches!(
+            io.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        ),
+        _ => false,
     }
 }
 
@@ -545,7 +563,13 @@ fn settle<H>(
         return Err(refusal.into());
     }
     notes.extend(observed.note.take());
-    let handle = handshake.map_err(ConnectError::Protocol)?;
+    let handle = handshake.map_err(|e| {
+        if is_closed_by_peer(&e) {
+            ConnectError::ClosedDuringKex
+        } else {
+            ConnectError::Protocol(e)
+        }
+    })?;
     match (observed.server_key.take(), observed.verified.take()) {
         (Some(key), Some(verified)) => Ok((handle, key, verified)),
         _ => Err(ConnectError::Protocol(russh::Error::UnknownKey)),
