@@ -291,7 +291,7 @@ fn launch(
         "LogLevel VERBOSE".into(),
     ];
     // Some keywords (MaxStartups) take the last value: leave out a default
-    // the caller sets.
+    // the caller sets, but for HostKey, whose lines add up.
     let keyword = |line: &str| {
         line.split_whitespace()
             .next()
@@ -299,7 +299,11 @@ fn launch(
             .to_ascii_lowercase()
     };
     let set: Vec<String> = config.extra.iter().map(|l| keyword(l)).collect();
-    lines.extend(defaults.into_iter().filter(|d| !set.contains(&keyword(d))));
+    lines.extend(
+        defaults
+            .into_iter()
+            .filter(|d| keyword(d) == "hostkey" || !set.contains(&keyword(d))),
+    );
     let config_path = dir.join("sshd_config");
     write_file(
         &config_path,
