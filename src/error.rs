@@ -54,8 +54,12 @@ pub enum Error {
     Timeout { host: String, after: Duration },
     #[error("{host}: {message}")]
     Sudo { host: String, message: String },
-    #[error("{host}: interrupted; the command was sent SIGTERM")]
-    Interrupted { host: String },
+    #[error("{host}: interrupted; {done}")]
+    Interrupted {
+        host: String,
+        /// What roadie did about the work under way, in words.
+        done: &'static str,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,

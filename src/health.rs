@@ -120,12 +120,13 @@ async fn send(
     headers: &[(&str, &str)],
 ) -> Result<russh::ChannelStream<russh::client::Msg>, String> {
     let channel = match via {
-        HttpVia::Socket(socket) => session.open_unix_forward(socket).await?,
+        HttpVia::Socket(socket) => session.open_unix_forward(socket).await,
         HttpVia::Port(port) => {
             let from = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            session.open_forward("127.0.0.1", *port, &from).await?
+            session.open_forward("127.0.0.1", *port, &from).await
         }
-    };
+    }
+    .map_err(|e| e.to_string())?;
     let mut stream = channel.into_stream();
     let mut request =
         format!("GET {path} HTTP/1.0\r\nHost: {host_header}\r\nUser-Agent: roadie\r\n");

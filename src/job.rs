@@ -405,7 +405,10 @@ async fn bounded(
             host: host.clone(),
             after: context.timeout.unwrap_or_default(),
         }),
-        _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted { host: host.clone() }),
+        _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted {
+            host: host.clone(),
+            done: "the step was stopped part way",
+        }),
     }
 }
 
@@ -541,7 +544,10 @@ async fn run_step(
                 host: host.clone(),
                 after: context.timeout.unwrap_or_default(),
             }),
-            _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted { host: host.clone() }),
+            _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted {
+                host: host.clone(),
+                done: "the command was sent SIGTERM",
+            }),
         };
         let next = match stopped {
             Ok(next) => next,

@@ -21,6 +21,16 @@ use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, Strict
 
 /// Used when neither the command line nor ssh_config sets a connect timeout.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connect timeout as ssh reads it: zero (`ConnectTimeout 0`) means none,
+/// so connecting waits as long as the system lets it.
+pub fn connect_limit(timeout: Duration) -> Duration {
+    if timeout.is_zero() {
+        Duration::MAX
+    } else {
+        timeout
+    }
+}
 /// Used when ssh_config sets no `ServerAliveInterval`.
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// Used when ssh_config sets no `ServerAliveCountMax`.
@@ -102,6 +112,8 @@ pub struct Host {
     pub user: String,
     pub auth: AuthConfig,
     pub host_key: HostKeyConfig,
+    /// How long each step of connecting may take; `Duration::MAX` for no
+    /// limit (see [`connect_limit`]).
     pub connect_timeout: Duration,
     /// Keepalive interval and how many unanswered ones end the connection.
     pub keepalive: Option<(Duration, u32)>,
@@ -237,7 +249,9 @@ impl<'a> Resolver<'a> {
         let limit = self
             .overrides
             .connect_timeout
-            .map_or(ADDRESS_LOOKUP_TIMEOUT, |t| t.min(ADDRESS_LOOKUP_TIMEOUT));
+            .map_or(ADDRESS_LOOKUP_TIMEOUT, |t| {
+                connect_limit(t).min(ADDRESS_LOOKUP_TIMEOUT)
+            });
         let names: Vec<(String, u16)> = hosts
             .iter()
             .map(|(host, ..)| (host.hostname.clone(), host.port))
@@ -398,10 +412,11 @@ impl<'a> Resolver<'a> {
             user: config.user.clone(),
             auth,
             host_key,
-            connect_timeout: o
-                .connect_timeout
-                .or(config.connect_timeout)
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            connect_timeout: connect_limit(
+                o.connect_timeout
+                    .or(config.connect_timeout)
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            ),
             keepalive,
             ciphers: config.ciphers.clone(),
             via,

@@ -252,6 +252,7 @@ pub async fn run_all(
             let result = if *interrupt.borrow() {
                 Err(Error::Interrupted {
                     host: host.label.clone(),
+                    done: "nothing was started",
                 })
             } else {
                 run_one(&host, &spec, &events, interrupt, &mut learned).await

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use crate::error::Error;
 use crate::guard::Intent;
 use crate::resolve::Host;
-use crate::ssh::Session;
+use crate::ssh::{OpenError, Session};
 
 /// How much may wait for a local client that does not read before its
 /// connection is cut (the SSH connection cannot hold back one channel alone).
@@ -61,6 +61,13 @@ pub enum TunnelEvent {
     },
     /// A local client read too slowly and its connection was cut.
     ClientTooSlow { host: String, remote: String },
+    /// A local client came while the SSH connection was down (or not
+    /// answering), and was closed; nothing was asked of the server.
+    LinkDown {
+        host: String,
+        remote: String,
+        reason: String,
+    },
 }
 
 impl TunnelEvent {
@@ -109,6 +116,15 @@ impl TunnelEvent {
             TunnelEvent::ClientTooSlow { host, remote } => {
                 format!(
                     "{host}: a local client of {remote} stopped reading; its connection was cut"
+                )
+            }
+            TunnelEvent::LinkDown {
+                host,
+                remote,
+                reason,
+            } => {
+                format!(
+                    "{host}: the SSH connection is down ({reason}); a local client of {remote} was closed"
                 )
             }
         }
@@ -259,19 +275,30 @@ pub async fn forward(
 }
 
 async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, remote: Remote) {
+    // Dropping the client closes it.
     let Some(session) = link.session(WAIT_FOR_LINK).await else {
-        return; // dropping the client closes it: the host is not back yet
+        let _ = link.events.send(TunnelEvent::LinkDown {
+            host: link.label().to_owned(),
+            remote: remote.to_string(),
+            reason: format!("not back after {}s", WAIT_FOR_LINK.as_secs()),
+        });
+        return;
     };
     match session.open_forward(&remote.host, remote.port, &peer).await {
         Ok(channel) => pipe(&link, channel, client, &remote).await,
-        Err(e) => {
-            if session.is_closed() {
-                link.report_broken();
-            }
+        Err(OpenError::Connection(reason)) => {
+            link.report_broken();
+            let _ = link.events.send(TunnelEvent::LinkDown {
+                host: link.label().to_owned(),
+                remote: remote.to_string(),
+                reason,
+            });
+        }
+        Err(OpenError::Refused(reason)) => {
             let _ = link.events.send(TunnelEvent::ConnectFailed {
                 host: link.label().to_owned(),
                 remote: remote.to_string(),
-                reason: e,
+                reason,
             });
         }
     }

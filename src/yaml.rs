@@ -5,6 +5,9 @@
 /// The 1-based line and column of `error`, when known, and its message.
 pub(crate) fn error_parts(error: &serde_saphyr::Error) -> (Option<(u64, u64)>, String) {
     let place = error.location().map(|l| (l.line(), l.column()));
+    if let Some(limit) = limit_reached(error) {
+        return (place, limit);
+    }
     let text = error.to_string();
     let mut message = text.lines().next().unwrap_or_default().trim();
     message = message
@@ -29,6 +32,32 @@ pub(crate) fn error_parts(error: &serde_saphyr::Error) -> (Option<(u64, u64)>, S
         }
     }
     (place, message.to_owned())
+}
+
+/// A safety limit of the parser reached, in roadie's words (the parser's
+/// own text is its counters).
+fn limit_reached(error: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let mut inner = error;
+    while let serde_saphyr::Error::AliasError { error, .. }
+    | serde_saphyr::Error::WithSnippet { error, .. } = inner
+    {
+        inner = error;
+    }
+    let serde_saphyr::Error::Budget { breach, .. } = inner else {
+        return None;
+    };
+    let what = match breach {
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::MergeKeys { .. } => "too many aliases (*name) or merges (<<)",
+        BudgetBreach::Depth { .. } => "nested too deeply",
+        _ => "too large",
+    };
+    Some(format!(
+        "{what}: roadie refuses YAML that would expand this far (a \"billion laughs\" \
+         file); write the values out instead"
+    ))
 }
 
 #[cfg(test)]

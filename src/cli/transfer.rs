@@ -122,7 +122,10 @@ where
         done = transfer(sftp.clone(), progress) => done,
         () = async { drop(interrupt.wait_for(|stop| *stop).await); } => {
             sftp.clean_up().await;
-            Err(Error::Interrupted { host })
+            Err(Error::Interrupted {
+                host,
+                done: "the transfer was stopped; files already complete stay, partial ones were removed",
+            })
         }
     };
     drop(bar);

@@ -268,10 +268,18 @@ impl Inventory {
 
     /// Load an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
-        let text = std::fs::read_to_string(path).map_err(|e| InventoryError {
+        let bytes = std::fs::read(path).map_err(|e| InventoryError {
             file: path.to_path_buf(),
             position: None,
             message: format!("cannot read: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| InventoryError {
+            file: path.to_path_buf(),
+            position: Some(text_position(e.as_bytes(), e.utf8_error().valid_up_to())),
+            message: format!(
+                "not UTF-8 text (byte 0x{:02x}); roadie.yaml must be UTF-8",
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            ),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Inventory::parse(&text, path, base)
@@ -488,6 +496,14 @@ fn tunnel_names(
     Ok(names)
 }
 
+/// The 1-based line and column of byte `offset` in `bytes` (the column
+/// counted in bytes, as the text before it may not be UTF-8).
+fn text_position(bytes: &[u8], offset: usize) -> (u64, u64) {
+    let lines: Vec<&[u8]> = bytes[..offset].split(|b| *b == b'\n').collect();
+    let column = lines.last().map_or(0, |l| l.len()) + 1;
+    (lines.len() as u64, column as u64)
+}
+
 fn is_sha256_fingerprint(s: &str) -> bool {
     s.strip_prefix("SHA256:").is_some_and(|b64| {
         b64.len() == 43
@@ -594,5 +610,30 @@ mod tests {
         let e = parse("environments:\n  p:\n    host_keys: [nope]\n").unwrap_err();
         assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
         assert!(e.to_string().starts_with("/inv/roadie.yaml:3:"), "{e}");
+    }
+
+    #[test]
+    fn a_yaml_bomb_is_refused_in_roadies_words() {
+        use std::fmt::Write as _;
+        let mut text =
+            String::from("environments:\n  s:\n    hosts: [a]\n    vars:\n      l0: &l0 x\n");
+        for level in 1..12 {
+            let refs = vec![format!("*l{}", level - 1); 10].join(", ");
+            writeln!(text, "      l{level}: &l{level} [{refs}]").unwrap();
+        }
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("billion laughs"), "{e}");
+        assert!(!e.message.contains("budget"), "{e}");
+        assert!(e.position.is_some(), "{e}");
+    }
+
+    #[test]
+    fn a_roadie_yaml_that_is_not_utf8_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roadie.yaml");
+        std::fs::write(&path, b"environments:\n  s:\n    hosts: [caf\xe9]\n").unwrap();
+        let e = Inventory::load(&path).unwrap_err();
+        assert_eq!(e.position, Some((3, 16)), "{e}");
+        assert!(e.message.contains("not UTF-8 text (byte 0xe9)"), "{e}");
     }
 }

@@ -282,7 +282,10 @@ async fn through_holder(host: &Host, intent: &Intent, keep: Duration) -> Result<
     // One invocation starts the holder; others arriving meanwhile wait for
     // it rather than starting their own. Holders are set aside only under
     // the lock, so never one that was just started.
-    let deadline = host.connect_timeout * 3 + Duration::from_secs(5);
+    let deadline = host
+        .connect_timeout
+        .saturating_mul(3)
+        .saturating_add(Duration::from_secs(5));
     let _lock = lock(&place, deadline).await.map_err(Failure::Fallback)?;
     match attach(host, intent, &place).await {
         Ok(session) => return Ok(session),

@@ -275,7 +275,7 @@ fn launch(
             .iter()
             .map(|a| format!("ListenAddress {a}:{port}")),
     );
-    lines.extend([
+    let defaults = [
         format!("HostKey {}", host_key.display()),
         format!("PidFile {}", dir.join("sshd.pid").display()),
         format!("AuthorizedKeysFile {}", config.authorized_keys.display()),
@@ -289,7 +289,21 @@ fn launch(
         "MaxStartups 200:30:400".into(),
         "MaxSessions 64".into(),
         "LogLevel VERBOSE".into(),
-    ]);
+    ];
+    // Some keywords (MaxStartups) take the last value: leave out a default
+    // the caller sets, but for HostKey, whose lines add up.
+    let keyword = |line: &str| {
+        line.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    };
+    let set: Vec<String> = config.extra.iter().map(|l| keyword(l)).collect();
+    lines.extend(
+        defaults
+            .into_iter()
+            .filter(|d| keyword(d) == "hostkey" || !set.contains(&keyword(d))),
+    );
     let config_path = dir.join("sshd_config");
     write_file(
         &config_path,

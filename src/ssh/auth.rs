@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use russh::MethodSet;
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
@@ -227,7 +228,7 @@ pub async fn authenticate(
 
     let rsa_hash = timed(step_timeout, handle.best_supported_rsa_hash())
         .await?
-        .map_err(ConnectError::protocol)?
+        .map_err(|e| failed(handle, e))?
         .flatten();
     for candidate in candidates {
         match candidate {
@@ -244,7 +245,13 @@ pub async fn authenticate(
                 .await?
                 {
                     Ok(AuthResult::Success) => return Ok(()),
-                    Ok(AuthResult::Failure { .. }) => tried.push(format!("{label}: not accepted")),
+                    Ok(AuthResult::Failure {
+                        remaining_methods, ..
+                    }) => {
+                        refused_or_closed(handle, &remaining_methods).await?;
+                        tried.push(format!("{label}: not accepted"));
+                    }
+                    Err(_) if handle.is_closed() => return Err(ConnectError::ClosedDuringAuth),
                     Err(e) => tried.push(format!("{label}: agent could not sign ({e})")),
                 }
             }
@@ -266,10 +273,15 @@ pub async fn authenticate(
                     .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(key, hash));
                 match timed(step_timeout, attempt)
                     .await?
-                    .map_err(ConnectError::protocol)?
+                    .map_err(|e| failed(handle, e))?
                 {
                     AuthResult::Success => return Ok(()),
-                    AuthResult::Failure { .. } => tried.push(format!("{label}: not accepted")),
+                    AuthResult::Failure {
+                        remaining_methods, ..
+                    } => {
+                        refused_or_closed(handle, &remaining_methods).await?;
+                        tried.push(format!("{label}: not accepted"));
+                    }
                 }
             }
         }
@@ -280,6 +292,34 @@ pub async fn authenticate(
         server_key: None,
         environment: host.auth.environment_identity.clone(),
     }))
+}
+
+/// How long a login refused with no methods left waits to see whether the
+/// server closed the connection.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// A refused key, or a connection the server closed mid-login (russh reports
+/// that as a refusal with no methods left), which is no key's fault.
+async fn refused_or_closed(
+    handle: &mut Handle<ClientHandler>,
+    remaining: &MethodSet,
+) -> Result<(), ConnectError> {
+    let closed = handle.is_closed()
+        || (remaining.is_empty() && tokio::time::timeout(CLOSE_WAIT, &mut *handle).await.is_ok());
+    if closed {
+        Err(ConnectError::ClosedDuringAuth)
+    } else {
+        Ok(())
+    }
+}
+
+/// A protocol error during login, or the connection closed under it.
+fn failed(handle: &Handle<ClientHandler>, e: russh::Error) -> ConnectError {
+    if handle.is_closed() {
+        ConnectError::ClosedDuringAuth
+    } else {
+        ConnectError::protocol(e)
+    }
 }
 
 fn rsa_hash_for(key: &PublicKey, best: Option<HashAlg>) -> Option<HashAlg> {

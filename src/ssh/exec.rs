@@ -133,7 +133,7 @@ impl Session {
     ) -> Result<Execution<'_>, Error> {
         let lost = |e: russh::Error| Error::ConnectionLost {
             host: self.host.label.clone(),
-            reason: e.to_string(),
+            reason: self.failure(&e),
         };
         let marker = format!("{:016x}", rand::random::<u64>());
         let command = RemoteCommand {
@@ -216,13 +216,13 @@ impl Execution<'_> {
     fn exit(&self) -> Result<Chunk, Error> {
         if self.code.is_none() && self.signal.is_none() {
             let reason = if self.session.handle.is_closed() {
-                "the connection closed (sshd died or the network failed)"
+                self.session.lost_reason()
             } else {
-                "the server closed the channel without an exit status"
+                "the server closed the channel without an exit status".to_owned()
             };
             return Err(Error::ConnectionLost {
                 host: self.session.host.label.clone(),
-                reason: reason.into(),
+                reason,
             });
         }
         Ok(Chunk::Exit(ExitStatus {

@@ -87,6 +87,8 @@ pub struct Observed {
     /// Every host key the server says it holds (OpenSSH announces them all
     /// after login), not just the one negotiated.
     pub announced: Vec<PublicKey>,
+    /// Set when the connection ended because keepalives went unanswered.
+    pub keepalive_timed_out: bool,
 }
 
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
@@ -266,5 +268,23 @@ impl russh::client::Handler for ClientHandler {
     ) -> Result<(), Self::Error> {
         self.observed.lock().expect("handler state lock").announced = keys;
         Ok(())
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: russh::client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        match reason {
+            russh::client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            russh::client::DisconnectReason::Error(e) => {
+                if matches!(e, russh::Error::KeepaliveTimeout) {
+                    self.observed
+                        .lock()
+                        .expect("handler state lock")
+                        .keepalive_timed_out = true;
+                }
+                Err(e)
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! `[host]:port`, hashed (`|1|salt|hash`) entries, several keys per host and
 //! the `@revoked` marker. See sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT".
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -77,10 +77,11 @@ pub enum Verdict {
     Unknown,
 }
 
-/// The keys from a set of known_hosts files.
+/// The keys a set of known_hosts files records for one host.
 #[derive(Debug, Clone, Default)]
 pub struct KnownHosts {
     entries: Vec<Entry>,
+    warnings: Vec<String>,
 }
 
 /// The name a host is recorded under: `host`, or `[host]:port` off port 22.
@@ -90,6 +91,12 @@ pub fn host_entry_name(host: &str, port: u16) -> String {
     } else {
         format!("[{host}]:{port}")
     }
+}
+
+/// `host` for a name recorded as `[host]:port`.
+fn without_port(name: &str) -> Option<&str> {
+    let (host, port) = name.strip_prefix('[')?.split_once("]:")?;
+    port.parse::<u16>().ok().map(|_| host)
 }
 
 /// `SHA256:...`, as `ssh-keygen -l` prints it.
@@ -112,32 +119,77 @@ fn key_type(algorithm: &Algorithm) -> String {
 }
 
 impl KnownHosts {
-    /// Read the given files; missing files are skipped, and so are lines that
-    /// do not parse (as ssh does).
-    pub fn load(files: &[PathBuf]) -> std::io::Result<KnownHosts> {
-        let mut entries = Vec::new();
+    /// Read what the given files record for the host recorded as `name`
+    /// (and, off port 22, for its name without the port: see
+    /// [`KnownHosts::check`]), a line at a time: a large file is never held
+    /// whole, and only the matching keys are kept. Missing files are
+    /// skipped, and so are lines that do not parse (as ssh does); a line
+    /// that is not UTF-8 text is skipped with a warning ([`KnownHosts::warnings`]).
+    pub fn load(files: &[PathBuf], name: &str) -> std::io::Result<KnownHosts> {
+        let names: Vec<&str> = std::iter::once(name).chain(without_port(name)).collect();
+        let mut known = KnownHosts::default();
         for file in files {
-            let text = match std::fs::read_to_string(file) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot read {}: {e}", file.display()),
-                    ));
-                }
+            let cannot = |e: std::io::Error| {
+                std::io::Error::new(e.kind(), format!("cannot read {}: {e}", file.display()))
             };
-            for (index, line) in text.lines().enumerate() {
-                if let Some(entry) = parse_line(line, file, index + 1) {
-                    entries.push(entry);
-                }
-            }
+            let opened = match std::fs::File::open(file) {
+                Ok(opened) => opened,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(cannot(e)),
+            };
+            known
+                .read(std::io::BufReader::new(opened), file, &names)
+                .map_err(cannot)?;
         }
-        Ok(KnownHosts { entries })
+        Ok(known)
     }
 
-    /// Check `key` presented by the host recorded as `name`.
+    fn read(
+        &mut self,
+        mut reader: impl BufRead,
+        file: &Path,
+        names: &[&str],
+    ) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        let mut number = 0;
+        loop {
+            bytes.clear();
+            if reader.read_until(b'\n', &mut bytes)? == 0 {
+                return Ok(());
+            }
+            number += 1;
+            match std::str::from_utf8(&bytes) {
+                Ok(line) => self.entries.extend(parse_line(line, file, number, names)),
+                Err(e) => self.warnings.push(format!(
+                    "{}:{number}: skipped a line that is not UTF-8 text (byte 0x{:02x} at column {})",
+                    file.display(),
+                    bytes[e.valid_up_to()],
+                    e.valid_up_to() + 1
+                )),
+            }
+        }
+    }
+
+    /// Lines skipped while reading, for the user.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Check `key` presented by the host recorded as `name`. Off port 22
+    /// (`[host]:port`), a key recorded for the bare `host` is accepted when
+    /// nothing is recorded with the port, as ssh does; any other verdict
+    /// for the bare name counts as nothing recorded.
     pub fn check(&self, name: &str, key: &PublicKey) -> Verdict {
+        match (self.check_name(name, key), without_port(name)) {
+            (Verdict::Unknown, Some(host)) => match self.check_name(host, key) {
+                verdict @ (Verdict::Known(_) | Verdict::Revoked(_)) => verdict,
+                _ => Verdict::Unknown,
+            },
+            (verdict, _) => verdict,
+        }
+    }
+
+    fn check_name(&self, name: &str, key: &PublicKey) -> Verdict {
         let matching: Vec<&Entry> = self
             .entries
             .iter()
@@ -180,6 +232,15 @@ impl KnownHosts {
     /// HostKeyAlgorithms). An RSA key is asked for with SHA-2 signatures
     /// only: see [`signature_algorithms`].
     pub fn algorithms_for(&self, name: &str) -> Vec<Algorithm> {
+        let recorded = |name: &str| {
+            self.entries
+                .iter()
+                .any(|e| e.marker == Marker::None && e.hosts.matches(name))
+        };
+        let name = match without_port(name) {
+            Some(host) if !recorded(name) => host,
+            _ => name,
+        };
         let mut algorithms: Vec<Algorithm> = Vec::new();
         for e in &self.entries {
             if e.marker == Marker::None && e.hosts.matches(name) {
@@ -222,7 +283,9 @@ fn same_type(a: &PublicKey, b: &PublicKey) -> bool {
     a.algorithm() == b.algorithm()
 }
 
-fn parse_line(line: &str, file: &Path, number: usize) -> Option<Entry> {
+/// The entry on `line` if it records one of `names` (its key is parsed only
+/// then).
+fn parse_line(line: &str, file: &Path, number: usize, names: &[&str]) -> Option<Entry> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -247,6 +310,9 @@ fn parse_line(line: &str, file: &Path, number: usize) -> Option<Entry> {
     } else {
         Hosts::Patterns(first.to_owned())
     };
+    if !names.iter().any(|name| hosts.matches(name)) {
+        return None;
+    }
     let key_text: Vec<&str> = fields.take(2).collect();
     let key = PublicKey::from_openssh(&key_text.join(" ")).ok()?;
     Some(Entry {
@@ -314,12 +380,23 @@ mod tests {
         format!("{name} {}\n", k.to_openssh().unwrap())
     }
 
-    fn load(text: &str) -> (tempfile::TempDir, KnownHosts, PathBuf) {
+    /// What `path` records for a name.
+    fn reader(path: &Path) -> impl Fn(&str) -> KnownHosts + use<> {
+        let path = path.to_path_buf();
+        move |name| KnownHosts::load(std::slice::from_ref(&path), name).unwrap()
+    }
+
+    fn load(
+        text: &[u8],
+    ) -> (
+        tempfile::TempDir,
+        impl Fn(&str) -> KnownHosts + use<>,
+        PathBuf,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("known_hosts");
         std::fs::write(&path, text).unwrap();
-        let kh = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
-        (dir, kh, path)
+        (dir, reader(&path), path)
     }
 
     #[test]
@@ -331,20 +408,25 @@ mod tests {
             line_for("[db]:2222", &b),
             line_for("*.example.org,!bad.example.org", &a)
         );
-        let (_d, kh, path) = load(&text);
+        let (_d, kh, path) = load(text.as_bytes());
         let known = |line| {
             Verdict::Known(Place {
                 file: path.clone(),
                 line,
             })
         };
-        assert_eq!(kh.check("web1", &a), known(2));
-        assert_eq!(kh.check("10.0.0.1", &a), known(2));
-        assert_eq!(kh.check("[db]:2222", &b), known(3));
-        assert_eq!(kh.check("db", &b), Verdict::Unknown);
-        assert_eq!(kh.check("x.example.org", &a), known(4));
-        assert_eq!(kh.check("bad.example.org", &a), Verdict::Unknown);
-        assert!(matches!(kh.check("web1", &b), Verdict::Changed { place, .. } if place.line == 2));
+        assert_eq!(kh("web1").check("web1", &a), known(2));
+        assert_eq!(kh("10.0.0.1").check("10.0.0.1", &a), known(2));
+        assert_eq!(kh("[db]:2222").check("[db]:2222", &b), known(3));
+        assert_eq!(kh("db").check("db", &b), Verdict::Unknown);
+        assert_eq!(kh("x.example.org").check("x.example.org", &a), known(4));
+        assert_eq!(
+            kh("bad.example.org").check("bad.example.org", &a),
+            Verdict::Unknown
+        );
+        assert!(
+            matches!(kh("web1").check("web1", &b), Verdict::Changed { place, .. } if place.line == 2)
+        );
     }
 
     #[test]
@@ -356,13 +438,16 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("|1|"), "{text}");
         assert!(!text.contains("[h]"));
-        let kh = KnownHosts::load(std::slice::from_ref(&path)).unwrap();
-        assert!(matches!(kh.check("[h]:2200", &a), Verdict::Known(_)));
-        assert_eq!(kh.check("[h]:2201", &a), Verdict::Unknown);
+        let kh = reader(&path);
+        assert!(matches!(
+            kh("[h]:2200").check("[h]:2200", &a),
+            Verdict::Known(_)
+        ));
+        assert_eq!(kh("[h]:2201").check("[h]:2201", &a), Verdict::Unknown);
 
         let revoked = format!("@revoked * {}", b.to_openssh().unwrap());
-        let (_d, kh, _) = load(&format!("{}{revoked}\n", line_for("h", &b)));
-        assert!(matches!(kh.check("h", &b), Verdict::Revoked(p) if p.line == 2));
+        let (_d, kh, _) = load(format!("{}{revoked}\n", line_for("h", &b)).as_bytes());
+        assert!(matches!(kh("h").check("h", &b), Verdict::Revoked(p) if p.line == 2));
 
         let rsa = PrivateKey::random(
             &mut rand::rng(),
@@ -373,9 +458,9 @@ mod tests {
         .unwrap()
         .public_key()
         .clone();
-        let (_d, kh, _) = load(&line_for("h", &rsa));
-        assert!(matches!(kh.check("h", &a), Verdict::OtherTypes { .. }));
-        assert_eq!(kh.algorithms_for("h"), vec![rsa.algorithm()]);
+        let (_d, kh, _) = load(line_for("h", &rsa).as_bytes());
+        assert!(matches!(kh("h").check("h", &a), Verdict::OtherTypes { .. }));
+        assert_eq!(kh("h").algorithms_for("h"), vec![rsa.algorithm()]);
     }
 
     /// An RSA public key (the private half was thrown away).
@@ -383,10 +468,10 @@ mod tests {
 
     #[test]
     fn rsa_is_asked_for_with_sha2_signatures_only() {
-        let (_d, kh, _) = load(&format!("h {RSA}\nh {RSA}\n"));
+        let (_d, kh, _) = load(format!("h {RSA}\nh {RSA}\n").as_bytes());
         let sha2 = |hash| Algorithm::Rsa { hash: Some(hash) };
         assert_eq!(
-            kh.algorithms_for("h"),
+            kh("h").algorithms_for("h"),
             [sha2(HashAlg::Sha512), sha2(HashAlg::Sha256)]
         );
         assert!(!is_acceptable(&Algorithm::Rsa { hash: None }));
@@ -395,14 +480,46 @@ mod tests {
     }
 
     #[test]
+    fn a_key_recorded_without_port_serves_other_ports_as_in_ssh() {
+        let (a, b) = (key(), key());
+        let (_d, kh, _) = load(line_for("h", &a).as_bytes());
+        assert!(matches!(kh("[h]:2222").check("[h]:2222", &a), Verdict::Known(p) if p.line == 1));
+        assert_eq!(kh("[h]:2222").algorithms_for("[h]:2222"), [a.algorithm()]);
+        // Another key under the bare name is not "changed": nothing is known.
+        assert_eq!(kh("[h]:2222").check("[h]:2222", &b), Verdict::Unknown);
+        // An entry with the port decides, whatever the bare name records.
+        let (_d, kh, _) =
+            load(format!("{}{}", line_for("[h]:2222", &b), line_for("h", &a)).as_bytes());
+        assert!(matches!(
+            kh("[h]:2222").check("[h]:2222", &a),
+            Verdict::Changed { .. }
+        ));
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_skipped_with_a_warning() {
+        let a = key();
+        let mut text = b"caf\xe9 ssh-ed25519 AAAA\n".to_vec();
+        text.extend_from_slice(line_for("h", &a).as_bytes());
+        let (_d, kh, path) = load(&text);
+        let known = kh("h");
+        assert!(matches!(known.check("h", &a), Verdict::Known(p) if p.line == 2));
+        assert_eq!(
+            known.warnings(),
+            [format!(
+                "{}:1: skipped a line that is not UTF-8 text (byte 0xe9 at column 4)",
+                path.display()
+            )]
+        );
+    }
+
+    #[test]
     fn names_and_garbage_lines() {
         assert_eq!(host_entry_name("h", 22), "h");
         assert_eq!(host_entry_name("h", 2222), "[h]:2222");
         let a = key();
-        let (_d, kh, _) = load(&format!(
-            "garbage line\n@unknown h x\n{}",
-            line_for("h", &a)
-        ));
-        assert!(matches!(kh.check("h", &a), Verdict::Known(p) if p.line == 3));
+        let (_d, kh, _) =
+            load(format!("garbage line\n@unknown h x\n{}", line_for("h", &a)).as_bytes());
+        assert!(matches!(kh("h").check("h", &a), Verdict::Known(p) if p.line == 3));
     }
 }

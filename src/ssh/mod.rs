@@ -54,6 +54,16 @@ pub enum ConnectError {
     HostKey(#[from] HostKeyError),
     #[error("{0}")]
     Auth(AuthFailure),
+    #[error(
+        "the server closed the connection during authentication \
+         (sshd stopped, or dropped the login: MaxStartups, LoginGraceTime)"
+    )]
+    ClosedDuringAuth,
+    #[error(
+        "the server closed the connection before login, during key exchange \
+         (sshd stopped, or dropped it: MaxStartups)"
+    )]
+    ClosedDuringKex,
     #[error("cannot read known_hosts: {0}")]
     KnownHosts(#[source] std::io::Error),
     #[error("SSH error: {0}")]
@@ -83,6 +93,7 @@ impl ConnectError {
             ConnectError::Timeout { .. } => "connect_timeout",
             ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
             ConnectError::Auth(_) => "auth",
+            ConnectError::ClosedDuringAuth | ConnectError::ClosedDuringKex => "connection_lost",
             ConnectError::Protocol(_) => "protocol",
             ConnectError::Refused(_) => "refused",
             ConnectError::Jump { source, .. } => source.kind(),
@@ -163,15 +174,44 @@ impl Session {
         self.handle.is_closed()
     }
 
+    /// A russh error met on this connection, in roadie's words: why the
+    /// connection ended if it has, the server's reason for refusing a
+    /// channel, or the protocol error.
+    pub(crate) fn failure(&self, e: &russh::Error) -> String {
+        match e {
+            _ if self.handle.is_closed() => self.lost_reason(),
+            russh::Error::ChannelOpenFailure(reason) => refused_channel(reason),
+            russh::Error::SendError | russh::Error::Disconnect | russh::Error::HUP => {
+                self.lost_reason()
+            }
+            other => format!("SSH protocol error: {other}"),
+        }
+    }
+
+    /// Why the connection ended, in words, for a connection that has.
+    pub fn lost_reason(&self) -> String {
+        let timed_out = self
+            .observed
+            .lock()
+            .expect("handler state lock")
+            .keepalive_timed_out;
+        match self.host.keepalive {
+            Some((interval, max)) if timed_out => format!(
+                "no answer to {max} keepalives in {}s (the host or the network went away)",
+                (interval * max).as_secs()
+            ),
+            _ => "the connection closed (sshd died or the network failed)".to_owned(),
+        }
+    }
+
     /// Open a forwarding channel to `host:port` as the server sees it
-    /// (`direct-tcpip`), on behalf of the local client `from`. The error is
-    /// the server's reason, for messages.
+    /// (`direct-tcpip`), on behalf of the local client `from`.
     pub async fn open_forward(
         &self,
         host: &str,
         port: u16,
         from: &std::net::SocketAddr,
-    ) -> Result<russh::Channel<client::Msg>, String> {
+    ) -> Result<russh::Channel<client::Msg>, OpenError> {
         self.opened(self.handle.channel_open_direct_tcpip(
             host.to_owned(),
             u32::from(port),
@@ -186,38 +226,26 @@ impl Session {
     pub async fn open_unix_forward(
         &self,
         path: &str,
-    ) -> Result<russh::Channel<client::Msg>, String> {
+    ) -> Result<russh::Channel<client::Msg>, OpenError> {
         self.opened(self.handle.channel_open_direct_streamlocal(path))
             .await
     }
 
-    /// A forwarding channel once the server answers, or its reason in words.
+    /// A forwarding channel once the server answers, or why not.
     async fn opened(
         &self,
         open: impl Future<Output = Result<russh::Channel<client::Msg>, russh::Error>>,
-    ) -> Result<russh::Channel<client::Msg>, String> {
+    ) -> Result<russh::Channel<client::Msg>, OpenError> {
         match tokio::time::timeout(self.host.connect_timeout, open).await {
             Ok(Ok(channel)) => Ok(channel),
-            Ok(Err(russh::Error::ChannelOpenFailure(reason))) => Err(match reason {
-                russh::ChannelOpenFailure::ConnectFailed => {
-                    "nothing accepts connections there".to_owned()
-                }
-                russh::ChannelOpenFailure::AdministrativelyProhibited => {
-                    "the server does not allow forwarding (sshd's AllowTcpForwarding)".to_owned()
-                }
-                russh::ChannelOpenFailure::ResourceShortage => {
-                    "the server is out of resources".to_owned()
-                }
-                russh::ChannelOpenFailure::UnknownChannelType => {
-                    "the server does not forward this kind of connection".to_owned()
-                }
-                russh::ChannelOpenFailure::Other { reason, .. } => reason,
-            }),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!(
-                "no answer within {}s",
+            Ok(Err(russh::Error::ChannelOpenFailure(reason))) if !self.is_closed() => {
+                Err(OpenError::Refused(refused_channel(&reason)))
+            }
+            Ok(Err(e)) => Err(OpenError::Connection(self.failure(&e))),
+            Err(_) => Err(OpenError::Connection(format!(
+                "the SSH connection did not answer within {}s",
                 self.host.connect_timeout.as_secs()
-            )),
+            ))),
         }
     }
 
@@ -269,6 +297,46 @@ impl Session {
             let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
             next = via.map(|via| *via);
         }
+    }
+}
+
+/// Whether `e` says the other side closed the connection.
+fn is_closed_by_peer(e: &russh::Error) -> bool {
+    use std::io::ErrorKind;
+    match e {
+        russh::Error::HUP | russh::Error::Disconnect => true,
+        russh::Error::IO(io) => matches!(
+            io.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        ),
+        _ => false,
+    }
+}
+
+/// Why a forwarding channel was not opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The server refused it; its reason in words.
+    #[error("{0}")]
+    Refused(String),
+    /// The SSH connection did not carry the request: it closed, or did not
+    /// answer.
+    #[error("{0}")]
+    Connection(String),
+}
+
+/// Why a server refused to open a channel, in words.
+fn refused_channel(reason: &russh::ChannelOpenFailure) -> String {
+    match reason {
+        russh::ChannelOpenFailure::ConnectFailed => "nothing accepts connections there".to_owned(),
+        russh::ChannelOpenFailure::AdministrativelyProhibited => {
+            "the server does not allow forwarding (sshd's AllowTcpForwarding)".to_owned()
+        }
+        russh::ChannelOpenFailure::ResourceShortage => "the server is out of resources".to_owned(),
+        russh::ChannelOpenFailure::UnknownChannelType => {
+            "the server does not forward this kind of connection".to_owned()
+        }
+        russh::ChannelOpenFailure::Other { reason, .. } => reason.clone(),
     }
 }
 
@@ -342,7 +410,7 @@ async fn through(
     .map_err(|e| {
         hop_error(ConnectError::Tcp {
             addr: format!("{}:{}", host.hostname, host.port),
-            source: std::io::Error::other(e.to_string()),
+            source: std::io::Error::other(via.failure(&e)),
         })
     })?;
     Ok((via, channel.into_stream()))
@@ -354,11 +422,12 @@ pub(crate) fn connect_host<'a>(
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<Session, ConnectError>> + Send + 'a>> {
     Box::pin(async move {
         let timeout = host.connect_timeout;
-        let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
+        let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
+            .map_err(ConnectError::KnownHosts)?;
         let config = client_config(host, &known);
+        let mut notes = known.warnings().to_vec();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
-        let mut notes = Vec::new();
         let (via, handshake) = if let Some(jump) = &host.via {
             let (via, stream) = through(jump, host).await?;
             notes.extend(via.notes.iter().cloned());
@@ -404,7 +473,9 @@ pub(crate) async fn connect_through_holder(
     server_key: PublicKey,
     announced: Vec<PublicKey>,
 ) -> Result<Session, ConnectError> {
-    let known = KnownHosts::load(&host.host_key.files).map_err(ConnectError::KnownHosts)?;
+    let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
+        .map_err(ConnectError::KnownHosts)?;
+    let mut notes = known.warnings().to_vec();
     let observed = Arc::new(Mutex::new(Observed {
         announced,
         ..Observed::default()
@@ -422,7 +493,6 @@ pub(crate) async fn connect_through_holder(
         client::connect_stream(config, stream, handler),
     )
     .await?;
-    let mut notes = Vec::new();
     let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
     let logged_in = with_timeout(
         host.connect_timeout,
@@ -444,13 +514,14 @@ pub(crate) async fn connect_through_holder(
 /// as if `hop` had just presented it (a jump host is reached to read).
 /// Returns the warnings to show.
 pub(crate) fn judge_recorded_hop(hop: &Host, key: &PublicKey) -> Result<Vec<String>, ConnectError> {
-    let known = KnownHosts::load(&hop.host_key.files).map_err(ConnectError::KnownHosts)?;
+    let known = KnownHosts::load(&hop.host_key.files, &hop.host_key.name)
+        .map_err(ConnectError::KnownHosts)?;
+    let mut notes = known.warnings().to_vec();
     let observed = Arc::new(Mutex::new(Observed::default()));
     let handler = ClientHandler::new(hop, &Intent::read(), known, observed.clone());
     let mut seen = observed.lock().expect("handler state lock");
     let accepted = handler.judge(key, &mut seen);
     drop(seen);
-    let mut notes = Vec::new();
     let hop_error = |source: ConnectError| ConnectError::Jump {
         hop: hop.label.clone(),
         source: Box::new(source),
@@ -492,7 +563,13 @@ fn settle<H>(
         return Err(refusal.into());
     }
     notes.extend(observed.note.take());
-    let handle = handshake.map_err(ConnectError::Protocol)?;
+    let handle = handshake.map_err(|e| {
+        if is_closed_by_peer(&e) {
+            ConnectError::ClosedDuringKex
+        } else {
+            ConnectError::Protocol(e)
+        }
+    })?;
     match (observed.server_key.take(), observed.verified.take()) {
         (Some(key), Some(verified)) => Ok((handle, key, verified)),
         _ => Err(ConnectError::Protocol(russh::Error::UnknownKey)),

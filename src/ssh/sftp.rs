@@ -148,7 +148,7 @@ impl Session {
         let host = self.host.label.clone();
         let lost = |e: russh::Error| Error::ConnectionLost {
             host: host.clone(),
-            reason: e.to_string(),
+            reason: self.failure(&e),
         };
         let channel = self.handle.channel_open_session().await.map_err(lost)?;
         channel

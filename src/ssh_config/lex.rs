@@ -2,6 +2,19 @@
 //! OpenSSH does: `Keyword arg...`, `Keyword=arg`, double or single quotes,
 //! backslash escapes, and a `#` at the start of a word ending the line.
 
+/// One line of the file as text (without a trailing `\r`), or where it is
+/// not UTF-8.
+pub fn text(line: &[u8]) -> Result<&str, String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "column {}: not UTF-8 text (byte 0x{:02x}); ssh_config must be UTF-8 or ASCII",
+            e.valid_up_to() + 1,
+            line[e.valid_up_to()]
+        )
+    })
+}
+
 /// A keyword (lowercased) and its arguments; `None` for blank and comment lines.
 pub fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, String> {
     let line = line.trim_start();
@@ -74,6 +87,13 @@ mod tests {
         );
         assert_eq!(split_line("   # comment").unwrap(), None);
         assert_eq!(split_line("").unwrap(), None);
+    }
+
+    #[test]
+    fn lines_must_be_utf8() {
+        assert_eq!(text(b"Port 22\r").unwrap(), "Port 22");
+        let e = text(b"User caf\xe9").unwrap_err();
+        assert!(e.starts_with("column 9: not UTF-8 text (byte 0xe9)"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! are refused with the file and line rather than silently ignored.
 
 mod expand;
+mod keywords;
 mod lex;
 mod pattern;
 
@@ -117,6 +118,7 @@ pub struct HostConfig {
     pub hash_known_hosts: bool,
     /// `HostKeyAlias`, lowercased as ssh does.
     pub host_key_alias: Option<String>,
+    /// `ConnectTimeout`; zero means none (wait as long as the system does).
     pub connect_timeout: Option<Duration>,
     pub server_alive_interval: Option<Duration>,
     pub server_alive_count_max: Option<u32>,
@@ -140,7 +142,7 @@ struct Options {
     strict: Option<StrictHostKeyChecking>,
     hash_known_hosts: Option<bool>,
     host_key_alias: Option<String>,
-    /// Zero stands for `none`.
+    /// Zero means no timeout.
     connect_timeout: Option<Duration>,
     server_alive_interval: Option<Duration>,
     server_alive_count_max: Option<u32>,
@@ -247,8 +249,8 @@ fn read_file(
     pass: &mut Pass<'_>,
     opts: &mut Options,
 ) -> Result<(), ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
             return Err(ConfigError {
@@ -259,15 +261,18 @@ fn read_file(
         }
     };
     let mut active = active;
-    for (index, line) in text.lines().enumerate() {
+    let mut ignore_unknown: Option<String> = None;
+    for (index, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let at = |message: String| ConfigError {
             file: path.to_path_buf(),
             line: index + 1,
             message,
         };
+        let line = lex::text(line).map_err(at)?;
         let Some((keyword, args)) = lex::split_line(line).map_err(at)? else {
             continue;
         };
+        check_keyword(&keyword, &args, ignore_unknown.as_deref()).map_err(at)?;
         let place = Place {
             file: path,
             line: index + 1,
@@ -285,9 +290,37 @@ fn read_file(
                     }
                 }
             }
+            "ignoreunknown" if active => {
+                first(&mut ignore_unknown, args.join(",").to_ascii_lowercase());
+            }
             _ if active => apply(&keyword, args, place, opts).map_err(at)?,
-            _ => {}
+            // As ssh does, a value is checked even where it does not apply.
+            _ => apply(&keyword, args, place, &mut Options::default()).map_err(at)?,
         }
+    }
+    Ok(())
+}
+
+/// What ssh refuses whichever block a line is in: a keyword it does not know
+/// (unless `IgnoreUnknown` lists it), or one without an argument.
+fn check_keyword(keyword: &str, args: &[String], ignore: Option<&str>) -> Result<(), String> {
+    if let Some(rest) = keyword.strip_prefix('\u{feff}') {
+        return Err(format!(
+            "the file starts with a UTF-8 byte-order mark before '{rest}', which ssh refuses \
+             too; save it without one"
+        ));
+    }
+    if ignore.is_some_and(|list| match_list(split_list(list), keyword).matched()) {
+        return Ok(());
+    }
+    if !keywords::is_known(keyword) {
+        return Err(format!(
+            "unknown keyword '{keyword}' (not an ssh_config keyword; \
+             IgnoreUnknown lists keywords to skip)"
+        ));
+    }
+    if args.is_empty() {
+        return Err(format!("{keyword} needs a value"));
     }
     Ok(())
 }
@@ -452,12 +485,10 @@ fn apply(
         "hostkeyalias" => first(&mut opts.host_key_alias, one(keyword, &args)?),
         "connecttimeout" => {
             let value = one(keyword, &args)?;
-            let timeout = if value.eq_ignore_ascii_case("none") {
-                Duration::ZERO
-            } else {
-                time(keyword, &args)?
-            };
-            first(&mut opts.connect_timeout, timeout);
+            // `none` leaves the option unset, so a later line may still set it.
+            if !value.eq_ignore_ascii_case("none") {
+                first(&mut opts.connect_timeout, time(keyword, &args)?);
+            }
         }
         "serveraliveinterval" => first(&mut opts.server_alive_interval, time(keyword, &args)?),
         "serveralivecountmax" => {
@@ -467,7 +498,11 @@ fn apply(
                 .map_err(|_| format!("ServerAliveCountMax: bad number '{value}'"))?;
             first(&mut opts.server_alive_count_max, count);
         }
-        "ciphers" => first(&mut opts.ciphers, place.locate(one(keyword, &args)?)),
+        "ciphers" => {
+            let value = one(keyword, &args)?;
+            cipher_list(&value)?;
+            first(&mut opts.ciphers, place.locate(value));
+        }
         "tag" => first(&mut opts.tag, one(keyword, &args)?),
         "canonicalizehostname" => {
             let value = one(keyword, &args)?;
@@ -715,7 +750,7 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         strict_host_key_checking: opts.strict,
         hash_known_hosts: opts.hash_known_hosts.unwrap_or(false),
         host_key_alias,
-        connect_timeout: opts.connect_timeout.filter(|t| !t.is_zero()),
+        connect_timeout: opts.connect_timeout,
         server_alive_interval: opts.server_alive_interval,
         server_alive_count_max: opts.server_alive_count_max,
         ciphers: opts
@@ -742,15 +777,10 @@ const OPENSSH_OTHER_CIPHERS: &[&str] = &["3des-cbc", "aes128-cbc", "aes192-cbc",
 
 /// The ciphers a `Ciphers` value asks for, as OpenSSH reads it: a list, or
 /// `+list` (appended to OpenSSH's default), `-list` (removed from it,
-/// wildcards allowed) or `^list` (put first); of those, the ones roadie
-/// implements, in order. A name OpenSSH does not know (or `none`) is an
-/// error, as it is for ssh.
+/// wildcards allowed) or `^list` (put first). A name OpenSSH does not know
+/// (or `none`) is an error, as it is for ssh; so is one roadie does not
+/// implement (`3des-cbc`), rather than being left out unseen.
 fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
-    let implemented = |name: &str| {
-        russh::cipher::ALL_CIPHERS
-            .iter()
-            .any(|c| c.as_ref() == name)
-    };
     let named = |list: &str| -> Result<Vec<String>, String> {
         for name in list.split(',') {
             if !OPENSSH_CIPHERS.contains(&name) && !OPENSSH_OTHER_CIPHERS.contains(&name) {
@@ -758,6 +788,14 @@ fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
                     "Ciphers: unknown cipher '{name}' (known: {}, {})",
                     OPENSSH_CIPHERS.join(", "),
                     OPENSSH_OTHER_CIPHERS.join(", ")
+                ));
+            }
+            if !russh::cipher::ALL_CIPHERS
+                .iter()
+                .any(|c| c.as_ref() == name)
+            {
+                return Err(format!(
+                    "Ciphers: roadie does not implement '{name}'; remove it from the list"
                 ));
             }
         }
@@ -785,14 +823,10 @@ fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
     } else {
         named(spec)?
     };
-    let usable: Vec<String> = list.into_iter().filter(|c| implemented(c)).collect();
-    if usable.is_empty() {
-        return Err(format!(
-            "Ciphers {spec} leaves no cipher roadie implements (it does: {})",
-            OPENSSH_CIPHERS.join(", ")
-        ));
+    if list.is_empty() {
+        return Err(format!("Ciphers {spec} leaves no cipher"));
     }
-    Ok(usable)
+    Ok(list)
 }
 
 #[cfg(test)]
@@ -1035,8 +1069,12 @@ mod tests {
         );
         let more = ciphers("+aes128-cbc").unwrap();
         assert_eq!(more.last().unwrap(), "aes128-cbc");
-        // Known to OpenSSH but not implemented: left out, not an error.
-        assert_eq!(ciphers("3des-cbc,aes256-ctr").unwrap(), ["aes256-ctr"]);
+        // Known to OpenSSH but not implemented: refused, not left out.
+        let refused = ciphers("3des-cbc,aes256-ctr").unwrap_err();
+        assert!(
+            refused.message.contains("does not implement '3des-cbc'"),
+            "{refused}"
+        );
         let refused = ciphers("none").unwrap_err();
         assert!(
             refused.message.contains("unknown cipher 'none'"),
@@ -1044,7 +1082,6 @@ mod tests {
         );
         assert_eq!(refused.line, 1);
         assert!(ciphers("-*").is_err());
-        assert!(ciphers("3des-cbc").is_err());
     }
 
     #[test]

@@ -172,3 +172,71 @@ fn default_key_files_are_used_when_nothing_is_configured() {
         .code(0)
         .stdout_has("default");
 }
+
+#[test]
+fn login_cut_by_the_server_is_connection_lost_not_a_refused_key() {
+    // sshd gives up on the login (LoginGraceTime) while it is still checking
+    // the key: its AuthorizedKeysCommand, the only source of keys, takes
+    // longer than the grace time.
+    let mut w = World::new();
+    let s = w.server_with(
+        &[addr(34)],
+        &[
+            "AuthorizedKeysFile none",
+            "AuthorizedKeysCommand /usr/bin/sleep 5",
+            "AuthorizedKeysCommandUser nobody",
+            "LoginGraceTime 1",
+        ],
+    );
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let ran = w
+        .roadie()
+        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let events = ran.events();
+    let host = events
+        .iter()
+        .find(|e| e["event"] == "host" && e["host"] == entry.as_str())
+        .expect("a host event");
+    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    let error = host["error"].as_str().unwrap();
+    assert!(
+        error.contains("the server closed the connection during authentication"),
+        "{error}"
+    );
+    assert!(!error.contains("not accepted"), "a key was blamed: {error}");
+}
+
+#[test]
+fn login_dropped_by_max_startups_is_connection_lost_not_a_refused_key() {
+    // One unauthenticated connection is all sshd allows; a second is
+    // dropped at once, as a busy server drops logins past MaxStartups.
+    let mut w = World::new();
+    let s = w.server_with(&[addr(35)], &["MaxStartups 1:100:1"]);
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    let mut hog = std::net::TcpStream::connect(&entry).unwrap();
+    let mut banner = [0u8; 4];
+    std::io::Read::read_exact(&mut hog, &mut banner).unwrap();
+    assert_eq!(&banner, b"SSH-", "sshd did not take the first connection");
+    let ran = w
+        .roadie()
+        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let events = ran.events();
+    let host = events
+        .iter()
+        .find(|e| e["event"] == "host" && e["host"] == entry.as_str())
+        .expect("a host event");
+    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    assert!(
+        host["error"]
+            .as_str()
+            .unwrap()
+            .contains("the server closed the connection"),
+        "{host}"
+    );
+}

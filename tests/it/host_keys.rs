@@ -247,3 +247,115 @@ fn mixed_case_name_finds_the_hashed_entry_ssh_wrote() {
         .code(0)
         .stdout_has("ok");
 }
+
+/// The server's key line in the world's known_hosts, recorded under `name`.
+fn record_as(w: &World, name: &str) -> String {
+    let mut key = w.servers[0].host_key.clone();
+    key.set_comment("");
+    format!("{name} {}\n", key.to_openssh().unwrap().trim_end())
+}
+
+#[test]
+fn known_hosts_key_recorded_without_port_is_accepted_on_another_port_as_ssh_does() {
+    let (w, entry) = world();
+    let (ip, port) = entry.split_once(':').unwrap();
+    assert_ne!(port, "22");
+    std::fs::write(&w.known_hosts, record_as(&w, ip)).unwrap();
+    // OpenSSH 9.2 accepts it...
+    let ssh = std::process::Command::new("ssh")
+        .args([
+            "-F",
+            "none",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+        ])
+        .args(["-o", "GlobalKnownHostsFile=none", "-i"])
+        .arg(&w.client_key)
+        .arg("-o")
+        .arg(format!("UserKnownHostsFile={}", w.known_hosts.display()))
+        .args(["-p", port, ip, "echo", "ssh-ok"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ssh.stdout).contains("ssh-ok"),
+        "{}",
+        String::from_utf8_lossy(&ssh.stderr)
+    );
+    // ...and so does roadie.
+    w.roadie()
+        .args(["-F", "none", "run", "staging", "--", "echo", "roadie-ok"])
+        .run()
+        .code(0)
+        .stdout_has("roadie-ok");
+    // A different key under the bare name is not a changed key: unknown.
+    let other = w.path("other_host_key");
+    let other_key = ensure_key(&other, "other").unwrap();
+    std::fs::write(
+        &w.known_hosts,
+        format!("{ip} {}\n", other_key.to_openssh().unwrap().trim_end()),
+    )
+    .unwrap();
+    w.roadie()
+        .args(["-F", "none", "run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("host key not known");
+}
+
+#[test]
+fn a_known_hosts_line_that_is_not_utf8_is_skipped_with_a_warning() {
+    let (w, entry) = world();
+    let (ip, port) = entry.split_once(':').unwrap();
+    let mut text = b"bad\xff.example.org ssh-ed25519 AAAA\n".to_vec();
+    text.extend_from_slice(record_as(&w, &format!("[{ip}]:{port}")).as_bytes());
+    std::fs::write(&w.known_hosts, text).unwrap();
+    w.roadie()
+        .args(["-F", "none", "run", "staging", "--", "echo", "still-ok"])
+        .run()
+        .code(0)
+        .stdout_has("still-ok")
+        .stderr_has(&format!(
+            "{}:1: skipped a line that is not UTF-8 text (byte 0xff at column 4)",
+            w.known_hosts.display()
+        ));
+}
+
+#[test]
+fn large_known_hosts_is_read_in_little_memory() {
+    let (w, entry) = world();
+    let (ip, port) = entry.split_once(':').unwrap();
+    // 29 MB of other hosts' keys, as a long-lived CI runner collects.
+    let filler = record_as(&w, "host-000000.example.org");
+    let mut text = String::with_capacity(30_000_000);
+    let mut index = 0;
+    while text.len() < 29_000_000 {
+        text.push_str(&filler.replacen("000000", &format!("{index:06}"), 1));
+        index += 1;
+    }
+    text.push_str(&record_as(&w, &format!("[{ip}]:{port}")));
+    std::fs::write(&w.known_hosts, text).unwrap();
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed.args([
+        "-f",
+        "roadie peak RSS: %M KiB",
+        env!("CARGO_BIN_EXE_roadie"),
+    ]);
+    let ran = w
+        .roadie_via(timed)
+        .args(["-F", "none", "run", "staging", "--", "echo", "found"])
+        .run()
+        .code(0)
+        .stdout_has("found");
+    let peak: u64 = ran
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("roadie peak RSS: "))
+        .and_then(|l| l.strip_suffix(" KiB"))
+        .expect("/usr/bin/time's report")
+        .parse()
+        .unwrap();
+    // Held whole and parsed, the file took 127 MiB; ssh needs 8 MiB.
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+}

@@ -195,3 +195,71 @@ fn proxy_jump_through_a_second_sshd() {
         .code(4)
         .stderr_has("through jump host hop");
 }
+
+#[test]
+fn a_jump_host_that_cannot_reach_the_target_says_so_in_roadies_words() {
+    let mut w = World::new();
+    let jump = w.server(&[addr(36)]);
+    let target = w.server(&[addr(37)]);
+    let config = w.jump_config(jump, target, &w.known_hosts);
+    w.servers[target].kill();
+    w.inventory("staging", &["target".to_owned()], "");
+    let ran = w
+        .roadie()
+        .args([
+            "-F",
+            config.to_str().unwrap(),
+            "run",
+            "staging",
+            "--",
+            "true",
+        ])
+        .run()
+        .code(4)
+        .stderr_has("through jump host hop")
+        .stderr_has("nothing accepts connections there");
+    assert!(
+        !ran.stderr.contains("Failed to open channel"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn unanswered_keepalives_are_named_as_the_reason_the_connection_ended() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    w.write(
+        "ssh_config",
+        "Host *\n    ServerAliveInterval 1\n    ServerAliveCountMax 2\n",
+    );
+    let mut child = w
+        .roadie()
+        .args([
+            "-F",
+            "ssh_config",
+            "run",
+            "staging",
+            "--",
+            "echo started; sleep 60",
+        ])
+        .spawn();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("started") {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "roadie ended early"
+        );
+    }
+    host.unplug();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("no answer to 2 keepalives in 2s"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("the connection closed"), "{stderr}");
+}

@@ -19,6 +19,10 @@ Match host real.example.org
 Host *.example.org !skip.example.org
     IdentitiesOnly yes
     ConnectTimeout 7
+Host zeta
+    ConnectTimeout none
+Host other zeta
+    ConnectTimeout 0
 Match originalhost alias exec "test %n = alias"
     ServerAliveInterval 45
 Host other
@@ -152,6 +156,7 @@ fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
         one(&openssh, "identitiesonly") == "yes",
         "identitiesonly, {what}"
     );
+    // ssh -G prints 0 for `ConnectTimeout 0` (no timeout) and none if unset.
     let timeout = ours
         .connect_timeout
         .map_or("none".to_owned(), |t| t.as_secs().to_string());
@@ -319,4 +324,143 @@ fn ciphers_lists_read_as_ssh_reads_them() {
         .unwrap();
         assert_eq!(ours.join(","), theirs, "Ciphers {spec}");
     }
+}
+
+/// `ssh -F file -G host`: its exit code and what it printed on stderr.
+fn openssh_verdict(config: &Path, host: &str) -> (i32, String) {
+    let out = Command::new("ssh")
+        .arg("-G")
+        .arg("-F")
+        .arg(config)
+        .arg(host)
+        .output()
+        .expect("ssh (openssh-client)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ssh_config_mistakes_that_ssh_refuses_are_refused_with_file_and_line() {
+    let (w, entry) = crate::support::World::one_host(7);
+    let host_block = format!("Host {}\n", entry.split(':').next().unwrap());
+    // (file text, the line ssh and roadie must name, what roadie says)
+    let cases: &[(&[u8], usize, &str)] = &[
+        (
+            b"Host *\n    IdentityFle ~/.ssh/id\n",
+            2,
+            "unknown keyword 'identityfle'",
+        ),
+        (
+            b"Host other\n    IdentityFle ~/.ssh/id\n",
+            2,
+            "unknown keyword",
+        ),
+        (b"Host *\n    User me\nHost\n", 3, "host needs a value"),
+        (b"Host *\n    Port\n", 2, "port needs a value"),
+        (b"Host other\n    Port 70000\n", 2, "bad port '70000'"),
+        (
+            b"Host other\n    ServerAliveInterval soon\n",
+            2,
+            "bad time 'soon'",
+        ),
+        (
+            b"Host other\n    ForwardAgent\n",
+            2,
+            "forwardagent needs a value",
+        ),
+        (b"\xef\xbb\xbfHost *\n    User me\n", 1, "byte-order mark"),
+        (
+            b"IdentityFle x\nIgnoreUnknown IdentityFle\n",
+            1,
+            "unknown keyword",
+        ),
+    ];
+    for (text, line, message) in cases {
+        let config = w.path("ssh_config");
+        std::fs::write(&config, text).unwrap();
+        let what = String::from_utf8_lossy(text);
+        let (code, stderr) = openssh_verdict(&config, "x");
+        assert_eq!(code, 255, "ssh accepted {what:?}");
+        assert!(
+            stderr.contains(&format!("line {line}")),
+            "ssh on {what:?}: {stderr}"
+        );
+        w.roadie()
+            .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+            .run()
+            .code(2)
+            .stderr_has(&format!("ssh_config:{line}: "))
+            .stderr_has(message);
+    }
+    // Keywords ssh knows but roadie does not act on, deprecated ones, and
+    // misspellings IgnoreUnknown covers: accepted by both.
+    let accepted = format!(
+        "IgnoreUnknown IdentityFle,Fancy*\nIdentityFle x\nFancyOption 1\n\
+         SendEnv LANG LC_*\nUseRoaming no\nGSSAPIAuthentication no\nForwardAgent no\n\
+         Host other\n    Port 70\n{host_block}    ControlMaster auto\n    ConnectTimeout 0\n"
+    );
+    let config = w.write("ssh_config", &accepted);
+    assert_eq!(openssh_verdict(&config, "x").0, 0, "ssh refused {accepted}");
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "echo", "read"])
+        .run()
+        .code(0)
+        .stdout_has("read");
+}
+
+#[test]
+fn connect_timeout_zero_means_no_timeout_as_in_ssh() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "Host x\n    ConnectTimeout 0\nHost *\n    ConnectTimeout 3\n",
+    )
+    .unwrap();
+    assert_eq!(
+        one(&openssh_view(&config, "x", None), "connecttimeout"),
+        "0"
+    );
+    let w = crate::support::World::new();
+    w.inventory("staging", &["x".to_owned()], "");
+    let inventory = roadie::Inventory::load(&w.path("roadie.yaml")).unwrap();
+    let overrides = roadie::Overrides {
+        ssh_config: Some(config),
+        ..roadie::Overrides::default()
+    };
+    let host = &roadie::Resolver::new(&inventory, &overrides)
+        .resolve("staging")
+        .unwrap()[0];
+    assert_eq!(host.connect_timeout, Duration::MAX, "roadie's 10 s applied");
+}
+
+#[test]
+fn ciphers_roadie_does_not_implement_are_refused_not_trimmed() {
+    let (w, _) = crate::support::World::one_host(7);
+    let config = w.write("ssh_config", "Host *\n    Ciphers 3des-cbc,aes256-ctr\n");
+    // ssh accepts the list (it implements 3des-cbc)...
+    assert_eq!(
+        one(&openssh_view(&config, "x", None), "ciphers"),
+        "3des-cbc,aes256-ctr"
+    );
+    // ...roadie cannot offer it, and says so rather than offering less.
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:2: ")
+        .stderr_has("roadie does not implement '3des-cbc'");
+}
+
+#[test]
+fn non_utf8_ssh_config_line_is_named_with_line_and_column() {
+    let (w, _) = crate::support::World::one_host(7);
+    std::fs::write(w.path("ssh_config"), b"Host *\n    User caf\xe9\n").unwrap();
+    w.roadie()
+        .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:2: column 13: not UTF-8 text (byte 0xe9)");
 }

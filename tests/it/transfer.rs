@@ -238,9 +238,10 @@ fn a_full_disk_is_said_plainly() {
 }
 
 /// Ctrl-C in the middle of a large upload: nothing under the final name,
-/// no temporary file left behind.
+/// no temporary file left behind, and the message says what became of the
+/// files (no command was sent a signal).
 #[test]
-fn an_interrupted_upload_leaves_nothing_under_its_name() {
+fn an_interrupted_upload_leaves_nothing_under_its_name_and_says_so() {
     let (w, _) = World::one_host(85);
     // Sparse: costs no local disk, takes seconds to send.
     let big = w.path("huge.bin");
@@ -251,7 +252,7 @@ fn an_interrupted_upload_leaves_nothing_under_its_name() {
     let dest = w.path("dest");
     std::fs::create_dir_all(&dest).unwrap();
     for signal in ["INT", "KILL"] {
-        let mut child = w
+        let child = w
             .roadie()
             .args(["put", "staging"])
             .args([&big, &dest])
@@ -278,7 +279,8 @@ fn an_interrupted_upload_leaves_nothing_under_its_name() {
             &[&format!("-{signal}"), &child.id().to_string()],
             &[],
         );
-        let status = child.wait().unwrap();
+        let output = child.wait_with_output().unwrap();
+        let status = output.status;
         assert!(!status.success());
         assert!(
             !dest.join("huge.bin").exists(),
@@ -286,6 +288,9 @@ fn an_interrupted_upload_leaves_nothing_under_its_name() {
         );
         if signal == "INT" {
             assert_eq!(status.code(), Some(130));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(stderr.contains("partial ones were removed"), "{stderr}");
+            assert!(!stderr.contains("SIGTERM"), "{stderr}");
             let left: Vec<_> = std::fs::read_dir(&dest).unwrap().collect();
             assert!(left.is_empty(), "left behind: {left:?}");
         }

@@ -338,3 +338,38 @@ fn local_manage_py_migrates_the_staging_database_through_the_tunnel() {
         "0"
     );
 }
+
+#[test]
+fn a_client_while_the_connection_is_down_is_told_so_not_that_the_port_is_unreachable() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    // Keepalives that would take a minute to give up, so the connection
+    // still looks open when the client comes; channel opens wait 1 s.
+    std::fs::write(
+        w.home.join(".ssh/config"),
+        "Host *\n    ServerAliveInterval 2\n    ServerAliveCountMax 30\n    ConnectTimeout 1\n",
+    )
+    .unwrap();
+    let tunnel = Tunnel::start(&w, &["5432"]);
+    let local = tunnel.local();
+    host.unplug();
+    let mut client = TcpStream::connect(&local).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buffer = [0u8; 16];
+    assert_eq!(
+        client.read(&mut buffer).unwrap_or(0),
+        0,
+        "the client was not closed"
+    );
+    let down = tunnel.next("link_down");
+    assert_eq!(down["remote"], "127.0.0.1:5432", "{down}");
+    assert!(
+        down["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the SSH connection did not answer within 1s"),
+        "{down}"
+    );
+}

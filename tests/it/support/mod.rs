@@ -261,7 +261,9 @@ impl World {
         self.roadie_via(command)
     }
 
-    fn roadie_via(&self, mut command: Command) -> Roadie {
+    /// roadie started by `command` (a wrapper such as `/usr/bin/time`), in
+    /// this world.
+    pub fn roadie_via(&self, mut command: Command) -> Roadie {
         command
             .current_dir(self.dir.path())
             .env("HOME", &self.home)

@@ -35,6 +35,8 @@ pub struct Lan {
 pub struct NetHost {
     pub namespace: String,
     pub address: Ipv4Addr,
+    /// The namespace's end of its veth pair.
+    link: String,
 }
 
 impl Lan {
@@ -90,7 +92,11 @@ impl Lan {
         ]);
         ip_ok(&["-n", &namespace, "link", "set", &inside, "up"]);
         ip_ok(&["-n", &namespace, "link", "set", "lo", "up"]);
-        NetHost { namespace, address }
+        NetHost {
+            namespace,
+            address,
+            link: inside,
+        }
     }
 }
 
@@ -104,6 +110,12 @@ impl Drop for Lan {
 }
 
 impl NetHost {
+    /// Pull the host's network cable: its link goes down, so nothing it
+    /// sends or is sent arrives (no reset, no FIN).
+    pub fn unplug(&self) {
+        ip_ok(&["-n", &self.namespace, "link", "set", &self.link, "down"]);
+    }
+
     /// Start sshd on port 22 inside the namespace, with its own hostname and
     /// `data` mounted over `site` (so each host has its own files there).
     pub fn sshd(
