@@ -190,17 +190,7 @@ fn login_cut_by_the_server_is_connection_lost_not_a_refused_key() {
     );
     let entry = w.entries(s)[0].clone();
     w.inventory("staging", std::slice::from_ref(&entry), "");
-    let ran = w
-        .roadie()
-        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
-        .run()
-        .code(4);
-    let events = ran.events();
-    let host = events
-        .iter()
-        .find(|e| e["event"] == "host" && e["host"] == entry.as_str())
-        .expect("a host event");
-    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    let host = lost_connection(&w, &entry);
     let error = host["error"].as_str().unwrap();
     assert!(
         error.contains("the server closed the connection during authentication"),
@@ -221,17 +211,7 @@ fn login_dropped_by_max_startups_is_connection_lost_not_a_refused_key() {
     let mut banner = [0u8; 4];
     std::io::Read::read_exact(&mut hog, &mut banner).unwrap();
     assert_eq!(&banner, b"SSH-", "sshd did not take the first connection");
-    let ran = w
-        .roadie()
-        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
-        .run()
-        .code(4);
-    let events = ran.events();
-    let host = events
-        .iter()
-        .find(|e| e["event"] == "host" && e["host"] == entry.as_str())
-        .expect("a host event");
-    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    let host = lost_connection(&w, &entry);
     assert!(
         host["error"]
             .as_str()
@@ -239,4 +219,21 @@ fn login_dropped_by_max_startups_is_connection_lost_not_a_refused_key() {
             .contains("the server closed the connection"),
         "{host}"
     );
+}
+
+/// `roadie run staging -- true` on the one host `entry`, which must end in
+/// a lost connection (exit 4): its host event.
+fn lost_connection(w: &World, entry: &str) -> serde_json::Value {
+    let ran = w
+        .roadie()
+        .args(["-F", "none", "--json", "run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let host = ran
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "host" && e["host"] == entry)
+        .expect("a host event");
+    assert_eq!(host["error_kind"], "connection_lost", "{host}");
+    host
 }

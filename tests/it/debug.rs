@@ -58,6 +58,28 @@ fn shard(host: &NetHost, dir: &Path) -> Child {
 }
 
 /// JSON events of a running `roadie debug`.
+/// `roadie --json debug staging`, watching; its events as they come.
+fn watch(w: &World) -> (Running, std::sync::mpsc::Receiver<serde_json::Value>) {
+    let mut roadie = Running(
+        w.roadie()
+            .args(["--json", "debug", "staging", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    (roadie, events)
+}
+
+/// The Python script `script` running on `host`, its output dropped.
+fn run_script(host: &NetHost, script: &Path) -> Child {
+    on(host)
+        .arg(python())
+        .arg(script)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
     let stdout = child.stdout.take().unwrap();
     let (sender, events) = std::sync::mpsc::channel();
@@ -111,12 +133,7 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
     let (_lan, host) = w.netns_host();
     let dir = tests_dir(&w);
     let mut shards: Vec<Running> = (0..3).map(|_| Running(shard(&host, &dir))).collect();
-    let mut roadie = Running(
-        w.roadie()
-            .args(["--json", "debug", "staging", "--interval", "0.2"])
-            .spawn(),
-    );
-    let events = events_of(&mut roadie.0);
+    let (_roadie, events) = watch(&w);
     let found: Vec<serde_json::Value> = (0..3).map(|_| next(&events, "debug_session")).collect();
     let mut pids: Vec<u64> = found.iter().map(|e| e["pid"].as_u64().unwrap()).collect();
     pids.sort_unstable();
@@ -149,12 +166,7 @@ fn lines_a_client_sends_together_all_reach_the_shim() {
     let (_lan, host) = w.netns_host();
     let dir = tests_dir(&w);
     let mut shard = Running(shard(&host, &dir));
-    let mut roadie = Running(
-        w.roadie()
-            .args(["--json", "debug", "staging", "--interval", "0.2"])
-            .spawn(),
-    );
-    let events = events_of(&mut roadie.0);
+    let (_roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
     until(&mut stream, "(Pdb) ");
@@ -187,12 +199,7 @@ fn an_attached_session_is_told_apart_from_an_ended_one() {
     let (_lan, host) = w.netns_host();
     let dir = tests_dir(&w);
     let mut shard = Running(shard(&host, &dir));
-    let mut roadie = Running(
-        w.roadie()
-            .args(["--json", "debug", "staging", "--interval", "0.2"])
-            .spawn(),
-    );
-    let events = events_of(&mut roadie.0);
+    let (_roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
     until(&mut stream, "(Pdb) ");
@@ -287,21 +294,8 @@ fn web_pdb_is_found_warned_about_and_reachable_through_the_tunnel() {
         "debugged.py",
         &format!("import web_pdb\nx = 41\nweb_pdb.set_trace(port={port})\nprint(x)\n"),
     );
-    let debugged = Running(
-        on(&host)
-            .arg(python())
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut roadie = Running(
-        w.roadie()
-            .args(["--json", "debug", "staging", "--interval", "0.2"])
-            .spawn(),
-    );
-    let events = events_of(&mut roadie.0);
+    let debugged = Running(run_script(&host, &script));
+    let (_roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     assert_eq!(session["kind"], "web-pdb");
     assert_eq!(session["port"], port);
@@ -338,21 +332,8 @@ fn a_web_pdb_session_ends_when_its_server_stops() {
          def debugged():\n    x = 41\n    web_pdb.set_trace(port=5555)\n    return x\n\
          thread = threading.Thread(target=debugged)\nthread.start()\nthread.join()\ntime.sleep(120)\n",
     );
-    let mut debugged = Running(
-        on(&host)
-            .arg(python())
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut roadie = Running(
-        w.roadie()
-            .args(["--json", "debug", "staging", "--interval", "0.2"])
-            .spawn(),
-    );
-    let events = events_of(&mut roadie.0);
+    let mut debugged = Running(run_script(&host, &script));
+    let (_roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     assert_eq!(session["kind"], "web-pdb");
     // The browser's part: a WebSocket on /ws, and `c` sent through it.
