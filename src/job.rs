@@ -13,7 +13,7 @@ use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::output::{Event, Stream};
-use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, plan_task};
+use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, needs_home, plan_task};
 use crate::resolve::Host;
 use crate::ssh::sftp::{Stamp, sftp_path};
 use crate::ssh::{Chunk, ExitStatus, Session};
@@ -109,16 +109,14 @@ impl Job {
                         .map(|bytes| DotEnv::parse(&String::from_utf8_lossy(&bytes))),
                     None => None,
                 };
-                let home = if needs_home(playbook, found, host) {
-                    Some(session.home().await?)
-                } else {
-                    None
-                };
-                let extra = Extra {
-                    home,
+                let mut extra = Extra {
+                    home: None,
                     timestamp: timestamp(*started),
                     run_id: format!("{:016x}", rand::random::<u64>()),
                 };
+                if needs_home(playbook, found, host, params, dotenv.as_ref(), &extra) {
+                    extra.home = Some(session.home().await?);
+                }
                 Ok(plan_task(
                     playbook,
                     found,
@@ -130,13 +128,6 @@ impl Job {
             }
         }
     }
-}
-
-/// Whether a task's templates may use the server's home (`{{ home }}`,
-/// `| absolute`, or a template file, whose text is only read when planning).
-fn needs_home(playbook: &Playbook, task: &crate::playbook::Task, host: &Host) -> bool {
-    let text = format!("{:?} {:?} {:?}", task.steps, playbook.vars, host.vars);
-    text.contains("home") || text.contains("absolute") || text.contains("Template {")
 }
 
 /// `YYYYMMDDHHMMSS`, UTC.

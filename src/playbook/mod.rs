@@ -34,7 +34,7 @@ use crate::guard::SafetyClass;
 
 pub use render::{
     Action, Capture, Extra, HttpVia, Plan, PlannedStep, check_params, describe_params,
-    env_file_for, parse_params, plan_task,
+    env_file_for, needs_home, parse_params, plan_task,
 };
 
 /// The playbooks that ship with roadie: (name, source).

@@ -357,6 +357,8 @@ struct Renderer<'a> {
     context: Map<String, serde_json::Value>,
     /// Vars left out of the context, to explain a template that needs one.
     unrendered: crate::template::Unrendered,
+    /// Set when a template failed for want of the server's home.
+    needs_home: std::cell::Cell<bool>,
     shell: Environment<'static>,
     plain: Environment<'static>,
 }
@@ -443,10 +445,10 @@ impl Renderer<'_> {
         env.render_str(&source.text, minijinja::value::Serde(&self.context))
             .map_err(|e| {
                 let line = source.line + e.line().map_or(0, |l| l as u64).saturating_sub(1);
-                let mut why = self
-                    .unrendered
-                    .explain(&e)
-                    .unwrap_or_else(|| e.detail().map_or_else(|| e.to_string(), str::to_owned));
+                if self.unrendered.needs_home(&source.text, &e, &self.context) {
+                    self.needs_home.set(true);
+                }
+                let mut why = self.unrendered.explain(&source.text, &e, &self.context);
                 if source.text.contains("${#") && why.contains("comment") {
                     why.push_str(
                         " (`{#` starts a template comment: write the shell's `${#var}` as \
@@ -475,21 +477,21 @@ pub fn env_file_for(
             None => return Ok(None),
         },
     };
-    let renderer = renderer(playbook, task, host, &BTreeMap::new(), None, None)?;
-    renderer.render(&template, false, "env_file").map(Some)
+    renderer(playbook, task, host, None, None)
+        .render(&template, false, "env_file")
+        .map(Some)
 }
 
 /// The templates' context for `task` on `host`: with `extra` (the server's
-/// home, the timestamp) and, unless `params` is `None` (reading only the
-/// `env_file`), the parameters and the server's `.env`.
+/// home, the timestamp) and the server's `.env`; the parameters are added
+/// by [`Renderer::add_params`].
 fn renderer<'a>(
     playbook: &'a Playbook,
     task: &'a Task,
     host: &Host,
-    params: &BTreeMap<String, String>,
     dotenv: Option<&DotEnv>,
     extra: Option<&Extra>,
-) -> Result<Renderer<'a>, PlaybookError> {
+) -> Renderer<'a> {
     let mut known = Map::new();
     if let Some(extra) = extra {
         known.insert("timestamp".into(), extra.timestamp.clone().into());
@@ -508,21 +510,33 @@ fn renderer<'a>(
         unrendered,
     } = crate::template::host_context_with(host, &defaults, known);
     context.insert("task".into(), task.name.clone().into());
-    let mut renderer = Renderer {
+    if let Some(dotenv) = dotenv {
+        let env: Map<String, serde_json::Value> = dotenv
+            .entries()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect();
+        context.insert("env".into(), env.into());
+    }
+    Renderer {
         playbook,
         task,
         context,
         unrendered,
+        needs_home: std::cell::Cell::new(false),
         shell: template_environment(true),
         plain: template_environment(false),
-    };
-    if extra.is_some() {
-        check_params(task, params).map_err(|e| e.in_file(&playbook.origin))?;
-        for param in &task.params {
-            // Given values are data, never templates; defaults are templates.
+    }
+}
+
+impl Renderer<'_> {
+    /// The task's parameters: `params` as given (data, never templates),
+    /// the others' defaults (templates) rendered.
+    fn add_params(&mut self, params: &BTreeMap<String, String>) -> Result<(), PlaybookError> {
+        check_params(self.task, params).map_err(|e| e.in_file(&self.playbook.origin))?;
+        for param in &self.task.params {
             let value = match (params.get(&param.name), &param.default) {
                 (Some(given), _) => given.clone(),
-                (None, Some(default)) => renderer.render(
+                (None, Some(default)) => self.render(
                     &Source {
                         text: default.clone(),
                         line: 0,
@@ -532,17 +546,10 @@ fn renderer<'a>(
                 )?,
                 (None, None) => unreachable!("check_params found every required parameter"),
             };
-            renderer.context.insert(param.name.clone(), value.into());
+            self.context.insert(param.name.clone(), value.into());
         }
+        Ok(())
     }
-    if let Some(dotenv) = dotenv {
-        let env: Map<String, serde_json::Value> = dotenv
-            .entries()
-            .map(|(k, v)| (k.to_owned(), v.into()))
-            .collect();
-        renderer.context.insert("env".into(), env.into());
-    }
-    Ok(renderer)
 }
 
 /// What a plan knows beyond the inventory and the playbook.
@@ -569,10 +576,41 @@ pub fn plan_task(
     dotenv: Option<&DotEnv>,
     extra: &Extra,
 ) -> Result<Plan, PlaybookError> {
-    let renderer = renderer(playbook, task, host, params, dotenv, Some(extra))?;
+    let mut renderer = renderer(playbook, task, host, dotenv, Some(extra));
+    renderer.add_params(params)?;
+    plan_with(&renderer, playbook, task, host)
+}
+
+/// Whether planning `task` needs the server's home (`{{ home }}`, or
+/// `| absolute` on a `~` path, in a template or in a var one uses): found
+/// by planning without it, so it is fetched only when a template asks.
+pub fn needs_home(
+    playbook: &Playbook,
+    task: &Task,
+    host: &Host,
+    params: &BTreeMap<String, String>,
+    dotenv: Option<&DotEnv>,
+    extra: &Extra,
+) -> bool {
+    let without = Extra {
+        home: None,
+        ..extra.clone()
+    };
+    let mut renderer = renderer(playbook, task, host, dotenv, Some(&without));
+    let failed =
+        renderer.add_params(params).is_err() || plan_with(&renderer, playbook, task, host).is_err();
+    failed && renderer.needs_home.get()
+}
+
+fn plan_with(
+    renderer: &Renderer<'_>,
+    playbook: &Playbook,
+    task: &Task,
+    host: &Host,
+) -> Result<Plan, PlaybookError> {
     let env_file = env_file_for(playbook, task, host)?;
     let planner = Planner {
-        renderer: &renderer,
+        renderer,
         env_file: env_file.as_deref(),
         sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
     };
@@ -1044,6 +1082,66 @@ mod tests {
             e.message.contains("no parameter 'nope' (it takes: email)"),
             "{e}"
         );
+    }
+
+    /// The shipped rollback with the default site (`~/sites/{{ host }}`):
+    /// its own `vars:` (`site_root: "{{ site | absolute }}"`) need the
+    /// server's home, and the error without it names the var and why.
+    #[test]
+    fn rollback_with_the_default_site_asks_for_the_home() {
+        let playbooks =
+            super::super::Playbooks::load(std::path::Path::new("/nonexistent")).unwrap();
+        let (p, rollback) = playbooks.find("rollback").unwrap();
+        let mut h = host();
+        h.vars.insert("wsgi".into(), "app.wsgi:application".into());
+        let extra = Extra::default();
+        assert!(needs_home(p, rollback, &h, &BTreeMap::new(), None, &extra));
+        let e = plan_task(p, rollback, &h, &BTreeMap::new(), None, &extra).unwrap_err();
+        assert!(
+            e.message
+                .contains("var 'site_root' ('{{ site | absolute }}')")
+                && e.message.contains("needs the server's home"),
+            "{e}"
+        );
+        let with_home = Extra {
+            home: Some("/home/elspeth".into()),
+            ..Extra::default()
+        };
+        let plan = plan_task(p, rollback, &h, &BTreeMap::new(), None, &with_home).unwrap();
+        assert!(
+            run_of(&plan, 0)
+                .script
+                .contains("/home/elspeth/sites/web1/shared"),
+            "{}",
+            run_of(&plan, 0).script
+        );
+        // A task that uses no home does not ask for it.
+        let (p, flush) = playbooks.find("flush").unwrap();
+        assert!(!needs_home(p, flush, &h, &BTreeMap::new(), None, &extra));
+    }
+
+    /// minijinja names an undefined variable only in debug builds; the
+    /// names come from the template itself, so a release build says them too.
+    #[test]
+    fn an_undefined_variable_is_named_through_the_vars_that_use_it() {
+        let p = playbook(
+            "vars:\n  root: \"{{ site }}/{{ sitename }}\"\n  release: \"{{ root }}/releases\"\ntasks:\n  t:\n    steps:\n      - run: |\n          set -e\n          cd {{ release }}\n",
+        );
+        let e = plan_of(&p).unwrap_err();
+        assert!(
+            e.message.contains(
+                "var 'release' ('{{ root }}/releases'): var 'root' ('{{ site }}/{{ sitename }}'): undefined variable 'sitename'"
+            ),
+            "{e}"
+        );
+        assert!(!needs_home(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default()
+        ));
     }
 
     #[test]
