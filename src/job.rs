@@ -476,27 +476,61 @@ async fn other_action(
             // The edited file may be one applied under another name (a link).
             envs.read.clear();
         }
-        Action::Http {
-            via,
-            path,
-            host_header,
-            expect,
-            within,
-        } => {
-            crate::health::check(session, via, path, host_header, *expect, *within)
-                .await
-                .map_err(|failed| Error::Remote {
-                    host,
-                    message: format!(
-                        "GET {path} did not answer {expect} within {}s ({} attempts; last: {})",
-                        within.as_secs(),
-                        failed.attempts,
-                        failed.last
-                    ),
-                })?;
-        }
+        // Boxed: the check and its watch make a large future.
+        Action::Http { .. } => Box::pin(http_step(session, action)).await?,
     }
     Ok(())
+}
+
+/// An HTTP check, failing at once if the process it waits for exits, and
+/// showing the end of the log it names when it fails.
+async fn http_step(session: &Session, action: &Action) -> Result<(), Error> {
+    let Action::Http {
+        via,
+        path,
+        host_header,
+        expect,
+        within,
+        pid_file,
+        log,
+    } = action
+    else {
+        unreachable!("only an http step is checked as one")
+    };
+    let check = async {
+        crate::health::check(session, via, path, host_header, *expect, *within)
+            .await
+            .map_err(|failed| {
+                format!(
+                    "GET {path} did not answer {expect} within {}s ({} attempts; last: {})",
+                    within.as_secs(),
+                    failed.attempts,
+                    failed.last
+                )
+            })
+    };
+    let gone = async {
+        match pid_file {
+            Some(pid_file) => crate::health::exited(session, pid_file).await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        checked = check => checked,
+        why = gone => Err(format!("GET {path} did not answer {expect}: {why}")),
+    };
+    let Err(mut message) = outcome else {
+        return Ok(());
+    };
+    if let Some(log) = log
+        && let Some(tail) = crate::health::log_tail(session, log).await
+    {
+        message = format!("{message}; the end of {log}:\n{tail}");
+    }
+    Err(Error::Remote {
+        host: session.host().label.clone(),
+        message,
+    })
 }
 
 /// What one command step gave.

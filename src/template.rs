@@ -13,6 +13,9 @@ use crate::resolve::Host;
 pub const DEFAULT_SITE: &str = "~/sites/{{ host }}";
 /// The site's `.env`, unless `vars.env_file` says otherwise.
 pub const DEFAULT_ENV_FILE: &str = "{{ site }}/.env";
+/// The live site's log, where the shipped deploy's default restart has
+/// gunicorn write it.
+pub const SITE_LOG: &str = "{{ site }}/shared/gunicorn.log";
 
 /// A template environment that refuses undefined variables, with the
 /// filters `basename` (`{{ path | basename }}`) and `absolute`. Its errors

@@ -41,8 +41,9 @@ pub struct LogsArgs {
 
 impl LogsArgs {
     /// The command on the server; `resume` after a reconnect shows only
-    /// new lines.
-    fn command(&self, resume: bool) -> String {
+    /// new lines. Without `--unit`, `--file` or `--since`, a deployed
+    /// site's log (`site_log`, when the server has it) comes first.
+    fn command(&self, site_log: &str, resume: bool) -> String {
         let lines = if resume { 0 } else { self.lines };
         let follow = if self.follow { " -f" } else { "" };
         let mut command = match (&self.file, &self.unit) {
@@ -73,6 +74,13 @@ impl LogsArgs {
                 )
             }
         };
+        if self.file.is_none() && self.unit.is_none() && self.since.is_none() {
+            let log = quote_path(site_log);
+            let follow = if self.follow { " -F" } else { "" };
+            command = format!(
+                "if [ -f {log} ]; then tail -n {lines}{follow} -- {log}; else {command}; fi"
+            );
+        }
         if let Some(pattern) = &self.grep {
             command = format!(
                 "{{ {command}; }} | grep --line-buffered -E -- {}",
@@ -85,6 +93,10 @@ impl LogsArgs {
 
 pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
+    let site_logs = hosts
+        .iter()
+        .map(|host| crate::template::render_host(crate::template::SITE_LOG, host))
+        .collect::<Result<Vec<_>, _>>()?;
     let renderer = Renderer::new(
         Mode::choose(global.json, hosts.len()),
         hosts.iter().map(|h| h.label.clone()).collect(),
@@ -93,9 +105,13 @@ pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let (_stop, interrupt) = watch::channel(false);
     let tasks: Vec<_> = hosts
         .into_iter()
-        .map(|host| {
+        .zip(site_logs)
+        .map(|(host, site_log)| {
             let (events, interrupt) = (events.clone(), interrupt.clone());
-            let (first, resume) = (args.command(false), args.command(true));
+            let (first, resume) = (
+                args.command(&site_log, false),
+                args.command(&site_log, true),
+            );
             let follow = args.follow;
             tokio::spawn(
                 async move { show(&host, &first, &resume, follow, &events, interrupt).await },

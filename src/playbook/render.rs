@@ -126,6 +126,10 @@ pub enum Action {
         host_header: String,
         expect: u16,
         within: std::time::Duration,
+        /// The process the check waits for (a pid file on the server).
+        pid_file: Option<String>,
+        /// The log on the server whose end a failed check shows.
+        log: Option<String>,
     },
 }
 
@@ -686,13 +690,7 @@ impl Planner<'_> {
                 defaults,
                 ensure_secret,
             } => self.dotenv_action(path, defaults.as_ref(), ensure_secret, number)?,
-            StepKind::Http {
-                path,
-                target,
-                host,
-                expect,
-                within,
-            } => self.http_action(path, target, host, *expect, within, number)?,
+            StepKind::Http { .. } => self.http_action(&step.kind, number)?,
         })
     }
 
@@ -799,13 +797,21 @@ impl Planner<'_> {
 
     fn http_action(
         &self,
-        path: &Source,
-        target: &HttpTarget,
-        host_header: &Source,
-        expect: u16,
-        within: &Source,
+        kind: &StepKind,
         number: &str,
     ) -> Result<(String, Action), PlaybookError> {
+        let StepKind::Http {
+            path,
+            target,
+            host: host_header,
+            expect,
+            within,
+            pid_file,
+            log,
+        } = kind
+        else {
+            unreachable!("only an http step is planned as one")
+        };
         let r = self.renderer;
         let plain =
             |source: &Source, part: &str| r.render(source, false, &format!("{number} ({part})"));
@@ -826,12 +832,17 @@ impl Planner<'_> {
         let within = crate::cli::parse_duration(within_text.trim())
             .map_err(|why| r.error(Some(within.line), &why))?;
         let host_header = plain(host_header, "host")?;
+        let optional = |source: &Option<Source>, part: &str| {
+            source.as_ref().map(|s| plain(s, part)).transpose()
+        };
         let action = Action::Http {
             via,
             path: path.clone(),
             host_header,
-            expect,
+            expect: *expect,
             within,
+            pid_file: optional(pid_file, "pid_file")?,
+            log: optional(log, "log")?,
         };
         Ok((format!("http GET {path}"), action))
     }

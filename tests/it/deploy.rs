@@ -358,12 +358,18 @@ fn deploys_take_turns_and_clean_up_when_stopped() {
         "another run's lock was taken away"
     );
     std::fs::remove_dir_all(&lock).unwrap();
-    // A release whose trial never answers (its WSGI module does not exist),
-    // stopped by --timeout while roadie waits for it.
+    // A release whose trial never answers (its WSGI module hangs on
+    // import), stopped by --timeout while roadie waits for it.
+    std::fs::write(
+        d.repo.join("superlists/hang.py"),
+        "import time\ntime.sleep(3600)\n",
+    )
+    .unwrap();
+    commit(&d.repo, "a module that never loads");
     let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
     d.w.write(
         "roadie.yaml",
-        &inventory.replace("superlists.wsgi:application", "nowhere.wsgi:application"),
+        &inventory.replace("superlists.wsgi:application", "superlists.hang:application"),
     );
     let repo = format!("repo={}", d.repo.display());
     d.task(&["deploy", "--param", &repo, "--timeout", "40"])
@@ -558,5 +564,75 @@ fn a_startproject_site_keeps_its_database_across_deploys() {
     d.task(&["manage", "--param", users])
         .code(0)
         .stdout_has("['edith']");
+    drop(d.served);
+}
+
+/// A trial gunicorn that dies at once (here its worker cannot import the
+/// app, so the master exits) fails the deploy at once, with its own words
+/// (it used to cost the whole `health_within` and show nothing of why).
+#[test]
+fn a_trial_that_dies_at_once_fails_the_deploy_with_its_log() {
+    let d = Deployment::with_vars(&[99], ", health_within: 60s");
+    change(
+        &d.repo,
+        "superlists/wsgi.py",
+        "import os",
+        "raise RuntimeError(\"this release cannot start\")\nimport os",
+    );
+    let started = Instant::now();
+    let ran = d.deploy().code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        ran.stderr.contains("the process it checks (pid ")
+            && ran.stderr.contains(".trial.log:")
+            && ran
+                .stderr
+                .contains("RuntimeError: this release cannot start"),
+        "{}",
+        ran.stderr
+    );
+    assert!(d.root().join("current").symlink_metadata().is_err());
+    drop(d.served);
+}
+
+/// Without systemd, the live site's gunicorn logs to shared/gunicorn.log,
+/// and `roadie logs` shows it by default; the `restart` task restarts it.
+#[test]
+fn the_live_site_logs_to_shared_and_roadie_logs_shows_it() {
+    let d = Deployment::new(&[88]);
+    d.deploy().code(0).stdout_has("live: releases/");
+    let logs_show = |wanted: &str, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ran =
+                d.w.roadie()
+                    .args(["logs", "staging", "-n", "200"])
+                    .run()
+                    .code(0);
+            if ran.stdout.matches(wanted).count() >= times {
+                return ran.stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{wanted:?} not {times} times in the log:\n{}",
+                ran.stdout
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // The health check's own request, and the daemon starting.
+    logs_show("\"GET / HTTP/1.0\" 200", 1);
+    logs_show("Starting gunicorn", 1);
+    let pid = std::fs::read_to_string(d.root().join("shared/gunicorn.pid")).unwrap();
+    d.task(&["restart"]).code(0);
+    assert_ne!(
+        std::fs::read_to_string(d.root().join("shared/gunicorn.pid")).unwrap(),
+        pid
+    );
+    logs_show("Starting gunicorn", 2);
     drop(d.served);
 }
