@@ -636,3 +636,47 @@ fn the_live_site_logs_to_shared_and_roadie_logs_shows_it() {
     logs_show("Starting gunicorn", 2);
     drop(d.served);
 }
+
+/// A changed `vars.python3` makes the virtualenv again (it used to keep the
+/// old one): here from the shared test virtualenv (a link) to a new one
+/// made by /usr/bin/python3, with the requirements installed from PyPI.
+#[test]
+fn a_changed_python3_makes_the_virtualenv_again() {
+    let d = Deployment::new(&[87]);
+    // A virtualenv made by hand is kept, and noted as made by vars.python3.
+    let ran = d.deploy().code(0);
+    assert!(
+        !ran.stdout.contains("vars.python3 changed"),
+        "{}",
+        ran.stdout
+    );
+    let venv_link = d.root().join("shared/virtualenv");
+    assert!(venv_link.is_symlink());
+    // The same value again: the virtualenv is kept.
+    std::thread::sleep(Duration::from_millis(1100));
+    let ran = d.deploy().code(0);
+    assert!(
+        !ran.stdout.contains("vars.python3 changed"),
+        "{}",
+        ran.stdout
+    );
+    assert!(venv_link.is_symlink());
+    let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
+    d.w.write(
+        "roadie.yaml",
+        &inventory.replace(
+            "health_within: 5s",
+            "health_within: 5s, python3: /usr/bin/python3",
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    d.deploy()
+        .code(0)
+        .stdout_has("vars.python3 changed (the virtualenv was made by python3 ");
+    assert!(!venv_link.is_symlink() && venv_link.join("bin/gunicorn").exists());
+    assert_eq!(
+        page(d.root(), &addr(87).to_string(), None),
+        "Not logged in\n"
+    );
+    drop(d.served);
+}
