@@ -102,6 +102,9 @@ pub fn missing(template: &str, context: &Map<String, Value>) -> Vec<String> {
     names
 }
 
+/// How far an explanation follows vars that need other vars.
+const CHAIN_LIMIT: usize = 8;
+
 /// A var that could not be rendered.
 #[derive(Debug, Clone)]
 struct Left {
@@ -136,7 +139,11 @@ impl Unrendered {
         error: &minijinja::Error,
         context: &Map<String, Value>,
     ) -> String {
-        self.explain_missing(&undefined_in(template, error, context), &detail(error), 8)
+        self.explain_missing(
+            &undefined_in(template, error, context),
+            &detail(error),
+            CHAIN_LIMIT,
+        )
     }
 
     fn explain_missing(&self, missing: &[String], why: &str, depth: usize) -> String {
@@ -162,7 +169,8 @@ impl Unrendered {
         error: &minijinja::Error,
         context: &Map<String, Value>,
     ) -> bool {
-        is_needs_home(error) || self.any_needs_home(&undefined_in(template, error, context), 8)
+        is_needs_home(error)
+            || self.any_needs_home(&undefined_in(template, error, context), CHAIN_LIMIT)
     }
 
     fn any_needs_home(&self, missing: &[String], depth: usize) -> bool {
