@@ -72,7 +72,7 @@ pub fn record_each<T>(
             lock,
         };
         if let Err(e) = record(&entry) {
-            eprintln!("roadie: warning: could not write the audit log: {e}");
+            stderr_line!("roadie: warning: could not write the audit log: {e}");
         }
     }
 }

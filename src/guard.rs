@@ -184,6 +184,19 @@ pub struct Verified {
     pub protected_as: Option<String>,
 }
 
+/// A refusal by the inventory-sanity lock: `host` of `environment` cannot
+/// be told apart from a protected one (`reason` says how).
+pub fn inventory_conflict(host: &str, environment: &str, reason: String) -> Refusal {
+    Refusal {
+        lock: Lock::InventorySanity,
+        host: host.to_owned(),
+        environment: Some(environment.to_owned()),
+        fingerprint: None,
+        reason,
+        remedy: "fix roadie.yaml or ssh_config so that the two cannot be confused".to_owned(),
+    }
+}
+
 fn refusal(
     host: &Host,
     lock: Lock,

@@ -41,6 +41,13 @@
 //! # }
 //! ```
 
+/// `eprintln!`, but the line goes out in one write (see [`stderr`]).
+macro_rules! stderr_line {
+    ($($arg:tt)*) => {
+        $crate::stderr::write_line(&format!($($arg)*))
+    };
+}
+
 pub mod audit;
 pub mod blocking;
 pub mod cli;
@@ -64,9 +71,11 @@ pub mod runner;
 pub mod sandbox;
 pub mod ssh;
 pub mod ssh_config;
+mod stderr;
 pub mod template;
 pub mod transfer;
 pub mod tunnel;
+mod yaml;
 
 pub use command::RemoteCommand;
 pub use error::Error;

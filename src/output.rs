@@ -161,6 +161,10 @@ pub struct Renderer {
     partial: HashMap<(String, Stream), Vec<u8>>,
     styles: HashMap<String, Style>,
     progress: Option<ProgressBar>,
+    /// Stdout and stderr are one file, and what was passed through last
+    /// did not end its line: roadie's own next line starts a new one.
+    shared_mid_line: bool,
+    shared: bool,
     /// Host labels in target order, for the summary.
     order: Vec<String>,
     results: Vec<HostResult>,
@@ -194,6 +198,8 @@ impl Renderer {
             partial: HashMap::new(),
             styles: HashMap::new(),
             progress,
+            shared_mid_line: false,
+            shared: crate::stderr::shares_stdout(),
             order: hosts,
             results: Vec::new(),
         }
@@ -214,8 +220,8 @@ impl Renderer {
                 match (self.mode, &result.error, &result.would_run) {
                     (Mode::Json, _, _) => self.json(&JsonEvent::Host(&result))?,
                     (Mode::Plain, Some(error), _) => {
-                        self.out.flush()?;
-                        eprintln!("{} {error}", error_label());
+                        self.begin_own_line()?;
+                        stderr_line!("{} {error}", error_label());
                     }
                     (_, None, Some(steps)) => {
                         for (index, command) in steps.iter().enumerate() {
@@ -232,7 +238,7 @@ impl Renderer {
                     _ => {}
                 }
                 if let (Mode::Plain, Some(step)) = (self.mode, &result.failed_step) {
-                    self.out.flush()?;
+                    self.begin_own_line()?;
                     let task = result
                         .task
                         .as_deref()
@@ -241,7 +247,7 @@ impl Renderer {
                     let how = step
                         .exit_code
                         .map_or_else(|| step.stderr.clone(), |code| format!("exit {code}"));
-                    eprintln!(
+                    stderr_line!(
                         "{} {}: {task}step {} ({}) failed: {how}",
                         error_label(),
                         result.host,
@@ -250,13 +256,13 @@ impl Renderer {
                     );
                 }
                 if let (false, Some(memory)) = (self.mode == Mode::Json, &result.memory) {
-                    self.out.flush()?;
+                    self.begin_own_line()?;
                     let prefix = if self.mode == Mode::Plain {
                         String::new()
                     } else {
                         format!("[{}] ", result.host)
                     };
-                    eprintln!(
+                    stderr_line!(
                         "{prefix}{} {}",
                         Style::new().for_stderr().bold().apply_to("memory:"),
                         crate::memory::describe(memory)
@@ -272,6 +278,16 @@ impl Renderer {
         }
     }
 
+    /// Before a line of roadie's own on stderr: what is buffered for stdout
+    /// written out, and a line passed through unfinished ended.
+    fn begin_own_line(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        if std::mem::take(&mut self.shared_mid_line) {
+            io::stderr().write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
     /// Write out what is buffered (call when no event is waiting).
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
@@ -279,6 +295,9 @@ impl Renderer {
 
     fn data(&mut self, host: &str, stream: Stream, data: &[u8]) -> io::Result<()> {
         if self.mode == Mode::Plain {
+            if let Some(last) = data.last() {
+                self.shared_mid_line = self.shared && *last != b'\n';
+            }
             return match stream {
                 Stream::Stdout => self.out.write_all(data),
                 Stream::Stderr => {
@@ -355,7 +374,7 @@ impl Renderer {
         if self.mode == Mode::Json {
             return self.json(&JsonEvent::Warning { host, message });
         }
-        self.out.flush()?;
+        self.begin_own_line()?;
         let text = format!(
             "{} {host}: {message}",
             Style::new()
@@ -365,8 +384,8 @@ impl Renderer {
                 .apply_to("roadie: warning:")
         );
         match &self.progress {
-            Some(bar) => bar.suspend(|| eprintln!("{text}")),
-            None => eprintln!("{text}"),
+            Some(bar) => bar.suspend(|| stderr_line!("{text}")),
+            None => stderr_line!("{text}"),
         }
         Ok(())
     }
@@ -409,8 +428,9 @@ impl Renderer {
                 exit_code,
             })?,
             Mode::Prefixed => {
+                use std::fmt::Write as _;
                 self.out.flush()?;
-                let mut err = io::stderr().lock();
+                let mut err = String::new();
                 let width = self.results.iter().map(|r| r.host.len()).max().unwrap_or(0);
                 for r in &self.results {
                     let (word, style) = match r.status {
@@ -429,24 +449,25 @@ impl Renderer {
                         let e = e.strip_prefix(&format!("{}: ", r.host)).unwrap_or(e);
                         format!("  {}", e.replace('\n', "\n      "))
                     });
-                    writeln!(
+                    let _ = writeln!(
                         err,
                         "{:<8} {:<width$} {:>7.2}s{detail}",
                         style.apply_to(word),
                         r.host,
                         Duration::from_millis(r.duration_ms).as_secs_f64(),
-                    )?;
+                    );
                 }
                 let refused = if refused > 0 {
                     format!(", {refused} refused")
                 } else {
                     String::new()
                 };
-                writeln!(
+                let _ = write!(
                     err,
                     "{} hosts: {ok} ok, {failed} failed, {errors} errors{refused}",
                     self.results.len()
-                )?;
+                );
+                stderr_line!("{err}");
             }
             Mode::Plain => {}
         }

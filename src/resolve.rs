@@ -202,6 +202,13 @@ impl<'a> Resolver<'a> {
     /// The hosts named by `target`.
     pub fn resolve(&self, target: &str) -> Result<Vec<Host>, Error> {
         let members = self.inventory.select(target).map_err(Error::Target)?;
+        if let Some(conflict) = self.inventory.protection_conflict() {
+            return Err(Error::Refused(Box::new(crate::guard::inventory_conflict(
+                &conflict.host,
+                &conflict.environment,
+                conflict.reason,
+            ))));
+        }
         self.check_addresses()?;
         members
             .into_iter()
@@ -248,11 +255,14 @@ impl<'a> Resolver<'a> {
                     } else {
                         (*other_env, *other_entry, *env, *entry)
                     };
-                    return Err(Error::Usage(format!(
-                        "inventory sanity lock: '{}/{}' (unprotected) and '{}/{}' (protected) reach the same server \
-                         ({name}); fix roadie.yaml or ssh_config so that they cannot be confused",
-                        u.name, ue.entry, p.name, pe.entry
-                    )));
+                    return Err(Error::Refused(Box::new(crate::guard::inventory_conflict(
+                        &ue.entry,
+                        &u.name,
+                        format!(
+                            "'{}/{}' (unprotected) and '{}/{}' (protected) reach the same server ({name})",
+                            u.name, ue.entry, p.name, pe.entry
+                        ),
+                    ))));
                 }
             }
             seen.push((name, addresses, env, entry));

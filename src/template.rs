@@ -26,6 +26,7 @@ pub fn environment() -> Environment<'static> {
     env.set_debug(false);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("absolute", absolute);
+    env.add_filter("int", integer);
     env.add_filter("basename", |path: String| {
         path.rsplit('/')
             .find(|part| !part.is_empty())
@@ -46,6 +47,24 @@ impl std::fmt::Display for NeedsHome {
 }
 
 impl std::error::Error for NeedsHome {}
+
+/// `{{ n | int }}`: the value if it is an integer (as a number or as
+/// text), else an error naming it. Unlike minijinja's own `int`, nothing is
+/// made 0 or rounded: a value for shell arithmetic is an integer or nothing.
+fn integer(value: &minijinja::Value) -> Result<minijinja::Value, minijinja::Error> {
+    let text = value.to_string();
+    let number = if value.is_number() || value.kind() == minijinja::value::ValueKind::String {
+        text.parse::<i64>().ok()
+    } else {
+        None
+    };
+    number.map(minijinja::Value::from).ok_or_else(|| {
+        minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{text:?} is not an integer"),
+        )
+    })
+}
 
 /// `{{ path | absolute }}`: a leading `~` made the server's home, for
 /// files (systemd units, nginx sites) that cannot expand it themselves.

@@ -194,7 +194,7 @@ fn announce(event: &DebugEvent, json: bool) {
             println!("{text}");
         }
     } else {
-        eprintln!("roadie: {}", event.describe());
+        stderr_line!("roadie: {}", event.describe());
     }
 }
 
@@ -258,7 +258,7 @@ pub async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
             let code = match run_tests(&link, &command, cwd.as_deref(), wait, json).await {
                 Ok(code) => code,
                 Err(e) => {
-                    eprintln!("roadie: error: {}", crate::error::report(&e));
+                    stderr_line!("roadie: error: {}", crate::error::report(&e));
                     e.exit_code()
                 }
             };
@@ -397,7 +397,7 @@ impl Console {
                 if self.current.is_none() {
                     self.switch(self.known.len() - 1).await;
                 } else {
-                    eprintln!(
+                    stderr_line!(
                         "roadie: another session is waiting: `:switch {}` to go there",
                         self.known.len()
                     );
@@ -409,7 +409,7 @@ impl Console {
 
     async fn switch(&mut self, index: usize) {
         let Some((host, pid, port, local)) = self.known.get(index).cloned() else {
-            eprintln!("roadie: no session {}; `:sessions` lists them", index + 1);
+            stderr_line!("roadie: no session {}; `:sessions` lists them", index + 1);
             return;
         };
         match TcpStream::connect(local).await {
@@ -430,13 +430,13 @@ impl Console {
                         }
                     }
                 });
-                eprintln!(
+                stderr_line!(
                     "roadie: attached to {host} pid {pid} port {port} (session {})",
                     index + 1
                 );
                 self.current = Some((index, write));
             }
-            Err(e) => eprintln!("roadie: cannot attach to {host} port {port}: {e}"),
+            Err(e) => stderr_line!("roadie: cannot attach to {host} port {port}: {e}"),
         }
     }
 
@@ -453,7 +453,7 @@ impl Console {
             None => {
                 if current == Some(index) {
                     self.current = None;
-                    eprintln!(
+                    stderr_line!(
                         "\nroadie: the session ended (continued, quit, or the connection dropped)"
                     );
                 }
@@ -474,11 +474,11 @@ impl Console {
             ) {
                 (Some("sessions"), _) => {
                     for (i, (host, pid, port, local)) in self.known.iter().enumerate() {
-                        eprintln!("{}: {host} pid {pid} port {port} (local {local})", i + 1);
+                        stderr_line!("{}: {host} pid {pid} port {port} (local {local})", i + 1);
                     }
                 }
                 (Some("switch"), Some(n)) if n > 0 => self.switch(n - 1).await,
-                _ => eprintln!(
+                _ => stderr_line!(
                     "roadie: `:sessions` lists the sessions, `:switch N` attaches to one; other lines go to the session"
                 ),
             }
@@ -491,11 +491,11 @@ impl Console {
                     .await
                     .is_err()
                 {
-                    eprintln!("roadie: the session is gone; that line was not sent");
+                    stderr_line!("roadie: the session is gone; that line was not sent");
                     self.current = None;
                 }
             }
-            None => eprintln!("roadie: no session attached; waiting for one (`:sessions`)"),
+            None => stderr_line!("roadie: no session attached; waiting for one (`:sessions`)"),
         }
     }
 }

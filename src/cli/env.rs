@@ -276,15 +276,19 @@ fn report(
         };
         result.host.clone_from(&host.label);
         for m in &result.malformed {
-            eprintln!(
+            stderr_line!(
                 "roadie: warning: {}: {}:{}: {} (line left as it is)",
-                host.label, result.file, m.line, m.reason
+                host.label,
+                result.file,
+                m.line,
+                m.reason
             );
         }
         for key in &result.missing {
-            eprintln!(
+            stderr_line!(
                 "roadie: {}: {key} is not set in {}",
-                host.label, result.file
+                host.label,
+                result.file
             );
             code = code.max(exit_code::FAILED);
         }

@@ -41,53 +41,90 @@ pub struct LogsArgs {
 
 impl LogsArgs {
     /// The command on the server; `resume` after a reconnect shows only
-    /// new lines. Without `--unit`, `--file` or `--since`, a deployed
-    /// site's log (`site_log`, when the server has it) comes first.
+    /// new lines. With `--grep`, `-n` counts matching lines: the last N
+    /// matches are shown (then, with `-f`, every new match). `site_log`:
+    /// a deployed site's log (see [`LogsArgs::source`]).
     fn command(&self, site_log: &str, resume: bool) -> String {
-        let lines = if resume { 0 } else { self.lines };
-        let follow = if self.follow { " -f" } else { "" };
-        let mut command = match (&self.file, &self.unit) {
-            (Some(file), _) => {
-                let follow = if self.follow { " -F" } else { "" };
-                format!("tail -n {lines}{follow} -- {}", quote_path(file))
-            }
-            (None, unit) => {
-                let unit = unit
-                    .as_deref()
-                    .map(|u| format!(" -u {}", quote(u)))
-                    .unwrap_or_default();
-                let since = match (&self.since, resume) {
-                    (Some(since), false) => {
-                        let since = super::parse_duration(since)
-                            .map_or_else(|_| since.clone(), |d| format!("-{}s", d.as_secs()));
-                        format!(" --since {}", quote(&since))
-                    }
-                    _ => String::new(),
+        let mut command = match &self.grep {
+            None if resume => self.source(site_log, Some(0), self.follow, false),
+            None => self.source(site_log, Some(self.lines), self.follow, true),
+            Some(pattern) => {
+                let pattern = quote(pattern);
+                let last = format!(
+                    "{{ {}; }} | grep -E -- {pattern} | tail -n {}",
+                    self.source(site_log, None, false, true),
+                    self.lines
+                );
+                let new = format!(
+                    "{{ {}; }} | grep --line-buffered -E -- {pattern}",
+                    self.source(site_log, Some(0), true, false)
+                );
+                // grep finding nothing is no failure.
+                let search = match (self.follow, resume) {
+                    (false, _) => last,
+                    (true, false) => format!("{last}; {new}"),
+                    (true, true) => new,
                 };
-                let journal =
-                    format!("journalctl --no-pager -o short-iso -n {lines}{unit}{since}{follow}");
-                // Without systemd's journal, the system log file.
-                format!(
-                    "if command -v journalctl >/dev/null 2>&1; then {journal}; \
-                     else tail -n {lines}{} -- /var/log/syslog; fi",
-                    if self.follow { " -F" } else { "" }
-                )
+                format!("{search}; s=$?; [ \"$s\" -ne 1 ] || s=0; exit \"$s\"")
             }
         };
-        if self.file.is_none() && self.unit.is_none() && self.since.is_none() {
-            let log = quote_path(site_log);
-            let follow = if self.follow { " -F" } else { "" };
+        if let Some(file) = &self.file {
+            // A missing file is an error (tail -F would wait for it).
+            let file = quote_path(file);
             command = format!(
-                "if [ -f {log} ]; then tail -n {lines}{follow} -- {log}; else {command}; fi"
-            );
-        }
-        if let Some(pattern) = &self.grep {
-            command = format!(
-                "{{ {command}; }} | grep --line-buffered -E -- {}",
-                quote(pattern)
+                "[ -r {file} ] || {{ echo \"cannot read $(printf %s {file}): no such file or no \
+                 permission\" >&2; exit 66; }}; {command}"
             );
         }
         command
+    }
+
+    /// What shows the log: its last `lines` lines (all with `None`; those
+    /// since `--since` if `since`), and with `follow` new ones as they come.
+    /// Without `--unit`, `--file` or `--since`, a deployed site's log
+    /// (`site_log`, when the server has it) comes before the journal.
+    fn source(&self, site_log: &str, lines: Option<u32>, follow: bool, since: bool) -> String {
+        let count = lines.map_or_else(|| "+1".to_owned(), |n| n.to_string());
+        let tail = |file: &str| {
+            format!(
+                "tail -n {count}{} -- {file}",
+                if follow { " -F" } else { "" }
+            )
+        };
+        if let Some(file) = &self.file {
+            return tail(&quote_path(file));
+        }
+        let unit = self
+            .unit
+            .as_deref()
+            .map(|u| format!(" -u {}", quote(u)))
+            .unwrap_or_default();
+        let since = match self.since.as_ref().filter(|_| since) {
+            None => String::new(),
+            Some(since) => {
+                let since = super::parse_duration(since)
+                    .map_or_else(|_| since.clone(), |d| format!("-{}s", d.as_secs()));
+                format!(" --since {}", quote(&since))
+            }
+        };
+        let journal = format!(
+            "journalctl --no-pager -o short-iso{}{unit}{since}{}",
+            lines.map(|n| format!(" -n {n}")).unwrap_or_default(),
+            if follow { " -f" } else { "" }
+        );
+        // Without systemd's journal, the system log file.
+        let system = format!(
+            "if command -v journalctl >/dev/null 2>&1; then {journal}; else {}; fi",
+            tail("/var/log/syslog")
+        );
+        if self.unit.is_some() || self.since.is_some() {
+            return system;
+        }
+        let site_log = quote_path(site_log);
+        format!(
+            "if [ -f {site_log} ]; then {}; else {system}; fi",
+            tail(&site_log)
+        )
     }
 }
 
@@ -119,12 +156,21 @@ pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
         })
         .collect();
     drop(events);
+    let several = tasks.len() > 1;
     let mut code = exit_code::SUCCESS;
     let all = async {
         for task in tasks {
-            if let Ok(Err(e)) = task.await {
-                eprintln!("roadie: error: {}", crate::error::report(&e));
-                code = exit_code::FAILED;
+            match task.await {
+                Ok(Err(e)) => {
+                    stderr_line!("roadie: error: {}", crate::error::report(&e));
+                    code = exit_code::FAILED;
+                }
+                // The log command failed there (its error is in its stderr):
+                // one host's own code is passed through.
+                Ok(Ok(failed)) if failed != 0 => {
+                    code = if several { exit_code::FAILED } else { failed };
+                }
+                _ => {}
             }
         }
     };
@@ -140,7 +186,8 @@ pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
 }
 
 /// Show one host's log; with `follow`, reconnect (with backoff) when the
-/// connection drops and carry on with new lines.
+/// connection drops and carry on with new lines. Returns the log command's
+/// exit code.
 async fn show(
     host: &Host,
     first: &str,
@@ -148,7 +195,7 @@ async fn show(
     follow: bool,
     events: &mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
-) -> Result<(), Error> {
+) -> Result<i32, Error> {
     let mut command = first;
     let mut delay = Duration::from_millis(250);
     loop {
@@ -166,7 +213,7 @@ async fn show(
         }
         .await;
         match outcome {
-            Ok(_) => return Ok(()),
+            Ok(finished) => return Ok(finished.status.as_exit_code()),
             Err(e @ (Error::ConnectionLost { .. } | Error::Connect { .. })) if follow => {
                 let _ = events
                     .send(Event::Warning {

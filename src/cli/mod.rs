@@ -195,7 +195,7 @@ pub fn main(cli: &Cli) -> i32 {
         Colour::Auto => {}
     }
     if cli.global.insecure_ignore_host_key {
-        eprintln!(
+        stderr_line!(
             "{} --insecure-ignore-host-key: host keys are NOT checked; anyone on the network path can impersonate these hosts",
             console::style("roadie: WARNING:").red().bold().for_stderr()
         );
@@ -257,7 +257,7 @@ fn fail(error: &Error, json: bool) -> i32 {
             serde_json::json!({"event": "error", "kind": error.kind(), "message": message, "exit_code": error.exit_code()})
         );
     }
-    eprintln!(
+    stderr_line!(
         "{} {message}",
         console::style("roadie: error:").red().bold().for_stderr()
     );
@@ -281,7 +281,7 @@ fn host_failed(
         let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": message});
         output_result(writeln!(out, "{event}"))?;
     }
-    eprintln!(
+    stderr_line!(
         "{} {message}",
         console::style("roadie: error:").red().bold().for_stderr()
     );

@@ -275,7 +275,7 @@ fn report(
                     });
                     output_result(writeln!(out, "{event}"))?;
                 }
-                eprintln!(
+                stderr_line!(
                     "{} {}",
                     console::style("roadie: error:").red().bold().for_stderr(),
                     crate::error::report(&error)

@@ -47,7 +47,7 @@ pub(super) fn print_events(
             } else if matches!(event, TunnelEvent::Listening { .. }) {
                 println!("{}", event.describe());
             } else {
-                eprintln!("roadie: {}", event.describe());
+                stderr_line!("roadie: {}", event.describe());
             }
         }
     })
@@ -143,7 +143,7 @@ async fn exec(link: &Link, local: SocketAddr, command: &[String]) -> Result<i32,
                 child.env(key, value);
             }
         }
-        None => eprintln!(
+        None => stderr_line!(
             "roadie: warning: {}: {path} does not exist; the command gets only ROADIE_TUNNEL={local}",
             link.label()
         ),

@@ -28,6 +28,17 @@ use serde_saphyr::Spanned;
 
 pub use select::Member;
 
+/// Hosts of an unprotected environment that could be taken for protected
+/// ones (see [`Inventory::protection_conflict`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The host (or environment) concerned.
+    pub host: String,
+    /// Its unprotected environment.
+    pub environment: String,
+    pub reason: String,
+}
+
 /// The file name searched for.
 pub const FILE_NAME: &str = "roadie.yaml";
 
@@ -281,8 +292,8 @@ impl Inventory {
             }
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
-                let position = e.location().map(|l| (l.line(), l.column()));
-                at(position, first_line(&e.to_string()))
+                let (position, message) = crate::yaml::error_parts(&e);
+                at(position, message)
             })?
         };
         let home = crate::ssh_config::LocalUser::current().home;
@@ -351,14 +362,13 @@ impl Inventory {
             path: path.to_path_buf(),
             environments,
         };
-        inventory.check_protection().map_err(|m| at(None, m))?;
         Ok(inventory)
     }
 
-    /// The inventory-sanity lock, for what can be told from the file alone:
+    /// For the inventory-sanity lock, what can be told from the file alone:
     /// a host name or a pinned key under both a protected and an unprotected
     /// environment.
-    fn check_protection(&self) -> Result<(), String> {
+    pub fn protection_conflict(&self) -> Option<Conflict> {
         for protected in self.environments.iter().filter(|e| e.protected) {
             for other in self.environments.iter().filter(|e| !e.protected) {
                 if let Some(host) = protected.hosts.iter().find(|h| {
@@ -367,26 +377,34 @@ impl Inventory {
                         .iter()
                         .any(|o| o.host.eq_ignore_ascii_case(&h.host))
                 }) {
-                    return Err(format!(
-                        "inventory sanity lock: host '{}' is listed under the protected environment '{}' \
-                         and under the unprotected '{}'; a host belongs to one of them",
-                        host.host, protected.name, other.name
-                    ));
+                    return Some(Conflict {
+                        host: host.entry.clone(),
+                        environment: other.name.clone(),
+                        reason: format!(
+                            "host '{}' is listed under the protected environment '{}' \
+                             and under the unprotected '{}'; a host belongs to one of them",
+                            host.host, protected.name, other.name
+                        ),
+                    });
                 }
                 if let Some(key) = protected
                     .host_keys
                     .iter()
                     .find(|k| other.host_keys.contains(k))
                 {
-                    return Err(format!(
-                        "inventory sanity lock: host key {key} is pinned under the protected environment '{}' \
-                         and under the unprotected '{}'; a server with that key is '{}'",
-                        protected.name, other.name, protected.name
-                    ));
+                    return Some(Conflict {
+                        host: other.name.clone(),
+                        environment: other.name.clone(),
+                        reason: format!(
+                            "host key {key} is pinned under the protected environment '{}' \
+                             and under the unprotected '{}'; a server with that key is '{}'",
+                            protected.name, other.name, protected.name
+                        ),
+                    });
                 }
             }
         }
-        Ok(())
+        None
     }
 
     /// The environment called `name`.
@@ -468,10 +486,6 @@ fn tunnel_names(
         names.insert(name, text);
     }
     Ok(names)
-}
-
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_owned()
 }
 
 fn is_sha256_fingerprint(s: &str) -> bool {

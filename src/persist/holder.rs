@@ -36,13 +36,13 @@ pub async fn run() -> i32 {
     close_inherited_descriptors();
     let mut input = String::new();
     if let Err(e) = tokio::io::stdin().read_to_string(&mut input).await {
-        eprintln!("roadie persist hold: cannot read the request: {e}");
+        stderr_line!("roadie persist hold: cannot read the request: {e}");
         return 2;
     }
     let request: HoldRequest = match serde_json::from_str(&input) {
         Ok(request) => request,
         Err(e) => {
-            eprintln!("roadie persist hold: bad request: {e}");
+            stderr_line!("roadie persist hold: bad request: {e}");
             return 2;
         }
     };
@@ -86,7 +86,7 @@ pub async fn run() -> i32 {
     let (listener, shared) = match listen(&request, &session) {
         Ok(listening) => listening,
         Err(message) => {
-            eprintln!("roadie persist hold: {message}");
+            stderr_line!("roadie persist hold: {message}");
             answer(&HoldAnswer::Failed {
                 kind: "persist".into(),
                 message,
@@ -102,7 +102,7 @@ pub async fn run() -> i32 {
     // Whoever connects now finds nobody listening (and starts a new holder)
     // rather than waiting for this one to wind down.
     drop(listener);
-    eprintln!("roadie persist hold: exiting: {why}");
+    stderr_line!("roadie persist hold: exiting: {why}");
     {
         // Held to the end: a client leaving now must not write the record again.
         let mut record = shared.record.lock().expect("record lock");
@@ -207,7 +207,7 @@ impl Shared {
         record.clients = clients;
         record.idle_since = (clients == 0).then(unix_now);
         if let Err(e) = write_record(&self.place, record) {
-            eprintln!("roadie persist hold: {e}");
+            stderr_line!("roadie persist hold: {e}");
         }
     }
 }
@@ -569,7 +569,7 @@ async fn downward(
         while let Some(msg) = from_server.wait().await {
             let size = data_len(&msg);
             if unread.fetch_add(size, Ordering::SeqCst) + size > UNREAD_LIMIT {
-                eprintln!(
+                stderr_line!(
                     "roadie persist hold: a client left over {} MiB unread; its channel is closed",
                     UNREAD_LIMIT >> 20
                 );

@@ -22,6 +22,7 @@
 //! the author writes `| safe`.
 
 mod render;
+mod shell_check;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,13 +57,18 @@ pub const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
 pub struct PlaybookError {
     /// The file, and the line when known.
     pub place: Option<(String, Option<u64>)>,
+    /// The column on that line, when known.
+    pub column: Option<u64>,
     pub message: String,
 }
 
 impl fmt::Display for PlaybookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.place {
-            Some((file, Some(line))) => write!(f, "{file}:{line}: {}", self.message),
+            Some((file, Some(line))) => match self.column {
+                Some(column) => write!(f, "{file}:{line}:{column}: {}", self.message),
+                None => write!(f, "{file}:{line}: {}", self.message),
+            },
             Some((file, None)) => write!(f, "{file}: {}", self.message),
             None => f.write_str(&self.message),
         }
@@ -75,6 +81,7 @@ impl PlaybookError {
     fn new(message: impl Into<String>) -> PlaybookError {
         PlaybookError {
             place: None,
+            column: None,
             message: message.into(),
         }
     }
@@ -84,6 +91,7 @@ impl PlaybookError {
     pub fn in_file(self, file: &str) -> PlaybookError {
         PlaybookError {
             place: self.place.or_else(|| Some((file.to_owned(), None))),
+            column: self.column,
             message: self.message,
         }
     }
@@ -301,14 +309,15 @@ impl Playbook {
     pub fn parse(name: &str, text: &str, origin: &str) -> Result<Playbook, PlaybookError> {
         let at = |line: Option<u64>, message: String| PlaybookError {
             place: Some((origin.to_owned(), line)),
+            column: None,
             message,
         };
         let schema: FileSchema = serde_saphyr::from_str(text).map_err(|e| {
-            let line = e.location().map(|l| l.line());
-            let column = e.location().map(|l| l.column()).unwrap_or_default();
-            let message = e.to_string();
-            let first = message.lines().next().unwrap_or_default().trim();
-            at(line, format!("column {column}: {first}"))
+            let (place, message) = crate::yaml::error_parts(&e);
+            PlaybookError {
+                column: place.map(|(_, column)| column),
+                ..at(place.map(|(line, _)| line), message)
+            }
         })?;
         let mut tasks = Vec::new();
         for (task_name, task) in schema.tasks {
@@ -481,7 +490,7 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
     Ok(match kind {
         "run" => {
             let run = take(&mut schema.run).expect("the kind's field is given");
-            render::check_value_quoting(&run.text).map_err(at)?;
+            shell_check::check_value_quoting(&run.text).map_err(at)?;
             StepKind::Run(run)
         }
         "put" => StepKind::Put {
@@ -608,6 +617,7 @@ impl Playbooks {
             let origin = file.display().to_string();
             let text = std::fs::read_to_string(&file).map_err(|e| PlaybookError {
                 place: Some((origin.clone(), None)),
+                column: None,
                 message: format!("cannot read: {e}"),
             })?;
             playbooks.push(Playbook::parse(&name, &text, &origin)?);

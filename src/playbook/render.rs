@@ -269,92 +269,6 @@ fn template_environment(shell: bool) -> Environment<'static> {
     env
 }
 
-/// A `run` template must not put a value inside shell quotes: each value is
-/// quoted as one word, and inside `"..."` (or `'...'`, or a here-document)
-/// those quotes would be literal text, leaving `$(...)` in the value live.
-/// `| safe` says the author quotes it. Comments are skipped (an apostrophe
-/// in one starts no quote). Nor may a `run` line use `{{ env.KEY }}`: the
-/// step has `$KEY` already, and a value written into the line is visible
-/// to every user of the server (`ps`).
-pub(super) fn check_value_quoting(template: &str) -> Result<(), String> {
-    #[derive(PartialEq, Clone, Copy)]
-    enum Quotes {
-        None,
-        Single,
-        Double,
-        /// After `<<`: the rest is a here-document's text, taken as quoted.
-        HereDocument,
-    }
-    let mut state = Quotes::None;
-    let mut rest = template;
-    // Whether the next character starts a word (where `#` starts a comment).
-    let mut word_start = true;
-    while let Some(c) = rest.chars().next() {
-        let block_end = match rest.get(..2) {
-            Some("{{") => Some("}}"),
-            Some("{%") => Some("%}"),
-            Some("{#") => Some("#}"),
-            _ => None,
-        };
-        if let Some(close) = block_end {
-            let end = rest.find(close).map_or(rest.len(), |i| i + 2);
-            let block = &rest[..end];
-            if close == "}}" && block.contains("env.") {
-                return Err(format!(
-                    "`{block}`: a `run` line gets the server's .env as variables ($KEY); \
-                     written into the line, a value would show in `ps` to every user of the server"
-                ));
-            }
-            if close == "}}" && state != Quotes::None && !marked_safe(block) {
-                let (what, example) = match state {
-                    Quotes::Double => ("\"...\"", "echo \"hello \"{{ name }}"),
-                    Quotes::HereDocument => ("a here-document", "a variable set before it"),
-                    _ => ("'...'", "echo 'hello '{{ name }}"),
-                };
-                return Err(format!(
-                    "`{block}` is inside {what}: roadie quotes each value as a shell word, \
-                     which there would not protect it. Put it outside the quotes \
-                     (`{example}`), or mark it `| safe` if you quote it yourself"
-                ));
-            }
-            rest = &rest[end..];
-            word_start = false;
-            continue;
-        }
-        let mut step = c.len_utf8();
-        match (state, c) {
-            (Quotes::None, '#') if word_start => {
-                step = rest.find('\n').unwrap_or(rest.len());
-            }
-            // `<<<` (a here-string) is one word, quoted as any other.
-            (Quotes::None, '<') if rest.starts_with("<<<") => step = 3,
-            (Quotes::None, '<') if rest.starts_with("<<") => state = Quotes::HereDocument,
-            (Quotes::None | Quotes::Double, '\\') => {
-                step += rest[step..].chars().next().map_or(0, char::len_utf8);
-            }
-            (Quotes::None, '\'') => state = Quotes::Single,
-            (Quotes::None, '"') => state = Quotes::Double,
-            (Quotes::Single, '\'') | (Quotes::Double, '"') => state = Quotes::None,
-            _ => {}
-        }
-        word_start = state == Quotes::None && (c.is_whitespace() || ";&|()".contains(c));
-        rest = &rest[step..];
-    }
-    Ok(())
-}
-
-/// Does the expression `{{ ... }}` end with the `safe` filter?
-fn marked_safe(block: &str) -> bool {
-    let inner = block
-        .trim_start_matches("{{")
-        .trim_end_matches("}}")
-        .trim_matches(['-', '+'])
-        .trim();
-    inner
-        .rsplit_once('|')
-        .is_some_and(|(_, filter)| filter.trim() == "safe")
-}
-
 struct Renderer<'a> {
     playbook: &'a Playbook,
     task: &'a Task,
@@ -371,6 +285,7 @@ impl Renderer<'_> {
     fn error(&self, line: Option<u64>, message: &str) -> PlaybookError {
         PlaybookError {
             place: Some((self.playbook.origin.clone(), line)),
+            column: None,
             message: format!("task {}: {message}", self.task.name),
         }
     }

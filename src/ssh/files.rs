@@ -16,6 +16,23 @@ const CONFLICT: u32 = 75;
 /// Exit status of the read script when the file does not exist.
 const MISSING: u32 = 100;
 
+/// Exit status of the write script when the lock could not be taken.
+const UNLOCKED: u32 = 76;
+/// How long a writer waits for another one to finish, in seconds.
+const LOCK_WAIT_SECS: u32 = 30;
+
+/// Takes the lock on the target's directory on descriptor 9 (held until the
+/// script exits), or exits with [`UNLOCKED`] saying why.
+fn lock_script() -> String {
+    format!(
+        "command -v flock >/dev/null 2>&1 || {{ echo \"flock (util-linux) is needed on the server \
+         to edit files safely\" >&2; exit {UNLOCKED}; }}\n\
+         exec 9< \"$(dirname -- \"$f\")\"\n\
+         flock -w {LOCK_WAIT_SECS} 9 || {{ echo \"another writer held $f for {LOCK_WAIT_SECS}s\" >&2; \
+         exit {UNLOCKED}; }}\n"
+    )
+}
+
 /// What the file must be before it is replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
@@ -109,10 +126,14 @@ impl Session {
         };
         // A symlink (`current/.env -> ../shared/.env`) stays one: its target
         // is what gets replaced. An owner the new file cannot be given stops
-        // the write, leaving the file as it was.
+        // the write, leaving the file as it was. The check, the backup and
+        // the rename happen under a lock on the file's directory (flock(2),
+        // which every roadie writer takes), so two writers that read the
+        // same version cannot both pass the check: the second one sees the
+        // first one's file and reports a conflict.
         let script = format!(
             "set -e\nf={}\n[ ! -L \"$f\" ] || f=$(readlink -f -- \"$f\")\n\
-             {check}tmp=$(mktemp \"$(dirname -- \"$f\")/.roadie.XXXXXX\")\n\
+             {lock}{check}tmp=$(mktemp \"$(dirname -- \"$f\")/.roadie.XXXXXX\")\n\
              trap 'rm -f -- \"$tmp\"' EXIT\ncat > \"$tmp\"\nsync -- \"$tmp\" 2>/dev/null || true\n\
              if [ -e \"$f\" ]; then\nchmod --reference=\"$f\" -- \"$tmp\"\n\
              if [ \"$(stat -c %u:%g -- \"$f\")\" != \"$(stat -c %u:%g -- \"$tmp\")\" ]; then\n\
@@ -121,6 +142,7 @@ impl Session {
              else\nchmod {} -- \"$tmp\"\nfi\nmv -f -- \"$tmp\" \"$f\"\ntrap - EXIT\n",
             quote_path(path),
             quote(&format!("{mode:o}")),
+            lock = lock_script(),
         );
         let mut execution = self
             .start_with_input(&RemoteCommand::shell(script), contents)

@@ -13,6 +13,7 @@ mod library;
 mod logs;
 mod network;
 mod persist;
+mod regressions;
 mod run;
 mod safeguards;
 mod sandbox;

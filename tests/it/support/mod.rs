@@ -227,8 +227,11 @@ impl World {
         dir
     }
 
+    /// Write `text` to `name` in the world's directory (creating its
+    /// directory).
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
     }

@@ -1,0 +1,206 @@
+//! Regression tests for defects found by trying roadie as a new user would,
+//! under faults and with hostile input; each is named after what it guards.
+
+use crate::support::World;
+
+/// Two `roadie env --set` started together on one `.env` used to both pass
+/// the "only if unchanged" check, and one update was lost. On a namespace
+/// host (latency, unlike loopback, leaves the race open) twenty pairs of
+/// concurrent edits, each pair on a file of its own, must keep every key,
+/// and each `.env.bak` must be a version the second writer saw. (A large
+/// file makes each write take longer, so the writers overlap.)
+#[test]
+fn concurrent_env_edits_keep_every_key() {
+    let mut w = World::new();
+    let (_lan, _host) = w.netns_host();
+    let (data, site) = (w.path("netns-data"), w.path("netns-site"));
+    let padding = format!("PADDING={}\n", "x".repeat(2 << 20));
+    let editors: Vec<_> = (0..20)
+        .flat_map(|pair| {
+            std::fs::write(
+                data.join(format!("{pair}.env")),
+                format!("FIRST=1\n{padding}"),
+            )
+            .unwrap();
+            let file = format!("{}/{pair}.env", site.display());
+            ["A", "B"].map(|key| {
+                let roadie = w.roadie().args([
+                    "env",
+                    "staging",
+                    "--file",
+                    &file,
+                    "--set",
+                    &format!("{key}=1"),
+                ]);
+                std::thread::spawn(move || roadie.run())
+            })
+        })
+        .collect();
+    for editor in editors {
+        editor.join().unwrap().code(0).stdout_has("changed");
+    }
+    let has = |text: &str, key: &str| text.lines().any(|l| l == format!("{key}=1"));
+    for pair in 0..20 {
+        let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
+        let backup = std::fs::read_to_string(data.join(format!("{pair}.env.bak"))).unwrap();
+        for key in ["FIRST", "A", "B"] {
+            assert!(has(&now, key), "pair {pair}: {key} lost:\n{now}");
+        }
+        assert!(
+            has(&backup, "FIRST") && has(&backup, "A") != has(&backup, "B"),
+            "pair {pair}: the backup must be the version the second writer read:\n{backup}"
+        );
+    }
+}
+
+/// A `--param` value in shell arithmetic is evaluated again by bash however
+/// it is quoted (`$(( '$(cmd)' ))` runs cmd), even in a `read` task: such a
+/// template is refused when the playbook is read, and `| int` lets only an
+/// integer through.
+#[test]
+fn params_in_shell_arithmetic_cannot_run_commands() {
+    let (w, _entry) = World::one_host(71);
+    let pwned = w.path("pwned");
+    let injection = format!("n=$(touch {})", pwned.display());
+    w.write(
+        "playbooks/count.yaml",
+        "tasks:\n  next:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"echo $(( {{ n }} + 1 ))\"\n",
+    );
+    w.roadie()
+        .args(["task", "staging", "next", "--param", &injection])
+        .run()
+        .code(2)
+        .stderr_has("playbooks/count.yaml:6:")
+        .stderr_has("{{ n | int }}");
+    w.write(
+        "playbooks/count.yaml",
+        "tasks:\n  next:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"echo $(( {{ n | int }} + 1 ))\"\n",
+    );
+    w.roadie()
+        .args(["task", "staging", "next", "--param", &injection])
+        .run()
+        .code(2)
+        .stderr_has("is not an integer");
+    assert!(!pwned.exists(), "the parameter ran a command on the host");
+    let ran = w
+        .roadie()
+        .args(["task", "staging", "next", "--param", "n=41"])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "42\n");
+}
+
+/// `--grep X -n 3` used to grep the last 3 lines; it gives the last 3
+/// matches. A missing `--file` used to exit 0.
+#[test]
+fn logs_grep_counts_matches_and_a_missing_file_fails() {
+    let (w, _entry) = World::one_host(72);
+    let lines: String = (1..=30)
+        .map(|n| {
+            if n % 5 == 0 {
+                format!("match {n}\n")
+            } else {
+                format!("other {n}\n")
+            }
+        })
+        .collect();
+    let log = w.write("app.log", &lines);
+    let log = log.to_str().unwrap();
+    let ran = w
+        .roadie()
+        .args([
+            "logs", "staging", "--file", log, "--grep", "match", "-n", "3",
+        ])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "match 20\nmatch 25\nmatch 30\n");
+    let ran = w
+        .roadie()
+        .args(["logs", "staging", "--file", log, "--grep", "nothing"])
+        .run()
+        .code(0);
+    assert_eq!(ran.stdout, "");
+    let missing = w.path("missing.log");
+    w.roadie()
+        .args(["logs", "staging", "--file", missing.to_str().unwrap()])
+        .run()
+        .code(66)
+        .stderr_has("cannot read");
+}
+
+/// A malformed playbook used to name its place twice
+/// (`wipe.yaml:3: column 5: error: line 3 column 5: unknown field ...`).
+#[test]
+fn playbook_errors_name_their_place_once() {
+    let (w, _entry) = World::one_host(73);
+    w.write("playbooks/wipe.yaml", "tasks:\n  wipe:\n    stpes: []\n");
+    let ran = w.roadie().args(["tasks"]).run().code(2);
+    assert!(
+        ran.stderr
+            .contains("playbooks/wipe.yaml:3:5: unknown field `stpes`"),
+        "{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("line 3"), "{}", ran.stderr);
+}
+
+/// A host listed under a protected and an unprotected environment used to
+/// exit 2 (a usage error) although the message called it a lock: every
+/// refusal by a safeguard is exit 3 and names its lock.
+#[test]
+fn inventory_sanity_refusals_exit_3() {
+    let (w, entry) = World::one_host(74);
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    w.write(
+        "roadie.yaml",
+        &format!("{text}  production:\n    protected: true\n    hosts: [\"{entry}\"]\n"),
+    );
+    let ran = w
+        .roadie()
+        .args(["--json", "run", "staging", "--", "true"])
+        .run()
+        .code(3);
+    assert!(
+        ran.stderr.contains("refused by the inventory-sanity lock")
+            || ran.stdout.contains("inventory-sanity"),
+        "{ran:?}"
+    );
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(3)
+        .stderr_has("refused by the inventory-sanity lock")
+        .stderr_has("listed under the protected environment 'production'");
+}
+
+/// With stdout and stderr in one file (`2>&1`, a CI log), roadie's own
+/// `roadie: ...` lines used to land inside a line the command left
+/// unfinished: they start a line of their own.
+#[test]
+fn roadie_lines_start_a_line_when_stdout_and_stderr_share_a_file() {
+    let (w, _entry) = World::one_host(75);
+    let log = w.path("combined.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut roadie = w.roadie().args([
+        "run",
+        "staging",
+        "--timeout",
+        "1",
+        "--",
+        "printf 'no newline yet'; sleep 30",
+    ]);
+    let status = roadie
+        .command
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(124));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "no newline yet", "{text}");
+    assert!(
+        lines[1].starts_with("roadie: error: ") && lines[1].contains("timed out"),
+        "{text}"
+    );
+}
