@@ -203,7 +203,9 @@ async fn walk_through(
     deploy(&staging, &repo).await?;
     println!("GET /  ->  {}", web.get(None).await?);
     show("roadie task sandbox rollback");
+    let before = live_release(&staging).await?;
     staging.task("rollback").run().await?.ok()?;
+    println!("live: {} (was {before})", live_release(&staging).await?);
     println!("GET /  ->  {}", web.get(None).await?);
 
     if let Some(production) = production {
@@ -284,6 +286,16 @@ async fn deploy(staging: &crate::project::Staging, repo: &Path) -> Result<(), Er
         .run()
         .await?;
     result.ok()?;
+    println!(
+        "live: {} (deployed in {:.1}s)",
+        live_release(staging).await?,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The release `current` points to: `releases/NAME`.
+async fn live_release(staging: &crate::project::Staging) -> Result<String, Error> {
     let live = staging
         .session()
         .run(&RemoteCommand::shell(format!(
@@ -291,12 +303,7 @@ async fn deploy(staging: &crate::project::Staging, repo: &Path) -> Result<(), Er
             quote_path(&crate::template::render_host("{{ site }}", staging.host())?)
         )))
         .await?;
-    println!(
-        "live: {} (deployed in {:.1}s)",
-        live.stdout_text(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok(live.stdout_text())
 }
 
 /// The site, as a browser would see it, through the SSH connection.

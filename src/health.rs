@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::command::{RemoteCommand, quote_path};
 use crate::playbook::HttpVia;
 use crate::ssh::Session;
 
@@ -16,6 +17,9 @@ const RETRY_EVERY: Duration = Duration::from_millis(300);
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
 /// The most of a response read (the status line is all that is needed).
 const HEAD_LIMIT: usize = 16 * 1024;
+
+/// How many lines of a log a failed check shows.
+const LOG_TAIL: u32 = 20;
 
 /// A check that did not pass: the last answer (or lack of one), for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,40 @@ pub async fn check(
         }
         tokio::time::sleep(RETRY_EVERY).await;
     }
+}
+
+/// Returns when the process `pid_file` names has exited (or the file is
+/// missing), saying so; it is watched from the server (`/proc`, a zombie
+/// counted as gone), over a channel of its own. Never returns if the
+/// watch itself cannot run: the check then ends as it would without it.
+pub async fn exited(session: &Session, pid_file: &str) -> String {
+    let file = quote_path(pid_file);
+    let script = format!(
+        "pid=$(cat -- {file} 2>/dev/null) && [ -n \"$pid\" ] || {{ echo \"there is no pid in $1\"; exit; }}\n\
+         while grep -qs '^State:[[:space:]]*[^Z]' /proc/\"$pid\"/status; do sleep 0.2; done\n\
+         echo \"the process it checks (pid $pid, from $1) exited\""
+    );
+    let command = RemoteCommand::shell(format!("set -- {file}\n{script}"));
+    match session.run(&command).await {
+        Ok(output) if output.status.success() => output.stdout_text(),
+        _ => std::future::pending().await,
+    }
+}
+
+/// The last lines of the server's `log`, indented, or `None` if it has none.
+pub async fn log_tail(session: &Session, log: &str) -> Option<String> {
+    let command = RemoteCommand::shell(format!(
+        "tail -n {LOG_TAIL} -- {} 2>/dev/null",
+        quote_path(log)
+    ));
+    let output = session.run(&command).await.ok()?;
+    let text = output.stdout_text();
+    (output.status.success() && !text.trim().is_empty()).then(|| {
+        text.lines()
+            .map(|line| format!("  {line}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 /// One request; the response's status code.

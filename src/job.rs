@@ -13,7 +13,7 @@ use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::output::{Event, Stream};
-use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, plan_task};
+use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, needs_home, plan_task};
 use crate::resolve::Host;
 use crate::ssh::sftp::{Stamp, sftp_path};
 use crate::ssh::{Chunk, ExitStatus, Session};
@@ -109,16 +109,14 @@ impl Job {
                         .map(|bytes| DotEnv::parse(&String::from_utf8_lossy(&bytes))),
                     None => None,
                 };
-                let home = if needs_home(playbook, found, host) {
-                    Some(session.home().await?)
-                } else {
-                    None
-                };
-                let extra = Extra {
-                    home,
+                let mut extra = Extra {
+                    home: None,
                     timestamp: timestamp(*started),
                     run_id: format!("{:016x}", rand::random::<u64>()),
                 };
+                if needs_home(playbook, found, host, params, dotenv.as_ref(), &extra) {
+                    extra.home = Some(session.home().await?);
+                }
                 Ok(plan_task(
                     playbook,
                     found,
@@ -130,13 +128,6 @@ impl Job {
             }
         }
     }
-}
-
-/// Whether a task's templates may use the server's home (`{{ home }}`,
-/// `| absolute`, or a template file, whose text is only read when planning).
-fn needs_home(playbook: &Playbook, task: &crate::playbook::Task, host: &Host) -> bool {
-    let text = format!("{:?} {:?} {:?}", task.steps, playbook.vars, host.vars);
-    text.contains("home") || text.contains("absolute") || text.contains("Template {")
 }
 
 /// `YYYYMMDDHHMMSS`, UTC.
@@ -488,27 +479,61 @@ async fn other_action(
             // The edited file may be one applied under another name (a link).
             envs.read.clear();
         }
-        Action::Http {
-            via,
-            path,
-            host_header,
-            expect,
-            within,
-        } => {
-            crate::health::check(session, via, path, host_header, *expect, *within)
-                .await
-                .map_err(|failed| Error::Remote {
-                    host,
-                    message: format!(
-                        "GET {path} did not answer {expect} within {}s ({} attempts; last: {})",
-                        within.as_secs(),
-                        failed.attempts,
-                        failed.last
-                    ),
-                })?;
-        }
+        // Boxed: the check and its watch make a large future.
+        Action::Http { .. } => Box::pin(http_step(session, action)).await?,
     }
     Ok(())
+}
+
+/// An HTTP check, failing at once if the process it waits for exits, and
+/// showing the end of the log it names when it fails.
+async fn http_step(session: &Session, action: &Action) -> Result<(), Error> {
+    let Action::Http {
+        via,
+        path,
+        host_header,
+        expect,
+        within,
+        pid_file,
+        log,
+    } = action
+    else {
+        unreachable!("only an http step is checked as one")
+    };
+    let check = async {
+        crate::health::check(session, via, path, host_header, *expect, *within)
+            .await
+            .map_err(|failed| {
+                format!(
+                    "GET {path} did not answer {expect} within {}s ({} attempts; last: {})",
+                    within.as_secs(),
+                    failed.attempts,
+                    failed.last
+                )
+            })
+    };
+    let gone = async {
+        match pid_file {
+            Some(pid_file) => crate::health::exited(session, pid_file).await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        checked = check => checked,
+        why = gone => Err(format!("GET {path} did not answer {expect}: {why}")),
+    };
+    let Err(mut message) = outcome else {
+        return Ok(());
+    };
+    if let Some(log) = log
+        && let Some(tail) = crate::health::log_tail(session, log).await
+    {
+        message = format!("{message}; the end of {log}:\n{tail}");
+    }
+    Err(Error::Remote {
+        host: session.host().label.clone(),
+        message,
+    })
 }
 
 /// What one command step gave.

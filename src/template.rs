@@ -13,11 +13,17 @@ use crate::resolve::Host;
 pub const DEFAULT_SITE: &str = "~/sites/{{ host }}";
 /// The site's `.env`, unless `vars.env_file` says otherwise.
 pub const DEFAULT_ENV_FILE: &str = "{{ site }}/.env";
+/// The live site's log, where the shipped deploy's default restart has
+/// gunicorn write it.
+pub const SITE_LOG: &str = "{{ site }}/shared/gunicorn.log";
 
 /// A template environment that refuses undefined variables, with the
-/// filters `basename` (`{{ path | basename }}`) and `absolute`.
+/// filters `basename` (`{{ path | basename }}`) and `absolute`. Its errors
+/// read the same in every build (minijinja names an undefined variable
+/// only in debug builds): [`missing`] finds the names from the template.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_debug(false);
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("absolute", absolute);
     env.add_filter("int", integer);
@@ -29,6 +35,18 @@ pub fn environment() -> Environment<'static> {
     });
     env
 }
+
+/// Why `| absolute` failed: the plan was made without the server's home.
+#[derive(Debug, Clone, Copy)]
+pub struct NeedsHome;
+
+impl std::fmt::Display for NeedsHome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("`absolute` needs the server's home, which this plan does not know")
+    }
+}
+
+impl std::error::Error for NeedsHome {}
 
 /// `{{ n | int }}`: the value if it is an integer (as a number or as
 /// text), else an error naming it. Unlike minijinja's own `int`, nothing is
@@ -58,12 +76,15 @@ fn absolute(state: &minijinja::State, path: String) -> Result<String, minijinja:
         .lookup("home")
         .filter(|h| !h.is_undefined())
         .ok_or_else(|| {
-            minijinja::Error::new(
-                minijinja::ErrorKind::UndefinedError,
-                "`absolute` needs the server's home, which this plan does not know",
-            )
+            minijinja::Error::new(minijinja::ErrorKind::UndefinedError, NeedsHome.to_string())
+                .with_source(NeedsHome)
         })?;
     Ok(format!("{home}{}", &path[1..]))
+}
+
+/// Whether `error` came from `| absolute` without the server's home.
+fn is_needs_home(error: &minijinja::Error) -> bool {
+    std::error::Error::source(error).is_some_and(<dyn std::error::Error>::is::<NeedsHome>)
 }
 
 /// Render `template` with `context`.
@@ -71,42 +92,136 @@ pub fn render(template: &str, context: &Map<String, Value>) -> Result<String, mi
     environment().render_str(template, minijinja::value::Serde(context))
 }
 
+/// The variables `template` uses that `context` lacks (`env.KEY` when
+/// `env` has no `KEY`), sorted: as the template itself declares them.
+/// Empty if it does not parse.
+pub fn missing(template: &str, context: &Map<String, Value>) -> Vec<String> {
+    let env = environment();
+    let Ok(parsed) = env.template_from_str(template) else {
+        return Vec::new();
+    };
+    let globals: Vec<&str> = env.globals().map(|(name, _)| name).collect();
+    let mut names: Vec<String> = parsed
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|name| {
+            let mut path = name.split('.');
+            let root = path.next().unwrap_or_default();
+            if globals.contains(&root) {
+                return false;
+            }
+            let mut value = context.get(root);
+            for part in path {
+                value = value.and_then(|v| v.get(part));
+            }
+            value.is_none()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// How far an explanation follows vars that need other vars.
+const CHAIN_LIMIT: usize = 8;
+
+/// A var that could not be rendered.
+#[derive(Debug, Clone)]
+struct Left {
+    name: String,
+    template: String,
+    /// The variables its template uses that were not there.
+    missing: Vec<String>,
+    /// Why, in words, when not for want of other vars.
+    why: String,
+    /// Its own template used the server's home, which was not known.
+    home: bool,
+}
+
 /// Vars that could not be rendered: left out of the context, so that only
-/// a template that uses one fails (and says why). (name, template, why)
+/// a template that uses one fails (and says why).
 #[derive(Debug, Clone, Default)]
-pub struct Unrendered(Vec<(String, String, String)>);
+pub struct Unrendered(Vec<Left>);
 
 impl Unrendered {
-    /// When `error` is about a var left out, why that var was: following
-    /// the chain to the var at its root.
-    pub fn explain(&self, error: &minijinja::Error) -> Option<String> {
-        let text = error.to_string();
-        let (name, template, why) = self
-            .0
-            .iter()
-            .find(|(name, _, _)| text.contains(&format!("`{name}` is undefined")))?;
-        let root = self.explain_text(why, 8);
-        Some(format!(
-            "var '{name}' ('{template}'): {}",
-            root.unwrap_or_else(|| why.clone())
-        ))
+    /// The var left out that `name` (`var` or `var.key`) is.
+    fn get(&self, name: &str) -> Option<&Left> {
+        let root = name.split('.').next().unwrap_or_default();
+        self.0.iter().find(|left| left.name == root)
     }
 
-    fn explain_text(&self, why: &str, depth: usize) -> Option<String> {
-        let (name, template, deeper) = self
-            .0
-            .iter()
-            .find(|(name, _, _)| why.contains(&format!("`{name}` is undefined")))?;
-        let root = if depth == 0 {
-            None
-        } else {
-            self.explain_text(deeper, depth - 1)
-        };
-        Some(format!(
-            "var '{name}' ('{template}'): {}",
-            root.unwrap_or_else(|| deeper.clone())
-        ))
+    /// Why rendering `template` gave `error`, with `context`: the var left
+    /// out that it needs, and why that one was (following the chain to
+    /// its root), or the undefined variables it names, or the error itself.
+    pub fn explain(
+        &self,
+        template: &str,
+        error: &minijinja::Error,
+        context: &Map<String, Value>,
+    ) -> String {
+        self.explain_missing(
+            &undefined_in(template, error, context),
+            &detail(error),
+            CHAIN_LIMIT,
+        )
     }
+
+    fn explain_missing(&self, missing: &[String], why: &str, depth: usize) -> String {
+        if depth > 0
+            && let Some(left) = missing.iter().find_map(|name| self.get(name))
+        {
+            let root = self.explain_missing(&left.missing, &left.why, depth - 1);
+            return format!("var '{}' ('{}'): {root}", left.name, left.template);
+        }
+        if missing.is_empty() {
+            return why.to_owned();
+        }
+        let names: Vec<String> = missing.iter().map(|name| format!("'{name}'")).collect();
+        format!("undefined variable {}", names.join(", "))
+    }
+
+    /// Whether rendering `template` failed (with `error`) for want of the
+    /// server's home: `| absolute` on a `~` path, `{{ home }}`, or a var
+    /// that needs one of those.
+    pub fn needs_home(
+        &self,
+        template: &str,
+        error: &minijinja::Error,
+        context: &Map<String, Value>,
+    ) -> bool {
+        is_needs_home(error)
+            || self.any_needs_home(&undefined_in(template, error, context), CHAIN_LIMIT)
+    }
+
+    fn any_needs_home(&self, missing: &[String], depth: usize) -> bool {
+        missing.iter().any(|name| {
+            name.split('.').next() == Some("home")
+                || self.get(name).is_some_and(|left| {
+                    left.home || depth > 0 && self.any_needs_home(&left.missing, depth - 1)
+                })
+        })
+    }
+}
+
+/// The variables `template` lacks in `context`, when `error` is about an
+/// undefined value (not for `| absolute` without the home: that is the
+/// filter's own, and says so).
+fn undefined_in(
+    template: &str,
+    error: &minijinja::Error,
+    context: &Map<String, Value>,
+) -> Vec<String> {
+    if error.kind() == minijinja::ErrorKind::UndefinedError && !is_needs_home(error) {
+        missing(template, context)
+    } else {
+        Vec::new()
+    }
+}
+
+/// An error's own words.
+fn detail(error: &minijinja::Error) -> String {
+    error
+        .detail()
+        .map_or_else(|| error.to_string(), str::to_owned)
 }
 
 /// A context and the vars it had to leave out.
@@ -120,16 +235,8 @@ impl Context {
     /// Render `template` with this context; an error names the template
     /// and, when a var it needs could not be rendered, that var and why.
     pub fn render(&self, template: &str) -> Result<String, String> {
-        render(template, &self.values).map_err(|e| self.why(&e))
-    }
-
-    /// `error`, in words, explained by the var behind it if there is one.
-    pub fn why(&self, error: &minijinja::Error) -> String {
-        self.unrendered.explain(error).unwrap_or_else(|| {
-            error
-                .detail()
-                .map_or_else(|| error.to_string(), str::to_owned)
-        })
+        render(template, &self.values)
+            .map_err(|e| self.unrendered.explain(template, &e, &self.values))
     }
 }
 
@@ -184,8 +291,13 @@ pub fn render_vars(context: &mut Map<String, Value>, vars: Vec<(String, Value)>)
                         context.insert(key, Value::String(text));
                     }
                     Err(e) => {
-                        let why = e.detail().map_or_else(|| e.to_string(), str::to_owned);
-                        failures.push((key.clone(), template.clone(), why));
+                        failures.push(Left {
+                            name: key.clone(),
+                            template: template.clone(),
+                            missing: undefined_in(template, &e, context),
+                            why: detail(&e),
+                            home: is_needs_home(&e),
+                        });
                         waiting.push((key, value));
                     }
                 },

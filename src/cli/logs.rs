@@ -42,21 +42,22 @@ pub struct LogsArgs {
 impl LogsArgs {
     /// The command on the server; `resume` after a reconnect shows only
     /// new lines. With `--grep`, `-n` counts matching lines: the last N
-    /// matches are shown (then, with `-f`, every new match).
-    fn command(&self, resume: bool) -> String {
+    /// matches are shown (then, with `-f`, every new match). `site_log`:
+    /// a deployed site's log (see [`LogsArgs::source`]).
+    fn command(&self, site_log: &str, resume: bool) -> String {
         let mut command = match &self.grep {
-            None if resume => self.source(Some(0), self.follow, false),
-            None => self.source(Some(self.lines), self.follow, true),
+            None if resume => self.source(site_log, Some(0), self.follow, false),
+            None => self.source(site_log, Some(self.lines), self.follow, true),
             Some(pattern) => {
                 let pattern = quote(pattern);
                 let last = format!(
                     "{{ {}; }} | grep -E -- {pattern} | tail -n {}",
-                    self.source(None, false, true),
+                    self.source(site_log, None, false, true),
                     self.lines
                 );
                 let new = format!(
                     "{{ {}; }} | grep --line-buffered -E -- {pattern}",
-                    self.source(Some(0), true, false)
+                    self.source(site_log, Some(0), true, false)
                 );
                 // grep finding nothing is no failure.
                 let search = match (self.follow, resume) {
@@ -80,7 +81,9 @@ impl LogsArgs {
 
     /// What shows the log: its last `lines` lines (all with `None`; those
     /// since `--since` if `since`), and with `follow` new ones as they come.
-    fn source(&self, lines: Option<u32>, follow: bool, since: bool) -> String {
+    /// Without `--unit`, `--file` or `--since`, a deployed site's log
+    /// (`site_log`, when the server has it) comes before the journal.
+    fn source(&self, site_log: &str, lines: Option<u32>, follow: bool, since: bool) -> String {
         let count = lines.map_or_else(|| "+1".to_owned(), |n| n.to_string());
         let tail = |file: &str| {
             format!(
@@ -110,15 +113,27 @@ impl LogsArgs {
             if follow { " -f" } else { "" }
         );
         // Without systemd's journal, the system log file.
-        format!(
+        let system = format!(
             "if command -v journalctl >/dev/null 2>&1; then {journal}; else {}; fi",
             tail("/var/log/syslog")
+        );
+        if self.unit.is_some() || self.since.is_some() {
+            return system;
+        }
+        let site_log = quote_path(site_log);
+        format!(
+            "if [ -f {site_log} ]; then {}; else {system}; fi",
+            tail(&site_log)
         )
     }
 }
 
 pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
+    let site_logs = hosts
+        .iter()
+        .map(|host| crate::template::render_host(crate::template::SITE_LOG, host))
+        .collect::<Result<Vec<_>, _>>()?;
     let renderer = Renderer::new(
         Mode::choose(global.json, hosts.len()),
         hosts.iter().map(|h| h.label.clone()).collect(),
@@ -127,9 +142,13 @@ pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let (_stop, interrupt) = watch::channel(false);
     let tasks: Vec<_> = hosts
         .into_iter()
-        .map(|host| {
+        .zip(site_logs)
+        .map(|(host, site_log)| {
             let (events, interrupt) = (events.clone(), interrupt.clone());
-            let (first, resume) = (args.command(false), args.command(true));
+            let (first, resume) = (
+                args.command(&site_log, false),
+                args.command(&site_log, true),
+            );
             let follow = args.follow;
             tokio::spawn(
                 async move { show(&host, &first, &resume, follow, &events, interrupt).await },

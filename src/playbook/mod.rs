@@ -35,7 +35,7 @@ use crate::guard::SafetyClass;
 
 pub use render::{
     Action, Capture, Extra, HttpVia, Plan, PlannedStep, check_params, describe_params,
-    env_file_for, parse_params, plan_task,
+    env_file_for, needs_home, parse_params, plan_task,
 };
 
 /// The playbooks that ship with roadie: (name, source).
@@ -154,6 +154,8 @@ struct StepSchema {
     host: Option<Spanned<String>>,
     expect: Option<u16>,
     within: Option<Spanned<String>>,
+    pid_file: Option<Spanned<String>>,
+    log: Option<Spanned<String>>,
     sudo: Option<bool>,
     apply_env: Option<bool>,
     cwd: Option<Spanned<String>>,
@@ -246,6 +248,11 @@ pub enum StepKind {
         host: Source,
         expect: u16,
         within: Source,
+        /// The process the check waits for: when the pid this file names
+        /// has exited, the check fails at once.
+        pid_file: Option<Source>,
+        /// A log whose end the failed check shows.
+        log: Option<Source>,
     },
 }
 
@@ -447,6 +454,8 @@ fn check_fields(schema: &StepSchema, kind: &str) -> Result<(), String> {
         ("host", schema.host.is_some(), &["http"]),
         ("expect", schema.expect.is_some(), &["http"]),
         ("within", schema.within.is_some(), &["http"]),
+        ("pid_file", schema.pid_file.is_some(), &["http"]),
+        ("log", schema.log.is_some(), &["http"]),
         ("sudo", schema.sudo.is_some(), &["run"]),
         ("apply_env", schema.apply_env.is_some(), &["run"]),
         ("cwd", schema.cwd.is_some(), &["run"]),
@@ -553,6 +562,8 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
                 }),
                 expect: schema.expect.unwrap_or(200),
                 within,
+                pid_file: take(&mut schema.pid_file),
+                log: take(&mut schema.log),
             }
         }
     })

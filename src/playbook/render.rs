@@ -126,6 +126,10 @@ pub enum Action {
         host_header: String,
         expect: u16,
         within: std::time::Duration,
+        /// The process the check waits for (a pid file on the server).
+        pid_file: Option<String>,
+        /// The log on the server whose end a failed check shows.
+        log: Option<String>,
     },
 }
 
@@ -271,6 +275,8 @@ struct Renderer<'a> {
     context: Map<String, serde_json::Value>,
     /// Vars left out of the context, to explain a template that needs one.
     unrendered: crate::template::Unrendered,
+    /// Set when a template failed for want of the server's home.
+    needs_home: std::cell::Cell<bool>,
     shell: Environment<'static>,
     plain: Environment<'static>,
 }
@@ -358,10 +364,10 @@ impl Renderer<'_> {
         env.render_str(&source.text, minijinja::value::Serde(&self.context))
             .map_err(|e| {
                 let line = source.line + e.line().map_or(0, |l| l as u64).saturating_sub(1);
-                let mut why = self
-                    .unrendered
-                    .explain(&e)
-                    .unwrap_or_else(|| e.detail().map_or_else(|| e.to_string(), str::to_owned));
+                if self.unrendered.needs_home(&source.text, &e, &self.context) {
+                    self.needs_home.set(true);
+                }
+                let mut why = self.unrendered.explain(&source.text, &e, &self.context);
                 if source.text.contains("${#") && why.contains("comment") {
                     why.push_str(
                         " (`{#` starts a template comment: write the shell's `${#var}` as \
@@ -390,21 +396,21 @@ pub fn env_file_for(
             None => return Ok(None),
         },
     };
-    let renderer = renderer(playbook, task, host, &BTreeMap::new(), None, None)?;
-    renderer.render(&template, false, "env_file").map(Some)
+    renderer(playbook, task, host, None, None)
+        .render(&template, false, "env_file")
+        .map(Some)
 }
 
 /// The templates' context for `task` on `host`: with `extra` (the server's
-/// home, the timestamp) and, unless `params` is `None` (reading only the
-/// `env_file`), the parameters and the server's `.env`.
+/// home, the timestamp) and the server's `.env`; the parameters are added
+/// by [`Renderer::add_params`].
 fn renderer<'a>(
     playbook: &'a Playbook,
     task: &'a Task,
     host: &Host,
-    params: &BTreeMap<String, String>,
     dotenv: Option<&DotEnv>,
     extra: Option<&Extra>,
-) -> Result<Renderer<'a>, PlaybookError> {
+) -> Renderer<'a> {
     let mut known = Map::new();
     if let Some(extra) = extra {
         known.insert("timestamp".into(), extra.timestamp.clone().into());
@@ -423,21 +429,33 @@ fn renderer<'a>(
         unrendered,
     } = crate::template::host_context_with(host, &defaults, known);
     context.insert("task".into(), task.name.clone().into());
-    let mut renderer = Renderer {
+    if let Some(dotenv) = dotenv {
+        let env: Map<String, serde_json::Value> = dotenv
+            .entries()
+            .map(|(k, v)| (k.to_owned(), v.into()))
+            .collect();
+        context.insert("env".into(), env.into());
+    }
+    Renderer {
         playbook,
         task,
         context,
         unrendered,
+        needs_home: std::cell::Cell::new(false),
         shell: template_environment(true),
         plain: template_environment(false),
-    };
-    if extra.is_some() {
-        check_params(task, params).map_err(|e| e.in_file(&playbook.origin))?;
-        for param in &task.params {
-            // Given values are data, never templates; defaults are templates.
+    }
+}
+
+impl Renderer<'_> {
+    /// The task's parameters: `params` as given (data, never templates),
+    /// the others' defaults (templates) rendered.
+    fn add_params(&mut self, params: &BTreeMap<String, String>) -> Result<(), PlaybookError> {
+        check_params(self.task, params).map_err(|e| e.in_file(&self.playbook.origin))?;
+        for param in &self.task.params {
             let value = match (params.get(&param.name), &param.default) {
                 (Some(given), _) => given.clone(),
-                (None, Some(default)) => renderer.render(
+                (None, Some(default)) => self.render(
                     &Source {
                         text: default.clone(),
                         line: 0,
@@ -447,17 +465,10 @@ fn renderer<'a>(
                 )?,
                 (None, None) => unreachable!("check_params found every required parameter"),
             };
-            renderer.context.insert(param.name.clone(), value.into());
+            self.context.insert(param.name.clone(), value.into());
         }
+        Ok(())
     }
-    if let Some(dotenv) = dotenv {
-        let env: Map<String, serde_json::Value> = dotenv
-            .entries()
-            .map(|(k, v)| (k.to_owned(), v.into()))
-            .collect();
-        renderer.context.insert("env".into(), env.into());
-    }
-    Ok(renderer)
 }
 
 /// What a plan knows beyond the inventory and the playbook.
@@ -484,10 +495,41 @@ pub fn plan_task(
     dotenv: Option<&DotEnv>,
     extra: &Extra,
 ) -> Result<Plan, PlaybookError> {
-    let renderer = renderer(playbook, task, host, params, dotenv, Some(extra))?;
+    let mut renderer = renderer(playbook, task, host, dotenv, Some(extra));
+    renderer.add_params(params)?;
+    plan_with(&renderer, playbook, task, host)
+}
+
+/// Whether planning `task` needs the server's home (`{{ home }}`, or
+/// `| absolute` on a `~` path, in a template or in a var one uses): found
+/// by planning without it, so it is fetched only when a template asks.
+pub fn needs_home(
+    playbook: &Playbook,
+    task: &Task,
+    host: &Host,
+    params: &BTreeMap<String, String>,
+    dotenv: Option<&DotEnv>,
+    extra: &Extra,
+) -> bool {
+    let without = Extra {
+        home: None,
+        ..extra.clone()
+    };
+    let mut renderer = renderer(playbook, task, host, dotenv, Some(&without));
+    let failed =
+        renderer.add_params(params).is_err() || plan_with(&renderer, playbook, task, host).is_err();
+    failed && renderer.needs_home.get()
+}
+
+fn plan_with(
+    renderer: &Renderer<'_>,
+    playbook: &Playbook,
+    task: &Task,
+    host: &Host,
+) -> Result<Plan, PlaybookError> {
     let env_file = env_file_for(playbook, task, host)?;
     let planner = Planner {
-        renderer: &renderer,
+        renderer,
         env_file: env_file.as_deref(),
         sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
     };
@@ -563,13 +605,7 @@ impl Planner<'_> {
                 defaults,
                 ensure_secret,
             } => self.dotenv_action(path, defaults.as_ref(), ensure_secret, number)?,
-            StepKind::Http {
-                path,
-                target,
-                host,
-                expect,
-                within,
-            } => self.http_action(path, target, host, *expect, within, number)?,
+            StepKind::Http { .. } => self.http_action(&step.kind, number)?,
         })
     }
 
@@ -676,13 +712,21 @@ impl Planner<'_> {
 
     fn http_action(
         &self,
-        path: &Source,
-        target: &HttpTarget,
-        host_header: &Source,
-        expect: u16,
-        within: &Source,
+        kind: &StepKind,
         number: &str,
     ) -> Result<(String, Action), PlaybookError> {
+        let StepKind::Http {
+            path,
+            target,
+            host: host_header,
+            expect,
+            within,
+            pid_file,
+            log,
+        } = kind
+        else {
+            unreachable!("only an http step is planned as one")
+        };
         let r = self.renderer;
         let plain =
             |source: &Source, part: &str| r.render(source, false, &format!("{number} ({part})"));
@@ -703,12 +747,17 @@ impl Planner<'_> {
         let within = crate::cli::parse_duration(within_text.trim())
             .map_err(|why| r.error(Some(within.line), &why))?;
         let host_header = plain(host_header, "host")?;
+        let optional = |source: &Option<Source>, part: &str| {
+            source.as_ref().map(|s| plain(s, part)).transpose()
+        };
         let action = Action::Http {
             via,
             path: path.clone(),
             host_header,
-            expect,
+            expect: *expect,
             within,
+            pid_file: optional(pid_file, "pid_file")?,
+            log: optional(log, "log")?,
         };
         Ok((format!("http GET {path}"), action))
     }
@@ -959,6 +1008,66 @@ mod tests {
             e.message.contains("no parameter 'nope' (it takes: email)"),
             "{e}"
         );
+    }
+
+    /// The shipped rollback with the default site (`~/sites/{{ host }}`):
+    /// its own `vars:` (`site_root: "{{ site | absolute }}"`) need the
+    /// server's home, and the error without it names the var and why.
+    #[test]
+    fn rollback_with_the_default_site_asks_for_the_home() {
+        let playbooks =
+            super::super::Playbooks::load(std::path::Path::new("/nonexistent")).unwrap();
+        let (p, rollback) = playbooks.find("rollback").unwrap();
+        let mut h = host();
+        h.vars.insert("wsgi".into(), "app.wsgi:application".into());
+        let extra = Extra::default();
+        assert!(needs_home(p, rollback, &h, &BTreeMap::new(), None, &extra));
+        let e = plan_task(p, rollback, &h, &BTreeMap::new(), None, &extra).unwrap_err();
+        assert!(
+            e.message
+                .contains("var 'site_root' ('{{ site | absolute }}')")
+                && e.message.contains("needs the server's home"),
+            "{e}"
+        );
+        let with_home = Extra {
+            home: Some("/home/elspeth".into()),
+            ..Extra::default()
+        };
+        let plan = plan_task(p, rollback, &h, &BTreeMap::new(), None, &with_home).unwrap();
+        assert!(
+            run_of(&plan, 0)
+                .script
+                .contains("/home/elspeth/sites/web1/shared"),
+            "{}",
+            run_of(&plan, 0).script
+        );
+        // A task that uses no home does not ask for it.
+        let (p, flush) = playbooks.find("flush").unwrap();
+        assert!(!needs_home(p, flush, &h, &BTreeMap::new(), None, &extra));
+    }
+
+    /// minijinja names an undefined variable only in debug builds; the
+    /// names come from the template itself, so a release build says them too.
+    #[test]
+    fn an_undefined_variable_is_named_through_the_vars_that_use_it() {
+        let p = playbook(
+            "vars:\n  root: \"{{ site }}/{{ sitename }}\"\n  release: \"{{ root }}/releases\"\ntasks:\n  t:\n    steps:\n      - run: |\n          set -e\n          cd {{ release }}\n",
+        );
+        let e = plan_of(&p).unwrap_err();
+        assert!(
+            e.message.contains(
+                "var 'release' ('{{ root }}/releases'): var 'root' ('{{ site }}/{{ sitename }}'): undefined variable 'sitename'"
+            ),
+            "{e}"
+        );
+        assert!(!needs_home(
+            &p,
+            &p.tasks[0],
+            &host(),
+            &BTreeMap::new(),
+            None,
+            &Extra::default()
+        ));
     }
 
     #[test]

@@ -11,8 +11,19 @@ fn demo_walks_through_the_fixture_flow_and_cleans_up() {
     assert!(out.contains("session_key = "), "{out}");
     assert!(out.contains("->  Logged in as edith@example.com"), "{out}");
     assert!(out.contains("->  Not logged in"), "{out}");
-    // Deployed as releases, a new one, then the previous one back.
-    assert!(out.matches("live: releases/").count() == 2, "{out}");
+    // Deployed as releases, a new one, then the previous one back, the
+    // rollback showing which release was live before and after.
+    assert!(out.matches("live: releases/").count() == 3, "{out}");
+    let rolled = out
+        .lines()
+        .find(|l| l.contains("(was releases/"))
+        .expect("the rollback shows the live release before and after");
+    let (now, was) = rolled.split_once(" (was ").unwrap();
+    assert_ne!(
+        now.trim_start_matches("live: "),
+        was.trim_end_matches(')'),
+        "{out}"
+    );
     assert!(
         out.contains("GET /  ->  Not logged in (release 2)"),
         "{out}"

@@ -86,20 +86,45 @@ impl Deployment {
 
     /// With `vars` (flow-style YAML entries) added to the inventory's.
     fn with_vars(addresses: &[u8], vars: &str) -> Deployment {
+        Deployment::build(addresses, vars, false)
+    }
+
+    /// With the default site, `~/sites/{{ host }}` (vars.site left out):
+    /// the server's `~/sites` is a directory of the test's, mounted over
+    /// the login user's in sshd's own mount namespace.
+    fn at_default_site(addresses: &[u8], vars: &str) -> Deployment {
+        Deployment::build(addresses, vars, true)
+    }
+
+    fn build(addresses: &[u8], vars: &str, default_site: bool) -> Deployment {
         let mut w = World::new();
         let ips: Vec<_> = addresses.iter().map(|a| addr(*a)).collect();
-        let s = w.server(&ips);
+        let mut vars_entries = Vec::new();
+        let (s, sites) = if default_site {
+            let sites = w.path("sites");
+            (w.server_with_sites(&ips, &sites), sites)
+        } else {
+            let sites = w.path("sites");
+            vars_entries.push(format!("site: \"{}/{{{{ host }}}}\"", sites.display()));
+            (w.server(&ips), sites)
+        };
+        // The demo site's WSGI application, and checks that give up soon,
+        // unless the test says otherwise.
+        if !vars.contains("wsgi:") {
+            vars_entries.push("wsgi: \"superlists.wsgi:application\"".to_owned());
+        }
+        if !vars.contains("health_within") {
+            vars_entries.push("health_within: 5s".to_owned());
+        }
+        let more = vars.trim_start_matches(", ");
+        if !more.is_empty() {
+            vars_entries.push(more.to_owned());
+        }
         let entries = w.entries(s);
-        let sites = w.path("sites");
         w.inventory(
             "staging",
             &entries,
-            &format!(
-                "    vars: {{site: \"{}/{{{{ host }}}}\", wsgi: \"superlists.wsgi:application\"{}{vars}}}\n",
-                sites.display(),
-                // Checks give up soon, unless the test says otherwise.
-                if vars.contains("health_within") { "" } else { ", health_within: 5s" },
-            ),
+            &format!("    vars: {{{}}}\n", vars_entries.join(", ")),
         );
         let roots: Vec<PathBuf> = ips.iter().map(|ip| sites.join(ip.to_string())).collect();
         for root in &roots {
@@ -333,12 +358,18 @@ fn deploys_take_turns_and_clean_up_when_stopped() {
         "another run's lock was taken away"
     );
     std::fs::remove_dir_all(&lock).unwrap();
-    // A release whose trial never answers (its WSGI module does not exist),
-    // stopped by --timeout while roadie waits for it.
+    // A release whose trial never answers (its WSGI module hangs on
+    // import), stopped by --timeout while roadie waits for it.
+    std::fs::write(
+        d.repo.join("superlists/hang.py"),
+        "import time\ntime.sleep(3600)\n",
+    )
+    .unwrap();
+    commit(&d.repo, "a module that never loads");
     let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
     d.w.write(
         "roadie.yaml",
-        &inventory.replace("superlists.wsgi:application", "nowhere.wsgi:application"),
+        &inventory.replace("superlists.wsgi:application", "superlists.hang:application"),
     );
     let repo = format!("repo={}", d.repo.display());
     d.task(&["deploy", "--param", &repo, "--timeout", "40"])
@@ -438,5 +469,214 @@ fn the_previous_release_comes_back_when_the_live_site_fails() {
         std::fs::remove_file(d.repo.join(marker)).unwrap();
         change(&d.repo, "superlists/urls.py", text, "Not logged in");
     }
+    drop(d.served);
+}
+
+/// The shipped rollback with the default site (`~/sites/{{ host }}`): its
+/// task vars need the server's home, which is fetched because a template
+/// asks for it (it used to fail: "undefined value").
+#[test]
+fn rollback_works_with_the_default_site() {
+    let d = Deployment::at_default_site(&[97], "");
+    let host = addr(97).to_string();
+    d.deploy().code(0).stdout_has("live: releases/");
+    d.deploy_change("superlists/urls.py", "Not logged in", "Nobody logged in")
+        .code(0);
+    let both = d.releases();
+    assert_eq!(both.len(), 2, "{both:?}");
+    let ran = d.task(&["rollback", "--check"]).code(0);
+    assert!(
+        ran.stdout.contains("/sites/127.0.0.97/shared"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(current(d.root()), format!("releases/{}", both[1]));
+    d.task(&["rollback"]).code(0).stdout_has(&format!(
+        "back to releases/{} (live was releases/{})",
+        both[0], both[1]
+    ));
+    assert_eq!(current(d.root()), format!("releases/{}", both[0]));
+    assert_eq!(page(d.root(), &host, None), "Not logged in\n");
+    drop(d.served);
+}
+
+/// A project as `django-admin startproject` makes it: its settings keep
+/// `db.sqlite3` in `BASE_DIR`, the release. The database is a link into
+/// `shared/`, so what the site holds outlives the release; a repository
+/// holding a database of its own is refused, loudly.
+#[test]
+fn a_startproject_site_keeps_its_database_across_deploys() {
+    // DEBUG is on in startproject's settings: it answers Host: localhost.
+    let d = Deployment::at_default_site(
+        &[98],
+        ", wsgi: \"mysite.wsgi:application\", health_host: localhost",
+    );
+    let repo = d.w.path("startproject");
+    let admin = venv().join("bin/django-admin");
+    std::fs::create_dir_all(&repo).unwrap();
+    sh(
+        admin.to_str().unwrap(),
+        &["startproject", "mysite", repo.to_str().unwrap()],
+        &[],
+    );
+    let settings = repo.join("mysite/settings.py");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("BASE_DIR / 'db.sqlite3'") || text.contains("BASE_DIR / \"db.sqlite3\""));
+    // collectstatic needs somewhere to collect to (the book sets it too).
+    std::fs::write(
+        &settings,
+        format!("{text}\nSTATIC_ROOT = BASE_DIR / 'static'\n"),
+    )
+    .unwrap();
+    std::fs::write(repo.join("requirements.txt"), "Django\ngunicorn\n").unwrap();
+    git(&repo, &["init", "-q"]);
+    commit(&repo, "django-admin startproject mysite");
+    let deploy = || {
+        let repo = format!("repo={}", repo.display());
+        d.task(&["deploy", "--param", &repo])
+    };
+    deploy()
+        .code(0)
+        .stdout_has("database default: db.sqlite3 -> shared/db.sqlite3");
+    d.task(&[
+        "manage",
+        "--param",
+        "args=createsuperuser --noinput --username edith --email edith@example.com",
+    ])
+    .code(0);
+    std::thread::sleep(Duration::from_millis(1100));
+    deploy().code(0);
+    assert_eq!(d.releases().len(), 2);
+    let users = "args=shell -c 'from django.contrib.auth.models import User; print(list(User.objects.values_list(\"username\", flat=True)))'";
+    d.task(&["manage", "--param", users])
+        .code(0)
+        .stdout_has("['edith']");
+    assert!(d.root().join("shared/db.sqlite3").is_file());
+    assert!(d.root().join("current/db.sqlite3").is_symlink());
+
+    // A release that brings a database of its own would replace the site's.
+    std::fs::write(repo.join("db.sqlite3"), "").unwrap();
+    commit(&repo, "a database, committed by mistake");
+    std::thread::sleep(Duration::from_millis(1100));
+    deploy()
+        .code(1)
+        .stderr_has("the release has a database of its own, db.sqlite3");
+    d.task(&["manage", "--param", users])
+        .code(0)
+        .stdout_has("['edith']");
+    drop(d.served);
+}
+
+/// A trial gunicorn that dies at once (here its worker cannot import the
+/// app, so the master exits) fails the deploy at once, with its own words
+/// (it used to cost the whole `health_within` and show nothing of why).
+#[test]
+fn a_trial_that_dies_at_once_fails_the_deploy_with_its_log() {
+    let d = Deployment::with_vars(&[99], ", health_within: 60s");
+    change(
+        &d.repo,
+        "superlists/wsgi.py",
+        "import os",
+        "raise RuntimeError(\"this release cannot start\")\nimport os",
+    );
+    let started = Instant::now();
+    let ran = d.deploy().code(1);
+    assert!(
+        started.elapsed() < Duration::from_secs(40),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        ran.stderr.contains("the process it checks (pid ")
+            && ran.stderr.contains(".trial.log:")
+            && ran
+                .stderr
+                .contains("RuntimeError: this release cannot start"),
+        "{}",
+        ran.stderr
+    );
+    assert!(d.root().join("current").symlink_metadata().is_err());
+    drop(d.served);
+}
+
+/// Without systemd, the live site's gunicorn logs to shared/gunicorn.log,
+/// and `roadie logs` shows it by default; the `restart` task restarts it.
+#[test]
+fn the_live_site_logs_to_shared_and_roadie_logs_shows_it() {
+    let d = Deployment::new(&[88]);
+    d.deploy().code(0).stdout_has("live: releases/");
+    let logs_show = |wanted: &str, times: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ran =
+                d.w.roadie()
+                    .args(["logs", "staging", "-n", "200"])
+                    .run()
+                    .code(0);
+            if ran.stdout.matches(wanted).count() >= times {
+                return ran.stdout;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{wanted:?} not {times} times in the log:\n{}",
+                ran.stdout
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // The health check's own request, and the daemon starting.
+    logs_show("\"GET / HTTP/1.0\" 200", 1);
+    logs_show("Starting gunicorn", 1);
+    let pid = std::fs::read_to_string(d.root().join("shared/gunicorn.pid")).unwrap();
+    d.task(&["restart"]).code(0);
+    assert_ne!(
+        std::fs::read_to_string(d.root().join("shared/gunicorn.pid")).unwrap(),
+        pid
+    );
+    logs_show("Starting gunicorn", 2);
+    drop(d.served);
+}
+
+/// A changed `vars.python3` makes the virtualenv again (it used to keep the
+/// old one): here from the shared test virtualenv (a link) to a new one
+/// made by /usr/bin/python3, with the requirements installed from PyPI.
+#[test]
+fn a_changed_python3_makes_the_virtualenv_again() {
+    let d = Deployment::new(&[87]);
+    // A virtualenv made by hand is kept, and noted as made by vars.python3.
+    let ran = d.deploy().code(0);
+    assert!(
+        !ran.stdout.contains("vars.python3 changed"),
+        "{}",
+        ran.stdout
+    );
+    let venv_link = d.root().join("shared/virtualenv");
+    assert!(venv_link.is_symlink());
+    // The same value again: the virtualenv is kept.
+    std::thread::sleep(Duration::from_millis(1100));
+    let ran = d.deploy().code(0);
+    assert!(
+        !ran.stdout.contains("vars.python3 changed"),
+        "{}",
+        ran.stdout
+    );
+    assert!(venv_link.is_symlink());
+    let inventory = std::fs::read_to_string(d.w.path("roadie.yaml")).unwrap();
+    d.w.write(
+        "roadie.yaml",
+        &inventory.replace(
+            "health_within: 5s",
+            "health_within: 5s, python3: /usr/bin/python3",
+        ),
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    d.deploy()
+        .code(0)
+        .stdout_has("vars.python3 changed (the virtualenv was made by python3 ");
+    assert!(!venv_link.is_symlink() && venv_link.join("bin/gunicorn").exists());
+    assert_eq!(
+        page(d.root(), &addr(87).to_string(), None),
+        "Not logged in\n"
+    );
     drop(d.served);
 }

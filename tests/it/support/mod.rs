@@ -68,6 +68,37 @@ impl World {
     /// Start an sshd listening on `addresses`, with `extra` config lines, and
     /// record its key for each address in the world's known_hosts.
     pub fn server_with(&mut self, addresses: &[Ipv4Addr], extra: &[&str]) -> usize {
+        self.start_server(addresses, extra, Vec::new())
+    }
+
+    /// Start an sshd on `addresses` in a mount namespace of its own where
+    /// `sites` is mounted over the login user's `~/sites` (needs root; the
+    /// home itself stays, with the Python it may hold): the default site
+    /// `~/sites/HOST` on that server is the test's directory.
+    pub fn server_with_sites(&mut self, addresses: &[Ipv4Addr], sites: &Path) -> usize {
+        std::fs::create_dir_all(sites).unwrap();
+        let home = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .unwrap()
+            .expect("the current user")
+            .dir;
+        let script = "mkdir -p \"$2\" && mount --bind \"$1\" \"$2\" && shift 2 && exec \"$@\"";
+        let launcher = ["unshare", "--mount", "--", "sh", "-c", script, "sh"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([
+                sites.display().to_string(),
+                home.join("sites").display().to_string(),
+            ])
+            .collect();
+        self.start_server(addresses, &[], launcher)
+    }
+
+    fn start_server(
+        &mut self,
+        addresses: &[Ipv4Addr],
+        extra: &[&str],
+        launcher: Vec<String>,
+    ) -> usize {
         let index = self.servers.len();
         let server = Server::start(&ServerConfig {
             dir: self.path(&format!("server{index}")),
@@ -76,7 +107,7 @@ impl World {
             authorized_keys: self.authorized_keys.clone(),
             detached: false,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
-            launcher: Vec::new(),
+            launcher,
         })
         .expect("start sshd (is openssh-server installed?)");
         let mut lines = std::fs::read_to_string(&self.known_hosts).unwrap_or_default();
