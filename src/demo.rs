@@ -100,13 +100,7 @@ pub async fn run(keep: bool) -> Result<(), Error> {
     let state = sandbox.up(&Options {
         hosts: 1,
         production: true,
-        vars: vec![
-            (
-                "site".into(),
-                format!("\"{}/sites/{{{{ host }}}}\"", dir.display()),
-            ),
-            ("wsgi".into(), "superlists.wsgi:application".into()),
-        ],
+        vars: vec![("wsgi".into(), "superlists.wsgi:application".into())],
     })?;
     let result = walk_through(
         &dir,

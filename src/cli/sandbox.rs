@@ -21,11 +21,27 @@ pub enum SandboxCommand {
         /// with a login key of its own, to see the safeguards refuse.
         #[arg(long)]
         production: bool,
+        /// Set a var of the `sandbox` environment (kept by later `up`s).
+        #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+        vars: Vec<(String, String)>,
     },
     /// Stop the sandbox servers (keys and the environment are kept).
     Down,
     /// Show whether the sandbox servers are running.
     Status,
+}
+
+/// `NAME=VALUE`, NAME a plain identifier (it is used in templates).
+fn parse_var(pair: &str) -> Result<(String, String), String> {
+    let (name, value) = pair
+        .split_once('=')
+        .ok_or_else(|| format!("'{pair}': expected NAME=VALUE"))?;
+    if !crate::command::is_env_name(name) {
+        return Err(format!(
+            "'{name}' is not a var name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// The inventory the sandbox belongs to: --inventory, the one found from
@@ -49,11 +65,15 @@ pub fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, Error> 
     let sandbox = Sandbox::new(inventory_path(global)?);
     let json = global.json;
     match command {
-        SandboxCommand::Up { hosts, production } => {
+        SandboxCommand::Up {
+            hosts,
+            production,
+            vars,
+        } => {
             let state = sandbox.up(&Options {
                 hosts: *hosts,
                 production: *production,
-                vars: Vec::new(),
+                vars: vars.clone(),
             })?;
             let endpoints: Vec<String> = state
                 .hosts

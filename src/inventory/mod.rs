@@ -1,6 +1,7 @@
 //! `roadie.yaml`: environments, their hosts and how to reach them.
 //!
 //! ```yaml
+//! vars: { wsgi: "superlists.wsgi:application" }   # every environment's, below its own
 //! environments:
 //!   staging:
 //!     hosts: [superlists-staging.example.org, "10.0.0.7:2222"]
@@ -75,6 +76,9 @@ struct FileSchema {
     /// Named tunnels for every environment: `db: 5432`.
     #[serde(default)]
     tunnels: BTreeMap<String, Spanned<serde_json::Value>>,
+    /// Vars of every environment; an environment's own `vars` win.
+    #[serde(default)]
+    vars: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +210,7 @@ pub struct Environment {
     /// Named tunnels (`db` -> `5432`), the inventory's own with these
     /// environment's on top.
     pub tunnels: BTreeMap<String, String>,
+    /// The inventory's top-level `vars` with this environment's on top.
     pub vars: BTreeMap<String, serde_json::Value>,
     /// Keep connections to these hosts open this long after their last use.
     pub persist: Option<Duration>,
@@ -237,6 +242,8 @@ pub struct Inventory {
     /// The file it came from (or a description for in-memory text).
     pub path: PathBuf,
     pub environments: Vec<Environment>,
+    /// The top-level `vars`, already part of each environment's.
+    pub vars: BTreeMap<String, serde_json::Value>,
 }
 
 impl Inventory {
@@ -297,6 +304,7 @@ impl Inventory {
             FileSchema {
                 environments: BTreeMap::new(),
                 tunnels: BTreeMap::new(),
+                vars: BTreeMap::new(),
             }
         } else {
             serde_saphyr::from_str(text).map_err(|e| {
@@ -349,6 +357,8 @@ impl Inventory {
                 .map(|spanned| persist_setting(&spanned, &name, &at))
                 .transpose()?;
             let path_of = |p: &str| resolve_path(p, base, &home);
+            let mut vars = schema.vars.clone();
+            vars.extend(env.vars);
             environments.push(Environment {
                 name,
                 hosts,
@@ -362,13 +372,14 @@ impl Inventory {
                 marker: env.marker,
                 env_marker,
                 tunnels,
-                vars: env.vars,
+                vars,
                 persist,
             });
         }
         let inventory = Inventory {
             path: path.to_path_buf(),
             environments,
+            vars: schema.vars,
         };
         Ok(inventory)
     }
@@ -595,6 +606,21 @@ mod tests {
         assert_eq!(env.identity.as_deref(), Some(Path::new("/inv/keys/id")));
         assert_eq!(env.known_hosts.as_deref(), Some(Path::new("/kh")));
         assert_eq!(env.vars["n"], serde_json::json!(3));
+    }
+
+    #[test]
+    fn top_level_vars_reach_every_environment_below_its_own() {
+        let inv = parse(
+            "vars: {site: /srv/x, team: web}\nenvironments:\n  a:\n    hosts: [a]\n  b:\n    hosts: [b]\n    vars: {site: /srv/b}\n",
+        )
+        .unwrap();
+        let a = inv.environment("a").unwrap();
+        assert_eq!(a.vars["site"], "/srv/x");
+        assert_eq!(a.vars["team"], "web");
+        let b = inv.environment("b").unwrap();
+        assert_eq!(b.vars["site"], "/srv/b");
+        assert_eq!(b.vars["team"], "web");
+        assert_eq!(inv.vars.len(), 2);
     }
 
     #[test]

@@ -3,18 +3,23 @@
 //! under `.roadie/sandbox/` next to the inventory, and the environments that
 //! reach them written into roadie.yaml as a marked block.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::vars::{create_default_sites, sandbox_vars, vars_lines};
 use super::{Server, ServerConfig, ensure_key, free_port, known_hosts_line, write_file};
 use crate::error::Error;
 use crate::inventory::Inventory;
 use crate::ssh_config::LocalUser;
 
-const BEGIN: &str = "# >>> roadie sandbox: written by `roadie sandbox up`; edits between these markers are replaced";
+const BEGIN: &str = "# >>> roadie sandbox: written by `roadie sandbox up`; its vars are kept, other edits between these markers are replaced";
+/// How the managed block's first line starts, whatever roadie version wrote it.
+const BEGIN_PREFIX: &str = "# >>> roadie sandbox:";
 const END: &str = "# <<< roadie sandbox";
 /// The environment of the sandbox hosts.
 pub const ENVIRONMENT: &str = "sandbox";
@@ -27,7 +32,8 @@ pub struct Options {
     pub hosts: u8,
     /// Also a protected, key-pinned production host with its own login key.
     pub production: bool,
-    /// Extra `vars` of the sandbox environment (name, YAML value).
+    /// `vars` of the sandbox environment to set (name, string value), on
+    /// top of those it has; they are kept by later runs.
     pub vars: Vec<(String, String)>,
 }
 
@@ -37,8 +43,6 @@ pub struct State {
     pub hosts: Vec<HostState>,
     #[serde(default)]
     pub production: Option<HostState>,
-    #[serde(default)]
-    pub vars: Vec<(String, String)>,
 }
 
 impl State {
@@ -100,6 +104,7 @@ impl Sandbox {
     /// Start the servers (stopping earlier ones, keeping their port and
     /// keys) and write the environments into the inventory.
     pub fn up(&self, options: &Options) -> Result<State, Error> {
+        let vars = sandbox_vars(&self.inventory, &self.dir, &options.vars)?;
         let previous = self.state()?;
         let previous_port = previous.as_ref().map(|s| s.port);
         if let Some(state) = previous {
@@ -121,8 +126,8 @@ impl Sandbox {
             }
             _ => free_port(&addresses)?,
         };
-        let (mut state, known_hosts) = self.start_servers(&addresses, port, options.production)?;
-        state.vars.clone_from(&options.vars);
+        create_default_sites(&self.dir, &addresses)?;
+        let (state, known_hosts) = self.start_servers(&addresses, port, options.production)?;
         write_file(
             &self.dir.join("known_hosts"),
             format!("{}\n", known_hosts.join("\n")).as_bytes(),
@@ -131,7 +136,7 @@ impl Sandbox {
         let state_text =
             serde_json::to_string_pretty(&state).map_err(|e| Error::Sandbox(e.to_string()))?;
         write_file(&self.state_file(), state_text.as_bytes(), 0o644)?;
-        install_environment(&self.inventory, &state)?;
+        install_environment(&self.inventory, &state, &vars)?;
         Ok(state)
     }
 
@@ -193,7 +198,6 @@ impl Sandbox {
             port,
             hosts: Vec::new(),
             production: None,
-            vars: Vec::new(),
         };
         let mut known_hosts = Vec::new();
         for (index, address) in addresses.iter().enumerate() {
@@ -259,7 +263,7 @@ impl Sandbox {
 }
 
 /// The sandbox environments, for an `environments:` mapping indented by `indent`.
-fn environment_block(state: &State, indent: usize) -> String {
+fn environment_block(state: &State, vars: &BTreeMap<String, Value>, indent: usize) -> String {
     let entry = |h: &HostState| format!("\"{}:{}\"", h.address, state.port);
     let hosts: Vec<String> = state.hosts.iter().map(entry).collect();
     let user = LocalUser::current().name;
@@ -272,15 +276,7 @@ fn environment_block(state: &State, indent: usize) -> String {
         format!("{two}identity: .roadie/sandbox/client_key"),
         format!("{two}known_hosts: .roadie/sandbox/known_hosts"),
     ];
-    if !state.vars.is_empty() {
-        lines.push(format!("{two}vars:"));
-        lines.extend(
-            state
-                .vars
-                .iter()
-                .map(|(name, value)| format!("{two}{one}{name}: {value}")),
-        );
-    }
+    lines.extend(vars_lines(vars, &two, &one));
     if let Some(production) = &state.production {
         lines.extend([
             format!("{one}{PRODUCTION}:"),
@@ -302,13 +298,17 @@ fn environment_block(state: &State, indent: usize) -> String {
 /// Put the sandbox environment into the inventory: replace an earlier one,
 /// or insert it under `environments:`, or create the file. The result is
 /// parsed before it is written, and written atomically.
-fn install_environment(path: &Path, state: &State) -> Result<(), Error> {
+fn install_environment(
+    path: &Path,
+    state: &State,
+    vars: &BTreeMap<String, Value>,
+) -> Result<(), Error> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(Error::io(format!("cannot read {}", path.display()), e)),
     };
-    let block = |indent| environment_block(state, indent);
+    let block = |indent| environment_block(state, vars, indent);
     let text = match existing {
         None => format!("environments:\n{}\n", block(2)),
         Some(text) => merge_block(&text, block).ok_or_else(|| {
@@ -338,7 +338,9 @@ fn install_environment(path: &Path, state: &State) -> Result<(), Error> {
 fn merge_block(text: &str, block: impl Fn(usize) -> String) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let indent_of = |l: &str| l.len() - l.trim_start().len();
-    let begin = lines.iter().position(|l| l.trim_start() == BEGIN);
+    let begin = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with(BEGIN_PREFIX));
     let end = lines.iter().position(|l| l.trim_start() == END);
     let (before, inserted, after) = match (begin, end) {
         (Some(b), Some(e)) if b < e => (&lines[..b], block(indent_of(lines[b])), &lines[e + 1..]),
@@ -405,7 +407,6 @@ mod tests {
 
     fn state(port: u16) -> State {
         State {
-            vars: vec![("site".into(), "\"/srv/{{ host }}\"".into())],
             port,
             hosts: vec![HostState {
                 address: Ipv4Addr::new(127, 0, 0, 2),
@@ -429,7 +430,8 @@ mod tests {
     #[test]
     fn block_goes_into_existing_inventories() {
         let first = state(2222);
-        let block = |indent| environment_block(&first, indent);
+        let vars = BTreeMap::from([("site".to_owned(), Value::from("/srv/{{ host }}"))]);
+        let block = |indent| environment_block(&first, &vars, indent);
         let merged =
             merge_block("environments:\n    staging:\n        hosts: [a]\n", block).unwrap();
         assert!(
@@ -447,7 +449,8 @@ mod tests {
         assert!(merged.starts_with("# mine\n"));
         parses_with_sandbox(&merged);
         let second = state(3333);
-        let again = merge_block(&merged, |indent| environment_block(&second, indent)).unwrap();
+        let again =
+            merge_block(&merged, |indent| environment_block(&second, &vars, indent)).unwrap();
         assert!(again.contains("3333") && !again.contains("2222"), "{again}");
         assert_eq!(again.matches(BEGIN).count(), 1);
         parses_with_sandbox(&again);

@@ -129,3 +129,78 @@ fn sandbox_production_host_shows_the_safeguards() {
         .run()
         .code(0);
 }
+
+#[test]
+fn two_sandboxes_never_share_a_site() {
+    // Both log in as the same local user on 127.0.0.2: only a site of each
+    // sandbox's own keeps one project's files out of the other's.
+    let (a, b) = (World::new(), World::new());
+    let (_down_a, _down_b) = (Down(&a), Down(&b));
+    for (w, who) in [(&a, "a"), (&b, "b")] {
+        w.roadie()
+            .args(["sandbox", "up", "--hosts", "1"])
+            .run()
+            .code(0);
+        w.roadie()
+            .args(["env", "sandbox", "--set", &format!("WHO={who}")])
+            .run()
+            .code(0);
+    }
+    for (w, who) in [(&a, "a"), (&b, "b")] {
+        let env = w.path(".roadie/sandbox/sites/127.0.0.2/.env");
+        let text = std::fs::read_to_string(&env).unwrap();
+        assert!(
+            text.contains(&format!("WHO={who}")),
+            "{}: {text}",
+            env.display()
+        );
+        let ran = w
+            .roadie()
+            .args(["env", "sandbox", "WHO", "--reveal"])
+            .run()
+            .code(0);
+        let other = if who == "a" { "b" } else { "a" };
+        assert!(
+            ran.stdout.contains(who) && !ran.stdout.contains(&format!("WHO={other}")),
+            "{}",
+            ran.stdout
+        );
+    }
+}
+
+#[test]
+fn sandbox_up_keeps_the_users_own_vars() {
+    let w = World::new();
+    let _down = Down(&w);
+    w.roadie()
+        .args(["sandbox", "up", "--hosts", "1", "--var", "team=web"])
+        .run()
+        .code(0);
+    // The user adds a var inside the managed block and one at the top level.
+    let written = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    let edited = format!(
+        "vars: {{shared: everywhere}}\n{}",
+        written.replacen("    vars:\n", "    vars:\n      wsgi: mine.wsgi:app\n", 1)
+    );
+    w.write("roadie.yaml", &edited);
+    w.roadie().args(["sandbox", "down"]).run().code(0);
+    w.roadie()
+        .args(["sandbox", "up", "--hosts", "1", "--var", "debug=1"])
+        .run()
+        .code(0);
+    let text = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+    assert!(text.starts_with("vars: {shared: everywhere}\n"), "{text}");
+    assert_eq!(text.matches("shared").count(), 1, "{text}");
+    let parsed = roadie::Inventory::load(&w.path("roadie.yaml")).unwrap();
+    let vars = &parsed.environment("sandbox").unwrap().vars;
+    assert_eq!(vars["team"], "web", "{text}");
+    assert_eq!(vars["wsgi"], "mine.wsgi:app", "{text}");
+    assert_eq!(vars["debug"], "1", "{text}");
+    assert_eq!(vars["shared"], "everywhere", "{text}");
+    let site = w.path(".roadie/sandbox/sites");
+    assert_eq!(
+        vars["site"],
+        format!("{}/{{{{ host }}}}", site.display()),
+        "{text}"
+    );
+}
