@@ -73,6 +73,11 @@ impl Lan {
             format!("rdp{}x{index}", self.subnet),
         );
         let address = Ipv4Addr::new(10, 231, self.subnet, index);
+        // This LAN owns the subnet (its bridge was made): a namespace or veth
+        // of these names is left over from an earlier owner whose test was
+        // killed, or still being torn down by the kernel. Ours now.
+        ip(&["netns", "del", &namespace]);
+        ip(&["link", "del", &outside]);
         ip_ok(&["netns", "add", &namespace]);
         self.namespaces.push(namespace.clone());
         ip_ok(&[
