@@ -42,64 +42,71 @@ pub struct LogsArgs {
 impl LogsArgs {
     /// The command on the server; `resume` after a reconnect shows only
     /// new lines. With `--grep`, `-n` counts matching lines: the last N
-    /// matches are shown (then, with `-f`, every new match). `site_log`:
-    /// a deployed site's log (see [`LogsArgs::source`]).
+    /// matches are shown (then, with `-f`, every new match, none lost in
+    /// between). `site_log`: a deployed site's log, shown by default when
+    /// the server has it (without `--unit`, `--file` or `--since`).
     fn command(&self, site_log: &str, resume: bool) -> String {
-        let mut command = match &self.grep {
-            None if resume => self.source(site_log, Some(0), self.follow, false),
-            None => self.source(site_log, Some(self.lines), self.follow, true),
-            Some(pattern) => {
-                let pattern = quote(pattern);
-                let last = format!(
-                    "{{ {}; }} | grep -E -- {pattern} | tail -n {}",
-                    self.source(site_log, None, false, true),
-                    self.lines
-                );
-                let new = format!(
-                    "{{ {}; }} | grep --line-buffered -E -- {pattern}",
-                    self.source(site_log, Some(0), true, false)
-                );
-                // grep finding nothing is no failure.
-                let search = match (self.follow, resume) {
-                    (false, _) => last,
-                    (true, false) => format!("{last}; {new}"),
-                    (true, true) => new,
-                };
-                format!("{search}; s=$?; [ \"$s\" -ne 1 ] || s=0; exit \"$s\"")
-            }
-        };
-        if let Some(file) = &self.file {
+        let system = format!(
+            "if command -v journalctl >/dev/null 2>&1; then {}; else {}; fi",
+            self.journal(resume),
+            self.file("/var/log/syslog", resume)
+        );
+        let command = if let Some(file) = &self.file {
             // A missing file is an error (tail -F would wait for it).
             let file = quote_path(file);
-            command = format!(
-                "[ -r {file} ] || {{ echo \"cannot read $(printf %s {file}): no such file or no \
-                 permission\" >&2; exit 66; }}; {command}"
-            );
-        }
-        command
-    }
-
-    /// What shows the log: its last `lines` lines (all with `None`; those
-    /// since `--since` if `since`), and with `follow` new ones as they come.
-    /// Without `--unit`, `--file` or `--since`, a deployed site's log
-    /// (`site_log`, when the server has it) comes before the journal.
-    fn source(&self, site_log: &str, lines: Option<u32>, follow: bool, since: bool) -> String {
-        let count = lines.map_or_else(|| "+1".to_owned(), |n| n.to_string());
-        let tail = |file: &str| {
             format!(
-                "tail -n {count}{} -- {file}",
-                if follow { " -F" } else { "" }
+                "[ -r {file} ] || {{ echo \"cannot read $(printf %s {file}): no such file or no \
+                 permission\" >&2; exit 66; }}; {}",
+                self.file(&file, resume)
+            )
+        } else if self.unit.is_some() || self.since.is_some() {
+            system
+        } else {
+            let site_log = quote_path(site_log);
+            format!(
+                "if [ -f {site_log} ]; then {}; else {system}; fi",
+                self.file(&site_log, resume)
             )
         };
-        if let Some(file) = &self.file {
-            return tail(&quote_path(file));
+        if self.grep.is_some() {
+            // grep finding nothing is no failure.
+            format!("{command}; s=$?; [ \"$s\" -ne 1 ] || s=0; exit \"$s\"")
+        } else {
+            command
         }
+    }
+
+    /// Show the log file `file` (a shell word).
+    fn file(&self, file: &str, resume: bool) -> String {
+        let lines = self.lines;
+        let Some(pattern) = &self.grep else {
+            let count = if resume { 0 } else { lines };
+            let follow = if self.follow { " -F" } else { "" };
+            return format!("tail -n {count}{follow} -- {file}");
+        };
+        let pattern = quote(pattern);
+        let new = format!("grep --line-buffered -E -- {pattern}");
+        match (self.follow, resume) {
+            (false, _) => format!("grep -E -- {pattern} {file} | tail -n {lines}"),
+            (true, true) => format!("tail -n 0 -F -- {file} | {new}"),
+            // The matches so far up to the size it has now, then whatever
+            // comes after that byte.
+            (true, false) => format!(
+                "size=$(wc -c < {file}); {{ head -c \"$size\" -- {file} | grep -E -- {pattern} | \
+                 tail -n {lines}; tail -c +\"$((size + 1))\" -F -- {file} | {new}; }}"
+            ),
+        }
+    }
+
+    /// Show the journal (its own `--grep` keeps matches and new ones
+    /// together).
+    fn journal(&self, resume: bool) -> String {
         let unit = self
             .unit
             .as_deref()
             .map(|u| format!(" -u {}", quote(u)))
             .unwrap_or_default();
-        let since = match self.since.as_ref().filter(|_| since) {
+        let since = match self.since.as_ref().filter(|_| !resume) {
             None => String::new(),
             Some(since) => {
                 let since = super::parse_duration(since)
@@ -107,23 +114,15 @@ impl LogsArgs {
                 format!(" --since {}", quote(&since))
             }
         };
-        let journal = format!(
-            "journalctl --no-pager -o short-iso{}{unit}{since}{}",
-            lines.map(|n| format!(" -n {n}")).unwrap_or_default(),
-            if follow { " -f" } else { "" }
-        );
-        // Without systemd's journal, the system log file.
-        let system = format!(
-            "if command -v journalctl >/dev/null 2>&1; then {journal}; else {}; fi",
-            tail("/var/log/syslog")
-        );
-        if self.unit.is_some() || self.since.is_some() {
-            return system;
-        }
-        let site_log = quote_path(site_log);
+        let grep = self
+            .grep
+            .as_deref()
+            .map(|p| format!(" --grep {}", quote(p)))
+            .unwrap_or_default();
         format!(
-            "if [ -f {site_log} ]; then {}; else {system}; fi",
-            tail(&site_log)
+            "journalctl --no-pager -o short-iso -n {}{unit}{since}{grep}{}",
+            if resume { 0 } else { self.lines },
+            if self.follow { " -f" } else { "" }
         )
     }
 }
