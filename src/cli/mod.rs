@@ -34,7 +34,10 @@ pub struct Cli {
 
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
-#[allow(clippy::struct_excessive_bools, reason = "independent command-line flags")]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
 pub struct Global {
     /// Inventory file (default: roadie.yaml here or in a parent directory).
     #[arg(long, global = true, value_name = "FILE", env = "ROADIE_INVENTORY")]

@@ -10,27 +10,56 @@ use crate::support::{Ran, World, addr};
 /// sshd's own default: past 10 unauthenticated connections, drop at random.
 const STOCK_MAX_STARTUPS: &str = "MaxStartups 10:30:100";
 
+/// Append to `config` 16 ssh_config names (`siteN`, numbered after those in
+/// `names`) for `address:port`, each with `extra` lines.
+fn sixteen_sites(config: &mut String, names: &mut Vec<String>, server: &str, extra: &str) {
+    let (address, port) = server.split_once(':').unwrap();
+    for _ in 0..16 {
+        let name = format!("site{}", names.len() + 1);
+        writeln!(
+            config,
+            "Host {name}\n  HostName {address}\n  Port {port}\n{extra}"
+        )
+        .unwrap();
+        names.push(name);
+    }
+}
+
 /// Two sshds with sshd's default `MaxStartups`, each reached under 16 names
-/// (sites on one staging machine); `-F` this ssh_config to reach `site1` to
+/// (sites on one staging machine): `-F ssh_config` reaches `site1` to
 /// `site32`.
 fn two_busy_servers() -> World {
     let mut w = World::new();
-    let mut config = String::new();
-    let mut names = Vec::new();
-    for (server, last) in [81, 82].into_iter().enumerate() {
+    let (mut config, mut names) = (String::new(), Vec::new());
+    for last in [81, 82] {
         let index = w.server_with(&[addr(last)], &[STOCK_MAX_STARTUPS]);
-        let port = w.servers[index].port;
-        for site in 1..=16 {
-            let name = format!("site{}", server * 16 + site);
-            writeln!(
-                config,
-                "Host {name}\n  HostName {}\n  Port {port}",
-                addr(last)
-            )
-            .unwrap();
-            names.push(name);
-        }
+        sixteen_sites(&mut config, &mut names, &w.entries(index)[0], "");
     }
+    w.inventory("staging", &names, "");
+    w.write("ssh_config", &config);
+    w
+}
+
+/// 32 sites on one server, each reached through its own connection to one
+/// jump host with sshd's default `MaxStartups`.
+fn busy_jump_host() -> World {
+    let mut w = World::new();
+    let jump = w.server_with(&[addr(83)], &[STOCK_MAX_STARTUPS]);
+    let target = w.server(&[addr(84)]);
+    let (hop_address, hop_port) = w.entries(jump)[0]
+        .clone()
+        .split_once(':')
+        .map(|(a, p)| (a.to_owned(), p.to_owned()))
+        .unwrap();
+    let mut config = format!(
+        "Host hop\n  HostName {hop_address}\n  Port {hop_port}\n  IdentityFile {}\n  UserKnownHostsFile {}\n",
+        w.client_key.display(),
+        w.known_hosts.display()
+    );
+    let mut names = Vec::new();
+    let server = w.entries(target)[0].clone();
+    sixteen_sites(&mut config, &mut names, &server, "  ProxyJump hop\n");
+    sixteen_sites(&mut config, &mut names, &server, "  ProxyJump hop\n");
     w.inventory("staging", &names, "");
     w.write("ssh_config", &config);
     w
@@ -49,6 +78,19 @@ fn run_everywhere(w: &World, extra: &[&str]) -> Ran {
 fn max_starts_keeps_every_host_behind_a_default_max_startups() {
     let w = two_busy_servers();
     for round in 1..=3 {
+        let ran = run_everywhere(&w, &[]);
+        assert_eq!(
+            ran.code, 0,
+            "round {round}: a host was lost\nstdout:\n{}\nstderr:\n{}",
+            ran.stdout, ran.stderr
+        );
+    }
+}
+
+#[test]
+fn max_starts_keeps_every_host_behind_a_busy_jump_host() {
+    let w = busy_jump_host();
+    for round in 1..=2 {
         let ran = run_everywhere(&w, &[]);
         assert_eq!(
             ran.code, 0,
