@@ -73,6 +73,7 @@ pub mod ssh;
 pub mod ssh_config;
 mod stderr;
 pub mod template;
+pub mod timings;
 pub mod transfer;
 pub mod tunnel;
 mod yaml;

@@ -31,6 +31,10 @@ pub fn connect_limit(timeout: Duration) -> Duration {
         timeout
     }
 }
+/// How many connections to one server may be logging in at once when
+/// `--max-starts` is not given: below sshd's `MaxStartups` default of 10
+/// unauthenticated connections, leaving room for other clients.
+pub const DEFAULT_MAX_STARTS: usize = 8;
 /// Used when ssh_config sets no `ServerAliveInterval`.
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// Used when ssh_config sets no `ServerAliveCountMax`.
@@ -66,6 +70,8 @@ pub struct Overrides {
     pub connect_timeout: Option<Duration>,
     /// `--persist TIME`: keep connections for reuse (zero: never).
     pub persist: Option<Duration>,
+    /// `--max-starts N`: logins under way at once per server.
+    pub max_starts: Option<usize>,
 }
 
 /// How the client proves who it is.
@@ -121,6 +127,9 @@ pub struct Host {
     pub ciphers: Option<Vec<String>>,
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
+    /// At most this many connections to the server this one logs in to may
+    /// be setting up (connect, key exchange, authentication) at once.
+    pub max_starts: usize,
     /// Keep the connection open this long after its last use, for later
     /// invocations to reuse (see [`crate::persist`]).
     pub persist: Option<Duration>,
@@ -169,6 +178,7 @@ impl Host {
             keepalive: None,
             ciphers: None,
             via: None,
+            max_starts: DEFAULT_MAX_STARTS,
             persist: None,
             vars: BTreeMap::new(),
             safety: Arc::new(Safety::default()),
@@ -420,6 +430,7 @@ impl<'a> Resolver<'a> {
             keepalive,
             ciphers: config.ciphers.clone(),
             via,
+            max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
             persist: o.persist.filter(|d| !d.is_zero()),
             vars: BTreeMap::new(),
             safety: self.safety.clone(),

@@ -15,6 +15,7 @@ use crate::job::{self, Finished, Job};
 use crate::output::{Event, HostResult};
 use crate::resolve::Host;
 use crate::ssh::Session;
+use crate::timings::{self, Timings};
 
 /// The default number of hosts worked on at once.
 pub const DEFAULT_PARALLEL: u16 = 32;
@@ -346,6 +347,8 @@ struct Learned {
     /// The key the host presented, once reached.
     fingerprint: Option<String>,
     memory: Option<crate::memory::MemoryReport>,
+    /// Where the time went, once connected.
+    timings: Option<Timings>,
 }
 
 async fn finish(
@@ -363,6 +366,9 @@ async fn finish(
         duration: started.elapsed(),
         memory: learned.memory,
     };
+    if let Some(spent) = learned.timings.filter(|_| timings::enabled()) {
+        stderr_line!("roadie: timings {}: {spent}", host.label);
+    }
     let mut warnings = Vec::new();
     audit(spec, host, &run, &mut warnings);
     for message in warnings {
@@ -400,8 +406,11 @@ async fn run_one(
             })
             .await;
     }
+    let mut spent = session.timings();
+    let checking = Instant::now();
     let applied_env = spec.job.env_file(host)?;
     guard::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
+    spent.guard = checking.elapsed();
     if spec.dry_run {
         let plan = spec.job.plan(&session).await?;
         session.close().await;
@@ -422,6 +431,7 @@ async fn run_one(
         timeout: spec.timeout,
         interrupt,
     };
+    let executing = Instant::now();
     let finished = match watched {
         None => job::execute(&session, plan, &mut context).await,
         Some((pid_file, interval)) => {
@@ -440,6 +450,9 @@ async fn run_one(
             finished
         }
     };
+    spent.command = executing.elapsed();
+    spent.total = timings::since_process_start();
+    learned.timings = Some(spent);
     session.close().await;
     Ok(Outcome::Ran(finished?))
 }

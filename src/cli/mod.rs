@@ -19,7 +19,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, exit_code};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Shard};
 use crate::resolve::{Host, Overrides, Resolver};
 
 /// roadie: reach staging servers over SSH from tests, deploys and debugging sessions.
@@ -34,6 +34,10 @@ pub struct Cli {
 
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent command-line flags"
+)]
 pub struct Global {
     /// Inventory file (default: roadie.yaml here or in a parent directory).
     #[arg(long, global = true, value_name = "FILE", env = "ROADIE_INVENTORY")]
@@ -67,6 +71,21 @@ pub struct Global {
     /// Wins over `persist:` in roadie.yaml.
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration, env = "ROADIE_PERSIST")]
     pub persist: Option<Duration>,
+    /// At most this many connections to one server (the jump host, when
+    /// there is one) may be logging in at once; sshd's MaxStartups drops
+    /// unauthenticated connections past 10 by default.
+    #[arg(long, global = true, value_name = "N", env = "ROADIE_MAX_STARTS",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_starts: Option<u16>,
+    /// Work on shard I of N of the target's hosts: host k (from 0, in
+    /// target order) is in shard (k mod N) + 1.
+    #[arg(long, global = true, value_name = "I/N", env = "ROADIE_SHARD")]
+    pub shard: Option<Shard>,
+    /// Print per host where the time went: start, connect, kex, auth,
+    /// guard, command.
+    #[arg(long, global = true, env = "ROADIE_TIMINGS",
+          value_parser = clap::builder::FalseyValueParser::new())]
+    pub timings: bool,
     /// Allow changes to this protected environment (name it exactly).
     /// Destroy steps stay refused there whatever is given.
     #[arg(long, global = true, value_name = "ENV")]
@@ -160,6 +179,7 @@ impl Global {
             insecure_ignore_host_key: self.insecure_ignore_host_key,
             connect_timeout: self.connect_timeout,
             persist: self.persist,
+            max_starts: self.max_starts.map(usize::from),
         }
     }
 
@@ -178,12 +198,26 @@ impl Global {
         if hosts.is_empty() {
             return Err(Error::Target(format!("target '{target}' has no hosts")));
         }
-        Ok(hosts)
+        let Some(shard) = self.shard else {
+            return Ok(hosts);
+        };
+        let count = hosts.len();
+        let slice = shard.slice(hosts);
+        if slice.is_empty() {
+            let plural = if count == 1 { "" } else { "s" };
+            return Err(Error::Target(format!(
+                "--shard {shard}: no host of target '{target}' is in this shard (the target has {count} host{plural})"
+            )));
+        }
+        Ok(slice)
     }
 }
 
 /// Run the command line; returns the process exit code.
 pub fn main(cli: &Cli) -> i32 {
+    if cli.global.timings {
+        crate::timings::enable();
+    }
     match cli.global.color {
         Colour::Always => console::set_colors_enabled(true),
         Colour::Never => console::set_colors_enabled(false),

@@ -18,6 +18,9 @@
 //! `Cargo.toml`. Relative paths in it are relative to the file.
 
 mod select;
+mod shard;
+
+pub use shard::Shard;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -7,10 +7,11 @@ mod files;
 mod handler;
 pub mod known_hosts;
 pub mod sftp;
+mod starts;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use russh::client;
 use russh::keys::ssh_key::PublicKey;
@@ -24,6 +25,7 @@ pub use handler::{ClientHandler, HostKeyError};
 use crate::error::Error;
 use crate::guard::{self, Intent, Refusal, Verified};
 use crate::resolve::Host;
+use crate::timings::Timings;
 use handler::Observed;
 use known_hosts::KnownHosts;
 
@@ -123,6 +125,8 @@ pub struct Session {
     announced_known: bool,
     /// The login user's home, once asked for.
     home: tokio::sync::OnceCell<String>,
+    /// How long setting the connection up took, phase by phase.
+    timings: Timings,
 }
 
 impl std::fmt::Debug for Session {
@@ -146,17 +150,32 @@ impl Session {
     /// during key exchange (before logging in).
     pub async fn connect_for(host: &Host, intent: &Intent) -> Result<Session, Error> {
         guard::before_connect(host, intent).map_err(Error::Refused)?;
+        let began = Instant::now();
+        let start = crate::timings::since_process_start();
         let connected = match host.persist {
             Some(keep) => crate::persist::connect(host, intent, keep).await,
             None => connect_host(host, intent).await,
         };
-        connected.map_err(|source| match source {
-            ConnectError::Refused(refusal) => Error::Refused(refusal),
-            source => Error::Connect {
-                host: host.label.clone(),
-                source: Box::new(source),
-            },
-        })
+        connected
+            .map(|mut session| {
+                let t = &mut session.timings;
+                t.start = start;
+                t.connect = began.elapsed().saturating_sub(t.kex + t.auth);
+                session
+            })
+            .map_err(|source| match source {
+                ConnectError::Refused(refusal) => Error::Refused(refusal),
+                source => Error::Connect {
+                    host: host.label.clone(),
+                    source: Box::new(source),
+                },
+            })
+    }
+
+    /// How long setting the connection up took; the guard and command
+    /// phases are the caller's to fill in.
+    pub fn timings(&self) -> Timings {
+        self.timings
     }
 
     /// What the safeguards learned from the host's key.
@@ -428,23 +447,32 @@ pub(crate) fn connect_host<'a>(
         let mut notes = known.warnings().to_vec();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
-        let (via, handshake) = if let Some(jump) = &host.via {
+        let (via, handshake, slot, dialed) = if let Some(jump) = &host.via {
             let (via, stream) = through(jump, host).await?;
             notes.extend(via.notes.iter().cloned());
+            let slot = start_slot(host).await;
+            let dialed = Instant::now();
             let handshake = client::connect_stream(config, stream, handler);
             (
                 Some(Box::new(via)),
                 with_timeout(timeout, "exchanging keys", handshake).await?,
+                slot,
+                dialed,
             )
         } else {
+            let slot = start_slot(host).await;
             let stream = tcp_connect(&host.hostname, host.port, timeout).await?;
+            let dialed = Instant::now();
             let handshake = client::connect_stream(config, stream, handler);
             (
                 None,
                 with_timeout(timeout, "exchanging keys", handshake).await?,
+                slot,
+                dialed,
             )
         };
         let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
+        let exchanged = Instant::now();
         auth::authenticate(&mut handle, host, timeout)
             .await
             .map_err(|e| match e {
@@ -454,10 +482,19 @@ pub(crate) fn connect_host<'a>(
                 }
                 other => other,
             })?;
-        let session =
+        drop(slot);
+        let mut session =
             Session::logged_in(host, (handle, server_key, verified), notes, via, observed);
+        session.timings.kex = exchanged - dialed;
+        session.timings.auth = exchanged.elapsed();
         session.checked(intent).await
     })
+}
+
+/// A slot to log in to `host`'s server, among `max_starts` at once (see
+/// [`starts`]); held until authentication has ended.
+async fn start_slot(host: &Host) -> tokio::sync::OwnedSemaphorePermit {
+    starts::admit(format!("{}:{}", host.hostname, host.port), host.max_starts).await
 }
 
 /// Log in to `host` through the holder of a persistent connection to it
@@ -487,6 +524,7 @@ pub(crate) async fn connect_through_holder(
         preferred: local_hop_algorithms(),
         ..client::Config::default()
     });
+    let dialed = Instant::now();
     let handshake = with_timeout(
         host.connect_timeout,
         "exchanging keys with the connection holder",
@@ -494,6 +532,7 @@ pub(crate) async fn connect_through_holder(
     )
     .await?;
     let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
+    let exchanged = Instant::now();
     let logged_in = with_timeout(
         host.connect_timeout,
         "logging in to the connection holder",
@@ -507,6 +546,8 @@ pub(crate) async fn connect_through_holder(
     let mut session =
         Session::logged_in(host, (handle, server_key, verified), notes, None, observed);
     session.announced_known = true;
+    session.timings.kex = exchanged - dialed;
+    session.timings.auth = exchanged.elapsed();
     session.checked(intent).await
 }
 
@@ -595,6 +636,7 @@ impl Session {
             observed,
             announced_known: false,
             home: tokio::sync::OnceCell::new(),
+            timings: Timings::default(),
         }
     }
 

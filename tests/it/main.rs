@@ -8,6 +8,7 @@ mod deploy;
 mod deploy_templates;
 mod diagnose;
 mod fixtures;
+mod fleet;
 mod host_keys;
 mod library;
 mod logs;
