@@ -57,7 +57,6 @@ fn shard(host: &NetHost, dir: &Path) -> Child {
         .unwrap()
 }
 
-/// JSON events of a running `roadie debug`.
 /// `roadie --json debug staging`, watching; its events as they come.
 fn watch(w: &World) -> (Running, std::sync::mpsc::Receiver<serde_json::Value>) {
     let mut roadie = Running(
@@ -80,6 +79,7 @@ fn run_script(host: &NetHost, script: &Path) -> Child {
         .unwrap()
 }
 
+/// JSON events of a running `roadie debug`.
 fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
     let stdout = child.stdout.take().unwrap();
     let (sender, events) = std::sync::mpsc::channel();
@@ -160,16 +160,50 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
     }
 }
 
-#[test]
-fn lines_a_client_sends_together_all_reach_the_shim() {
+/// One failing test waiting in the shim on a namespace host, `roadie
+/// debug` watching, and a client at its `(Pdb)` prompt through the tunnel.
+struct Attached {
+    shard: Running,
+    events: std::sync::mpsc::Receiver<serde_json::Value>,
+    session: serde_json::Value,
+    stream: TcpStream,
+    _roadie: Running,
+    _lan: crate::support::netns::Lan,
+    _w: World,
+}
+
+fn attached() -> Attached {
     let mut w = World::new();
-    let (_lan, host) = w.netns_host();
+    let (lan, host) = w.netns_host();
     let dir = tests_dir(&w);
-    let mut shard = Running(shard(&host, &dir));
-    let (_roadie, events) = watch(&w);
+    let shard = Running(shard(&host, &dir));
+    let (roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
     until(&mut stream, "(Pdb) ");
+    Attached {
+        shard,
+        events,
+        session,
+        stream,
+        _roadie: roadie,
+        _lan: lan,
+        _w: w,
+    }
+}
+
+#[test]
+fn lines_a_client_sends_together_all_reach_the_shim() {
+    // Every part bound: what is not would be dropped (stopped) at once.
+    let Attached {
+        mut shard,
+        mut stream,
+        events: _events,
+        session: _session,
+        _roadie,
+        _lan,
+        _w,
+    } = attached();
     // One write: the three lines arrive at the shim together.
     stream.write_all(b"p 1+1\np 2+2\nc\n").unwrap();
     let answers = until(&mut stream, "(Pdb) 4\n");
@@ -195,14 +229,15 @@ fn wait_for(child: &mut Child) -> std::process::ExitStatus {
 
 #[test]
 fn an_attached_session_is_told_apart_from_an_ended_one() {
-    let mut w = World::new();
-    let (_lan, host) = w.netns_host();
-    let dir = tests_dir(&w);
-    let mut shard = Running(shard(&host, &dir));
-    let (_roadie, events) = watch(&w);
-    let session = next(&events, "debug_session");
-    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-    until(&mut stream, "(Pdb) ");
+    let Attached {
+        mut shard,
+        events,
+        session,
+        mut stream,
+        _roadie,
+        _lan,
+        _w,
+    } = attached();
     let attached = next_of(&events, &["debug_session_attached", "debug_session_ended"]);
     assert_eq!(attached["event"], "debug_session_attached", "{attached}");
     assert_eq!(attached["pid"], session["pid"]);
