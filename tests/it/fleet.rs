@@ -74,11 +74,10 @@ fn run_everywhere(w: &World, extra: &[&str]) -> Ran {
         .run()
 }
 
-#[test]
-fn max_starts_keeps_every_host_behind_a_default_max_startups() {
-    let w = two_busy_servers();
-    for round in 1..=3 {
-        let ran = run_everywhere(&w, &[]);
+/// `rounds` runs on every host with the default --max-starts, none lost.
+fn every_host_kept(w: &World, rounds: u32) {
+    for round in 1..=rounds {
+        let ran = run_everywhere(w, &[]);
         assert_eq!(
             ran.code, 0,
             "round {round}: a host was lost\nstdout:\n{}\nstderr:\n{}",
@@ -88,16 +87,13 @@ fn max_starts_keeps_every_host_behind_a_default_max_startups() {
 }
 
 #[test]
+fn max_starts_keeps_every_host_behind_a_default_max_startups() {
+    every_host_kept(&two_busy_servers(), 3);
+}
+
+#[test]
 fn max_starts_keeps_every_host_behind_a_busy_jump_host() {
-    let w = busy_jump_host();
-    for round in 1..=2 {
-        let ran = run_everywhere(&w, &[]);
-        assert_eq!(
-            ran.code, 0,
-            "round {round}: a host was lost\nstdout:\n{}\nstderr:\n{}",
-            ran.stdout, ran.stderr
-        );
-    }
+    every_host_kept(&busy_jump_host(), 2);
 }
 
 /// The hosts that ran, as `host` events of `roadie --json run` say.

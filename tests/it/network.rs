@@ -156,15 +156,7 @@ fn proxy_jump_through_a_second_sshd() {
     let (target_ip, target_port) = target_entry.split_once(':').unwrap();
     let config = w.jump_config(jump, target, &w.known_hosts);
     w.inventory("staging", &["target".to_owned()], "");
-    w.roadie()
-        .args([
-            "-F",
-            config.to_str().unwrap(),
-            "run",
-            "staging",
-            "--",
-            "echo through",
-        ])
+    w.run_with_config(&config, "echo through")
         .run()
         .code(0)
         .stdout_has("through");

@@ -260,6 +260,18 @@ impl World {
         self.roadie_via(Command::new(env!("CARGO_BIN_EXE_roadie")))
     }
 
+    /// `roadie -F CONFIG run staging -- COMMAND`.
+    pub fn run_with_config(&self, config: &Path, command: &str) -> Roadie {
+        self.roadie().args([
+            "-F",
+            config.to_str().unwrap(),
+            "run",
+            "staging",
+            "--",
+            command,
+        ])
+    }
+
     /// roadie in a mount namespace of its own whose /etc/hosts is `hosts`:
     /// a host name resolves as that file says (needs root).
     pub fn roadie_with_hosts_file(&self, hosts: &Path) -> Roadie {
