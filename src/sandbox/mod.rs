@@ -209,8 +209,31 @@ impl Drop for Server {
     }
 }
 
-/// SIGKILL `pid` and all its descendants, found through /proc.
-pub fn kill_tree(pid: u32) {
+/// Kill the sshd `pid` and everything under it as a crash would: sshd's own
+/// processes get SIGKILL, so every connection drops at once. The users'
+/// processes it started get SIGTERM first and SIGKILL only if still there
+/// after a grace period: a login shell cut off inside `~/.bashrc` must be
+/// able to run its traps (pyenv's `rehash` holds a lock file in the home
+/// directory the machine shares; killed outright it leaves it behind, and
+/// every later login waits a minute for it).
+fn kill_tree(pid: u32) {
+    const GRACE: Duration = Duration::from_secs(3);
+    let (servers, sessions): (Vec<u32>, Vec<u32>) = descendants(pid)
+        .into_iter()
+        .partition(|p| command_name(*p).is_some_and(|name| name.starts_with("sshd")));
+    signal_all(&servers, nix::sys::signal::Signal::SIGKILL);
+    signal_all(&sessions, nix::sys::signal::Signal::SIGTERM);
+    let started = Instant::now();
+    let mut left = sessions;
+    while !left.is_empty() && started.elapsed() < GRACE {
+        std::thread::sleep(Duration::from_millis(20));
+        left.retain(|p| running(*p));
+    }
+    signal_all(&left, nix::sys::signal::Signal::SIGKILL);
+}
+
+/// `pid` and all its descendants, found through /proc.
+fn descendants(pid: u32) -> Vec<u32> {
     let mut parents: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(child) = entry
@@ -220,33 +243,44 @@ pub fn kill_tree(pid: u32) {
         else {
             continue;
         };
-        // The parent is the second field after the parenthesised command name.
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some(parent) = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        parents.entry(parent).or_default().push(child);
+        if let Some(parent) = stat_field(child, 1).and_then(|p| p.parse::<u32>().ok()) {
+            parents.entry(parent).or_default().push(child);
+        }
     }
-    let mut doomed = vec![pid];
+    let mut all = vec![pid];
     let mut index = 0;
-    while index < doomed.len() {
-        if let Some(children) = parents.get(&doomed[index]) {
-            doomed.extend(children);
+    while index < all.len() {
+        if let Some(children) = parents.get(&all[index]) {
+            all.extend(children);
         }
         index += 1;
     }
-    for victim in doomed {
-        if let Ok(raw) = i32::try_from(victim) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(raw),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+    all
+}
+
+/// Field `n` after the parenthesised command name of `/proc/PID/stat`
+/// (0: the state, 1: the parent).
+fn stat_field(pid: u32, n: usize) -> Option<String> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n).map(str::to_owned)
+}
+
+fn command_name(pid: u32) -> Option<String> {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|name| name.trim_end().to_owned())
+}
+
+/// Still there and not a zombie waiting for its parent.
+fn running(pid: u32) -> bool {
+    stat_field(pid, 0).is_some_and(|state| state != "Z" && state != "X")
+}
+
+fn signal_all(pids: &[u32], signal: nix::sys::signal::Signal) {
+    for pid in pids {
+        if let Ok(raw) = i32::try_from(*pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), signal);
         }
     }
 }

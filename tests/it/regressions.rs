@@ -204,3 +204,40 @@ fn roadie_lines_start_a_line_when_stdout_and_stderr_share_a_file() {
         "{text}"
     );
 }
+
+/// A test server was killed with everything under it by SIGKILL, so a login
+/// shell cut off inside `~/.bashrc` never ran its traps: pyenv's `rehash`
+/// then left its lock file in root's home, and every later login on the
+/// machine waited a minute for it (CI failed 30 tests that way). sshd still
+/// dies at once, as in a crash; the user's processes get SIGTERM first and
+/// remove their lock.
+#[test]
+fn a_killed_test_server_lets_login_shells_clean_up() {
+    let (mut w, _) = World::one_host(2);
+    let lock = w.path("lock");
+    let script = format!(
+        "set -o noclobber; : > {0}; trap 'rm -f {0}' EXIT; echo locked; sleep 60",
+        lock.display()
+    );
+    let mut command = w.roadie().args(["run", "staging", "--", &script]).command;
+    command.stdout(std::process::Stdio::piped());
+    let mut roadie = crate::support::Running(command.spawn().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(roadie.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "locked\n");
+    assert!(lock.exists());
+    w.servers[0].kill();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !lock.exists(),
+        "the login shell's EXIT trap never ran: {} is left behind",
+        lock.display()
+    );
+}
