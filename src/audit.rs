@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::guard::{Lock, SafetyClass};
+use crate::safety::{Lock, SafetyClass};
 
 /// One line of the audit log.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +43,7 @@ pub fn record_each<T>(
     target: &str,
     step: &str,
     class: SafetyClass,
-    hosts: &[crate::resolve::Host],
+    hosts: &[crate::host::Host],
     results: &[Result<T, crate::error::Error>],
     ran: impl Fn(&T) -> (String, Option<&str>),
 ) {

@@ -1,6 +1,7 @@
 //! Building the command line sent to the remote shell. Every value roadie puts
 //! into it (environment values, the working directory, argv words) is quoted.
 
+use crate::dotenv::is_env_name;
 use crate::error::Error;
 
 /// Characters that never need quoting in a POSIX shell word.
@@ -26,15 +27,6 @@ pub fn quote_path(path: &str) -> String {
     } else {
         quote(path)
     }
-}
-
-/// Is `name` usable as a shell variable name?
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// How to elevate with sudo.

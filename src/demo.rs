@@ -366,9 +366,9 @@ async fn debug_a_failing_test(
         waiting.test.as_deref().unwrap_or("?")
     );
     let (events, _ignored) = tokio::sync::mpsc::unbounded_channel();
-    let intent = crate::guard::Intent::default();
+    let intent = crate::safety::Intent::default();
     let link = crate::tunnel::Link::connect(session.host(), &intent, events).await?;
-    let remote = crate::tunnel::Remote {
+    let remote = crate::tunnel_spec::Remote {
         host: waiting.reach(),
         port: waiting.port,
     };

@@ -263,6 +263,15 @@ impl fmt::Display for DotEnv {
     }
 }
 
+/// Is `name` usable as a shell variable name?
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn is_key(key: &str) -> bool {
     let mut chars = key.chars();
     chars
@@ -373,48 +382,6 @@ fn close_quote(text: &str, quote: char) -> Option<(String, &str)> {
         }
     }
     None
-}
-
-/// How many times an edit is retried when the file changes under it.
-const EDIT_ATTEMPTS: usize = 5;
-
-/// Edit the `.env` at `path` on the server `session` reaches: `apply`
-/// changes it and says which keys it changed. The file is replaced
-/// atomically (its previous version kept as `PATH.bak`; a new file is made
-/// mode 0600, as it holds secrets), and only if it is still what was read:
-/// if it changed meanwhile, the edit is made again on the new contents.
-/// Returns the keys changed and the file as written.
-pub async fn edit_remote<F>(
-    session: &crate::ssh::Session,
-    path: &str,
-    apply: F,
-) -> Result<(Vec<String>, DotEnv), crate::error::Error>
-where
-    F: Fn(&mut DotEnv) -> Result<Vec<String>, crate::error::Error>,
-{
-    use crate::ssh::{Expect, Written};
-    for _ in 0..EDIT_ATTEMPTS {
-        let before = session.read_file(path).await?;
-        let mut env = DotEnv::parse(&String::from_utf8_lossy(
-            before.as_deref().unwrap_or_default(),
-        ));
-        let changed = apply(&mut env)?;
-        if changed.is_empty() {
-            return Ok((changed, env));
-        }
-        let expect = before.map_or(Expect::Absent, Expect::Contents);
-        match session
-            .write_file(path, env.to_string().as_bytes(), &expect, 0o600, true)
-            .await?
-        {
-            Written::Done => return Ok((changed, env)),
-            Written::Conflict => {}
-        }
-    }
-    Err(crate::error::Error::Remote {
-        host: session.host().label.clone(),
-        message: format!("{path} kept changing while roadie edited it; try again"),
-    })
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use tokio::sync::{mpsc, watch};
 use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
-use crate::output::{Event, Stream};
+use crate::event::FailedStep;
+use crate::event::{Event, Stream};
+use crate::host::Host;
 use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, needs_home, plan_task};
-use crate::resolve::Host;
 use crate::ssh::sftp::{Stamp, sftp_path};
 use crate::ssh::{Chunk, ExitStatus, Session};
 use crate::transfer::{Download, Progress, Upload};
@@ -149,18 +150,6 @@ fn playbook_task<'a>(
         .find(|t| t.name == name)
         .map(|t| (playbook, t))
         .ok_or_else(|| Error::Usage(format!("no task '{name}' in {}", playbook.origin)))
-}
-
-/// The step that ended a job early.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FailedStep {
-    /// 1-based.
-    pub index: usize,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    /// The end of its stderr.
-    pub stderr: String,
 }
 
 /// How a host's job ended when it ran.
@@ -457,7 +446,7 @@ async fn other_action(
             defaults,
             ensure_secret,
         } => {
-            crate::dotenv::edit_remote(session, remote, |env| {
+            crate::remote_env::edit(session, remote, |env| {
                 let mut changed = Vec::new();
                 for (key, value) in defaults {
                     if env.get(key).is_none() {

@@ -19,6 +19,27 @@
 //!   one round trip, every item on its own: a missing tool or permission is
 //!   that item's reason, never a failure of the whole.
 //!
+//! # Layers
+//!
+//! Each module imports only from its own layer or those below, never in a
+//! cycle (the table in `src/layers.rs`, checked by its tests):
+//!
+//! 1. plain data and parsing, no network: [`command`], [`dotenv`],
+//!    [`duration`], [`error`], [`event`], [`host`], [`inventory`],
+//!    [`known_hosts`], [`playbook`], [`safety`], [`ssh_config`],
+//!    [`template`], [`timings`], [`tunnel_spec`];
+//! 2. the pure decisions: [`resolve`] (target to hosts) and [`guard`] (may
+//!    this step run on this host?), from facts handed in;
+//! 3. SSH connections: [`ssh`], kept ones under `ssh::persist`;
+//! 4. what runs on one host: [`verify`] (the facts the guard needs, read
+//!    from the server), [`job`], [`remote_env`], [`transfer`], [`tunnel`],
+//!    [`debug`], [`health`], [`memory`], [`diagnose`];
+//! 5. many hosts and the front door: [`runner`], [`project`], [`blocking`],
+//!    [`audit`];
+//! 6. output: [`output`];
+//! 7. the command line, the demo and its sandbox: [`cli`], [`demo`],
+//!    [`sandbox`].
+//!
 //! # Example: a test fixture
 //!
 //! ```no_run
@@ -48,41 +69,59 @@ macro_rules! stderr_line {
     };
 }
 
-pub mod audit;
-pub mod blocking;
-pub mod cli;
+// Layer 1: plain data and parsing; no network.
 pub mod command;
-pub mod debug;
-pub mod demo;
-pub mod diagnose;
 pub mod dotenv;
+pub mod duration;
 pub mod error;
-pub mod guard;
-pub mod health;
+pub mod event;
+pub mod host;
 pub mod inventory;
-pub mod job;
-pub mod memory;
-pub mod output;
-pub mod persist;
+pub mod known_hosts;
 pub mod playbook;
-pub mod project;
-pub mod resolve;
-pub mod runner;
-pub mod sandbox;
-pub mod ssh;
+pub mod safety;
 pub mod ssh_config;
 mod stderr;
 pub mod template;
 pub mod timings;
+pub mod tunnel_spec;
+mod yaml;
+// Layer 2: the pure decisions.
+pub mod guard;
+pub mod resolve;
+// Layer 3: SSH connections (kept ones under ssh::persist).
+pub mod ssh;
+// Layer 4: what runs on one host.
+pub mod debug;
+pub mod diagnose;
+pub mod health;
+pub mod job;
+pub mod memory;
+pub mod remote_env;
 pub mod transfer;
 pub mod tunnel;
-mod yaml;
+pub mod verify;
+// Layer 5: many hosts, and the library's front door.
+pub mod audit;
+pub mod blocking;
+pub mod project;
+pub mod runner;
+// Layer 6: output for people and scripts.
+pub mod output;
+// Layer 7: the command line, the demo and its sandbox.
+pub mod cli;
+pub mod demo;
+pub mod sandbox;
+
+#[cfg(test)]
+mod layers;
 
 pub use command::RemoteCommand;
 pub use error::Error;
+pub use host::Host;
 pub use inventory::Inventory;
 pub use project::Project;
-pub use resolve::{Host, Overrides, Resolver};
+pub use resolve::{Overrides, Resolver};
 pub use ssh::{Output, Session};
 
 /// The environment variable whose value `--sudo` feeds to sudo.

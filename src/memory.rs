@@ -8,34 +8,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::command::{RemoteCommand, quote};
+use crate::event::{MemoryReport, Sample};
 use crate::ssh::{Chunk, ExitStatus, Session};
-
-/// One sample: when (from the start), how much, in how many processes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Sample {
-    pub at_ms: u64,
-    pub rss_kib: u64,
-    pub processes: u32,
-}
-
-/// What the watch saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemoryReport {
-    pub interval_ms: u64,
-    pub peak_kib: u64,
-    pub peak_at_ms: u64,
-    pub samples: Vec<Sample>,
-    /// When the command was killed: the kernel log's line about the OOM
-    /// kill of one of its processes, if there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oom_kill: Option<String>,
-    /// When the command was killed and the kernel log could not say why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub oom_unknown: Option<String>,
-}
 
 /// Where the command writes its shell's pid, for the sampler to find.
 fn pid_file() -> String {
@@ -49,10 +24,13 @@ pub fn watched(command: &RemoteCommand) -> (RemoteCommand, String) {
     let file = pid_file();
     let mut watched = command.clone();
     // Under sudo the file is root's: given to the login user (SUDO_UID), so
-    // that the sampler, running as that user, can remove it from /tmp.
+    // that the sampler, running as that user, can remove it from /tmp (whose
+    // sticky bit lets only the owner). It appears under its name only once
+    // it is theirs: the sampler takes it as soon as it has a pid in it.
     watched.script = format!(
-        "printf %s \"$$\" >{file}\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {file} 2>/dev/null\n{}",
+        "printf %s \"$$\" >{part}\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {part} 2>/dev/null\nmv -f {part} {file}\n{}",
         command.script,
+        part = quote(&format!("{file}.part")),
         file = quote(&file)
     );
     (watched, file)
@@ -304,7 +282,7 @@ mod tests {
         assert_eq!(
             watched.script,
             format!(
-                "printf %s \"$$\" >{file}\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {file} 2>/dev/null\npython3 t.py"
+                "printf %s \"$$\" >{file}.part\n[ -z \"$SUDO_UID\" ] || chown \"$SUDO_UID\" {file}.part 2>/dev/null\nmv -f {file}.part {file}\npython3 t.py"
             )
         );
     }

@@ -6,76 +6,13 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use bytes::Bytes;
+use crate::event::{Event, HostResult, Stream};
 use console::{Style, Term};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 /// A line longer than this is emitted in pieces, so memory stays bounded.
 const MAX_LINE: usize = 64 * 1024;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// How a host's work ended, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostResult {
-    pub host: String,
-    /// `ok`, `failed` (non-zero exit), `refused` (by a safeguard) or
-    /// `error` (could not run it).
-    pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exit_code: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signal: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<&'static str>,
-    /// The safeguard that refused the host.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lock: Option<crate::guard::Lock>,
-    /// The fingerprint of the key the host presented.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub host_key: Option<String>,
-    /// The task run, for `roadie task`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    /// What the task's steps captured.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub captured: Option<std::collections::BTreeMap<String, String>>,
-    /// The step that ended the job early.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_step: Option<crate::job::FailedStep>,
-    /// `--check`: the commands that would run, step by step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub would_run: Option<Vec<String>>,
-    pub duration_ms: u64,
-    /// `--watch-memory`: what the command's process tree used.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub memory: Option<crate::memory::MemoryReport>,
-}
-
-/// Something that happened.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// Work on a host began.
-    Started { host: String },
-    /// Raw output from a host.
-    Data {
-        host: String,
-        stream: Stream,
-        data: Bytes,
-    },
-    /// Something the user should know that is not an error.
-    Warning { host: String, message: String },
-    /// A host is done.
-    Finished(Box<HostResult>),
-}
 
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

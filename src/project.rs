@@ -21,13 +21,16 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::Error;
-use crate::guard::{self, Intent, SafetyClass};
+use crate::event::FailedStep;
+use crate::event::{Event, Stream};
+use crate::host::Host;
 use crate::inventory::Inventory;
-use crate::job::{self, FailedStep, Job};
-use crate::output::{Event, Stream};
+use crate::job::{self, Job};
 use crate::playbook::{Playbooks, check_params};
-use crate::resolve::{Host, Overrides, Resolver};
+use crate::resolve::{Overrides, Resolver};
+use crate::safety::{Intent, SafetyClass};
 use crate::ssh::{ExitStatus, Session};
+use crate::verify;
 
 /// An inventory with its playbooks.
 #[derive(Debug, Clone)]
@@ -253,7 +256,7 @@ impl TaskCall<'_> {
 
 async fn run_job(session: &Session, job: &Job, intent: &Intent) -> Result<TaskResult, Error> {
     let applied_env = job.env_file(session.host())?;
-    guard::check_session(session, intent, applied_env.as_deref()).await?;
+    verify::check_session(session, intent, applied_env.as_deref()).await?;
     let plan = job.plan(session).await?;
     let (events, mut received) = mpsc::channel::<Event>(64);
     let collector = tokio::spawn(async move {

@@ -11,50 +11,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::Error;
-use crate::guard::Safety;
+use crate::host::{
+    AuthConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_MAX,
+    DEFAULT_MAX_STARTS, Host, HostKeyConfig, HostKeyPolicy, connect_limit,
+};
 use crate::inventory::{Environment, HostEntry, Inventory};
-use crate::ssh::known_hosts::host_entry_name;
+use crate::known_hosts::host_entry_name;
+use crate::safety::Safety;
 use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, StrictHostKeyChecking};
 
-/// Used when neither the command line nor ssh_config sets a connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A connect timeout as ssh reads it: zero (`ConnectTimeout 0`) means none,
-/// so connecting waits as long as the system lets it.
-pub fn connect_limit(timeout: Duration) -> Duration {
-    if timeout.is_zero() {
-        Duration::MAX
-    } else {
-        timeout
-    }
-}
-/// How many connections to one server may be logging in at once when
-/// `--max-starts` is not given: below sshd's `MaxStartups` default of 10
-/// unauthenticated connections, leaving room for other clients.
-pub const DEFAULT_MAX_STARTS: usize = 8;
-/// Used when ssh_config sets no `ServerAliveInterval`.
-pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
-/// Used when ssh_config sets no `ServerAliveCountMax`.
-pub const DEFAULT_KEEPALIVE_MAX: u32 = 3;
 /// How many `ProxyJump` hops are followed before giving up (loops).
 const MAX_HOPS: usize = 8;
 /// How long the inventory-sanity lock waits for all its address lookups
 /// together (shorter when `--connect-timeout` is).
 pub const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// What to do with a host key that known_hosts does not vouch for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum HostKeyPolicy {
-    /// Refuse unknown and changed keys (the default).
-    Strict,
-    /// Record unknown keys (trust on first use); refuse changed ones.
-    AcceptNew,
-    /// Accept anything. Only from `--insecure-ignore-host-key`.
-    Ignore,
-}
 
 /// Settings from the command line; they win over everything else.
 #[derive(Debug, Clone, Default)]
@@ -74,70 +45,6 @@ pub struct Overrides {
     pub max_starts: Option<usize>,
 }
 
-/// How the client proves who it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuthConfig {
-    /// Key files, in the order they are tried.
-    pub identity_files: Vec<PathBuf>,
-    /// Offer only keys from `identity_files` (agent keys included only when
-    /// they are one of those).
-    pub identities_only: bool,
-    /// The ssh-agent socket, if any.
-    pub agent: Option<PathBuf>,
-    /// The environment whose `identity` is the only key offered (the
-    /// environment-key lock), for messages.
-    pub environment_identity: Option<String>,
-}
-
-/// How the server's host key is checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HostKeyConfig {
-    /// The name the key is recorded under (`host`, `[host]:port`, or `HostKeyAlias`).
-    pub name: String,
-    /// known_hosts files to consult.
-    pub files: Vec<PathBuf>,
-    /// Where a newly accepted key is written.
-    pub record_to: Option<PathBuf>,
-    /// Write new entries hashed (`HashKnownHosts yes`).
-    pub hash: bool,
-    pub policy: HostKeyPolicy,
-}
-
-/// A host, resolved and ready to connect to.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Host {
-    /// How the host is named in output: the inventory entry as written.
-    pub label: String,
-    /// The host's name as listed, without a port: `{{ host }}` in templates.
-    pub name: String,
-    pub environment: Option<String>,
-    pub protected: bool,
-    /// Address or DNS name to connect to.
-    pub hostname: String,
-    pub port: u16,
-    pub user: String,
-    pub auth: AuthConfig,
-    pub host_key: HostKeyConfig,
-    /// How long each step of connecting may take; `Duration::MAX` for no
-    /// limit (see [`connect_limit`]).
-    pub connect_timeout: Duration,
-    /// Keepalive interval and how many unanswered ones end the connection.
-    pub keepalive: Option<(Duration, u32)>,
-    /// `Ciphers` from ssh_config, most wanted first (russh's default if unset).
-    pub ciphers: Option<Vec<String>>,
-    /// The jump host this one is reached through (`ProxyJump`).
-    pub via: Option<Box<Host>>,
-    /// At most this many connections to the server this one logs in to may
-    /// be setting up (connect, key exchange, authentication) at once.
-    pub max_starts: usize,
-    /// Keep the connection open this long after its last use, for later
-    /// invocations to reuse (see [`crate::persist`]).
-    pub persist: Option<Duration>,
-    pub vars: BTreeMap<String, serde_json::Value>,
-    /// The inventory's protection facts (pinned keys, markers), for the guard.
-    pub safety: Arc<Safety>,
-}
-
 /// What the command line or roadie.yaml chose, winning over ssh_config.
 #[derive(Debug, Clone, Default)]
 struct Chosen {
@@ -147,52 +54,6 @@ struct Chosen {
     agent: bool,
     /// The environment the identity comes from.
     environment: Option<String>,
-}
-
-impl Host {
-    /// A host with defaults, for unit tests elsewhere in the crate.
-    #[cfg(test)]
-    pub(crate) fn for_tests(name: &str) -> Host {
-        Host {
-            label: name.into(),
-            name: name.into(),
-            environment: None,
-            protected: false,
-            hostname: name.into(),
-            port: 22,
-            user: "user".into(),
-            auth: AuthConfig {
-                identity_files: Vec::new(),
-                identities_only: false,
-                agent: None,
-                environment_identity: None,
-            },
-            host_key: HostKeyConfig {
-                name: name.into(),
-                files: Vec::new(),
-                record_to: None,
-                hash: false,
-                policy: HostKeyPolicy::Strict,
-            },
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            keepalive: None,
-            ciphers: None,
-            via: None,
-            max_starts: DEFAULT_MAX_STARTS,
-            persist: None,
-            vars: BTreeMap::new(),
-            safety: Arc::new(Safety::default()),
-        }
-    }
-
-    /// `user@host:port`, for messages.
-    pub fn address(&self) -> String {
-        if self.hostname.contains(':') {
-            format!("{}@[{}]:{}", self.user, self.hostname, self.port)
-        } else {
-            format!("{}@{}:{}", self.user, self.hostname, self.port)
-        }
-    }
 }
 
 /// Resolves targets against an inventory, ssh_config and overrides.

@@ -10,12 +10,14 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::audit;
 use crate::error::{Error, exit_code};
-use crate::guard::{self, Intent, SafetyClass};
+use crate::event::{Event, HostResult};
+use crate::guard;
+use crate::host::Host;
 use crate::job::{self, Finished, Job};
-use crate::output::{Event, HostResult};
-use crate::resolve::Host;
+use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
 use crate::timings::{self, Timings};
+use crate::verify;
 
 /// The default number of hosts worked on at once.
 pub const DEFAULT_PARALLEL: u16 = 32;
@@ -57,7 +59,7 @@ pub struct HostRun {
     pub outcome: Outcome,
     pub duration: Duration,
     /// What `--watch-memory` saw.
-    pub memory: Option<crate::memory::MemoryReport>,
+    pub memory: Option<crate::event::MemoryReport>,
 }
 
 impl HostRun {
@@ -221,7 +223,7 @@ pub async fn run_all(
     events: mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
 ) -> Vec<HostRun> {
-    if let Some(errors) = environment_lock(&hosts, &spec.intent) {
+    if let Some(errors) = guard::environment_lock(&hosts, &spec.intent) {
         let mut runs = Vec::new();
         for (host, error) in hosts.iter().zip(errors) {
             let learned = Learned::default();
@@ -271,30 +273,6 @@ pub async fn run_all(
     runs
 }
 
-/// The environment lock, for every host before any is contacted: if it
-/// refuses one, every host gets an error (refused, or not run).
-fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
-    let refusals: Vec<Option<Box<guard::Refusal>>> = hosts
-        .iter()
-        .map(|h| guard::before_connect(h, intent).err())
-        .collect();
-    if refusals.iter().all(Option::is_none) {
-        return None;
-    }
-    let errors = hosts
-        .iter()
-        .zip(refusals)
-        .map(|(host, refusal)| match refusal {
-            Some(refusal) => Error::Refused(refusal),
-            None => Error::NotRun {
-                host: host.label.clone(),
-                reason: "another host of the target was refused".into(),
-            },
-        })
-        .collect();
-    Some(errors)
-}
-
 /// Connect to every host for `intent` (at most `parallel` at once) and do
 /// `work` with each session; the results come back in the order of `hosts`.
 /// The environment lock is checked for all hosts first: if it refuses one,
@@ -310,7 +288,7 @@ where
     F: Fn(Session) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, Error>> + Send + 'static,
 {
-    if let Some(errors) = environment_lock(hosts, intent) {
+    if let Some(errors) = guard::environment_lock(hosts, intent) {
         return errors.into_iter().map(Err).collect();
     }
     let permits = Arc::new(Semaphore::new(parallel.max(1)));
@@ -346,7 +324,7 @@ where
 struct Learned {
     /// The key the host presented, once reached.
     fingerprint: Option<String>,
-    memory: Option<crate::memory::MemoryReport>,
+    memory: Option<crate::event::MemoryReport>,
     /// Where the time went, once connected.
     timings: Option<Timings>,
 }
@@ -409,7 +387,7 @@ async fn run_one(
     let mut spent = session.timings();
     let checking = Instant::now();
     let applied_env = spec.job.env_file(host)?;
-    guard::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
+    verify::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
     spent.guard = checking.elapsed();
     if spec.dry_run {
         let plan = spec.job.plan(&session).await?;

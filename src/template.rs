@@ -6,7 +6,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::resolve::Host;
+use crate::host::Host;
 
 /// Where a site lives on its server unless `vars.site` says otherwise: the
 /// layout of the classic Django deployment (`~/sites/HOST`).

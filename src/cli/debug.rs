@@ -13,14 +13,17 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{Global, parse_duration};
+use super::Global;
 use crate::command::{RemoteCommand, quote};
 use crate::debug::{Found, Kind, SHIM, State, Waiting, discover};
+use crate::duration;
 use crate::error::{Error, exit_code};
-use crate::guard::{Intent, SafetyClass};
-use crate::output::{Event, Mode, Renderer, Stream};
+use crate::event::{Event, Stream};
+use crate::output::{Mode, Renderer};
+use crate::safety::{Intent, SafetyClass};
 use crate::ssh::{Chunk, Expect};
-use crate::tunnel::{Link, Remote, TunnelEvent, forward};
+use crate::tunnel::{Link, TunnelEvent, forward};
+use crate::tunnel_spec::Remote;
 
 #[derive(Debug, Args)]
 pub struct DebugArgs {
@@ -34,11 +37,11 @@ pub struct DebugArgs {
     #[arg(long)]
     pub once: bool,
     /// How often to look for sessions.
-    #[arg(long, default_value = "1", value_parser = parse_duration, value_name = "TIME")]
+    #[arg(long, default_value = "1", value_parser = duration::parse, value_name = "TIME")]
     pub interval: Duration,
     /// With a command: how long a failing test waits for a debugger before
     /// it carries on unattended (0 waits forever).
-    #[arg(long, default_value = "600", value_parser = parse_duration, value_name = "TIME")]
+    #[arg(long, default_value = "600", value_parser = duration::parse, value_name = "TIME")]
     pub wait: Duration,
     /// With a command: the remote directory to run it in (~/ is the remote home).
     #[arg(long, value_name = "DIR")]

@@ -15,9 +15,9 @@ use crate::diagnose::{
     Request, Scope, Since, TopProcesses,
 };
 use crate::error::{Error, exit_code};
-use crate::guard::Intent;
-use crate::resolve::Host;
+use crate::host::Host;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
+use crate::safety::Intent;
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {

@@ -11,8 +11,8 @@ use super::{Global, host_failed, output_result};
 use crate::audit;
 use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
 use crate::error::{Error, exit_code};
-use crate::guard::{Intent, SafetyClass};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
+use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
 
 #[derive(Debug, Args)]
@@ -147,7 +147,7 @@ fn parse_edits(args: &EnvArgs) -> Result<Edits, Error> {
         .chain(&edits.unset)
         .chain(&edits.ensure_secret)
     {
-        if !crate::command::is_env_name(key) {
+        if !crate::dotenv::is_env_name(key) {
             return Err(Error::Usage(format!(
                 "'{key}' is not a valid variable name"
             )));
@@ -202,7 +202,7 @@ async fn read(
 
 async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<HostEnv, Error> {
     let path = crate::template::env_file(session.host(), file.as_deref())?;
-    let edited = crate::dotenv::edit_remote(&session, &path, |env| edits.apply(env)).await;
+    let edited = crate::remote_env::edit(&session, &path, |env| edits.apply(env)).await;
     let fingerprint = session.verified().fingerprint.clone();
     session.close().await;
     let (changed, env) = edited?;

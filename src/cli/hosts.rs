@@ -4,11 +4,15 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{Global, check_code, output_result};
+use crate::error::ConnectError;
 use crate::error::{Error, exit_code};
-use crate::guard::{self, Intent, Lock};
-use crate::resolve::Host;
+use crate::guard;
+use crate::host::Host;
+use crate::known_hosts::describe;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
-use crate::ssh::{ConnectError, Session, known_hosts::describe};
+use crate::safety::{Intent, Lock};
+use crate::ssh::Session;
+use crate::verify;
 
 #[derive(Debug, Args)]
 pub struct HostsArgs {
@@ -92,7 +96,7 @@ struct Checked {
 /// Logged in (to read only): the host key, the locks that apply, and
 /// whether a destroy step would be allowed.
 async fn check(session: Session) -> Result<Checked, Error> {
-    let (destroy, destroy_lock) = match guard::destroy_verdict(&session).await {
+    let (destroy, destroy_lock) = match verify::destroy_verdict(&session).await {
         Ok(()) => ("allowed".to_owned(), None),
         Err(Error::Refused(refusal)) => {
             (format!("refused: {}", refusal.reason), Some(refusal.lock))

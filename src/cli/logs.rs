@@ -8,10 +8,11 @@ use tokio::sync::{mpsc, watch};
 use super::{Global, output_result};
 use crate::command::{RemoteCommand, quote, quote_path};
 use crate::error::{Error, exit_code};
-use crate::guard::Intent;
+use crate::event::Event;
+use crate::host::Host;
 use crate::job::{self, Job};
-use crate::output::{Event, Mode, Renderer, spawn_printer};
-use crate::resolve::Host;
+use crate::output::{Mode, Renderer, spawn_printer};
+use crate::safety::Intent;
 use crate::ssh::Session;
 
 #[derive(Debug, Args)]
@@ -109,7 +110,7 @@ impl LogsArgs {
         let since = match self.since.as_ref().filter(|_| !resume) {
             None => String::new(),
             Some(since) => {
-                let since = super::parse_duration(since)
+                let since = crate::duration::parse(since)
                     .map_or_else(|_| since.clone(), |d| format!("-{}s", d.as_secs()));
                 format!(" --since {}", quote(&since))
             }

@@ -18,9 +18,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::duration;
 use crate::error::{Error, exit_code};
+use crate::host::Host;
 use crate::inventory::{Inventory, Shard};
-use crate::resolve::{Host, Overrides, Resolver};
+use crate::resolve::{Overrides, Resolver};
 
 /// roadie: reach staging servers over SSH from tests, deploys and debugging sessions.
 #[derive(Debug, Parser)]
@@ -64,12 +66,12 @@ pub struct Global {
     #[arg(long, global = true)]
     pub insecure_ignore_host_key: bool,
     /// Give up connecting after this long (e.g. 10, 10s, 1m; default 10s or ssh_config's ConnectTimeout).
-    #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, global = true, value_name = "TIME", value_parser = duration::parse)]
     pub connect_timeout: Option<Duration>,
     /// Keep each connection open this long after its last use (e.g. 60s), so
     /// that later invocations reuse it instead of logging in again; 0: never.
     /// Wins over `persist:` in roadie.yaml.
-    #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration, env = "ROADIE_PERSIST")]
+    #[arg(long, global = true, value_name = "TIME", value_parser = duration::parse, env = "ROADIE_PERSIST")]
     pub persist: Option<Duration>,
     /// At most this many connections to one server (the jump host, when
     /// there is one) may be logging in at once; sshd's MaxStartups drops
@@ -153,18 +155,6 @@ fn interrupt_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
         }
     });
     interrupt
-}
-
-/// `30`, `30s`, `1m30s`, `2h`; or fractional seconds like `0.5`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    if let Ok(seconds) = s.parse::<f64>()
-        && seconds.is_finite()
-        && seconds >= 0.0
-    {
-        return Ok(Duration::from_secs_f64(seconds));
-    }
-    crate::ssh_config::parse_time(s)
-        .ok_or_else(|| format!("'{s}' is not a duration (like 30, 30s, 1m30s or 2h)"))
 }
 
 impl Global {

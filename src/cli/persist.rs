@@ -1,5 +1,5 @@
 //! `roadie persist status|stop [TARGET]`: the connections kept for reuse
-//! (see [`crate::persist`]).
+//! (see [`crate::ssh::persist`]).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::{Global, output_result};
 use crate::error::{Error, exit_code};
-use crate::persist::{Place, Record, holder_id};
+use crate::ssh::persist::{Place, Record, holder_id};
 
 #[derive(Debug, Subcommand)]
 pub enum PersistCommand {
@@ -30,7 +30,7 @@ pub struct Which {
 
 pub async fn persist(global: &Global, command: &PersistCommand) -> Result<i32, Error> {
     match command {
-        PersistCommand::Hold => Ok(crate::persist::holder::run().await),
+        PersistCommand::Hold => Ok(crate::ssh::persist::holder::run().await),
         PersistCommand::Status(which) => status(global, which),
         PersistCommand::Stop(which) => stop(global, which).await,
     }
@@ -124,7 +124,7 @@ async fn stop(global: &Global, which: &Which) -> Result<i32, Error> {
             .as_ref()
             .map_or_else(|| place.id.clone(), |r| r.label.clone());
         // Not while an invocation is starting a holder there.
-        let _lock = crate::persist::lock(&place, Duration::from_secs(10))
+        let _lock = crate::ssh::persist::lock(&place, Duration::from_secs(10))
             .await
             .map_err(|e| Error::Usage(format!("kept connection {label}: {e}")))?;
         let stopped = match &record {

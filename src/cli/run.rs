@@ -4,13 +4,14 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Global, output_result, parse_duration};
+use super::{Global, output_result};
 use crate::command::{RemoteCommand, Sudo};
+use crate::duration;
 use crate::error::{Error, exit_code};
-use crate::guard::{Intent, SafetyClass};
 use crate::job::Job;
 use crate::output::{Mode, Renderer, spawn_printer};
 use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
+use crate::safety::{Intent, SafetyClass};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -38,7 +39,7 @@ pub struct RunArgs {
         num_args = 0..=1,
         require_equals = true,
         default_missing_value = "0.5",
-        value_parser = parse_duration
+        value_parser = duration::parse
     )]
     pub watch_memory: Option<Duration>,
     #[command(flatten)]
@@ -80,7 +81,7 @@ pub struct HowArgs {
     #[arg(long)]
     pub check: bool,
     /// Stop the work on a host after this long (e.g. 30, 30s, 5m).
-    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = duration::parse)]
     pub timeout: Option<Duration>,
     /// Work on at most this many hosts at once.
     #[arg(long, default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]

@@ -36,7 +36,7 @@ fn parse_var(pair: &str) -> Result<(String, String), String> {
     let (name, value) = pair
         .split_once('=')
         .ok_or_else(|| format!("'{pair}': expected NAME=VALUE"))?;
-    if !crate::command::is_env_name(name) {
+    if !crate::dotenv::is_env_name(name) {
         return Err(format!(
             "'{name}' is not a var name (letters, digits and _, not starting with a digit)"
         ));

@@ -9,10 +9,10 @@ use clap::Args;
 use super::run::{HowArgs, execute};
 use super::{Global, output_result};
 use crate::error::{Error, exit_code};
-use crate::guard::Intent;
 use crate::job::Job;
 use crate::playbook::{Playbooks, check_params, describe_params, parse_params};
 use crate::runner::RunSpec;
+use crate::safety::Intent;
 
 #[derive(Debug, Args)]
 pub struct TaskArgs {

@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use super::{Global, output_result};
 use crate::audit;
 use crate::error::{Error, exit_code};
-use crate::guard::{Intent, SafetyClass};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
+use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
 use crate::transfer::{Download, Progress, Totals, Upload};
 

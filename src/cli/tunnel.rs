@@ -8,8 +8,9 @@ use tokio::sync::mpsc;
 use super::Global;
 use crate::dotenv::DotEnv;
 use crate::error::{Error, exit_code};
-use crate::guard::{Intent, SafetyClass};
-use crate::tunnel::{Link, Spec, TunnelEvent, database_env, forward};
+use crate::safety::{Intent, SafetyClass};
+use crate::tunnel::{Link, TunnelEvent, forward};
+use crate::tunnel_spec::{Spec, database_env};
 
 #[derive(Debug, Args)]
 pub struct TunnelArgs {

@@ -447,7 +447,7 @@ fn env_markers(
         let marker = spanned
             .value
             .split_once('=')
-            .filter(|(key, _)| crate::command::is_env_name(key))
+            .filter(|(key, _)| crate::dotenv::is_env_name(key))
             .map(|(key, pattern)| EnvMarker {
                 key: key.to_owned(),
                 pattern: pattern.to_owned(),
@@ -476,7 +476,7 @@ fn persist_setting(
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    crate::cli::parse_duration(&text).map_err(|m| {
+    crate::duration::parse(&text).map_err(|m| {
         at(
             Some((spanned.referenced.line(), spanned.referenced.column())),
             format!("environment '{environment}': persist: {m}"),
@@ -503,7 +503,7 @@ fn tunnel_names(
                 ));
             }
         };
-        crate::tunnel::Spec::parse(&text, &BTreeMap::new())
+        crate::tunnel_spec::Spec::parse(&text, &BTreeMap::new())
             .map_err(|m| at(place, format!("{context}{m}")))?;
         names.insert(name, text);
     }

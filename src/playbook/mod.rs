@@ -25,13 +25,13 @@ mod render;
 mod shell_check;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::guard::SafetyClass;
+use crate::error::PlaybookError;
+use crate::safety::SafetyClass;
 
 pub use render::{
     Action, Capture, Extra, HttpVia, Plan, PlannedStep, check_params, describe_params,
@@ -51,51 +51,6 @@ pub const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
     ("deploy/nginx.conf", include_str!("../../deploy/nginx.conf")),
     ("deploy/env", include_str!("../../deploy/env")),
 ];
-
-/// A problem with a playbook or with how a task was asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlaybookError {
-    /// The file, and the line when known.
-    pub place: Option<(String, Option<u64>)>,
-    /// The column on that line, when known.
-    pub column: Option<u64>,
-    pub message: String,
-}
-
-impl fmt::Display for PlaybookError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.place {
-            Some((file, Some(line))) => match self.column {
-                Some(column) => write!(f, "{file}:{line}:{column}: {}", self.message),
-                None => write!(f, "{file}:{line}: {}", self.message),
-            },
-            Some((file, None)) => write!(f, "{file}: {}", self.message),
-            None => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for PlaybookError {}
-
-impl PlaybookError {
-    fn new(message: impl Into<String>) -> PlaybookError {
-        PlaybookError {
-            place: None,
-            column: None,
-            message: message.into(),
-        }
-    }
-
-    /// The same error, placed in `file` if it has no place yet.
-    #[must_use]
-    pub fn in_file(self, file: &str) -> PlaybookError {
-        PlaybookError {
-            place: self.place.or_else(|| Some((file.to_owned(), None))),
-            column: self.column,
-            message: self.message,
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -388,7 +343,7 @@ fn step(mut schema: StepSchema, line: u64) -> Result<Step, StepError> {
     let kind = step_kind(&mut schema, kind_name, line)?;
     let capture = schema.capture.map(capture).transpose().map_err(at)?;
     let env = schema.env.unwrap_or_default();
-    if let Some(key) = env.keys().find(|k| !crate::command::is_env_name(k)) {
+    if let Some(key) = env.keys().find(|k| !crate::dotenv::is_env_name(k)) {
         return Err(at(format!("'{key}' is not a valid variable name")));
     }
     let mut on_failure = Vec::new();
@@ -531,7 +486,7 @@ fn step_kind(schema: &mut StepSchema, kind: &str, line: u64) -> Result<StepKind,
             let ensure_secret = schema.ensure_secret.take().unwrap_or_default();
             if let Some(bad) = ensure_secret
                 .iter()
-                .find(|k| !crate::command::is_env_name(k))
+                .find(|k| !crate::dotenv::is_env_name(k))
             {
                 return Err(at(format!("'{bad}' is not a valid variable name")));
             }

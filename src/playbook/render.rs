@@ -10,10 +10,11 @@ use minijinja::Environment;
 use minijinja::value::Value;
 use serde_json::Map;
 
-use super::{HttpTarget, Playbook, PlaybookError, Source, Step, StepKind, Task};
+use super::{HttpTarget, Playbook, Source, Step, StepKind, Task};
 use crate::command::{RemoteCommand, Sudo, quote, quote_path};
 use crate::dotenv::DotEnv;
-use crate::resolve::Host;
+use crate::error::PlaybookError;
+use crate::host::Host;
 
 /// What a step captures from its output, as a task result.
 #[derive(Debug, Clone)]
@@ -744,7 +745,7 @@ impl Planner<'_> {
         };
         let path = plain(path, "http")?;
         let within_text = plain(within, "within")?;
-        let within = crate::cli::parse_duration(within_text.trim())
+        let within = crate::duration::parse(within_text.trim())
             .map_err(|why| r.error(Some(within.line), &why))?;
         let host_header = plain(host_header, "host")?;
         let optional = |source: &Option<Source>, part: &str| {

@@ -350,7 +350,7 @@ fn is_option_with(word: &str, option: char) -> bool {
 }
 
 fn is_name(word: &str) -> bool {
-    crate::command::is_env_name(word)
+    crate::dotenv::is_env_name(word)
 }
 
 fn basename(word: &str) -> &str {

@@ -230,7 +230,7 @@ impl Sandbox {
                 address: *address,
                 pid: server.pid,
                 fingerprint: is_production
-                    .then(|| crate::ssh::known_hosts::fingerprint(&server.host_key)),
+                    .then(|| crate::known_hosts::fingerprint(&server.host_key)),
             };
             if is_production {
                 state.production = Some(host);

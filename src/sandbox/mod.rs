@@ -406,7 +406,7 @@ pub fn known_hosts_line(address: Ipv4Addr, port: u16, key: &PublicKey) -> Result
         .map_err(|e| Error::Sandbox(format!("cannot encode a key: {e}")))?;
     Ok(format!(
         "{} {}",
-        crate::ssh::known_hosts::host_entry_name(&address.to_string(), port),
+        crate::known_hosts::host_entry_name(&address.to_string(), port),
         text.trim_end()
     ))
 }

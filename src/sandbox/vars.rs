@@ -90,7 +90,7 @@ pub fn vars_lines(vars: &BTreeMap<String, Value>, indent: &str, step: &str) -> V
         return Vec::new();
     }
     let key = |name: &str| {
-        if crate::command::is_env_name(name) {
+        if crate::dotenv::is_env_name(name) {
             name.to_owned()
         } else {
             Value::from(name).to_string()

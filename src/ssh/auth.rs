@@ -14,50 +14,14 @@ use russh::keys::ssh_key::{HashAlg, PrivateKey, PublicKey};
 use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
 use tokio::sync::Mutex;
 
-use super::ConnectError;
 use super::handler::ClientHandler;
-use super::known_hosts::describe;
-use crate::resolve::Host;
+use crate::error::AuthFailure;
+use crate::error::ConnectError;
+use crate::host::Host;
+use crate::known_hosts::describe;
 
 /// The environment variable holding the passphrase of encrypted keys.
 pub const PASSPHRASE_VAR: &str = "ROADIE_PASSPHRASE";
-
-/// Why authentication failed: every key tried and what became of it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthFailure {
-    pub user: String,
-    pub tried: Vec<String>,
-    /// The host key the server presented (it was verified before login).
-    pub server_key: Option<String>,
-    /// The environment whose identity was the only key offered.
-    pub environment: Option<String>,
-}
-
-impl std::fmt::Display for AuthFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "authentication failed for user '{}'", self.user)?;
-        if self.tried.is_empty() {
-            write!(
-                f,
-                ": no keys to offer (no ssh-agent, no identity in roadie.yaml or ssh_config, no ~/.ssh/id_* files)"
-            )
-        } else {
-            write!(f, "; tried:")?;
-            for t in &self.tried {
-                write!(f, "\n    {t}")?;
-            }
-            Ok(())
-        }?;
-        if let Some(env) = &self.environment {
-            write!(
-                f,
-                "\n  (environment-key lock: only the identity of '{env}' is offered to its hosts; \
-                 if this server is not in '{env}', that is the lock doing its job)"
-            )?;
-        }
-        Ok(())
-    }
-}
 
 /// Decrypted keys, shared by every connection of the process so that a
 /// passphrase is asked for at most once per key.

@@ -1,75 +1,16 @@
 //! The russh client handler: where the server's host key is checked, while
 //! the connection is being set up and before anything else is sent.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use russh::keys::PublicKeyOrCertificate;
 use russh::keys::ssh_key::PublicKey;
 
-use super::known_hosts::{self, KnownHosts, Verdict, describe};
-use crate::guard::{self, Intent, Refusal, Verified};
-use crate::resolve::{Host, HostKeyConfig, HostKeyPolicy};
-
-/// Why a host key was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum HostKeyError {
-    #[error(
-        "host key not known: {name} presented {presented}, which is not in {files}.\n  \
-         If you trust this server, run again with --accept-new to record its key \
-         (or add it yourself: ssh-keyscan {keyscan} >> ~/.ssh/known_hosts)"
-    )]
-    Unknown {
-        name: String,
-        presented: String,
-        files: String,
-        keyscan: String,
-    },
-    #[error(
-        "HOST KEY CHANGED for {name}: the server presented {presented}, but {place} records {recorded}.\n  \
-         Someone may be intercepting the connection, or the server was reinstalled.\n  \
-         If you are sure the new key is right, remove the old one \
-         (ssh-keygen -R '{name}' -f {}) and connect again",
-        .place.file.display()
-    )]
-    Changed {
-        name: String,
-        presented: String,
-        recorded: String,
-        place: known_hosts::Place,
-    },
-    #[error(
-        "host key REVOKED: {name} presented {presented}, which {place} marks @revoked; refusing to connect"
-    )]
-    Revoked {
-        name: String,
-        presented: String,
-        place: known_hosts::Place,
-    },
-    #[error(
-        "host key type changed for {name}: the server presented {presented}, but {place} records only {recorded}.\n  \
-         If the server's keys really changed, remove the old entry (ssh-keygen -R '{name}') and connect again"
-    )]
-    OtherTypes {
-        name: String,
-        presented: String,
-        recorded: String,
-        place: known_hosts::Place,
-    },
-    #[error(
-        "the holder of the kept connection to {name} presented {presented}, not the key it recorded"
-    )]
-    Holder { name: String, presented: String },
-    #[error("{name} presented a host certificate; roadie checks plain host keys only")]
-    Certificate { name: String },
-    #[error("cannot record the host key of {name} in {}: {source}", .file.display())]
-    Record {
-        name: String,
-        file: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+use crate::error::HostKeyError;
+use crate::guard;
+use crate::host::{Host, HostKeyConfig, HostKeyPolicy};
+use crate::known_hosts::{self, KnownHosts, Verdict, describe};
+use crate::safety::{Intent, Refusal, Verified};
 
 /// What the handler learned during key exchange.
 #[derive(Debug, Default)]

@@ -5,7 +5,7 @@ mod auth;
 mod exec;
 mod files;
 mod handler;
-pub mod known_hosts;
+pub mod persist;
 pub mod sftp;
 mod starts;
 
@@ -17,95 +17,22 @@ use russh::client;
 use russh::keys::ssh_key::PublicKey;
 use tokio::net::TcpStream;
 
-pub use auth::{AuthFailure, PASSPHRASE_VAR};
+pub use auth::PASSPHRASE_VAR;
 pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
-pub use handler::{ClientHandler, HostKeyError};
+pub use handler::ClientHandler;
 
+use crate::error::ConnectError;
 use crate::error::Error;
-use crate::guard::{self, Intent, Refusal, Verified};
-use crate::resolve::Host;
+use crate::guard;
+use crate::host::Host;
+use crate::known_hosts::{self, KnownHosts};
+use crate::safety::{Intent, Verified};
 use crate::timings::Timings;
 use handler::Observed;
-use known_hosts::KnownHosts;
 
 /// How long [`Session::close`] waits for a connection to wind down.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
-
-/// Why a connection could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("cannot resolve {name}: {source}")]
-    Resolve {
-        name: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot connect to {addr}: {source}")]
-    Tcp {
-        addr: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no answer within {}s while {phase}; is the host up and is sshd listening on that port?", .after.as_secs_f64())]
-    Timeout {
-        phase: &'static str,
-        after: Duration,
-    },
-    #[error(transparent)]
-    HostKey(#[from] HostKeyError),
-    #[error("{0}")]
-    Auth(AuthFailure),
-    #[error(
-        "the server closed the connection during authentication \
-         (sshd stopped, or dropped the login: MaxStartups, LoginGraceTime)"
-    )]
-    ClosedDuringAuth,
-    #[error(
-        "the server closed the connection before login, during key exchange \
-         (sshd stopped, or dropped it: MaxStartups)"
-    )]
-    ClosedDuringKex,
-    #[error("cannot read known_hosts: {0}")]
-    KnownHosts(#[source] std::io::Error),
-    #[error("SSH error: {0}")]
-    Protocol(#[source] russh::Error),
-    #[error(transparent)]
-    Refused(Box<Refusal>),
-    /// What the holder of a persistent connection met connecting.
-    #[error("{message}")]
-    Relayed { kind: String, message: String },
-    #[error("through jump host {hop}: {source}")]
-    Jump {
-        hop: String,
-        #[source]
-        source: Box<ConnectError>,
-    },
-}
-
-impl ConnectError {
-    pub(crate) fn protocol(e: russh::Error) -> ConnectError {
-        ConnectError::Protocol(e)
-    }
-
-    /// A short machine-readable name for JSON output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ConnectError::Resolve { .. } | ConnectError::Tcp { .. } => "connect",
-            ConnectError::Timeout { .. } => "connect_timeout",
-            ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
-            ConnectError::Auth(_) => "auth",
-            ConnectError::ClosedDuringAuth | ConnectError::ClosedDuringKex => "connection_lost",
-            ConnectError::Protocol(_) => "protocol",
-            ConnectError::Refused(_) => "refused",
-            ConnectError::Jump { source, .. } => source.kind(),
-            ConnectError::Relayed { kind, .. } => match kind.as_str() {
-                "connect_timeout" => "connect_timeout",
-                _ => "connect",
-            },
-        }
-    }
-}
 
 /// An authenticated SSH connection to one host.
 pub struct Session {
@@ -153,7 +80,7 @@ impl Session {
         let began = Instant::now();
         let start = crate::timings::since_process_start();
         let connected = match host.persist {
-            Some(keep) => crate::persist::connect(host, intent, keep).await,
+            Some(keep) => crate::ssh::persist::connect(host, intent, keep).await,
             None => connect_host(host, intent).await,
         };
         connected
@@ -498,7 +425,7 @@ async fn start_slot(host: &Host) -> tokio::sync::OwnedSemaphorePermit {
 }
 
 /// Log in to `host` through the holder of a persistent connection to it
-/// (see [`crate::persist`]), over `stream`. The holder must present
+/// (see [`crate::ssh::persist`]), over `stream`. The holder must present
 /// `holder_key`; the server's key it verified, `server_key`, and the keys
 /// the server announced are judged here, for this invocation, exactly as a
 /// key presented on a fresh connection would be.

@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
+use roadie::known_hosts::fingerprint;
 use roadie::sandbox::ensure_key;
-use roadie::ssh::known_hosts::fingerprint;
 
 use crate::support::{World, addr, sh};
 

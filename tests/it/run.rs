@@ -336,7 +336,7 @@ fn hosts_lists_and_checks() {
         .code(0);
     let events = ran.events();
     assert_eq!(events.len(), 1);
-    let key = roadie::ssh::known_hosts::describe(&w.servers[0].host_key);
+    let key = roadie::known_hosts::describe(&w.servers[0].host_key);
     assert_eq!(events[0]["host"], entry.as_str());
     assert_eq!(events[0]["host_key"], key.as_str());
     assert_eq!(events[0]["login"], "ok");

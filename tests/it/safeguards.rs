@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use roadie::known_hosts::fingerprint;
 use roadie::sandbox::{Server, ensure_key, known_hosts_line};
-use roadie::ssh::known_hosts::fingerprint;
 
 use crate::support::netns::{Lan, NetHost, put};
 use crate::support::{Ran, World, current_user};
@@ -300,7 +300,7 @@ fn production_key_pinned_but_its_entry_unprotected() {
     let project = roadie::blocking::Project::load(&e.w.path("roadie.yaml")).unwrap();
     match project.connect("legacy") {
         Err(roadie::Error::Refused(refusal)) => {
-            assert_eq!(refusal.lock, roadie::guard::Lock::PinnedHostKey);
+            assert_eq!(refusal.lock, roadie::safety::Lock::PinnedHostKey);
         }
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("connected to production for fixtures"),

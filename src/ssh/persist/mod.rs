@@ -31,9 +31,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-use crate::guard::{Intent, Refusal};
-use crate::resolve::{AuthConfig, Host, HostKeyConfig};
-use crate::ssh::{self, ConnectError, HostKeyError, Session};
+use crate::error::{ConnectError, HostKeyError};
+use crate::host::{AuthConfig, Host, HostKeyConfig};
+use crate::safety::{Intent, Refusal};
+use crate::ssh::{self, Session};
 
 /// Longest socket path used (`sun_path` holds 108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;

@@ -2,10 +2,14 @@
 
 use std::time::Duration;
 
-use crate::guard::Refusal;
+mod connect;
+mod playbook;
+
+pub use connect::{AuthFailure, ConnectError, HostKeyError};
+pub use playbook::PlaybookError;
+
 use crate::inventory::InventoryError;
-use crate::playbook::PlaybookError;
-use crate::ssh::ConnectError;
+use crate::safety::Refusal;
 use crate::ssh_config::ConfigError;
 
 /// Exit codes, as published in the README.

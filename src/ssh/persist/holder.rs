@@ -52,8 +52,8 @@ pub async fn run() -> i32 {
     // noticed even when nothing runs: keepalives, whatever the config says.
     let mut host = request.host.clone();
     host.keepalive = host.keepalive.or(Some((
-        crate::resolve::DEFAULT_KEEPALIVE_INTERVAL,
-        crate::resolve::DEFAULT_KEEPALIVE_MAX,
+        crate::host::DEFAULT_KEEPALIVE_INTERVAL,
+        crate::host::DEFAULT_KEEPALIVE_MAX,
     )));
     let mut session = match ssh::connect_host(&host, &request.intent).await {
         Ok(session) => session,

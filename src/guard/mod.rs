@@ -15,173 +15,26 @@
 //! 5. **inventory sanity**: one host or pinned key under a protected and an
 //!    unprotected environment is a configuration error
 //!    ([`crate::inventory`], [`crate::resolve`]).
+//!
+//! Every rule is a function from facts to a verdict, with no I/O: what only
+//! a server can tell (its keys, its marker files) is read by the layers
+//! above ([`crate::ssh`] during key exchange, [`crate::verify`] for markers)
+//! and handed in.
 
-use std::collections::BTreeMap;
-use std::fmt;
+pub mod markers;
 
 use russh::keys::ssh_key::PublicKey;
-use serde::{Deserialize, Serialize};
 
-use crate::dotenv::DotEnv;
 use crate::error::Error;
-use crate::inventory::{EnvMarker, Inventory};
-use crate::resolve::Host;
-use crate::ssh::Session;
-use crate::ssh::known_hosts::fingerprint;
-
-/// What a step may do to a host.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum SafetyClass {
-    /// Inspect only: `hosts --check`, reading `.env`, logs.
-    Read,
-    /// Deploy, edit `.env`, ad-hoc `run`, open a tunnel.
-    #[default]
-    Change,
-    /// Database reset, session creation, any step marked destroy.
-    Destroy,
-}
-
-impl fmt::Display for SafetyClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SafetyClass::Read => "read",
-            SafetyClass::Change => "change",
-            SafetyClass::Destroy => "destroy",
-        })
-    }
-}
-
-/// Which lock refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lock {
-    ProtectedEnvironment,
-    PinnedHostKey,
-    EnvironmentKey,
-    ServerMarker,
-    InventorySanity,
-}
-
-impl fmt::Display for Lock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Lock::ProtectedEnvironment => "protected-environment",
-            Lock::PinnedHostKey => "pinned-host-key",
-            Lock::EnvironmentKey => "environment-key",
-            Lock::ServerMarker => "server-marker",
-            Lock::InventorySanity => "inventory-sanity",
-        })
-    }
-}
-
-/// What the user asked to do, and what they confirmed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Intent {
-    pub class: SafetyClass,
-    /// `--confirm ENV`: the protected environment the user means to change.
-    pub confirm: Option<String>,
-}
-
-impl Intent {
-    pub fn read() -> Intent {
-        Intent {
-            class: SafetyClass::Read,
-            confirm: None,
-        }
-    }
-}
-
-/// A refusal: which lock, where, and what would have to change.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[error("{host}: refused by the {lock} lock: {reason}{}\n  {remedy}", key_note(.fingerprint.as_deref()))]
-pub struct Refusal {
-    pub lock: Lock,
-    pub host: String,
-    pub environment: Option<String>,
-    pub fingerprint: Option<String>,
-    pub reason: String,
-    pub remedy: String,
-}
-
-fn key_note(fingerprint: Option<&str>) -> String {
-    fingerprint
-        .map(|f| format!(" (host key {f})"))
-        .unwrap_or_default()
-}
-
-/// The protection facts of one environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvironmentSafety {
-    pub name: String,
-    pub protected: bool,
-    pub pins: Vec<String>,
-    pub marker: Option<String>,
-    pub env_marker: Vec<EnvMarker>,
-    /// Its hosts' names as listed (`{{ host }}` in its templates).
-    pub hosts: Vec<String>,
-    /// Its `vars`: where its hosts keep their `.env`.
-    pub vars: BTreeMap<String, serde_json::Value>,
-}
-
-/// The protection facts of the whole inventory: every host carries them, so
-/// that a host reached under one environment can be recognised as another.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Safety {
-    pub environments: Vec<EnvironmentSafety>,
-}
-
-impl Safety {
-    pub fn from_inventory(inventory: &Inventory) -> Safety {
-        Safety {
-            environments: inventory
-                .environments
-                .iter()
-                .map(|e| EnvironmentSafety {
-                    name: e.name.clone(),
-                    protected: e.protected,
-                    pins: e.host_keys.clone(),
-                    marker: e.marker.clone(),
-                    env_marker: e.env_marker.clone(),
-                    hosts: e.hosts.iter().map(|h| h.host.clone()).collect(),
-                    vars: e.vars.clone(),
-                })
-                .collect(),
-        }
-    }
-
-    pub fn environment(&self, name: &str) -> Option<&EnvironmentSafety> {
-        self.environments.iter().find(|e| e.name == name)
-    }
-
-    /// The environment that pins `fingerprint`, protected ones first.
-    pub fn pinned_under(&self, fingerprint: &str) -> Option<&EnvironmentSafety> {
-        let mut pinning = self
-            .environments
-            .iter()
-            .filter(|e| e.pins.iter().any(|p| p == fingerprint));
-        let all: Vec<&EnvironmentSafety> = pinning.by_ref().collect();
-        all.iter().find(|e| e.protected).or(all.first()).copied()
-    }
-}
+use crate::host::Host;
+use crate::known_hosts::fingerprint;
+use crate::safety::{EnvironmentSafety, Intent, Lock, Refusal, SafetyClass, Verified};
 
 /// The protection facts of the environment `host` was listed under.
 fn own_environment(host: &Host) -> Option<&EnvironmentSafety> {
     host.environment
         .as_deref()
         .and_then(|e| host.safety.environment(e))
-}
-
-/// What is known about a host once its key has been seen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verified {
-    pub fingerprint: String,
-    /// The environment whose pin the key matched.
-    pub pinned_under: Option<String>,
-    /// The protected environment the host is treated as, if any.
-    pub protected_as: Option<String>,
 }
 
 /// A refusal by the inventory-sanity lock: `host` of `environment` cannot
@@ -268,6 +121,31 @@ pub fn before_connect(host: &Host, intent: &Intent) -> Result<(), Box<Refusal>> 
         ),
         _ => Ok(()),
     }
+}
+
+/// The environment lock, for every host of a target before any is
+/// contacted: if it refuses one, every host gets an error (refused, or not
+/// run), so that a target is never half done because of a refusal.
+pub fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
+    let refusals: Vec<Option<Box<Refusal>>> = hosts
+        .iter()
+        .map(|h| before_connect(h, intent).err())
+        .collect();
+    if refusals.iter().all(Option::is_none) {
+        return None;
+    }
+    let errors = hosts
+        .iter()
+        .zip(refusals)
+        .map(|(host, refusal)| match refusal {
+            Some(refusal) => Error::Refused(refusal),
+            None => Error::NotRun {
+                host: host.label.clone(),
+                reason: "another host of the target was refused".into(),
+            },
+        })
+        .collect();
+    Some(errors)
 }
 
 /// During key exchange, before logging in: the pinned-key lock.
@@ -432,233 +310,12 @@ pub fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
     locks
 }
 
-/// May a step of `intent` run on the host `session` already reaches?
-/// Checks every lock again, reading the server's markers for destroy
-/// (`applied_env`: the `.env` the step will apply, if any).
-pub async fn check_session(
-    session: &Session,
-    intent: &Intent,
-    applied_env: Option<&str>,
-) -> Result<(), Error> {
-    let host = session.host();
-    before_connect(host, intent)
-        .and_then(|()| on_host_key(host, intent, session.server_key()).map(|_| ()))
-        .and_then(|()| on_announced_keys(host, intent, session.announced_keys()).map(|_| ()))
-        .map_err(Error::Refused)?;
-    before_destroy(session, intent, applied_env).await
-}
-
-/// Would a destroy step be allowed on the host `session` reaches?
-pub async fn destroy_verdict(session: &Session) -> Result<(), Error> {
-    let destroy = Intent {
-        class: SafetyClass::Destroy,
-        confirm: None,
-    };
-    check_session(session, &destroy, None).await
-}
-
-/// A file on the server as text; `None` when it does not exist.
-async fn read_remote(session: &Session, path: &str) -> Result<Option<String>, Error> {
-    Ok(session
-        .read_file(path)
-        .await?
-        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
-}
-
-/// A server-marker refusal: (reason, remedy).
-type MarkerRefusal = (String, String);
-
-/// Before a destroy step: the server-marker lock. Reads every marker file the
-/// inventory names and the server's `.env` files (`applied_env`, the one the
-/// step will apply, among them).
-pub async fn before_destroy(
-    session: &Session,
-    intent: &Intent,
-    applied_env: Option<&str>,
-) -> Result<(), Error> {
-    if intent.class != SafetyClass::Destroy {
-        return Ok(());
-    }
-    let host = session.host();
-    let mut verdict = marker_files(session).await?;
-    if verdict.is_ok() {
-        verdict = env_markers(session, applied_env).await?;
-    }
-    verdict.map_err(|(reason, remedy)| {
-        let fp = fingerprint(session.server_key());
-        Error::Refused(Box::new(refusal(
-            host,
-            Lock::ServerMarker,
-            Some(&fp),
-            reason,
-            remedy,
-        )))
-    })
-}
-
-/// Marker files: none may name a protected environment, and the host's own
-/// environment's must name it.
-async fn marker_files(session: &Session) -> Result<Result<(), MarkerRefusal>, Error> {
-    let host = session.host();
-    let safety = &host.safety;
-    let own = own_environment(host);
-    let mut paths: Vec<&str> = safety
-        .environments
-        .iter()
-        .filter_map(|e| e.marker.as_deref())
-        .collect();
-    paths.dedup();
-    for path in paths {
-        let content = read_remote(session, path).await?;
-        let named = content.as_deref().map(str::trim);
-        if let Some(name) = named
-            && let Some(env) = safety.environment(name).filter(|e| e.protected)
-        {
-            return Ok(Err((
-                format!(
-                    "the server's marker {path} names the protected environment '{}'",
-                    env.name
-                ),
-                "This server is production by its own account; no flag overrides that.".into(),
-            )));
-        }
-        let Some(own) = own.filter(|o| o.marker.as_deref() == Some(path)) else {
-            continue;
-        };
-        match named {
-            Some(name) if name == own.name => {}
-            Some(name) => {
-                return Ok(Err((
-                    format!(
-                        "the server's marker {path} names '{name}', not '{}'",
-                        own.name
-                    ),
-                    format!("Check that this host really belongs to '{}'.", own.name),
-                )));
-            }
-            None => {
-                return Ok(Err((
-                    format!(
-                        "the marker {path} that '{}' requires is missing on the server",
-                        own.name
-                    ),
-                    format!(
-                        "Create it on a real '{0}' host: echo {0} > {path}",
-                        own.name
-                    ),
-                )));
-            }
-        }
-    }
-    Ok(Ok(()))
-}
-
-/// `.env` markers: no `.env` on the server may match a protected
-/// environment's, and the host's own (the one the step applies, else its
-/// environment's) must match all of its own environment's.
-async fn env_markers(
-    session: &Session,
-    applied_env: Option<&str>,
-) -> Result<Result<(), MarkerRefusal>, Error> {
-    let host = session.host();
-    let safety = &host.safety;
-    if safety.environments.iter().all(|e| e.env_marker.is_empty()) {
-        return Ok(Ok(()));
-    }
-    let own_path = match applied_env {
-        Some(path) => path.to_owned(),
-        None => crate::template::env_file(host, None)?,
-    };
-    let candidates = env_file_candidates(host, &own_path);
-    let mut found = Vec::new();
-    for path in &candidates {
-        if let Some(text) = read_remote(session, path).await? {
-            found.push((path.as_str(), DotEnv::parse(&text)));
-        }
-    }
-    for (path, dotenv) in &found {
-        for env in safety.environments.iter().filter(|e| e.protected) {
-            if let Some(marker) = env.env_marker.iter().find(|m| m.matches(dotenv)) {
-                return Ok(Err((
-                    format!(
-                        "the server's {path} matches {marker}, the marker of the protected environment '{}'",
-                        env.name
-                    ),
-                    "This server is production by its own settings; no flag overrides that.".into(),
-                )));
-            }
-        }
-    }
-    let own = own_environment(host).filter(|o| !o.env_marker.is_empty());
-    let protected_markers = safety
-        .environments
-        .iter()
-        .any(|e| e.protected && !e.env_marker.is_empty());
-    let Some((_, own_dotenv)) = found.iter().find(|(path, _)| *path == own_path) else {
-        // Nothing to prove what this server is: a protected environment that
-        // is recognised by its .env could hide behind any path not tried.
-        return Ok(match (own, protected_markers) {
-            (None, false) => Ok(()),
-            (Some(own), _) => Err((
-                format!(
-                    "the server has no {own_path} to check '{}''s env_marker against",
-                    own.name
-                ),
-                "Check vars.env_file in roadie.yaml, and that the site is deployed.".into(),
-            )),
-            (None, true) => Err((
-                format!(
-                    "the server has no {own_path}, so it cannot be told apart from a protected \
-                     environment that is recognised by its .env (tried: {})",
-                    candidates.join(", ")
-                ),
-                "Deploy the site (its .env) first, or point vars.env_file in roadie.yaml at it."
-                    .into(),
-            )),
-        });
-    };
-    if let Some(own) = own
-        && let Some(marker) = own.env_marker.iter().find(|m| !m.matches(own_dotenv))
-    {
-        return Ok(Err((
-            format!(
-                "the server's {own_path} does not match {marker}, which '{}' requires",
-                own.name
-            ),
-            format!("Check that this host really belongs to '{}'.", own.name),
-        )));
-    }
-    Ok(Ok(()))
-}
-
-/// Where a `.env` may be on the server `host` reaches: `own_path` first,
-/// then wherever each protected environment keeps its hosts' `.env` (its
-/// `env_file`, or the default, rendered for each of its own hosts and for
-/// this one). A template that does not render for a host names no file.
-fn env_file_candidates(host: &Host, own_path: &str) -> Vec<String> {
-    let mut paths = vec![own_path.to_owned()];
-    for env in host.safety.environments.iter().filter(|e| e.protected) {
-        let names = env.hosts.iter().chain(std::iter::once(&host.name));
-        for name in names {
-            let as_listed_there = Host {
-                name: name.clone(),
-                environment: Some(env.name.clone()),
-                vars: env.vars.clone(),
-                ..host.clone()
-            };
-            if let Ok(path) = crate::template::env_file(&as_listed_there, None)
-                && !paths.contains(&path)
-            {
-                paths.push(path);
-            }
-        }
-    }
-    paths
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::safety::Safety;
 
     fn safety() -> Safety {
         Safety {
@@ -755,6 +412,20 @@ mod tests {
         facts.environments[0].pins.clear();
         staging.safety = std::sync::Arc::new(facts);
         assert!(on_host_key(&staging, &destroy, &stranger).is_ok());
+    }
+
+    #[test]
+    fn one_refused_host_stops_every_host_of_the_target() {
+        let hosts = [host("staging", false), host("production", true)];
+        let destroy = intent(SafetyClass::Destroy, None);
+        let errors = environment_lock(&hosts, &destroy).expect("production refuses destroy");
+        assert!(matches!(&errors[0], Error::NotRun { host, .. } if host == "web1"));
+        assert!(
+            matches!(&errors[1], Error::Refused(r) if r.lock == Lock::ProtectedEnvironment),
+            "{errors:?}"
+        );
+        assert!(environment_lock(&hosts, &intent(SafetyClass::Read, None)).is_none());
+        assert!(environment_lock(&hosts[..1], &destroy).is_none());
     }
 
     #[test]

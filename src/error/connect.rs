@@ -1,0 +1,180 @@
+//! Why a connection could not be set up: plain data, so that [`super::Error`]
+//! can carry it; the SSH layer ([`crate::ssh`]) produces it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::known_hosts::Place;
+use crate::safety::Refusal;
+
+/// Why a connection could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot resolve {name}: {source}")]
+    Resolve {
+        name: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot connect to {addr}: {source}")]
+    Tcp {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no answer within {}s while {phase}; is the host up and is sshd listening on that port?", .after.as_secs_f64())]
+    Timeout {
+        phase: &'static str,
+        after: Duration,
+    },
+    #[error(transparent)]
+    HostKey(#[from] HostKeyError),
+    #[error("{0}")]
+    Auth(AuthFailure),
+    #[error(
+        "the server closed the connection during authentication \
+         (sshd stopped, or dropped the login: MaxStartups, LoginGraceTime)"
+    )]
+    ClosedDuringAuth,
+    #[error(
+        "the server closed the connection before login, during key exchange \
+         (sshd stopped, or dropped it: MaxStartups)"
+    )]
+    ClosedDuringKex,
+    #[error("cannot read known_hosts: {0}")]
+    KnownHosts(#[source] std::io::Error),
+    #[error("SSH error: {0}")]
+    Protocol(#[source] russh::Error),
+    #[error(transparent)]
+    Refused(Box<Refusal>),
+    /// What the holder of a persistent connection met connecting.
+    #[error("{message}")]
+    Relayed { kind: String, message: String },
+    #[error("through jump host {hop}: {source}")]
+    Jump {
+        hop: String,
+        #[source]
+        source: Box<ConnectError>,
+    },
+}
+
+impl ConnectError {
+    pub(crate) fn protocol(e: russh::Error) -> ConnectError {
+        ConnectError::Protocol(e)
+    }
+
+    /// A short machine-readable name for JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectError::Resolve { .. } | ConnectError::Tcp { .. } => "connect",
+            ConnectError::Timeout { .. } => "connect_timeout",
+            ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
+            ConnectError::Auth(_) => "auth",
+            ConnectError::ClosedDuringAuth | ConnectError::ClosedDuringKex => "connection_lost",
+            ConnectError::Protocol(_) => "protocol",
+            ConnectError::Refused(_) => "refused",
+            ConnectError::Jump { source, .. } => source.kind(),
+            ConnectError::Relayed { kind, .. } => match kind.as_str() {
+                "connect_timeout" => "connect_timeout",
+                _ => "connect",
+            },
+        }
+    }
+}
+
+/// Why a host key was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum HostKeyError {
+    #[error(
+        "host key not known: {name} presented {presented}, which is not in {files}.\n  \
+         If you trust this server, run again with --accept-new to record its key \
+         (or add it yourself: ssh-keyscan {keyscan} >> ~/.ssh/known_hosts)"
+    )]
+    Unknown {
+        name: String,
+        presented: String,
+        files: String,
+        keyscan: String,
+    },
+    #[error(
+        "HOST KEY CHANGED for {name}: the server presented {presented}, but {place} records {recorded}.\n  \
+         Someone may be intercepting the connection, or the server was reinstalled.\n  \
+         If you are sure the new key is right, remove the old one \
+         (ssh-keygen -R '{name}' -f {}) and connect again",
+        .place.file.display()
+    )]
+    Changed {
+        name: String,
+        presented: String,
+        recorded: String,
+        place: Place,
+    },
+    #[error(
+        "host key REVOKED: {name} presented {presented}, which {place} marks @revoked; refusing to connect"
+    )]
+    Revoked {
+        name: String,
+        presented: String,
+        place: Place,
+    },
+    #[error(
+        "host key type changed for {name}: the server presented {presented}, but {place} records only {recorded}.\n  \
+         If the server's keys really changed, remove the old entry (ssh-keygen -R '{name}') and connect again"
+    )]
+    OtherTypes {
+        name: String,
+        presented: String,
+        recorded: String,
+        place: Place,
+    },
+    #[error(
+        "the holder of the kept connection to {name} presented {presented}, not the key it recorded"
+    )]
+    Holder { name: String, presented: String },
+    #[error("{name} presented a host certificate; roadie checks plain host keys only")]
+    Certificate { name: String },
+    #[error("cannot record the host key of {name} in {}: {source}", .file.display())]
+    Record {
+        name: String,
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why authentication failed: every key tried and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailure {
+    pub user: String,
+    pub tried: Vec<String>,
+    /// The host key the server presented (it was verified before login).
+    pub server_key: Option<String>,
+    /// The environment whose identity was the only key offered.
+    pub environment: Option<String>,
+}
+
+impl std::fmt::Display for AuthFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "authentication failed for user '{}'", self.user)?;
+        if self.tried.is_empty() {
+            write!(
+                f,
+                ": no keys to offer (no ssh-agent, no identity in roadie.yaml or ssh_config, no ~/.ssh/id_* files)"
+            )
+        } else {
+            write!(f, "; tried:")?;
+            for t in &self.tried {
+                write!(f, "\n    {t}")?;
+            }
+            Ok(())
+        }?;
+        if let Some(env) = &self.environment {
+            write!(
+                f,
+                "\n  (environment-key lock: only the identity of '{env}' is offered to its hosts; \
+                 if this server is not in '{env}', that is the lock doing its job)"
+            )?;
+        }
+        Ok(())
+    }
+}
