@@ -335,6 +335,14 @@ mod tests {
         }
     }
 
+    /// A case of `env_markers_decide_what_a_server_is`.
+    type Case<'a> = (
+        &'a [&'a str],
+        &'a [&'a str],
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+    );
+
     #[test]
     fn env_markers_decide_what_a_server_is() {
         let staging_env = "~/sites/staging-web/.env";
@@ -344,12 +352,6 @@ mod tests {
             ..environment(name, protected)
         };
         // (staging's env_marker, production's, the server's files, refusal expected)
-        type Case<'a> = (
-            &'a [&'a str],
-            &'a [&'a str],
-            &'a [(&'a str, &'a str)],
-            Option<&'a str>,
-        );
         let cases: &[Case] = &[
             (
                 &["SITE=staging*"],
