@@ -10,6 +10,9 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use crate::error::Error;
+use crate::host::Host;
+use crate::outcome::{HostOutcome, failure_audit, refused_by};
 use crate::safety::{Lock, SafetyClass};
 
 /// One line of the audit log.
@@ -43,23 +46,25 @@ pub fn record_each<T>(
     target: &str,
     step: &str,
     class: SafetyClass,
-    hosts: &[crate::host::Host],
-    results: &[Result<T, crate::error::Error>],
-    ran: impl Fn(&T) -> (String, Option<&str>),
+    hosts: &[Host],
+    results: &[Result<T, Error>],
+    ran: impl Fn(&T) -> (&'static str, Option<&str>),
 ) {
-    use crate::error::Error;
     for (host, result) in hosts.iter().zip(results) {
         let (outcome, lock, fingerprint) = match result {
             Ok(done) => {
-                let (outcome, fingerprint) = ran(done);
-                (outcome, None, fingerprint)
+                let (note, fingerprint) = ran(done);
+                let outcome = HostOutcome::Done { note, ok: true };
+                (outcome.audit(), None, fingerprint)
             }
-            Err(Error::Refused(refusal)) => (
-                "refused".to_owned(),
-                Some(refusal.lock),
-                refusal.fingerprint.as_deref(),
+            Err(e) => (
+                failure_audit(e),
+                refused_by(e),
+                match e {
+                    Error::Refused(refusal) => refusal.fingerprint.as_deref(),
+                    _ => None,
+                },
             ),
-            Err(e) => (format!("error ({})", e.kind()), None, None),
         };
         let entry = Entry {
             target,

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 5),
     ("blocking", 5),
     ("project", 5),
+    ("outcome", 5),
     ("runner", 5),
     ("output", 6),
     ("cli", 7),

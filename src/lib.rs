@@ -104,6 +104,7 @@ pub mod verify;
 // Layer 5: many hosts, and the library's front door.
 pub mod audit;
 pub mod blocking;
+pub mod outcome;
 pub mod project;
 pub mod runner;
 // Layer 6: output for people and scripts.

@@ -25,7 +25,8 @@ use crate::event::FailedStep;
 use crate::event::{Event, Stream};
 use crate::host::Host;
 use crate::inventory::Inventory;
-use crate::job::{self, Job};
+use crate::job::{self, Finished, Job};
+use crate::outcome::{HostOutcome, failure_audit, refused_by};
 use crate::playbook::{Playbooks, check_params};
 use crate::resolve::{Overrides, Resolver};
 use crate::safety::{Intent, SafetyClass};
@@ -167,6 +168,14 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    fn outcome(&self) -> HostOutcome {
+        HostOutcome::Ran(Finished {
+            status: self.status.clone(),
+            captured: self.captured.clone(),
+            failed_step: self.failed_step.clone(),
+        })
+    }
+
     /// An error (with the failing step) if the task failed.
     pub fn ok(&self) -> Result<(), Error> {
         let Some(step) = &self.failed_step else {
@@ -222,15 +231,9 @@ impl TaskCall<'_> {
             started: std::time::SystemTime::now(),
         };
         let result = run_job(session, &job, &intent).await;
-        let outcome = match &result {
-            Ok(r) if r.failed_step.is_none() => "ok".to_owned(),
-            Ok(r) => r.status.to_string(),
-            Err(Error::Refused(_)) => "refused".to_owned(),
-            Err(e) => format!("error ({})", e.kind()),
-        };
-        let lock = match &result {
-            Err(Error::Refused(refusal)) => Some(refusal.lock),
-            _ => None,
+        let (outcome, lock) = match &result {
+            Ok(r) => (r.outcome().audit(), None),
+            Err(e) => (failure_audit(e), refused_by(e)),
         };
         let host = session.host();
         let audited = crate::audit::record(&crate::audit::Entry {

@@ -9,11 +9,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::audit;
-use crate::error::{Error, exit_code};
+use crate::error::Error;
 use crate::event::{Event, HostResult};
 use crate::guard;
 use crate::host::Host;
-use crate::job::{self, Finished, Job};
+use crate::job::{self, Job};
+use crate::outcome::HostOutcome;
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
 use crate::timings::{self, Timings};
@@ -41,22 +42,13 @@ pub struct RunSpec {
     pub watch_memory: Option<Duration>,
 }
 
-/// How one host's run ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Ran(Finished),
-    /// `--check`: every lock passed; this is what would run, step by step.
-    Planned(Vec<String>),
-    Failed(Error),
-}
-
 /// One host's result.
 #[derive(Debug)]
 pub struct HostRun {
     pub host: String,
     /// The fingerprint of the key the host presented, when it was reached.
     pub fingerprint: Option<String>,
-    pub outcome: Outcome,
+    pub outcome: HostOutcome,
     pub duration: Duration,
     /// What `--watch-memory` saw.
     pub memory: Option<crate::event::MemoryReport>,
@@ -81,14 +73,10 @@ impl HostRun {
             duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
             memory: self.memory.clone(),
         };
+        result.status = self.outcome.status();
         match &self.outcome {
-            Outcome::Ran(finished) => {
+            HostOutcome::Ran(finished) => {
                 let status = &finished.status;
-                result.status = if status.success() && finished.failed_step.is_none() {
-                    "ok"
-                } else {
-                    "failed"
-                };
                 result.exit_code = status.code.map(|_| status.as_exit_code());
                 result.signal.clone_from(&status.signal);
                 result.failed_step.clone_from(&finished.failed_step);
@@ -96,93 +84,21 @@ impl HostRun {
                     result.captured = Some(finished.captured.clone());
                 }
             }
-            Outcome::Planned(steps) => result.would_run = Some(steps.clone()),
-            Outcome::Failed(error) => {
-                result.status = if matches!(error, Error::Refused(_)) {
-                    "refused"
-                } else {
-                    "error"
-                };
+            HostOutcome::Planned(steps) => result.would_run = Some(steps.clone()),
+            HostOutcome::Done { .. } => {}
+            HostOutcome::Failed(error) => {
                 result.exit_code = Some(error.exit_code());
                 result.error = Some(crate::error::report(error));
                 result.error_kind = Some(error.kind());
-                if let Error::Refused(refusal) = error {
-                    result.lock = Some(refusal.lock);
-                }
+                result.lock = self.outcome.lock();
             }
         }
         result
     }
-
-    /// For the audit log: `ok`, `exit N`, `signal NAME`, `refused`, `error`.
-    fn audit_outcome(&self) -> String {
-        match &self.outcome {
-            Outcome::Ran(finished)
-                if finished.status.success() && finished.failed_step.is_none() =>
-            {
-                "ok".into()
-            }
-            Outcome::Ran(Finished {
-                failed_step: Some(step),
-                ..
-            }) => format!("step {} failed", step.index),
-            Outcome::Ran(finished) => finished.status.to_string(),
-            Outcome::Planned(_) => "checked".into(),
-            Outcome::Failed(Error::Refused(_)) => "refused".into(),
-            Outcome::Failed(error) => format!("error ({})", error.kind()),
-        }
-    }
-}
-
-/// The exit code for a whole run: 3 if a safeguard refused any host; else a
-/// single host's own code; with several hosts, 124 or 130 when every host
-/// that failed ran out of time or was interrupted, else 1 when any failed.
-pub fn overall_exit_code(runs: &[HostRun]) -> i32 {
-    if runs
-        .iter()
-        .any(|r| matches!(r.outcome, Outcome::Failed(Error::Refused(_))))
-    {
-        return exit_code::REFUSED;
-    }
-    match runs {
-        [single] => match &single.outcome {
-            Outcome::Ran(finished) => finished.status.as_exit_code(),
-            Outcome::Planned(_) => exit_code::SUCCESS,
-            Outcome::Failed(error) => error.exit_code(),
-        },
-        many => {
-            let failed: Vec<i32> = many
-                .iter()
-                .filter_map(|r| match &r.outcome {
-                    Outcome::Ran(finished)
-                        if finished.status.success() && finished.failed_step.is_none() =>
-                    {
-                        None
-                    }
-                    Outcome::Planned(_) => None,
-                    Outcome::Ran(_) => Some(exit_code::FAILED),
-                    Outcome::Failed(error) => Some(error.exit_code()),
-                })
-                .collect();
-            match failed.split_first() {
-                None => exit_code::SUCCESS,
-                Some((&first, rest))
-                    if [exit_code::TIMEOUT, exit_code::INTERRUPTED].contains(&first)
-                        && rest.iter().all(|&c| c == first) =>
-                {
-                    first
-                }
-                Some(_) => exit_code::FAILED,
-            }
-        }
-    }
 }
 
 fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<String>) {
-    let refused = match &run.outcome {
-        Outcome::Failed(Error::Refused(refusal)) => Some(refusal.lock),
-        _ => None,
-    };
+    let refused = run.outcome.lock();
     // Reads that ran are not audited; refusals always are.
     if spec.intent.class == SafetyClass::Read && refused.is_none() {
         return;
@@ -199,7 +115,7 @@ fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<St
         fingerprint: run.fingerprint.as_deref(),
         step: &step,
         class: spec.intent.class,
-        outcome: run.audit_outcome(),
+        outcome: run.outcome.audit(),
         lock: refused,
     };
     if let Err(e) = audit::record(&entry) {
@@ -231,18 +147,9 @@ pub async fn run_all(
         }
         return runs;
     }
-    let permits = Arc::new(Semaphore::new(spec.parallel.max(1)));
-    let mut tasks = Vec::with_capacity(hosts.len());
-    for host in hosts {
-        let permits = permits.clone();
-        let events = events.clone();
-        let spec = spec.clone();
-        let interrupt = interrupt.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
+    fan_out(&hosts, spec.parallel, |host| {
+        let (events, spec, interrupt) = (events.clone(), spec.clone(), interrupt.clone());
+        async move {
             let started = Instant::now();
             // The receiver only goes away when output can no longer be
             // written (a closed pipe); then there is nobody left to tell.
@@ -261,16 +168,42 @@ pub async fn run_all(
                 run_one(&host, &spec, &events, interrupt, &mut learned).await
             };
             finish(&host, &spec, &events, learned, result, started).await
-        }));
-    }
-    let mut runs = Vec::with_capacity(tasks.len());
+        }
+    })
+    .await
+}
+
+/// The one fan-out: `work` for every host, at most `parallel` at once; the
+/// results in the order of `hosts`. A panic in one host's work is the
+/// caller's.
+async fn fan_out<T, F, Fut>(hosts: &[Host], parallel: usize, work: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Host) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    let tasks: Vec<_> = hosts
+        .iter()
+        .map(|host| {
+            let (permits, job) = (permits.clone(), work(host.clone()));
+            tokio::spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("semaphore is never closed");
+                job.await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
         match task.await {
-            Ok(run) => runs.push(run),
+            Ok(result) => results.push(result),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
     }
-    runs
+    results
 }
 
 /// Connect to every host for `intent` (at most `parallel` at once) and do
@@ -291,34 +224,17 @@ where
     if let Some(errors) = guard::environment_lock(hosts, intent) {
         return errors.into_iter().map(Err).collect();
     }
-    let permits = Arc::new(Semaphore::new(parallel.max(1)));
     let work = Arc::new(work);
-    let tasks: Vec<_> = hosts
-        .iter()
-        .map(|host| {
-            let (permits, work, host, intent) =
-                (permits.clone(), work.clone(), host.clone(), intent.clone());
-            tokio::spawn(async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .expect("semaphore is never closed");
-                let session = Session::connect_for(&host, &intent).await?;
-                work(session).await
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        match task.await {
-            Ok(result) => results.push(result),
-            Err(join) => std::panic::resume_unwind(join.into_panic()),
+    fan_out(hosts, parallel, |host| {
+        let (work, intent) = (work.clone(), intent.clone());
+        async move {
+            let session = Session::connect_for(&host, &intent).await?;
+            work(session).await
         }
-    }
-    results
+    })
+    .await
 }
 
-/// Record a host's result: audit it and report it.
 /// What was learned on a host besides the outcome.
 #[derive(Debug, Default)]
 struct Learned {
@@ -329,18 +245,19 @@ struct Learned {
     timings: Option<Timings>,
 }
 
+/// Record a host's result: audit it and report it.
 async fn finish(
     host: &Host,
     spec: &RunSpec,
     events: &mpsc::Sender<Event>,
     learned: Learned,
-    result: Result<Outcome, Error>,
+    result: Result<HostOutcome, Error>,
     started: Instant,
 ) -> HostRun {
     let run = HostRun {
         host: host.label.clone(),
         fingerprint: learned.fingerprint,
-        outcome: result.unwrap_or_else(Outcome::Failed),
+        outcome: result.unwrap_or_else(HostOutcome::Failed),
         duration: started.elapsed(),
         memory: learned.memory,
     };
@@ -373,7 +290,7 @@ async fn run_one(
     events: &mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
     learned: &mut Learned,
-) -> Result<Outcome, Error> {
+) -> Result<HostOutcome, Error> {
     let session = Session::connect_for(host, &spec.intent).await?;
     learned.fingerprint = Some(session.verified().fingerprint.clone());
     for note in session.notes() {
@@ -392,7 +309,7 @@ async fn run_one(
     if spec.dry_run {
         let plan = spec.job.plan(&session).await?;
         session.close().await;
-        return Ok(Outcome::Planned(plan.display()));
+        return Ok(HostOutcome::Planned(plan.display()));
     }
     // A watched command first says where its process tree starts.
     let (job, watched) = match (&spec.job, spec.watch_memory) {
@@ -432,5 +349,5 @@ async fn run_one(
     spent.total = timings::since_process_start();
     learned.timings = Some(spent);
     session.close().await;
-    Ok(Outcome::Ran(finished?))
+    Ok(HostOutcome::Ran(finished?))
 }

@@ -14,8 +14,9 @@ use crate::diagnose::{
     CgroupMemory, Cgroups, Containers, Disk, Item, KernelLog, Memory, OomKill, Process, Report,
     Request, Scope, Since, TopProcesses,
 };
-use crate::error::{Error, exit_code};
+use crate::error::Error;
 use crate::host::Host;
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::Intent;
 
@@ -79,8 +80,7 @@ pub async fn diagnose(global: &Global, args: &DiagnoseArgs) -> Result<i32, Error
 }
 
 fn report(hosts: &[Host], results: Vec<Result<Report, Error>>, json: bool) -> Result<i32, Error> {
-    let mut code = exit_code::SUCCESS;
-    let several = hosts.len() > 1;
+    let mut outcomes = Vec::with_capacity(hosts.len());
     let mut out = std::io::stdout().lock();
     let mut first = true;
     for (host, result) in hosts.iter().zip(results) {
@@ -98,12 +98,19 @@ fn report(hosts: &[Host], results: Vec<Result<Report, Error>>, json: bool) -> Re
                 };
                 output_result(text.and_then(|t| writeln!(out, "{t}")))?;
                 first = false;
+                outcomes.push(HostOutcome::Done {
+                    note: "ok",
+                    ok: true,
+                });
             }
-            Err(error) => code = host_failed(&mut out, host, &error, json, several, code)?,
+            Err(error) => {
+                host_failed(&mut out, host, &error, json)?;
+                outcomes.push(HostOutcome::Failed(error));
+            }
         }
     }
     output_result(out.flush())?;
-    Ok(code)
+    Ok(overall_exit_code(&outcomes))
 }
 
 /// `kb` KiB in words: `512 KiB`, `64.0 MiB`, `7.8 GiB`.

@@ -10,7 +10,8 @@ use serde::Serialize;
 use super::{Global, host_failed, output_result};
 use crate::audit;
 use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
-use crate::error::{Error, exit_code};
+use crate::error::Error;
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
@@ -250,7 +251,7 @@ pub async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
                 } else {
                     "ok"
                 };
-                (outcome.to_owned(), r.fingerprint.as_deref())
+                (outcome, r.fingerprint.as_deref())
             },
         );
         results
@@ -263,14 +264,15 @@ fn report(
     results: Vec<Result<HostEnv, Error>>,
     json: bool,
 ) -> Result<i32, Error> {
-    let mut code = exit_code::SUCCESS;
+    let mut outcomes = Vec::with_capacity(hosts.len());
     let several = hosts.len() > 1;
     let mut out = std::io::stdout().lock();
     for (host, result) in hosts.iter().zip(results) {
         let mut result = match result {
             Ok(result) => result,
             Err(error) => {
-                code = host_failed(&mut out, host, &error, json, several, code)?;
+                host_failed(&mut out, host, &error, json)?;
+                outcomes.push(HostOutcome::Failed(error));
                 continue;
             }
         };
@@ -290,8 +292,11 @@ fn report(
                 host.label,
                 result.file
             );
-            code = code.max(exit_code::FAILED);
         }
+        outcomes.push(HostOutcome::Done {
+            note: "ok",
+            ok: result.missing.is_empty(),
+        });
         if json {
             let text = serde_json::to_string(&result).map_err(std::io::Error::other);
             output_result(text.and_then(|t| writeln!(out, "{t}")))?;
@@ -316,5 +321,5 @@ fn report(
             output_result(writeln!(out, "{text}"))?;
         }
     }
-    Ok(code)
+    Ok(overall_exit_code(&outcomes))
 }

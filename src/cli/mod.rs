@@ -289,17 +289,13 @@ fn fail(error: &Error, json: bool) -> i32 {
 }
 
 /// Report that `host` failed with `error`: on stderr, and as an `error`
-/// event with --json. Returns the command's exit code with this failure
-/// counted: a refusal makes it 3; otherwise one host gives its error's code,
-/// several give 1.
+/// event with --json.
 fn host_failed(
     out: &mut impl std::io::Write,
     host: &Host,
     error: &Error,
     json: bool,
-    several: bool,
-    code: i32,
-) -> Result<i32, Error> {
+) -> Result<(), Error> {
     let message = crate::error::report(error);
     if json {
         let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": message});
@@ -309,14 +305,7 @@ fn host_failed(
         "{} {message}",
         console::style("roadie: error:").red().bold().for_stderr()
     );
-    if matches!(error, Error::Refused(_)) {
-        return Ok(exit_code::REFUSED);
-    }
-    Ok(code.max(if several {
-        exit_code::FAILED
-    } else {
-        error.exit_code()
-    }))
+    Ok(())
 }
 
 /// Treat a closed stdout (`roadie ... | head`) as a normal end.

@@ -9,8 +9,9 @@ use crate::command::{RemoteCommand, Sudo};
 use crate::duration;
 use crate::error::{Error, exit_code};
 use crate::job::Job;
+use crate::outcome::overall_exit_code;
 use crate::output::{Mode, Renderer, spawn_printer};
-use crate::runner::{DEFAULT_PARALLEL, RunSpec, overall_exit_code, run_all};
+use crate::runner::{DEFAULT_PARALLEL, RunSpec, run_all};
 use crate::safety::{Intent, SafetyClass};
 
 #[derive(Debug, Args)]
@@ -130,7 +131,7 @@ pub(super) async fn execute(
     let (events, printer) = spawn_printer(renderer);
     let interrupt = super::interrupt_on_ctrl_c();
     let runs = run_all(hosts, spec, events, interrupt).await;
-    let code = overall_exit_code(&runs);
+    let code = overall_exit_code(runs.iter().map(|r| &r.outcome));
     match printer.await {
         Ok(Ok(renderer)) => output_result(renderer.finish(code))?,
         // Whoever read our output has gone (`| head`): a normal end.

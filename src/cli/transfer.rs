@@ -13,7 +13,8 @@ use tokio::sync::watch;
 
 use super::{Global, output_result};
 use crate::audit;
-use crate::error::{Error, exit_code};
+use crate::error::Error;
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
@@ -183,7 +184,7 @@ pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
         SafetyClass::Change,
         &hosts,
         &results,
-        |(_, fingerprint)| ("ok".to_owned(), Some(fingerprint.as_str())),
+        |(_, fingerprint)| ("ok", Some(fingerprint.as_str())),
     );
     let results = results
         .into_iter()
@@ -222,15 +223,14 @@ pub async fn get(global: &Global, args: &GetArgs) -> Result<i32, Error> {
     report("get", &hosts, results, global.json)
 }
 
-/// Each host's totals (or error), and the exit code: 0, a single host's
-/// error code, 3 if any was refused, else 1 if any failed.
+/// Each host's totals (or error), and the exit code of them all.
 fn report(
     verb: &str,
     hosts: &[crate::Host],
     results: Vec<Result<Done, Error>>,
     json: bool,
 ) -> Result<i32, Error> {
-    let mut code = exit_code::SUCCESS;
+    let mut outcomes = Vec::with_capacity(hosts.len());
     let mut out = std::io::stdout().lock();
     for (host, result) in hosts.iter().zip(results) {
         match result {
@@ -258,14 +258,12 @@ fn report(
                     )
                 };
                 output_result(writeln!(out, "{line}"))?;
+                outcomes.push(HostOutcome::Done {
+                    note: "ok",
+                    ok: true,
+                });
             }
             Err(error) => {
-                code = match (&error, hosts.len()) {
-                    (Error::Refused(_), _) => exit_code::REFUSED,
-                    _ if code == exit_code::REFUSED => code,
-                    (_, 1) => error.exit_code(),
-                    _ => exit_code::FAILED,
-                };
                 if json {
                     let event = serde_json::json!({
                         "event": "transfer",
@@ -283,10 +281,11 @@ fn report(
                     console::style("roadie: error:").red().bold().for_stderr(),
                     crate::error::report(&error)
                 );
+                outcomes.push(HostOutcome::Failed(error));
             }
         }
     }
-    Ok(code)
+    Ok(overall_exit_code(&outcomes))
 }
 
 fn per_second(bytes: u64, seconds: f64) -> u64 {

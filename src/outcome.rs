@@ -1,0 +1,128 @@
+//! How one host's work ended, decided in one place: its status in reports,
+//! its line in the audit log, and what it adds to the command's exit code.
+
+use crate::error::{Error, exit_code};
+use crate::job::Finished;
+use crate::safety::Lock;
+
+/// How one host's work ended.
+#[derive(Debug)]
+pub enum HostOutcome {
+    /// A command or a task ran to its end; its status says how it went.
+    Ran(Finished),
+    /// `--check`: every lock passed; what would run, step by step.
+    Planned(Vec<String>),
+    /// Work other than a command (a transfer, an edit, a report) was done.
+    /// `note` is what the audit log says of it (`ok`, `unchanged`); `ok` is
+    /// false when it was done but did not find all it was asked for.
+    Done { note: &'static str, ok: bool },
+    /// It could not be done, or a safeguard refused it.
+    Failed(Error),
+}
+
+impl HostOutcome {
+    /// Did it go as asked?
+    pub fn succeeded(&self) -> bool {
+        match self {
+            HostOutcome::Ran(finished) => {
+                finished.status.success() && finished.failed_step.is_none()
+            }
+            HostOutcome::Planned(_) => true,
+            HostOutcome::Done { ok, .. } => *ok,
+            HostOutcome::Failed(_) => false,
+        }
+    }
+
+    /// `ok`, `failed` (it ran and failed), `refused` (by a safeguard) or
+    /// `error` (it could not be done).
+    pub fn status(&self) -> &'static str {
+        match self {
+            _ if self.succeeded() => "ok",
+            HostOutcome::Failed(Error::Refused(_)) => "refused",
+            HostOutcome::Failed(_) => "error",
+            _ => "failed",
+        }
+    }
+
+    /// The safeguard that refused it.
+    pub fn lock(&self) -> Option<Lock> {
+        match self {
+            HostOutcome::Failed(error) => refused_by(error),
+            _ => None,
+        }
+    }
+
+    /// For the audit log: `ok`, `step N failed`, `exit N`, `signal NAME`,
+    /// `checked`, a done step's note, `refused` or `error (KIND)`.
+    pub fn audit(&self) -> String {
+        match self {
+            HostOutcome::Ran(_) if self.succeeded() => "ok".into(),
+            HostOutcome::Ran(Finished {
+                failed_step: Some(step),
+                ..
+            }) => format!("step {} failed", step.index),
+            HostOutcome::Ran(finished) => finished.status.to_string(),
+            HostOutcome::Planned(_) => "checked".into(),
+            HostOutcome::Done { note, .. } => (*note).into(),
+            HostOutcome::Failed(error) => failure_audit(error),
+        }
+    }
+
+    /// The exit code this host alone gives: a command's own, an error's.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HostOutcome::Ran(finished) => finished.status.as_exit_code(),
+            HostOutcome::Planned(_) | HostOutcome::Done { ok: true, .. } => exit_code::SUCCESS,
+            HostOutcome::Done { ok: false, .. } => exit_code::FAILED,
+            HostOutcome::Failed(error) => error.exit_code(),
+        }
+    }
+}
+
+/// What the audit log says of work that failed with `error`.
+pub fn failure_audit(error: &Error) -> String {
+    match error {
+        Error::Refused(_) => "refused".into(),
+        error => format!("error ({})", error.kind()),
+    }
+}
+
+/// The safeguard that refused, when `error` is a refusal.
+pub fn refused_by(error: &Error) -> Option<Lock> {
+    match error {
+        Error::Refused(refusal) => Some(refusal.lock),
+        _ => None,
+    }
+}
+
+/// The exit code for a whole command: 3 if a safeguard refused any host;
+/// else a single host's own code; with several hosts, 124 or 130 when every
+/// host that failed ran out of time or was interrupted, else 1 when any
+/// failed.
+pub fn overall_exit_code<'a>(outcomes: impl IntoIterator<Item = &'a HostOutcome>) -> i32 {
+    let outcomes: Vec<&HostOutcome> = outcomes.into_iter().collect();
+    if outcomes.iter().any(|o| o.lock().is_some()) {
+        return exit_code::REFUSED;
+    }
+    if let [single] = outcomes.as_slice() {
+        return single.exit_code();
+    }
+    let failed: Vec<i32> = outcomes
+        .iter()
+        .filter(|o| !o.succeeded())
+        .map(|o| match o {
+            HostOutcome::Failed(error) => error.exit_code(),
+            _ => exit_code::FAILED,
+        })
+        .collect();
+    match failed.split_first() {
+        None => exit_code::SUCCESS,
+        Some((&first, rest))
+            if [exit_code::TIMEOUT, exit_code::INTERRUPTED].contains(&first)
+                && rest.iter().all(|&c| c == first) =>
+        {
+            first
+        }
+        Some(_) => exit_code::FAILED,
+    }
+}
