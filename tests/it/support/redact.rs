@@ -119,3 +119,38 @@ fn sort_runs(text: &str, pattern: &Regex) -> String {
     out.append(&mut run);
     out.concat()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Redactor;
+
+    #[test]
+    fn redactor_replaces_each_varying_token_and_keeps_the_rest() {
+        let fp = format!("SHA256:{}", "a".repeat(43));
+        let text = format!(
+            "at 2026-12-02T01:39:42Z [127.0.0.2]:40315 127.0.0.3:2222 \
+             ssh-keyscan -p 40315 port 7200 (pid 4242) {fp}\n\
+             exit 7   web1     41ms  then 1.2s, 64.0 MiB of 512 KiB in /tmp/.tmpAb12Cd/x\n\
+             cat gunicorn.pid 2>/dev/null; step 12; 7 times\n"
+        );
+        assert_eq!(
+            Redactor::new().redact(&text),
+            "at [DATE] [127.0.0.2]:[PORT] 127.0.0.3:[PORT] \
+             ssh-keyscan -p [PORT] port [PORT] (pid [PID]) [SHA256]\n\
+             exit 7   web1  [DURATION]  then [DURATION], [SIZE] of [SIZE] in [TMP]/x\n\
+             cat gunicorn.pid 2>/dev/null; step 12; 7 times\n"
+        );
+    }
+
+    #[test]
+    fn redactor_applies_exact_texts_and_own_rules_first_and_sorts_runs() {
+        let redactor = Redactor::new()
+            .exact("/home/edith", "[HOME]")
+            .rule(r"release \d+", "release [N]")
+            .sort_lines(r"^  - ");
+        assert_eq!(
+            redactor.redact("/home/edith release 2026\n  - b\n  - a\nend\n  - d\n  - c\n"),
+            "[HOME] release [N]\n  - a\n  - b\nend\n  - c\n  - d\n"
+        );
+    }
+}
