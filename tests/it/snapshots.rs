@@ -171,6 +171,9 @@ fn snapshot_diagnose_of_a_host_after_an_oom_kill() {
         ])
         .run_within(Duration::from_secs(30))
         .code(137);
+    // The report shows the host's processes: those of the run's own login
+    // are gone first (left: unshare and sshd).
+    group.wait_for_processes(2);
     let ran = w
         .roadie()
         .args(["diagnose", "staging"])

@@ -4,7 +4,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::is_root;
 
@@ -70,6 +70,23 @@ impl MemoryGroup {
         let mut command = Command::new(&launcher[0]);
         command.args(&launcher[1..]).arg(program).args(args);
         command
+    }
+
+    /// Wait (up to 10 s) until exactly `count` processes are in the group.
+    pub fn wait_for_processes(&self, count: usize) {
+        let started = Instant::now();
+        loop {
+            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap();
+            if procs.lines().count() == count {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} still has these processes, not {count}:\n{procs}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// A Python process that allocates 256 MiB in the group, killed by the
