@@ -59,28 +59,17 @@ fn snapshot_hosts_check_with_an_unknown_key_and_an_unreachable_host() {
     assert_snapshot!(redactor(&w).screen(&ran));
 }
 
-/// roadie.yaml with a `staging` and a protected `production` environment;
-/// production pins `pinned` (a fingerprint) when given.
+/// roadie.yaml with a `staging` and a protected `production` environment,
+/// one host each; production pins `pinned` (a fingerprint) when given.
 fn staging_and_production(w: &World, staging: &str, production: &str, pinned: Option<&str>) {
-    let env = |name: &str, host: &str, extra: &str| {
-        format!(
-            "  {name}:\n    hosts: [\"{host}\"]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
-            current_user()
-        )
-    };
     let pins = pinned.map_or_else(String::new, |fp| format!("    host_keys: [\"{fp}\"]\n"));
-    w.write(
-        "roadie.yaml",
-        &format!(
-            "environments:\n{}{}",
-            env("staging", staging, ""),
-            env(
-                "production",
-                production,
-                &format!("    protected: true\n{pins}")
-            )
-        ),
+    let locks = format!("    protected: true\n{pins}");
+    let text = format!(
+        "environments:\n{}{}",
+        World::environment("staging", &[staging.to_owned()], ""),
+        World::environment("production", &[production.to_owned()], &locks)
     );
+    w.write("roadie.yaml", &text);
 }
 
 #[test]
@@ -120,6 +109,7 @@ fn snapshot_task_check_of_the_shipped_deploy() {
         &w.entries(server),
         "    vars: {wsgi: \"superlists.wsgi:application\"}\n",
     );
+    // The plan names the repository; --check reads nothing from it.
     let repo = format!("repo={}", w.dir.path().display());
     let ran = w
         .roadie()

@@ -253,13 +253,19 @@ impl World {
     /// A roadie.yaml with one environment `env` over `hosts`, using the
     /// world's key and known_hosts, plus `extra` lines for the environment.
     pub fn inventory(&self, env: &str, hosts: &[String], extra: &str) {
+        let text = format!("environments:\n{}", World::environment(env, hosts, extra));
+        self.write("roadie.yaml", &text);
+    }
+
+    /// The block of environment `env` in a roadie.yaml, as `inventory`
+    /// writes it.
+    pub fn environment(env: &str, hosts: &[String], extra: &str) -> String {
         let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-        let text = format!(
-            "environments:\n  {env}:\n    hosts: [{}]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
+        format!(
+            "  {env}:\n    hosts: [{}]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
             hosts.join(", "),
             current_user()
-        );
-        self.write("roadie.yaml", &text);
+        )
     }
 
     /// Log in to the inventory's hosts as `user` instead of the current user.
