@@ -3,126 +3,10 @@
 //! name and constraint; a host without journalctl; a host whose kernel log
 //! the login user may not read.
 
-use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{World, addr, is_root, unprivileged_user};
-
-const MEMORY_CONTROLLER: &str = "/sys/fs/cgroup/memory";
-
-/// A child cgroup of the v1 memory controller with a 64 MiB limit,
-/// removed when the test ends.
-struct MemoryGroup {
-    dir: PathBuf,
-    name: String,
-}
-
-impl MemoryGroup {
-    fn new(tag: &str) -> MemoryGroup {
-        assert!(
-            is_root(),
-            "making a memory cgroup needs root (CI runs as root)"
-        );
-        assert!(
-            Path::new(MEMORY_CONTROLLER)
-                .join("memory.limit_in_bytes")
-                .exists(),
-            "this test needs the cgroup v1 memory controller at {MEMORY_CONTROLLER} (see TESTBED.md); \
-             this machine does not have it"
-        );
-        let name = format!("roadie-diag-{}-{tag}", std::process::id());
-        let dir = Path::new(MEMORY_CONTROLLER).join(&name);
-        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let group = MemoryGroup { dir, name };
-        group.set("memory.limit_in_bytes", "64M");
-        // With swap, the process would be swapped out instead of killed.
-        group.set("memory.swappiness", "0");
-        if group.dir.join("memory.memsw.limit_in_bytes").exists() {
-            group.set("memory.memsw.limit_in_bytes", "64M");
-        }
-        group
-    }
-
-    fn set(&self, file: &str, value: &str) {
-        let path = self.dir.join(file);
-        std::fs::write(&path, value).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    }
-
-    /// Its path as the kernel names it (`/roadie-diag-...`).
-    fn path(&self) -> String {
-        format!("/{}", self.name)
-    }
-
-    /// Run `program args` inside the group (it moves itself in, then execs).
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg("echo $$ > \"$0\" && exec \"$@\"")
-            .arg(self.dir.join("cgroup.procs"))
-            .arg(program)
-            .args(args);
-        command
-    }
-
-    /// A Python process that allocates 256 MiB in the group, killed by the
-    /// OOM killer; its pid.
-    fn oom_kill(&self) -> u32 {
-        let mut child = self
-            .command(
-                "/usr/bin/python3",
-                &["-c", "data = b'x' * (256 << 20)\nprint(len(data))"],
-            )
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("run /usr/bin/python3");
-        let pid = child.id();
-        let status = child.wait().unwrap();
-        assert_eq!(
-            status.signal(),
-            Some(9),
-            "python3 allocating 256 MiB in a 64 MiB cgroup should be killed (SIGKILL, 137): {status}"
-        );
-        pid
-    }
-}
-
-impl Drop for MemoryGroup {
-    fn drop(&mut self) {
-        // A killed process may take a moment to leave the group.
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        eprintln!("could not remove {}", self.dir.display());
-    }
-}
-
-/// `kernel.dmesg_restrict`, set for the test and put back afterwards.
-struct DmesgRestrict {
-    before: String,
-}
-
-const DMESG_RESTRICT: &str = "/proc/sys/kernel/dmesg_restrict";
-
-impl DmesgRestrict {
-    fn on() -> DmesgRestrict {
-        assert!(is_root(), "setting kernel.dmesg_restrict needs root");
-        let before = std::fs::read_to_string(DMESG_RESTRICT).unwrap();
-        std::fs::write(DMESG_RESTRICT, "1").unwrap();
-        DmesgRestrict { before }
-    }
-}
-
-impl Drop for DmesgRestrict {
-    fn drop(&mut self) {
-        let _ = std::fs::write(DMESG_RESTRICT, self.before.trim());
-    }
-}
+use crate::support::kernel::{DmesgRestrict, MemoryGroup};
+use crate::support::{World, addr, unprivileged_user};
 
 /// The one `diagnose` event of a --json run.
 /// `roadie --json diagnose staging --since SINCE`: the one host's report.
@@ -268,29 +152,12 @@ fn diagnose_shows_the_cgroup_limit_of_a_named_process() {
         .stdout_has(&format!("process {pid} does not exist"));
 }
 
-/// A directory with every program of /usr/bin and /usr/sbin but journalctl.
-fn path_without_journalctl(w: &World) -> PathBuf {
-    let dir = w.path("bin-without-journalctl");
-    std::fs::create_dir(&dir).unwrap();
-    for system in ["/usr/bin", "/usr/sbin"] {
-        for entry in std::fs::read_dir(system).unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name();
-            if name == "journalctl" || dir.join(&name).exists() {
-                continue;
-            }
-            std::os::unix::fs::symlink(entry.path(), dir.join(&name)).unwrap();
-        }
-    }
-    dir
-}
-
 #[test]
 fn diagnose_reads_dmesg_on_a_host_without_journalctl() {
     let group = MemoryGroup::new("nojournal");
     let pid = group.oom_kill();
     let mut w = World::new();
-    let bin = path_without_journalctl(&w);
+    let bin = w.bin_without(&["journalctl"]);
     let setenv = format!("SetEnv PATH={}", bin.display());
     let server = w.server_with(&[addr(152)], &[&setenv]);
     let entry = w.entries(server)[0].clone();

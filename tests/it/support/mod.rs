@@ -3,8 +3,10 @@
 //! builder that runs the real `roadie` binary.
 
 pub mod django;
+pub mod kernel;
 pub mod netns;
 pub mod postgres;
+pub mod redact;
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -124,6 +126,57 @@ impl World {
         self.server_with(addresses, &[])
     }
 
+    /// A host like a container: its sshd on `addresses` runs in memory
+    /// cgroup `group`, with a PID namespace (and /proc) of its own and a
+    /// cgroup namespace rooted at `group`, whose memory controller it mounts
+    /// again (over a tmpfs of its own at /sys/fs/cgroup) in its own mount
+    /// namespace; `extra` sshd config lines.
+    pub fn server_in_container(
+        &mut self,
+        addresses: &[Ipv4Addr],
+        group: &kernel::MemoryGroup,
+        extra: &[&str],
+    ) -> usize {
+        let mount = "mount -t tmpfs roadie /sys/fs/cgroup && mkdir /sys/fs/cgroup/memory && \
+                     mount -t cgroup -o memory roadie /sys/fs/cgroup/memory && exec \"$@\"";
+        let mut launcher = group.launcher();
+        launcher.extend(
+            [
+                "unshare",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
+                "--cgroup",
+                "--",
+                "sh",
+                "-c",
+                mount,
+                "sh",
+            ]
+            .map(str::to_owned),
+        );
+        self.start_server(addresses, extra, launcher)
+    }
+
+    /// A directory with every program of /usr/bin and /usr/sbin but
+    /// `missing`, for a PATH without them.
+    pub fn bin_without(&self, missing: &[&str]) -> PathBuf {
+        let dir = self.path("bin-without");
+        std::fs::create_dir(&dir).unwrap();
+        for system in ["/usr/bin", "/usr/sbin"] {
+            for entry in std::fs::read_dir(system).unwrap() {
+                let entry = entry.unwrap();
+                let name = entry.file_name();
+                if missing.iter().any(|m| name == *m) || dir.join(&name).exists() {
+                    continue;
+                }
+                std::os::unix::fs::symlink(entry.path(), dir.join(&name)).unwrap();
+            }
+        }
+        dir
+    }
+
     /// A host in a network namespace of its own (so its sockets and
     /// /proc/net are its own), with sshd on port 22 and a `staging`
     /// environment reaching it; the LAN must outlive the test's use of it.
@@ -200,13 +253,19 @@ impl World {
     /// A roadie.yaml with one environment `env` over `hosts`, using the
     /// world's key and known_hosts, plus `extra` lines for the environment.
     pub fn inventory(&self, env: &str, hosts: &[String], extra: &str) {
+        let text = format!("environments:\n{}", World::environment(env, hosts, extra));
+        self.write("roadie.yaml", &text);
+    }
+
+    /// The block of environment `env` in a roadie.yaml, as `inventory`
+    /// writes it.
+    pub fn environment(env: &str, hosts: &[String], extra: &str) -> String {
         let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
-        let text = format!(
-            "environments:\n  {env}:\n    hosts: [{}]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
+        format!(
+            "  {env}:\n    hosts: [{}]\n    user: \"{}\"\n    identity: client_key\n    known_hosts: known_hosts\n{extra}",
             hosts.join(", "),
             current_user()
-        );
-        self.write("roadie.yaml", &text);
+        )
     }
 
     /// Log in to the inventory's hosts as `user` instead of the current user.
