@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use insta::assert_snapshot;
-use roadie::ssh::known_hosts::fingerprint;
+use roadie::known_hosts::fingerprint;
 
 use crate::support::kernel::{DmesgRestrict, MemoryGroup};
 use crate::support::redact::Redactor;
