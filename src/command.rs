@@ -1,6 +1,8 @@
 //! Building the command line sent to the remote shell. Every value roadie puts
 //! into it (environment values, the working directory, argv words) is quoted.
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::dotenv::is_env_name;
 use crate::error::Error;
 
@@ -30,14 +32,14 @@ pub fn quote_path(path: &str) -> String {
 }
 
 /// How to elevate with sudo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Sudo {
     /// Fed to `sudo -S` on stdin; without it sudo runs non-interactively (`-n`).
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
 }
 
 /// A command to run on a host.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct RemoteCommand {
     /// Shell text, run by the remote user's shell.
     pub script: String,
@@ -45,7 +47,7 @@ pub struct RemoteCommand {
     /// Variables whose values must not appear in the command line (where
     /// other users of the server could see them in `ps`), such as a
     /// server's `.env`: with these, the script travels on stdin.
-    pub secret_env: Vec<(String, String)>,
+    pub secret_env: Vec<(String, SecretString)>,
     pub cwd: Option<String>,
     pub sudo: Option<Sudo>,
     /// Exported as `ROADIE_RUN` to the command (inside sudo too), so that
@@ -100,7 +102,7 @@ impl RemoteCommand {
         for (name, value) in vars {
             if is_env_name(name) {
                 self.secret_env.retain(|(n, _)| n != name);
-                self.secret_env.push((name.to_owned(), value.to_owned()));
+                self.secret_env.push((name.to_owned(), value.into()));
             }
         }
         self
@@ -122,17 +124,16 @@ impl RemoteCommand {
 
     /// The script with its variables (secret ones included).
     fn script_with_env(&self, secrets: bool) -> String {
-        let env = self.env.iter().chain(if secrets {
-            self.secret_env.iter()
-        } else {
-            [].iter()
-        });
-        let marker = self
-            .marker
-            .as_ref()
-            .map(|m| (MARKER_VAR.to_owned(), m.clone()));
-        let assignments: Vec<String> = env
-            .chain(marker.iter())
+        let plain = self.env.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        let secret = self
+            .secret_env
+            .iter()
+            .filter(|_| secrets)
+            .map(|(n, v)| (n.as_str(), v.expose_secret()));
+        let marker = self.marker.as_deref().map(|m| (MARKER_VAR, m));
+        let assignments: Vec<String> = plain
+            .chain(secret)
+            .chain(marker)
             .map(|(n, v)| format!("{n}={}", quote(v)))
             .collect();
         if assignments.is_empty() {
@@ -220,7 +221,8 @@ impl RemoteCommand {
         if let Some(dir) = &self.cwd {
             parts.push(format!("cd {dir}:"));
         }
-        for (name, _) in self.env.iter().chain(&self.secret_env) {
+        let names = self.env.iter().map(|(n, _)| n);
+        for name in names.chain(self.secret_env.iter().map(|(n, _)| n)) {
             parts.push(format!("{name}=..."));
         }
         parts.push(self.script.clone());
@@ -234,7 +236,7 @@ impl RemoteCommand {
             .sudo
             .as_ref()
             .and_then(|s| s.password.as_ref())
-            .map(|p| format!("{p}\n").into_bytes())
+            .map(|p| format!("{}\n", p.expose_secret()).into_bytes())
             .unwrap_or_default();
         if !self.secret_env.is_empty() {
             input.extend_from_slice(self.script_with_env(true).as_bytes());
@@ -290,6 +292,26 @@ mod tests {
             s.render(),
             "cd -- \"$HOME\"/site || exit 1\nsudo -n -- sh -c pwd"
         );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let command = RemoteCommand::shell("true")
+            .secret_env([("DB_PASSWORD", "hunter2-env")])
+            .sudo(Sudo {
+                password: Some("hunter2-sudo".into()),
+            });
+        let shown = format!(
+            "{command:?} {} {}",
+            command.describe(),
+            command.render_for_display()
+        );
+        assert!(
+            !shown.contains("hunter2"),
+            "a secret reached what is printed: {shown}"
+        );
+        let sent = String::from_utf8(command.stdin().unwrap()).unwrap();
+        assert!(sent.contains("hunter2-sudo\n") && sent.contains("hunter2-env"));
     }
 
     #[test]

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use secrecy::SecretString;
 use tokio::sync::{mpsc, watch};
 
 use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
-use crate::event::FailedStep;
-use crate::event::{Event, Stream};
+use crate::event::{Event, FailedStep, Stream};
 use crate::host::Host;
 use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, needs_home, plan_task};
 use crate::ssh::sftp::{Stamp, sftp_path};
@@ -37,6 +37,8 @@ pub enum Job {
         params: BTreeMap<String, String>,
         /// When the job was made: `{{ timestamp }}`, the same on every host.
         started: SystemTime,
+        /// Fed to sudo by the task's steps that use it.
+        sudo_password: Option<SecretString>,
     },
 }
 
@@ -98,6 +100,7 @@ impl Job {
                 task,
                 params,
                 started,
+                sudo_password,
             } => {
                 let host = session.host();
                 let (_, found) = playbook_task(playbook, task)?;
@@ -114,6 +117,7 @@ impl Job {
                     home: None,
                     timestamp: timestamp(*started),
                     run_id: format!("{:016x}", rand::random::<u64>()),
+                    sudo_password: sudo_password.clone(),
                 };
                 if needs_home(playbook, found, host, params, dotenv.as_ref(), &extra) {
                     extra.home = Some(session.home().await?);

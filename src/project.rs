@@ -18,11 +18,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use secrecy::SecretString;
 use tokio::sync::{mpsc, watch};
 
 use crate::error::Error;
-use crate::event::FailedStep;
-use crate::event::{Event, Stream};
+use crate::event::{Event, FailedStep, Stream};
 use crate::host::Host;
 use crate::inventory::Inventory;
 use crate::job::{self, Finished, Job};
@@ -39,6 +39,9 @@ pub struct Project {
     pub inventory: Inventory,
     pub playbooks: Arc<Playbooks>,
     pub overrides: Overrides,
+    /// Fed to sudo by the steps of tasks that use it; from
+    /// `ROADIE_SUDO_PASSWORD` when the project is loaded.
+    pub sudo_password: Option<SecretString>,
 }
 
 impl Project {
@@ -59,6 +62,9 @@ impl Project {
             inventory,
             playbooks: Arc::new(playbooks),
             overrides: Overrides::default(),
+            sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR)
+                .ok()
+                .map(SecretString::from),
         })
     }
 
@@ -108,6 +114,7 @@ impl Project {
             confirm: intent.confirm,
             playbooks: self.playbooks.clone(),
             target: target.to_owned(),
+            sudo_password: self.sudo_password.clone(),
         })
     }
 }
@@ -119,6 +126,7 @@ pub struct Staging {
     confirm: Option<String>,
     playbooks: Arc<Playbooks>,
     target: String,
+    sudo_password: Option<SecretString>,
 }
 
 impl Staging {
@@ -229,6 +237,7 @@ impl TaskCall<'_> {
             task: task.name.clone(),
             params: self.params.clone(),
             started: std::time::SystemTime::now(),
+            sudo_password: self.staging.sudo_password.clone(),
         };
         let result = run_job(session, &job, &intent).await;
         let (outcome, lock) = match &result {

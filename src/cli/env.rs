@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 
 use super::{Global, host_failed, output_result};
@@ -97,7 +98,7 @@ struct HostEnv {
     host: String,
     file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    values: Option<BTreeMap<String, String>>,
+    values: Option<BTreeMap<String, Shown>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     changed: Option<Vec<String>>,
     malformed: Vec<Malformed>,
@@ -106,6 +107,29 @@ struct HostEnv {
     /// The host key of the server edited, for the audit log.
     #[serde(skip)]
     fingerprint: Option<String>,
+}
+
+/// A value as `roadie env` shows it: masked, or with `--reveal` the value
+/// itself, which nothing but the output written for the user exposes.
+#[derive(Debug)]
+enum Shown {
+    Masked(String),
+    Revealed(SecretString),
+}
+
+impl Shown {
+    fn text(&self) -> &str {
+        match self {
+            Shown::Masked(text) => text,
+            Shown::Revealed(value) => value.expose_secret(),
+        }
+    }
+}
+
+impl Serialize for Shown {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.text())
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -177,9 +201,9 @@ async fn read(
     for (key, value) in env.entries() {
         if keys.is_empty() || keys.iter().any(|k| k == key) {
             let shown = if reveal {
-                value.to_owned()
+                Shown::Revealed(value.into())
             } else {
-                mask(key, value)
+                Shown::Masked(mask(key, value))
             };
             values.insert(key.to_owned(), shown);
         }
@@ -309,7 +333,7 @@ fn report(
         };
         if let Some(values) = &result.values {
             for (key, value) in values {
-                output_result(writeln!(out, "{prefix}{key}={value}"))?;
+                output_result(writeln!(out, "{prefix}{key}={}", value.text()))?;
             }
         }
         if let Some(changed) = &result.changed {

@@ -4,8 +4,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{Global, check_code, output_result};
-use crate::error::ConnectError;
-use crate::error::{Error, exit_code};
+use crate::error::{ConnectError, Error, exit_code};
 use crate::guard;
 use crate::host::Host;
 use crate::known_hosts::describe;

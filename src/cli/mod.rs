@@ -308,6 +308,14 @@ fn host_failed(
     Ok(())
 }
 
+/// The sudo password from `ROADIE_SUDO_PASSWORD`, read where the command
+/// line is, and handed down as a secret.
+pub(crate) fn sudo_password() -> Option<secrecy::SecretString> {
+    std::env::var(crate::SUDO_PASSWORD_VAR)
+        .ok()
+        .map(secrecy::SecretString::from)
+}
+
 /// Treat a closed stdout (`roadie ... | head`) as a normal end.
 fn output_result(result: std::io::Result<()>) -> Result<(), Error> {
     match result {

@@ -68,7 +68,7 @@ impl RunArgs {
         }
         if self.sudo {
             command = command.sudo(Sudo {
-                password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
+                password: super::sudo_password(),
             });
         }
         Ok(command)

@@ -48,6 +48,7 @@ pub async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
             task: task.name.clone(),
             params,
             started: std::time::SystemTime::now(),
+            sudo_password: super::sudo_password(),
         },
         intent: Intent {
             class: task.class,

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use minijinja::Environment;
 use minijinja::value::Value;
+use secrecy::SecretString;
 use serde_json::Map;
 
 use super::{HttpTarget, Playbook, Source, Step, StepKind, Task};
@@ -87,7 +88,7 @@ pub enum HttpVia {
 }
 
 /// What a planned step does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Action {
     /// A command; the server's `.env` at `env_file` (read when the step
     /// runs, so an earlier step may create it) is applied to it.
@@ -135,7 +136,7 @@ pub enum Action {
 }
 
 /// A step ready to run on one host.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PlannedStep {
     pub label: String,
     pub action: Action,
@@ -208,7 +209,7 @@ impl PlannedStep {
 
 /// The steps of a task for one host, and the task's own `on_failure`
 /// steps (run when any step fails, after that step's own).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
     pub steps: Vec<PlannedStep>,
     pub on_failure: Vec<PlannedStep>,
@@ -484,6 +485,8 @@ pub struct Extra {
     /// This run of the task on this host, unlike any other
     /// (`{{ run_id }}`: a lock's owner, say).
     pub run_id: String,
+    /// Fed to sudo by the steps that use it.
+    pub sudo_password: Option<SecretString>,
 }
 
 /// The steps of `task` for `host`, with `params` given, the server's `.env`
@@ -498,7 +501,7 @@ pub fn plan_task(
 ) -> Result<Plan, PlaybookError> {
     let mut renderer = renderer(playbook, task, host, dotenv, Some(extra));
     renderer.add_params(params)?;
-    plan_with(&renderer, playbook, task, host)
+    plan_with(&renderer, playbook, task, host, extra)
 }
 
 /// Whether planning `task` needs the server's home (`{{ home }}`, or
@@ -517,8 +520,8 @@ pub fn needs_home(
         ..extra.clone()
     };
     let mut renderer = renderer(playbook, task, host, dotenv, Some(&without));
-    let failed =
-        renderer.add_params(params).is_err() || plan_with(&renderer, playbook, task, host).is_err();
+    let failed = renderer.add_params(params).is_err()
+        || plan_with(&renderer, playbook, task, host, &without).is_err();
     failed && renderer.needs_home.get()
 }
 
@@ -527,12 +530,13 @@ fn plan_with(
     playbook: &Playbook,
     task: &Task,
     host: &Host,
+    extra: &Extra,
 ) -> Result<Plan, PlaybookError> {
     let env_file = env_file_for(playbook, task, host)?;
     let planner = Planner {
         renderer,
         env_file: env_file.as_deref(),
-        sudo_password: std::env::var(crate::SUDO_PASSWORD_VAR).ok(),
+        sudo_password: extra.sudo_password.as_ref(),
     };
     Ok(Plan {
         steps: planner.steps(&task.steps, "step")?,
@@ -543,7 +547,7 @@ fn plan_with(
 struct Planner<'a> {
     renderer: &'a Renderer<'a>,
     env_file: Option<&'a str>,
-    sudo_password: Option<String>,
+    sudo_password: Option<&'a SecretString>,
 }
 
 impl Planner<'_> {
@@ -631,7 +635,7 @@ impl Planner<'_> {
         }
         if step.sudo {
             command = command.sudo(Sudo {
-                password: self.sudo_password.clone(),
+                password: self.sudo_password.cloned(),
             });
         }
         let first = script.lines().next().unwrap_or_default().to_owned();
@@ -949,6 +953,7 @@ mod tests {
             home: Some("/home/elspeth".into()),
             timestamp: "20261122010203".into(),
             run_id: "r1".into(),
+            sudo_password: None,
         };
         let plan = plan_task(&p, &p.tasks[0], &host(), &BTreeMap::new(), None, &extra).unwrap();
         assert_eq!(

@@ -12,11 +12,11 @@ use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
 use russh::keys::ssh_key::{HashAlg, PrivateKey, PublicKey};
 use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use super::handler::ClientHandler;
-use crate::error::AuthFailure;
-use crate::error::ConnectError;
+use crate::error::{AuthFailure, ConnectError};
 use crate::host::Host;
 use crate::known_hosts::describe;
 
@@ -69,8 +69,8 @@ fn decrypt(path: &Path) -> Result<Arc<PrivateKey>, String> {
         Err(russh::keys::Error::KeyIsEncrypted) => {}
         Err(e) => return Err(format!("not a usable private key: {e}")),
     }
-    if let Ok(passphrase) = std::env::var(PASSPHRASE_VAR) {
-        return decode_secret_key(&text, Some(&passphrase))
+    if let Ok(passphrase) = std::env::var(PASSPHRASE_VAR).map(SecretString::from) {
+        return decode_secret_key(&text, Some(passphrase.expose_secret()))
             .map(Arc::new)
             .map_err(|_| format!("encrypted, and {PASSPHRASE_VAR} does not unlock it"));
     }
@@ -82,10 +82,11 @@ fn decrypt(path: &Path) -> Result<Arc<PrivateKey>, String> {
     }
     term.write_str(&format!("Enter passphrase for key {}: ", path.display()))
         .map_err(|e| e.to_string())?;
-    let passphrase = term
-        .read_secure_line()
-        .map_err(|e| format!("cannot read passphrase: {e}"))?;
-    decode_secret_key(&text, Some(&passphrase))
+    let passphrase = SecretString::from(
+        term.read_secure_line()
+            .map_err(|e| format!("cannot read passphrase: {e}"))?,
+    );
+    decode_secret_key(&text, Some(passphrase.expose_secret()))
         .map(Arc::new)
         .map_err(|_| "encrypted, and the passphrase given does not unlock it".to_owned())
 }

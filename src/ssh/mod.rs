@@ -22,8 +22,7 @@ pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
 pub use handler::ClientHandler;
 
-use crate::error::ConnectError;
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 use crate::guard;
 use crate::host::Host;
 use crate::known_hosts::{self, KnownHosts};
