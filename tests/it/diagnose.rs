@@ -6,9 +6,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{World, addr, is_root, unprivileged_user};
+use crate::support::{World, addr, eventually, is_root, reached_within, unprivileged_user};
 
 const MEMORY_CONTROLLER: &str = "/sys/fs/cgroup/memory";
 
@@ -92,13 +92,12 @@ impl MemoryGroup {
 impl Drop for MemoryGroup {
     fn drop(&mut self) {
         // A killed process may take a moment to leave the group.
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let removed = reached_within(Duration::from_secs(5), || {
+            std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists()
+        });
+        if removed.is_err() {
+            eprintln!("could not remove {}", self.dir.display());
         }
-        eprintln!("could not remove {}", self.dir.display());
     }
 }
 
@@ -216,15 +215,14 @@ fn diagnose_shows_the_cgroup_limit_of_a_named_process() {
     );
     let pid = child.0.id();
     // Wait until it has moved into the group and exec'd.
-    let started = Instant::now();
-    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    while comm().trim() != name {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{name} never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(&format!("{name} to start"), Duration::from_secs(10), || {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == name {
+            Ok(())
+        } else {
+            Err(comm)
+        }
+    });
     for selector in [
         vec!["--pid".to_owned(), pid.to_string()],
         vec!["--name".to_owned(), format!("^{name}$")],

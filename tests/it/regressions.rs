@@ -1,7 +1,7 @@
 //! Regression tests for defects found by trying roadie as a new user would,
 //! under faults and with hostile input; each is named after what it guards.
 
-use crate::support::World;
+use crate::support::{World, eventually};
 
 /// Two `roadie env --set` started together on one `.env` used to both pass
 /// the "only if unchanged" check, and one update was lost. On a namespace
@@ -231,13 +231,9 @@ fn a_killed_test_server_lets_login_shells_clean_up() {
     assert_eq!(line, "locked\n");
     assert!(lock.exists());
     w.servers[0].kill();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while lock.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(
-        !lock.exists(),
-        "the login shell's EXIT trap never ran: {} is left behind",
-        lock.display()
+    eventually(
+        &format!("the login shell's EXIT trap to remove {}", lock.display()),
+        std::time::Duration::from_secs(10),
+        || !lock.exists(),
     );
 }

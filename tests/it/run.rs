@@ -1,6 +1,6 @@
 //! `roadie run` against real sshd: exit codes, streams, quoting, JSON, sudo.
 
-use crate::support::{World, addr, current_user, is_root, unprivileged_user};
+use crate::support::{World, addr, current_user, eventually, is_root, unprivileged_user};
 
 fn one_host() -> (World, String) {
     World::one_host(2)
@@ -168,19 +168,17 @@ fn several_hosts_that_all_time_out_exit_124() {
 /// The remote command (which wrote its pid to `pid_file`) goes away.
 fn assert_remote_process_ends(pid_file: &std::path::Path) {
     let pid = std::fs::read_to_string(pid_file).unwrap();
-    let proc = format!("/proc/{}", pid.trim());
-    let started = std::time::Instant::now();
-    while std::path::Path::new(&proc).exists() {
-        let state = std::fs::read_to_string(format!("{proc}/stat")).unwrap_or_default();
-        if state.contains(") Z ") {
-            break; // a zombie: dead, not yet reaped
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "remote process {pid} still runs"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let stat = format!("/proc/{}/stat", pid.trim());
+    eventually(
+        &format!("remote process {} to end", pid.trim()),
+        std::time::Duration::from_secs(20),
+        || match std::fs::read_to_string(&stat) {
+            // Gone, or a zombie: dead, not yet reaped.
+            Err(_) => Ok(()),
+            Ok(state) if state.contains(") Z ") => Ok(()),
+            Ok(state) => Err(state),
+        },
+    );
 }
 
 #[test]
@@ -198,14 +196,11 @@ fn ctrl_c_stops_the_remote_command() {
         .command
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !pid_file.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(20),
-            "the command never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    eventually(
+        "the command to start",
+        std::time::Duration::from_secs(20),
+        || pid_file.exists(),
+    );
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(130));
@@ -523,14 +518,11 @@ fn times_out_and_is_gone(w: &World, extra: &[&str], pid_file: &std::path::Path, 
         .parse()
         .unwrap();
     let _ = std::fs::remove_file(pid_file);
-    let started = std::time::Instant::now();
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "the command still runs after the timeout ({extra:?})"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    eventually(
+        &format!("the command to end after the timeout ({extra:?})"),
+        std::time::Duration::from_secs(30),
+        || !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+    );
 }
 
 #[test]

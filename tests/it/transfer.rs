@@ -3,9 +3,9 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{World, addr, is_root, sh, unprivileged_user};
+use crate::support::{World, addr, eventually, is_root, sh, unprivileged_user};
 
 /// A local tree: nested files with their own modes and times, an empty
 /// directory, and a relative symlink.
@@ -257,23 +257,17 @@ fn an_interrupted_upload_leaves_nothing_under_its_name_and_says_so() {
             .args(["put", "staging"])
             .args([&big, &dest])
             .spawn();
-        let started = Instant::now();
-        // Wait until the temporary file is being written.
-        loop {
-            let writing = std::fs::read_dir(&dest).unwrap().any(|e| {
-                let e = e.unwrap();
-                e.file_name().to_string_lossy().contains(".roadie-")
-                    && e.metadata().unwrap().len() > 0
-            });
-            if writing {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the upload never started"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        eventually(
+            "the upload to write its temporary file",
+            Duration::from_secs(30),
+            || {
+                std::fs::read_dir(&dest).unwrap().any(|e| {
+                    let e = e.unwrap();
+                    e.file_name().to_string_lossy().contains(".roadie-")
+                        && e.metadata().unwrap().len() > 0
+                })
+            },
+        );
         sh(
             "kill",
             &[&format!("-{signal}"), &child.id().to_string()],
