@@ -32,22 +32,33 @@ fn concurrent_env_edits_keep_every_key() {
                     "--set",
                     &format!("{key}=1"),
                 ]);
-                std::thread::spawn(move || roadie.run())
+                let said = format!("{file}: changed {key}\n");
+                std::thread::spawn(move || (roadie.run(), said))
             })
         })
         .collect();
     for editor in editors {
-        editor.join().unwrap().code(0).stdout_has("changed");
+        let (ran, said) = editor.join().unwrap();
+        assert_eq!(ran.code(0).stdout, said);
     }
     let has = |text: &str, key: &str| text.lines().any(|l| l == format!("{key}=1"));
+    let padded = |text: &str| text.lines().any(|l| format!("{l}\n") == padding);
     for pair in 0..20 {
         let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
         let backup = std::fs::read_to_string(data.join(format!("{pair}.env.bak"))).unwrap();
+        // Every key, each once, and nothing else.
         for key in ["FIRST", "A", "B"] {
             assert!(has(&now, key), "pair {pair}: {key} lost:\n{now}");
         }
         assert!(
-            has(&backup, "FIRST") && has(&backup, "A") != has(&backup, "B"),
+            padded(&now) && now.lines().count() == 4,
+            "pair {pair}:\n{now}"
+        );
+        assert!(
+            has(&backup, "FIRST")
+                && padded(&backup)
+                && has(&backup, "A") != has(&backup, "B")
+                && backup.lines().count() == 3,
             "pair {pair}: the backup must be the version the second writer read:\n{backup}"
         );
     }
