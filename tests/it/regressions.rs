@@ -171,11 +171,22 @@ fn inventory_sanity_refusals_exit_3() {
         .args(["--json", "run", "staging", "--", "true"])
         .run()
         .code(3);
-    assert!(
-        ran.stderr.contains("refused by the inventory-sanity lock")
-            || ran.stdout.contains("inventory-sanity"),
-        "{ran:?}"
+    let refusal = format!(
+        "{entry}: refused by the inventory-sanity lock: host '{}' is listed under the protected \
+         environment 'production' and under the unprotected 'staging'; a host belongs to one of \
+         them\n  fix roadie.yaml or ssh_config so that the two cannot be confused",
+        entry.split_once(':').unwrap().0
     );
+    assert_eq!(
+        ran.events(),
+        [serde_json::json!({
+            "event": "error",
+            "exit_code": 3,
+            "kind": "refused",
+            "message": refusal,
+        })]
+    );
+    assert_eq!(ran.stderr, format!("roadie: error: {refusal}\n"));
     w.roadie()
         .args(["run", "staging", "--", "true"])
         .run()
