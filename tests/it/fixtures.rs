@@ -75,10 +75,15 @@ fn create_session_logs_in_and_flush_logs_out() {
             .args(["task", "staging", "flush", "--check"])
             .run()
             .code(0);
-    assert!(
-        ran.stdout.contains("would run") && ran.stdout.contains("manage.py flush --noinput"),
-        "{}",
-        ran.stdout
+    let site = s.site.display();
+    assert_eq!(
+        ran.stdout,
+        format!(
+            "[{}] would run: # with the server's {site}/.env applied\n    \
+             cd -- {site} || exit 1\n    \
+             virtualenv/bin/python manage.py flush --noinput\n",
+            s.w.entries(0)[0]
+        )
     );
     assert!(
         !ran.stdout.contains("s3cret-key-value"),
