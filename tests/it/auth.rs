@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::{World, addr, sh};
+use crate::support::{World, addr, eventually, sh};
 
 /// A real ssh-agent, killed on drop.
 struct Agent {
@@ -23,14 +23,9 @@ impl Agent {
             .stderr(Stdio::null())
             .spawn()
             .expect("ssh-agent (openssh-client)");
-        let started = Instant::now();
-        while !socket.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "ssh-agent did not start"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        eventually("ssh-agent's socket", Duration::from_secs(10), || {
+            socket.exists()
+        });
         Agent { child, socket }
     }
 

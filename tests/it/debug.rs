@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::django::venv;
 use crate::support::netns::NetHost;
-use crate::support::{Running, World};
+use crate::support::{Running, World, eventually};
 
 const FAILING_TEST: &str = "def test_fails():\n    x = 41\n    assert x + 1 == 43\n";
 
@@ -214,17 +214,9 @@ fn lines_a_client_sends_together_all_reach_the_shim() {
 
 /// The exit status of `child`, which must end within 60 s.
 fn wait_for(child: &mut Child) -> std::process::ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "still running after 60 s"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually("the process to end", Duration::from_secs(60), || {
+        child.try_wait().unwrap()
+    })
 }
 
 #[test]

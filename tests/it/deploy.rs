@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::support::django::{copy_dir, venv};
-use crate::support::{Ran, World, addr, sh};
+use crate::support::{Ran, World, addr, eventually, reached_within, sh};
 
 /// A local git repository holding the demo site.
 fn demo_repository(w: &World) -> PathBuf {
@@ -61,12 +61,9 @@ impl Drop for Served {
         };
         let pid = nix::unistd::Pid::from_raw(pid.trim().parse().unwrap());
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let started = Instant::now();
-        while nix::sys::signal::kill(pid, None).is_ok()
-            && started.elapsed() < Duration::from_secs(10)
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let _ = reached_within(Duration::from_secs(10), || {
+            nix::sys::signal::kill(pid, None).is_err()
+        });
     }
 }
 
@@ -152,11 +149,31 @@ impl Deployment {
     }
 
     /// Commit a change to the repository and deploy it as a release of its
-    /// own (release names are per second).
+    /// own.
     fn deploy_change(&self, file: &str, from: &str, to: &str) -> Ran {
         change(&self.repo, file, from, to);
-        std::thread::sleep(Duration::from_millis(1100));
+        self.until_a_new_release_name();
         self.deploy()
+    }
+
+    /// Wait until a deploy would get a release name of its own: names are
+    /// the job's start, `YYYYMMDDHHMMSS` in UTC, so the clock must be past
+    /// the newest release's second.
+    fn until_a_new_release_name(&self) {
+        let newest = self.releases().pop().expect("a release to follow");
+        eventually(
+            &format!("a release name after {newest}"),
+            Duration::from_secs(5),
+            || {
+                let next = sh("date", &["-u", "+%Y%m%d%H%M%S"], &[]);
+                let next = next.trim();
+                if next > newest.as_str() {
+                    Ok(())
+                } else {
+                    Err(next.to_owned())
+                }
+            },
+        );
     }
 
     fn root(&self) -> &Path {
@@ -544,7 +561,7 @@ fn a_startproject_site_keeps_its_database_across_deploys() {
         "args=createsuperuser --noinput --username edith --email edith@example.com",
     ])
     .code(0);
-    std::thread::sleep(Duration::from_millis(1100));
+    d.until_a_new_release_name();
     deploy().code(0);
     assert_eq!(d.releases().len(), 2);
     let users = "args=shell -c 'from django.contrib.auth.models import User; print(list(User.objects.values_list(\"username\", flat=True)))'";
@@ -557,7 +574,7 @@ fn a_startproject_site_keeps_its_database_across_deploys() {
     // A release that brings a database of its own would replace the site's.
     std::fs::write(repo.join("db.sqlite3"), "").unwrap();
     commit(&repo, "a database, committed by mistake");
-    std::thread::sleep(Duration::from_millis(1100));
+    d.until_a_new_release_name();
     deploy()
         .code(1)
         .stderr_has("the release has a database of its own, db.sqlite3");
@@ -606,23 +623,22 @@ fn the_live_site_logs_to_shared_and_roadie_logs_shows_it() {
     let d = Deployment::new(&[88]);
     d.deploy().code(0).stdout_has("live: releases/");
     let logs_show = |wanted: &str, times: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ran =
-                d.w.roadie()
-                    .args(["logs", "staging", "-n", "200"])
-                    .run()
-                    .code(0);
-            if ran.stdout.matches(wanted).count() >= times {
-                return ran.stdout;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{wanted:?} not {times} times in the log:\n{}",
-                ran.stdout
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        eventually(
+            &format!("{wanted:?} {times} times in the log"),
+            Duration::from_secs(20),
+            || {
+                let ran =
+                    d.w.roadie()
+                        .args(["logs", "staging", "-n", "200"])
+                        .run()
+                        .code(0);
+                if ran.stdout.matches(wanted).count() >= times {
+                    Ok(())
+                } else {
+                    Err(ran.stdout)
+                }
+            },
+        );
     };
     // The health check's own request, and the daemon starting.
     logs_show("\"GET / HTTP/1.0\" 200", 1);
@@ -653,7 +669,7 @@ fn a_changed_python3_makes_the_virtualenv_again() {
     let venv_link = d.root().join("shared/virtualenv");
     assert!(venv_link.is_symlink());
     // The same value again: the virtualenv is kept.
-    std::thread::sleep(Duration::from_millis(1100));
+    d.until_a_new_release_name();
     let ran = d.deploy().code(0);
     assert!(
         !ran.stdout.contains("vars.python3 changed"),
@@ -669,7 +685,7 @@ fn a_changed_python3_makes_the_virtualenv_again() {
             "health_within: 5s, python3: /usr/bin/python3",
         ),
     );
-    std::thread::sleep(Duration::from_millis(1100));
+    d.until_a_new_release_name();
     d.deploy()
         .code(0)
         .stdout_has("vars.python3 changed (the virtualenv was made by python3 ");

@@ -3,10 +3,10 @@
 //! name and constraint; a host without journalctl; a host whose kernel log
 //! the login user may not read.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::kernel::{DmesgRestrict, MemoryGroup};
-use crate::support::{World, addr, unprivileged_user};
+use crate::support::{World, addr, eventually, unprivileged_user};
 
 /// The one `diagnose` event of a --json run.
 /// `roadie --json diagnose staging --since SINCE`: the one host's report.
@@ -100,15 +100,14 @@ fn diagnose_shows_the_cgroup_limit_of_a_named_process() {
     );
     let pid = child.0.id();
     // Wait until it has moved into the group and exec'd.
-    let started = Instant::now();
-    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    while comm().trim() != name {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{name} never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(&format!("{name} to start"), Duration::from_secs(10), || {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == name {
+            Ok(())
+        } else {
+            Err(comm)
+        }
+    });
     for selector in [
         vec!["--pid".to_owned(), pid.to_string()],
         vec!["--name".to_owned(), format!("^{name}$")],

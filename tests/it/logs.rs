@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::time::Duration;
 
-use crate::support::{Running, World, addr};
+use crate::support::{Running, World, addr, eventually};
 
 #[test]
 fn a_log_followed_on_two_hosts_across_a_restart() {
@@ -25,14 +25,18 @@ fn a_log_followed_on_two_hosts_across_a_restart() {
             let _ = sender.send(line);
         }
     });
+    // Every line up to the last of `wanted`.
     let expect = |wanted: &[String]| {
         let mut missing: Vec<String> = wanted.to_vec();
+        let mut said = Vec::new();
         while !missing.is_empty() {
             let line = lines
                 .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("never saw {missing:?}"));
+                .unwrap_or_else(|_| panic!("never saw {missing:?}, after {said:?}"));
             missing.retain(|m| *m != line);
+            said.push(line);
         }
+        said
     };
     let both = |text: &str| {
         entries
@@ -47,25 +51,37 @@ fn a_log_followed_on_two_hosts_across_a_restart() {
     };
     append("new error 1");
     append("not shown");
-    expect(&both("new error 1"));
+    append("new error 2");
+    // Each host's lines come in order: a line shown against --grep would
+    // have come before that host's "new error 2".
+    let said = expect(&[both("new error 1"), both("new error 2")].concat());
+    let unwanted = said.iter().filter(|l| l.contains("not shown")).count();
+    assert_eq!(unwanted, 0, "a line --grep leaves out was shown: {said:?}");
     // One host restarts: roadie reconnects and goes on with new lines. Lines
     // written while it reconnects may be missed, so keep writing until both
     // hosts have shown one.
     w.restart(first);
     let mut seen = std::collections::HashSet::new();
-    for n in 0.. {
-        assert!(n < 60, "after the restart, lines showed only from {seen:?}");
-        append(&format!("later error {n}"));
-        while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
-            if let Some(host) = entries
-                .iter()
-                .find(|e| line.starts_with(&format!("[{e}] later error")))
-            {
-                seen.insert(host.clone());
+    let mut n = 0;
+    eventually(
+        "a later line from both hosts after the restart",
+        Duration::from_secs(60),
+        || {
+            append(&format!("later error {n}"));
+            n += 1;
+            while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+                if let Some(host) = entries
+                    .iter()
+                    .find(|e| line.starts_with(&format!("[{e}] later error")))
+                {
+                    seen.insert(host.clone());
+                }
             }
-        }
-        if seen.len() == entries.len() {
-            break;
-        }
-    }
+            if seen.len() == entries.len() {
+                Ok(())
+            } else {
+                Err(seen.clone())
+            }
+        },
+    );
 }

@@ -3,7 +3,11 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{World, addr};
+use crate::support::{World, addr, eventually};
+
+/// How long a holder or command may take to come or go: generous, as the
+/// tests check that it happens, not how fast.
+const GENEROUS: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The process id of the sshd session a command ran under: the same for
 /// two commands only when they ran on one SSH connection.
@@ -138,7 +142,7 @@ fn a_dead_holder_or_server_is_replaced_and_an_idle_holder_exits() {
 
     // The holder killed outright: its socket is left behind, unanswered.
     crate::support::sh("kill", &["-KILL", &pid.to_string()], &[]);
-    wait_for(|| !pid_alive(pid), "the killed holder to go");
+    eventually("the killed holder to go", GENEROUS, || !pid_alive(pid));
     let second = connection_of(&w, &[]);
     assert_ne!(second, first);
     let replacement = holders(&w)[0]["pid"].as_u64().unwrap();
@@ -151,22 +155,9 @@ fn a_dead_holder_or_server_is_replaced_and_an_idle_holder_exits() {
 
     // Nothing uses it for its idle time: it exits and cleans up.
     let last = holders(&w)[0]["pid"].as_u64().unwrap();
-    wait_for(|| !pid_alive(last), "the idle holder to exit");
+    eventually("the idle holder to exit", GENEROUS, || !pid_alive(last));
     assert!(holders(&w).is_empty(), "{:?}", holders(&w));
     assert!(!pid_alive(replacement));
-}
-
-/// Poll until `done` (a generous bound: this checks that it happens, not
-/// how fast).
-fn wait_for(done: impl Fn() -> bool, what: &str) {
-    let started = std::time::Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -308,10 +299,9 @@ fn a_command_whose_caller_was_killed_does_not_run_on_in_the_holder() {
             &format!("echo $$ > {pid_file}; while :; do echo tick; sleep 0.1; done"),
         ])
         .spawn();
-    wait_for(
-        || std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')),
-        "the command to start",
-    );
+    eventually("the command to start", GENEROUS, || {
+        std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n'))
+    });
     let remote: u64 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -319,7 +309,9 @@ fn a_command_whose_caller_was_killed_does_not_run_on_in_the_holder() {
         .unwrap();
     caller.kill().unwrap();
     caller.wait().unwrap();
-    wait_for(|| !pid_alive(remote), "the orphaned command to end");
+    eventually("the orphaned command to end", GENEROUS, || {
+        !pid_alive(remote)
+    });
     let _ = std::fs::remove_file(&pid_file);
     assert_eq!(holders(&w).len(), 1, "the holder went too");
     w.roadie().args(["persist", "stop"]).run().code(0);
@@ -359,6 +351,16 @@ fn a_holder_keeps_no_descriptor_of_its_caller() {
     w.roadie().args(["persist", "stop"]).run().code(0);
 }
 
+/// What each thread of process `pid` waits in, as the kernel names it
+/// (`anon_pipe_write`, or `pipe_write` on older kernels, for a full pipe).
+fn waits_of(pid: u32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("wchan")).ok())
+        .collect()
+}
+
 #[test]
 fn a_client_that_stops_reading_holds_up_no_other_invocation() {
     let w = one_kept_host("60s");
@@ -369,7 +371,14 @@ fn a_client_that_stops_reading_holds_up_no_other_invocation() {
         .roadie()
         .args(["run", "staging", "--", "head -c 300000000 /dev/zero"])
         .spawn();
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    eventually("the stalled client's stdout to fill", GENEROUS, || {
+        let waits = waits_of(stalled.id());
+        if waits.iter().any(|w| w.ends_with("pipe_write")) {
+            Ok(())
+        } else {
+            Err(waits)
+        }
+    });
     let ran = w
         .roadie()
         .args(["run", "staging", "--", "echo still served"])
@@ -395,7 +404,7 @@ fn a_hung_holder_is_replaced_and_then_leaves_its_successor_alone() {
     // Woken, the old one sees it was replaced, and goes without touching
     // its successor's socket or record.
     crate::support::sh("kill", &["-CONT", &hung.to_string()], &[]);
-    wait_for(|| !pid_alive(hung), "the replaced holder to exit");
+    eventually("the replaced holder to exit", GENEROUS, || !pid_alive(hung));
     let kept = holders(&w);
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["pid"].as_u64(), Some(successor));

@@ -1,7 +1,7 @@
 //! Regression tests for defects found by trying roadie as a new user would,
 //! under faults and with hostile input; each is named after what it guards.
 
-use crate::support::World;
+use crate::support::{World, eventually};
 
 /// Two `roadie env --set` started together on one `.env` used to both pass
 /// the "only if unchanged" check, and one update was lost. On a namespace
@@ -32,22 +32,33 @@ fn concurrent_env_edits_keep_every_key() {
                     "--set",
                     &format!("{key}=1"),
                 ]);
-                std::thread::spawn(move || roadie.run())
+                let said = format!("{file}: changed {key}\n");
+                std::thread::spawn(move || (roadie.run(), said))
             })
         })
         .collect();
     for editor in editors {
-        editor.join().unwrap().code(0).stdout_has("changed");
+        let (ran, said) = editor.join().unwrap();
+        assert_eq!(ran.code(0).stdout, said);
     }
     let has = |text: &str, key: &str| text.lines().any(|l| l == format!("{key}=1"));
+    let padded = |text: &str| text.lines().any(|l| format!("{l}\n") == padding);
     for pair in 0..20 {
         let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
         let backup = std::fs::read_to_string(data.join(format!("{pair}.env.bak"))).unwrap();
+        // Every key, each once, and nothing else.
         for key in ["FIRST", "A", "B"] {
             assert!(has(&now, key), "pair {pair}: {key} lost:\n{now}");
         }
         assert!(
-            has(&backup, "FIRST") && has(&backup, "A") != has(&backup, "B"),
+            padded(&now) && now.lines().count() == 4,
+            "pair {pair}:\n{now}"
+        );
+        assert!(
+            has(&backup, "FIRST")
+                && padded(&backup)
+                && has(&backup, "A") != has(&backup, "B")
+                && backup.lines().count() == 3,
             "pair {pair}: the backup must be the version the second writer read:\n{backup}"
         );
     }
@@ -160,11 +171,22 @@ fn inventory_sanity_refusals_exit_3() {
         .args(["--json", "run", "staging", "--", "true"])
         .run()
         .code(3);
-    assert!(
-        ran.stderr.contains("refused by the inventory-sanity lock")
-            || ran.stdout.contains("inventory-sanity"),
-        "{ran:?}"
+    let refusal = format!(
+        "{entry}: refused by the inventory-sanity lock: host '{}' is listed under the protected \
+         environment 'production' and under the unprotected 'staging'; a host belongs to one of \
+         them\n  fix roadie.yaml or ssh_config so that the two cannot be confused",
+        entry.split_once(':').unwrap().0
     );
+    assert_eq!(
+        ran.events(),
+        [serde_json::json!({
+            "event": "error",
+            "exit_code": 3,
+            "kind": "refused",
+            "message": refusal,
+        })]
+    );
+    assert_eq!(ran.stderr, format!("roadie: error: {refusal}\n"));
     w.roadie()
         .args(["run", "staging", "--", "true"])
         .run()
@@ -231,13 +253,9 @@ fn a_killed_test_server_lets_login_shells_clean_up() {
     assert_eq!(line, "locked\n");
     assert!(lock.exists());
     w.servers[0].kill();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while lock.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(
-        !lock.exists(),
-        "the login shell's EXIT trap never ran: {} is left behind",
-        lock.display()
+    eventually(
+        &format!("the login shell's EXIT trap to remove {}", lock.display()),
+        std::time::Duration::from_secs(10),
+        || !lock.exists(),
     );
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::support::netns::Lan;
 use crate::support::postgres::{BIN, Postgres};
-use crate::support::{World, django};
+use crate::support::{World, django, eventually};
 
 /// A running `roadie tunnel`: its child process and JSON events.
 struct Tunnel {
@@ -122,7 +122,16 @@ fn twenty_and_a_stalled_one(w: &World, extra: &[&str]) {
     // One client asks for a lot and does not read it.
     let mut stalled = TcpStream::connect(&local).unwrap();
     stalled.write_all(b"BIG\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    stalled.set_nonblocking(true).unwrap();
+    eventually(
+        "the big answer to reach the stalled client",
+        Duration::from_secs(30),
+        || match stalled.peek(&mut [0u8; 1]) {
+            Ok(n) if n > 0 => Ok(()),
+            other => Err(other),
+        },
+    );
+    stalled.set_nonblocking(false).unwrap();
     let clients: Vec<_> = (0..20)
         .map(|n| {
             let local = local.clone();

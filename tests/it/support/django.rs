@@ -6,11 +6,11 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use roadie::dotenv::DotEnv;
 
-use super::sh;
+use super::{eventually, sh};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -94,14 +94,9 @@ impl Gunicorn {
             command.env(key, value);
         }
         let child = command.spawn().expect("gunicorn from the test venv");
-        let started = Instant::now();
-        while TcpStream::connect((address, port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "gunicorn did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually("gunicorn to listen", Duration::from_secs(30), || {
+            TcpStream::connect((address, port))
+        });
         Gunicorn {
             child,
             address,

@@ -4,9 +4,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::is_root;
+use super::{eventually, is_root, reached_within};
 
 const MEMORY_CONTROLLER: &str = "/sys/fs/cgroup/memory";
 
@@ -74,19 +74,18 @@ impl MemoryGroup {
 
     /// Wait (up to 10 s) until exactly `count` processes are in the group.
     pub fn wait_for_processes(&self, count: usize) {
-        let started = Instant::now();
-        loop {
-            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap();
-            if procs.lines().count() == count {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{} still has these processes, not {count}:\n{procs}",
-                self.name
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(
+            &format!("{} to hold {count} processes", self.name),
+            Duration::from_secs(10),
+            || {
+                let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap();
+                if procs.lines().count() == count {
+                    Ok(())
+                } else {
+                    Err(procs)
+                }
+            },
+        );
     }
 
     /// A Python process that allocates 256 MiB in the group, killed by the
@@ -114,13 +113,12 @@ impl MemoryGroup {
 impl Drop for MemoryGroup {
     fn drop(&mut self) {
         // A killed process may take a moment to leave the group.
-        for _ in 0..100 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let removed = reached_within(Duration::from_secs(5), || {
+            std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists()
+        });
+        if removed.is_err() {
+            eprintln!("could not remove {}", self.dir.display());
         }
-        eprintln!("could not remove {}", self.dir.display());
     }
 }
 

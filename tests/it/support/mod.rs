@@ -3,10 +3,13 @@
 //! builder that runs the real `roadie` binary.
 
 pub mod django;
+mod eventually;
 pub mod kernel;
 pub mod netns;
 pub mod postgres;
 pub mod redact;
+
+pub use eventually::{eventually, reached_within};
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -215,18 +218,11 @@ impl World {
             launcher: Vec::new(),
         };
         // The old listener's port may take a moment to be free again.
-        let started = std::time::Instant::now();
-        let server = loop {
-            match Server::start(&config) {
-                Ok(server) => break server,
-                Err(e) if started.elapsed() < std::time::Duration::from_secs(10) => {
-                    let _ = e;
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                }
-                Err(e) => panic!("restart sshd: {e}"),
-            }
-        };
-        self.servers[index] = server;
+        self.servers[index] = eventually(
+            "sshd to start again on its old port",
+            std::time::Duration::from_secs(10),
+            || Server::start(&config).map_err(|e| e.to_string()),
+        );
     }
 
     /// Enough servers for all of `addresses` (sshd listens on at most 16
@@ -491,20 +487,13 @@ impl Roadie {
         };
         let stdout = read(Box::new(child.stdout.take().unwrap()));
         let stderr = read(Box::new(child.stderr.take().unwrap()));
-        let started = std::time::Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > limit {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "roadie still running after {limit:?}; stderr:\n{}",
-                    stderr.join().unwrap()
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        let Ok(status) = reached_within(limit, || child.try_wait().unwrap()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "roadie still running after {limit:?}; stderr:\n{}",
+                stderr.join().unwrap()
+            );
         };
         Ran {
             code: status.code().unwrap_or(-1),
