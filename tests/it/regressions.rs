@@ -206,8 +206,9 @@ fn roadie_lines_start_a_line_when_stdout_and_stderr_share_a_file() {
     let mut roadie = w.roadie().args([
         "run",
         "staging",
+        // Long enough for a login on a loaded machine to print first.
         "--timeout",
-        "1",
+        "5",
         "--",
         "printf 'no newline yet'; sleep 30",
     ]);
