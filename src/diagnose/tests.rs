@@ -1,3 +1,6 @@
+use std::time::UNIX_EPOCH;
+
+use super::dates::{days_from_civil, parse_offset};
 use super::*;
 
 /// A kernel 6.x memory cgroup kill (cgroup v1), as `dmesg` prints it once
