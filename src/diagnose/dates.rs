@@ -1,47 +1,37 @@
 //! Times as the server's kernel log and `--since` write them, and the
-//! server's clock they are read against.
+//! server's clock they are read against. The calendar is jiff's; what
+//! roadie adds is the shapes it reads and its own words for a time that
+//! cannot be.
 
 use std::sync::LazyLock;
-use std::time::{Duration, UNIX_EPOCH};
 
+use jiff::civil::{Date, DateTime};
+use jiff::tz::Offset;
+use jiff::{SignedDuration, Timestamp};
 use regex::Regex;
 
-/// A wall-clock time without a time zone, or with one.
+/// A time as written: with an offset from UTC it is one instant; without,
+/// a wall-clock time read in the server's zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    /// Seconds east of UTC, when the time said; else the server's own.
-    pub offset: Option<i64>,
+pub enum Civil {
+    Zoned(Timestamp),
+    Local(DateTime),
 }
 
 impl Civil {
-    /// Seconds since the epoch, reading the time at `offset` (the time's
-    /// own offset wins).
-    pub(super) fn epoch(&self, offset: i64) -> i64 {
-        let days = days_from_civil(self.year, self.month, self.day);
-        days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second)
-            - self.offset.unwrap_or(offset)
+    /// Seconds since the epoch, a local time read at `server_offset`
+    /// (seconds east of UTC; `None`: a local time is no instant).
+    pub(super) fn epoch(&self, server_offset: Option<i64>) -> Option<i64> {
+        match self {
+            Civil::Zoned(at) => Some(at.as_second()),
+            Civil::Local(local) => Some(
+                offset(server_offset?)?
+                    .to_timestamp(*local)
+                    .ok()?
+                    .as_second(),
+            ),
+        }
     }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 /// `+0100`, `-05:30`, `Z` to seconds east of UTC.
@@ -60,7 +50,13 @@ pub(super) fn parse_offset(text: &str) -> Option<i64> {
     }
     let hours: i64 = digits[..2].parse().ok()?;
     let minutes: i64 = digits[2..].parse().ok()?;
-    Some(sign * (hours * 3600 + minutes * 60))
+    let seconds = sign * (hours * 3600 + minutes * 60);
+    (minutes < 60 && offset(seconds).is_some()).then_some(seconds)
+}
+
+/// Seconds east of UTC as an offset jiff takes (within ±25:59:59).
+fn offset(seconds: i64) -> Option<Offset> {
+    Offset::from_seconds(i32::try_from(seconds).ok()?).ok()
 }
 
 static CIVIL: LazyLock<Regex> = LazyLock::new(|| {
@@ -70,28 +66,74 @@ static CIVIL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// `2026-11-20`, `2026-11-20 10:00`, `2026-11-20T10:00:00.5+0100`, ...
-pub fn parse_civil(text: &str) -> Option<Civil> {
+/// Why a time at the very ends of jiff's range (years -9999 to 9999, less
+/// a day for the offsets) is refused.
+const OUT_OF_RANGE: &str = "it is past the years roadie reads (0 to 9999)";
+
+/// `2026-11-20`, `2026-11-20 10:00`, `2026-11-20T10:00:00.5+0100`, ...;
+/// `None` if `text` is not written as a time at all, an error in roadie's
+/// words if it is one that cannot be (`2026-02-31`, `24:61`).
+pub fn parse_civil(text: &str) -> Option<Result<Civil, String>> {
     let c = CIVIL.captures(text)?;
-    let number = |i: usize| c.get(i).map_or(Some(0), |m| m.as_str().parse::<u32>().ok());
-    let civil = Civil {
-        year: c[1].parse().ok()?,
-        month: number(2)?,
-        day: number(3)?,
-        hour: number(4)?,
-        minute: number(5)?,
-        second: number(6)?,
-        offset: match c.get(7) {
-            Some(zone) => Some(parse_offset(zone.as_str())?),
-            None => None,
-        },
+    let number = |i: usize| {
+        c.get(i)
+            .map_or(0, |m| m.as_str().parse::<i16>().unwrap_or(0))
     };
-    let valid = (1..=12).contains(&civil.month)
-        && (1..=31).contains(&civil.day)
-        && civil.hour < 24
-        && civil.minute < 60
-        && civil.second < 61;
-    valid.then_some(civil)
+    let local = datetime(
+        number(1),
+        [number(2), number(3), number(4), number(5), number(6)],
+    );
+    let civil = local.and_then(|local| match c.get(7) {
+        None => Ok(Civil::Local(local)),
+        Some(zone) => {
+            let zone = zone.as_str();
+            let seconds = parse_offset(zone).ok_or(format!("there is no UTC offset {zone}"))?;
+            offset(seconds)
+                .and_then(|o| o.to_timestamp(local).ok())
+                .map(Civil::Zoned)
+                .ok_or_else(|| OUT_OF_RANGE.to_owned())
+        }
+    });
+    Some(civil.map_err(|why| format!("'{text}' is not a real time: {why}")))
+}
+
+/// The date and time of the fields read (`[month, day, hour, minute,
+/// second]`), or what is impossible about them. A leap second (`:60`) is
+/// read as the next minute's first, as journalctl and `date -d` read it.
+fn datetime(year: i16, [month, day, hour, minute, second]: [i16; 5]) -> Result<DateTime, String> {
+    let small = |n: i16| i8::try_from(n).unwrap_or(i8::MAX);
+    if !(1..=12).contains(&month) {
+        return Err(format!("there is no month {month:02}"));
+    }
+    let first = Date::new(year, small(month), 1).map_err(|_| OUT_OF_RANGE.to_owned())?;
+    let days = first.days_in_month();
+    if day < 1 || day > i16::from(days) {
+        return Err(format!(
+            "{} {year} has no day {day:02} (it has {days})",
+            first.strftime("%B")
+        ));
+    }
+    if hour > 23 {
+        return Err(format!("there is no hour {hour:02} (0 to 23)"));
+    }
+    if minute > 59 {
+        return Err(format!("there is no minute {minute:02} (0 to 59)"));
+    }
+    if second > 60 {
+        return Err(format!("there is no second {second:02} (0 to 59)"));
+    }
+    let leap = SignedDuration::from_secs(i64::from(second == 60));
+    DateTime::new(
+        year,
+        small(month),
+        small(day),
+        small(hour),
+        small(minute),
+        small(second.min(59)),
+        0,
+    )
+    .and_then(|time| time.checked_add(leap))
+    .map_err(|_| OUT_OF_RANGE.to_owned())
 }
 
 /// The server's clock.
@@ -114,7 +156,10 @@ impl Clock {
     }
 }
 
-pub(super) fn rfc3339(epoch: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(u64::try_from(epoch).unwrap_or(0));
-    humantime::format_rfc3339_seconds(at).to_string()
+/// Seconds since the epoch as RFC 3339 UTC (`2026-11-20T10:00:00Z`), if
+/// within the years jiff knows.
+pub(super) fn rfc3339(epoch: i64) -> Option<String> {
+    Timestamp::from_second(epoch)
+        .ok()
+        .map(|at| at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }

@@ -183,7 +183,7 @@ pub fn parse_oom_kills<'a>(
         } else if let Some(c) = KILLED.captures(message) {
             let Ok(pid) = c[2].parse() else { continue };
             let mut kill = OomKill {
-                time: epoch.map(rfc3339),
+                time: epoch.and_then(rfc3339),
                 epoch,
                 pid,
                 process: c[3].to_owned(),
@@ -287,14 +287,28 @@ static DMESG_LINE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// `journalctl -k -o short-iso` lines to `(seconds since the epoch, message)`.
 pub fn journal_messages(text: &str) -> Vec<(Option<i64>, &str)> {
-    text.lines()
+    read_journal(text).0
+}
+
+/// The journal's messages, and what is wrong with the first timestamp that
+/// cannot be a time (`2026-02-31`): its message is kept, without a time.
+fn read_journal(text: &str) -> (Vec<(Option<i64>, &str)>, Option<String>) {
+    let mut impossible = None;
+    let messages = text
+        .lines()
         .filter_map(|line| {
             let c = JOURNAL_LINE.captures(line)?;
-            let civil = parse_civil(c.get(1)?.as_str())?;
-            let epoch = civil.offset.map(|_| civil.epoch(0));
+            let epoch = match parse_civil(c.get(1)?.as_str())? {
+                Ok(civil) => civil.epoch(None),
+                Err(why) => {
+                    impossible.get_or_insert(why);
+                    None
+                }
+            };
             Some((epoch, c.get(2)?.as_str()))
         })
-        .collect()
+        .collect();
+    (messages, impossible)
 }
 
 /// `dmesg` lines (`[  123.456789] message`, or without timestamps) to
@@ -350,10 +364,19 @@ pub(super) fn kernel_log(
     };
     let journal_problem = journal_unusable(journal);
     if journal_problem.is_none() {
+        let (messages, impossible) = read_journal(&journal.stdout);
         return Ok(KernelLog {
             source: "journalctl",
-            events: within(parse_oom_kills(journal_messages(&journal.stdout))),
-            notes: Vec::new(),
+            events: within(parse_oom_kills(messages)),
+            notes: impossible
+                .map(|why| {
+                    format!(
+                        "journal: {why}; the events logged so are shown without a time, \
+                         whatever --since says"
+                    )
+                })
+                .into_iter()
+                .collect(),
         });
     }
     let journal_problem = prefixed("journalctl", &journal_problem.unwrap_or_default());

@@ -96,9 +96,9 @@ impl Report {
         Report {
             kernel: values.get("kernel").map(|v| (*v).to_owned()),
             user: values.get("user").map(|v| (*v).to_owned()),
-            time: clock.now.map(rfc3339),
+            time: clock.now.and_then(rfc3339),
             uptime_s: clock.uptime.and_then(|u| u64::try_from(u).ok()),
-            since: cutoff.map(rfc3339),
+            since: cutoff.and_then(rfc3339),
             oom_kills: Item::from(kernel_log(sections, &clock, cutoff, restricted)),
             memory: Item::from(sections.output("meminfo").and_then(|text| {
                 parse_meminfo(text).ok_or_else(|| "/proc/meminfo has no MemTotal".to_owned())

@@ -34,7 +34,7 @@ impl Since {
     pub fn parse(text: &str) -> Result<Since, String> {
         let text = text.trim();
         if let Some(civil) = parse_civil(text) {
-            return Ok(Since::At(civil));
+            return civil.map(Since::At);
         }
         if let Some(ago) = crate::ssh_config::parse_time(text) {
             return Ok(Since::Ago(ago));
@@ -53,13 +53,8 @@ impl Since {
         match self {
             Since::Ago(ago) => format!("-{}s", ago.as_secs()),
             Since::Words(words) => words.clone(),
-            Since::At(civil) => match civil.offset {
-                Some(_) => format!("@{}", civil.epoch(0)),
-                None => format!(
-                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                    civil.year, civil.month, civil.day, civil.hour, civil.minute, civil.second
-                ),
-            },
+            Since::At(Civil::Zoned(at)) => format!("@{}", at.as_second()),
+            Since::At(Civil::Local(local)) => local.strftime("%Y-%m-%d %H:%M:%S").to_string(),
         }
     }
 
@@ -68,7 +63,7 @@ impl Since {
     pub(super) fn cutoff(&self, clock: &Clock, read_on_server: Option<i64>) -> Option<i64> {
         match self {
             Since::Ago(ago) => clock.now?.checked_sub(i64::try_from(ago.as_secs()).ok()?),
-            Since::At(civil) => Some(civil.epoch(civil.offset.or(clock.utc_offset)?)),
+            Since::At(civil) => civil.epoch(clock.utc_offset),
             Since::Words(_) => read_on_server,
         }
     }
