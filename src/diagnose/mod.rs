@@ -12,9 +12,10 @@
 //!
 //! The files: `script.sh` (the script itself), `sections.rs` (its output
 //! cut into items), `report.rs` (the report built from them),
-//! `kernel_log.rs` (OOM kills from journalctl or dmesg), `memory.rs`,
-//! `cgroup.rs`, `containers.rs`, `disk.rs` (one item each), `since.rs`
-//! (`--since`) and `dates.rs` (times and the server's clock).
+//! `kernel_log.rs` (journalctl's or dmesg's lines), `oom_kill.rs` (a kill
+//! read from them), `memory.rs`, `cgroup.rs`, `containers.rs`, `disk.rs`
+//! (one item each), `since.rs` (`--since`) and `dates.rs` (times and the
+//! server's clock).
 
 mod cgroup;
 mod containers;
@@ -22,6 +23,7 @@ mod dates;
 mod disk;
 mod kernel_log;
 mod memory;
+mod oom_kill;
 mod report;
 mod sections;
 mod since;
@@ -36,10 +38,9 @@ pub use cgroup::{CgroupMemory, Cgroups, ProcessCgroup, container_of, parse_cgrou
 pub use containers::{Container, Containers, parse_docker};
 pub use dates::{Civil, Clock, parse_civil};
 pub use disk::{Disk, DiskUsage, parse_df};
-pub use kernel_log::{
-    KernelLog, OomKill, Scope, dmesg_messages, journal_messages, parse_oom_kills,
-};
+pub use kernel_log::{KernelLog, dmesg_messages, journal_messages};
 pub use memory::{Memory, ProcessMemory, TopProcesses, parse_meminfo, parse_processes};
+pub use oom_kill::{OomKill, Scope, parse_oom_kills};
 pub use report::{Item, Report};
 pub use sections::{Section, Sections};
 pub use since::Since;
