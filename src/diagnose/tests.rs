@@ -1,3 +1,9 @@
+use std::time::UNIX_EPOCH;
+
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
+
+use super::dates::parse_offset;
 use super::*;
 
 /// A kernel 6.x memory cgroup kill (cgroup v1), as `dmesg` prints it once
@@ -62,8 +68,9 @@ const JOURNAL: &str = "\
 2026-11-20T11:02:13+01:00 staging kernel: Out of memory: Killed process 777 (java) total-vm:4000000kB, anon-rss:3000000kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:6000kB oom_score_adj:0
 ";
 
-fn at(year: i64, month: u32, day: u32, hour: u32, minute: u32, second: u32) -> i64 {
-    days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second)
+fn at(year: i16, month: i8, day: i8, hour: i8, minute: i8, second: i8) -> i64 {
+    let local = DateTime::new(year, month, day, hour, minute, second, 0).unwrap();
+    Offset::UTC.to_timestamp(local).unwrap().as_second()
 }
 
 fn clock() -> Clock {
@@ -245,8 +252,107 @@ fn since_is_a_duration_or_a_time() {
     assert!(Since::parse("10 min ago; id").is_err());
     assert!(Since::parse("2026-13-01").is_err());
     assert_eq!(parse_offset("-0530"), Some(-19_800));
-    assert_eq!(days_from_civil(1970, 1, 1), 0);
-    assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+    assert_eq!(at(1970, 1, 1, 0, 0, 0), 0);
+    assert_eq!(at(2000, 3, 1, 0, 0, 0), 11_017 * 86_400);
+}
+
+#[test]
+fn impossible_times_are_refused_in_roadies_words() {
+    for (text, says) in [
+        (
+            "2026-02-31",
+            "'2026-02-31' is not a real time: February 2026 has no day 31 (it has 28)",
+        ),
+        (
+            "2100-02-29 10:00",
+            "'2100-02-29 10:00' is not a real time: February 2100 has no day 29 (it has 28)",
+        ),
+        (
+            "2026-13-01",
+            "'2026-13-01' is not a real time: there is no month 13",
+        ),
+        (
+            "2026-11-00",
+            "'2026-11-00' is not a real time: November 2026 has no day 00 (it has 30)",
+        ),
+        (
+            "2026-11-20 24:61",
+            "'2026-11-20 24:61' is not a real time: there is no hour 24 (0 to 23)",
+        ),
+        (
+            "2026-11-20 10:61",
+            "'2026-11-20 10:61' is not a real time: there is no minute 61 (0 to 59)",
+        ),
+        (
+            "2026-11-20T10:00:61Z",
+            "'2026-11-20T10:00:61Z' is not a real time: there is no second 61 (0 to 59)",
+        ),
+        (
+            "2026-11-20T10:00:00+01:75",
+            "'2026-11-20T10:00:00+01:75' is not a real time: there is no UTC offset +01:75",
+        ),
+    ] {
+        assert_eq!(Since::parse(text).unwrap_err(), says, "{text}");
+    }
+}
+
+#[test]
+fn valid_times_convert_as_before() {
+    // Expected values from Python's datetime, not from jiff.
+    let server = Clock {
+        utc_offset: Some(3600),
+        ..clock()
+    };
+    for (text, epoch) in [
+        ("2026-11-20T10:00:00Z", 1_795_168_800),
+        ("2026-11-20 10:00:00z", 1_795_168_800),
+        ("2026-11-20T10:00:00.5+0100", 1_795_165_200),
+        ("2026-11-20T10:00:00,25 -05:30", 1_795_188_600),
+        ("2000-02-29T23:59-01:00", 951_872_340),
+        ("1970-01-01T00:00:00Z", 0),
+        // A leap second reads as the next minute's first, as journalctl
+        // and `date -d` read it.
+        ("2016-12-31T23:59:60Z", 1_483_228_800),
+        // Without a zone: the server's, UTC+1.
+        ("2024-02-29 12:00", 1_709_204_400),
+        ("2026-11-20", 1_795_132_800 - 3600),
+    ] {
+        let since = Since::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(since.cutoff(&server, None), Some(epoch), "{text}");
+    }
+    let local = Since::parse("2024-02-29 07:05").unwrap();
+    assert_eq!(local.journal_arg(), "2024-02-29 07:05:00");
+    assert_eq!(
+        local.cutoff(&Clock::default(), None),
+        None,
+        "a local time needs the server's offset"
+    );
+}
+
+#[test]
+fn a_journal_line_with_an_impossible_time_keeps_its_kill_without_a_time() {
+    let kill = "staging kernel: Out of memory: Killed process 777 (java) total-vm:4000000kB";
+    let journal = format!(
+        "2026-02-31T09:41:07+0000 {kill}\n2026-13-01T00:00:00+0000 {kill}\n2026-11-20T09:41:07+0000 {kill}\n"
+    );
+    let times: Vec<Option<i64>> = journal_messages(&journal).iter().map(|m| m.0).collect();
+    assert_eq!(times, [None, None, Some(at(2026, 11, 20, 9, 41, 7))]);
+    let (out, err) = script_output(&[
+        ("system", SYSTEM, "", 0),
+        ("journal", &format!("{journal}==roadie:T0K:rc 0=="), "", 0),
+    ]);
+    let report = Report::from_sections(&Sections::split(&out, &err, "T0K"), &request(), UNIX_EPOCH);
+    let log = report.oom_kills.found().unwrap();
+    assert_eq!(log.source, "journalctl");
+    let times: Vec<Option<&str>> = log.events.iter().map(|k| k.time.as_deref()).collect();
+    assert_eq!(times, [None, None, Some("2026-11-20T09:41:07Z")]);
+    assert_eq!(
+        log.notes,
+        [
+            "journal: '2026-02-31T09:41:07+0000' is not a real time: February 2026 has no day 31 \
+          (it has 28); the events logged so are shown without a time, whatever --since says"
+        ]
+    );
 }
 
 #[test]

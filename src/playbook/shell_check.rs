@@ -437,3 +437,223 @@ mod tests {
         }
     }
 }
+
+/// What the check must refuse and allow, over generated templates; and that
+/// a quoted value reaches real bash as itself.
+#[cfg(test)]
+mod properties {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::check_value_quoting;
+    use crate::playbook::{Action, Extra, Playbook, plan_task};
+    use crate::host::Host;
+
+    /// Arithmetic contexts: `«v»` is the value, `«b»` and `«a»` text around
+    /// it that stays inside the context, `«w»` the rest of the value's own
+    /// word (`[[ ]]` looks at the word after it).
+    const ARITHMETIC: &[&str] = &[
+        "echo $(( «b» «v» «a» ))",
+        "(( «b» «v» «a» )) && echo big",
+        "echo $[ «b» «v» «a» ]",
+        "let n=«b» «v» «a»",
+        "declare -i n=«b» «v» «a»",
+        "local -ri n=«b» «v» «a»",
+        "a[«b» «v» «a»]=1",
+        "echo ${a[«b» «v» «a»]}",
+        "echo ${HOME:«b» «v» «a»}",
+        "echo $(( ( «b» «v» «a» ) ))",
+        "[[ «b» «v»«w» -eq 1 ]] && echo one",
+        "[[ 1 -lt «v»«a» ]]",
+    ];
+
+    /// Contexts where the value is run as code.
+    const CODE: &[&str] = &[
+        "eval «b» «v» «a»",
+        "sh -c «v» «a»",
+        "sudo -u www bash -ec «v»",
+        "/usr/bin/ssh «b» «v» «a»",
+    ];
+
+    /// Commands whose arguments are plain words.
+    const PLAIN: &[&str] = &[
+        "echo",
+        "ls -l",
+        "cp",
+        "touch",
+        "mkdir -p",
+        "cat",
+        "python3 manage.py",
+        "git clone",
+        "./virtualenv/bin/python",
+    ];
+
+    /// What may come before the command, ending the one before it.
+    const LEADS: &[&str] = &[
+        "",
+        "cd /srv && ",
+        "if true; then ",
+        "echo $((1 + 2)); ",
+        "[[ -f x ]] && ",
+        "# a comment, it's skipped\n",
+    ];
+
+    const FILTERS: &[&str] = &["int", "safe", "quote", "upper", "trim", "e"];
+
+    /// Text that neither closes an arithmetic context nor starts another
+    /// one: no quote, bracket, `$`, `{`, `#`, `-`, `&`, `;` or newline.
+    fn inside() -> impl Strategy<Value = String> {
+        "[a-z0-9_ +*/%^~,.:=]{0,12}"
+    }
+
+    /// One word of that text.
+    fn word() -> impl Strategy<Value = String> {
+        "[a-z0-9_+*/%^~,.:=]{0,8}"
+    }
+
+    /// Words a plain command takes (no options, no `~`).
+    fn words() -> impl Strategy<Value = String> {
+        "([a-zA-Z0-9_./,:@%+=]{1,8}( [a-zA-Z0-9_./,:@%+=]{1,8}){0,3})?"
+    }
+
+    /// A `{{ ... }}` placement of a value, spaced one of three ways, and
+    /// its last filter.
+    fn placement() -> impl Strategy<Value = (String, Option<&'static str>)> {
+        (
+            "[a-z_][a-z0-9_]{0,6}",
+            prop::option::of(prop::sample::select(FILTERS)),
+            prop::sample::select(&["{{ ", "{{", "{{- "][..]),
+        )
+            .prop_map(|(name, filter, open)| {
+                let expression = match filter {
+                    Some(filter) => format!("{name} | {filter}"),
+                    None => name,
+                };
+                let close = match open {
+                    "{{" => "}}",
+                    "{{- " => " -}}",
+                    _ => " }}",
+                };
+                (format!("{open}{expression}{close}"), filter)
+            })
+    }
+
+    fn fill(shape: &str, value: &str, before: &str, after: &str, rest: &str) -> String {
+        shape
+            .replace("«v»", value)
+            .replace("«b»", before)
+            .replace("«a»", after)
+            .replace("«w»", rest)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arithmetic_placements_are_refused_unless_int(
+            lead in prop::sample::select(LEADS),
+            shape in prop::sample::select(ARITHMETIC),
+            (value, filter) in placement(),
+            before in inside(),
+            after in inside(),
+            rest in word(),
+        ) {
+            let template = format!("{lead}{}", fill(shape, &value, &before, &after, &rest));
+            let checked = check_value_quoting(&template);
+            if matches!(filter, Some("int" | "safe")) {
+                prop_assert!(checked.is_ok(), "{template}: {checked:?}");
+            } else {
+                let e = checked.expect_err(&template);
+                prop_assert!(e.contains("arithmetic") && e.contains("| int }}"), "{template}: {e}");
+            }
+        }
+
+        #[test]
+        fn code_placements_are_refused_unless_quote(
+            lead in prop::sample::select(LEADS),
+            shape in prop::sample::select(CODE),
+            (value, filter) in placement(),
+            before in words(),
+            after in words(),
+        ) {
+            let template = format!("{lead}{}", fill(shape, &value, &before, &after, ""));
+            let checked = check_value_quoting(&template);
+            if matches!(filter, Some("quote" | "safe")) {
+                prop_assert!(checked.is_ok(), "{template}: {checked:?}");
+            } else {
+                let e = checked.expect_err(&template);
+                prop_assert!(e.contains("shell code") && e.contains("| quote }}"), "{template}: {e}");
+            }
+        }
+
+        #[test]
+        fn plain_word_placements_are_allowed(
+            lead in prop::sample::select(LEADS),
+            command in prop::sample::select(PLAIN),
+            (value, _) in placement(),
+            before in words(),
+            rest in "[a-zA-Z0-9_./,:@%+=]{0,6}",
+            after in words(),
+        ) {
+            let template = format!("{lead}{command} {before} {value}{rest} {after}");
+            prop_assert!(check_value_quoting(&template).is_ok(), "{template}");
+        }
+    }
+
+    proptest! {
+        // One bash process a case: fewer cases, to stay about a second.
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn a_quoted_value_reaches_real_bash_as_itself(value in "[^\u{0}]{0,40}") {
+            let script = planned_script(
+                "printf '%s\\0' {{ v | quote }} {{ v }}",
+                &value,
+            );
+            let out = std::process::Command::new("bash")
+                .args(["--norc", "--noprofile", "-c", &script])
+                .env_clear()
+                .env("HOME", "/home/tester")
+                .output()
+                .expect("bash runs");
+            prop_assert!(out.status.success(), "{script}: {out:?}");
+            // `{{ v }}` keeps a leading `~` meaning the remote home.
+            let home_path = match value.strip_prefix('~') {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                    format!("/home/tester{rest}")
+                }
+                _ => value.clone(),
+            };
+            prop_assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("{value}\0{home_path}\0"),
+                "{}", script
+            );
+        }
+    }
+
+    /// The `run` line `line` of a one-step task rendered with its
+    /// parameter `v` set to `value`.
+    fn planned_script(line: &str, value: &str) -> String {
+        let yaml = format!(
+            "tasks:\n  t:\n    params:\n      v: {{}}\n    steps:\n      - run: \"{}\"\n",
+            line.replace('\\', "\\\\")
+        );
+        let playbook = Playbook::parse("p", &yaml, "playbooks/p.yaml").expect("a valid playbook");
+        let params = BTreeMap::from([("v".to_owned(), value.to_owned())]);
+        let plan = plan_task(
+            &playbook,
+            &playbook.tasks[0],
+            &Host::for_tests("web1"),
+            &params,
+            None,
+            &Extra::default(),
+        )
+        .expect("a plan");
+        match &plan[0].action {
+            Action::Run { command, .. } => command.script.clone(),
+            other => panic!("not a run step: {other:?}"),
+        }
+    }
+}
