@@ -54,21 +54,52 @@ pub struct HostResult {
     pub memory: Option<MemoryReport>,
 }
 
-/// Something that happened.
-#[derive(Debug, Clone)]
+/// Something that happened: what the layers that run things send, what the
+/// human renderer shows, and (serialised, its kind in `event`) each line
+/// of `--json` output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// Work on a host began.
+    /// Work on a host began (no JSON line of its own).
+    #[serde(skip)]
     Started { host: String },
-    /// Raw output from a host.
+    /// Raw output from a host, as it came; shown line by line, as
+    /// [`Event::Output`] in JSON.
+    #[serde(skip)]
     Data {
         host: String,
         stream: Stream,
         data: Bytes,
     },
+    /// One line of a host's output.
+    Output {
+        host: String,
+        stream: Stream,
+        line: String,
+    },
     /// Something the user should know that is not an error.
     Warning { host: String, message: String },
     /// A host is done.
+    #[serde(rename = "host")]
     Finished(Box<HostResult>),
+    /// Every host is done: how many ended how, and the exit code.
+    Summary {
+        hosts: usize,
+        ok: usize,
+        failed: usize,
+        errors: usize,
+        refused: usize,
+        exit_code: i32,
+    },
+    /// What stopped one host (`host`), or the whole command (`exit_code`).
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+        kind: &'static str,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
 }
 
 /// The step that ended a job early.

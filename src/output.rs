@@ -9,32 +9,14 @@ use std::time::Duration;
 use crate::event::{Event, HostResult, Stream};
 use console::{Style, Term};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 /// A line longer than this is emitted in pieces, so memory stays bounded.
 const MAX_LINE: usize = 64 * 1024;
 
-#[derive(Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum JsonEvent<'a> {
-    Output {
-        host: &'a str,
-        stream: Stream,
-        line: &'a str,
-    },
-    Warning {
-        host: &'a str,
-        message: &'a str,
-    },
-    Host(&'a HostResult),
-    Summary {
-        hosts: usize,
-        ok: usize,
-        failed: usize,
-        errors: usize,
-        refused: usize,
-        exit_code: i32,
-    },
+/// `event` as one line of JSON.
+pub fn json_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, event)?;
+    out.write_all(b"\n")
 }
 
 fn error_label() -> console::StyledObject<&'static str> {
@@ -151,11 +133,22 @@ impl Renderer {
                 Ok(())
             }
             Event::Data { host, stream, data } => self.data(&host, stream, &data),
+            Event::Output { host, stream, line } => self.line(&host, stream, line.as_bytes()),
             Event::Warning { host, message } => self.warning(&host, &message),
+            Event::Error { .. } | Event::Summary { .. } if self.mode == Mode::Json => {
+                self.json(&event)
+            }
+            Event::Error { message, .. } => {
+                self.begin_own_line()?;
+                stderr_line!("{} {message}", error_label());
+                Ok(())
+            }
+            // For people, `finish` writes the summary from the results seen.
+            Event::Summary { .. } => Ok(()),
             Event::Finished(result) => {
                 self.flush_partial(&result.host)?;
                 match (self.mode, &result.error, &result.would_run) {
-                    (Mode::Json, _, _) => self.json(&JsonEvent::Host(&result))?,
+                    (Mode::Json, _, _) => self.json(&Event::Finished(result.clone()))?,
                     (Mode::Plain, Some(error), _) => {
                         self.begin_own_line()?;
                         stderr_line!("{} {error}", error_label());
@@ -276,10 +269,10 @@ impl Renderer {
         let text = String::from_utf8_lossy(line);
         let text = text.strip_suffix('\r').unwrap_or(&text);
         if self.mode == Mode::Json {
-            return self.json(&JsonEvent::Output {
-                host,
+            return self.json(&Event::Output {
+                host: host.to_owned(),
                 stream,
-                line: text,
+                line: text.to_owned(),
             });
         }
         let prefix = format!("[{host}]");
@@ -309,7 +302,10 @@ impl Renderer {
 
     fn warning(&mut self, host: &str, message: &str) -> io::Result<()> {
         if self.mode == Mode::Json {
-            return self.json(&JsonEvent::Warning { host, message });
+            return self.json(&Event::Warning {
+                host: host.to_owned(),
+                message: message.to_owned(),
+            });
         }
         self.begin_own_line()?;
         let text = format!(
@@ -327,9 +323,8 @@ impl Renderer {
         Ok(())
     }
 
-    fn json(&mut self, event: &JsonEvent<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, event)?;
-        self.out.write_all(b"\n")
+    fn json(&mut self, event: &Event) -> io::Result<()> {
+        json_line(&mut self.out, event)
     }
 
     /// Finish: the summary (several hosts, or JSON), and the exit code.
@@ -356,7 +351,7 @@ impl Renderer {
         let (ok, failed) = (count("ok"), count("failed"));
         let (errors, refused) = (count("error"), count("refused"));
         match self.mode {
-            Mode::Json => self.json(&JsonEvent::Summary {
+            Mode::Json => self.json(&Event::Summary {
                 hosts: self.results.len(),
                 ok,
                 failed,

@@ -20,8 +20,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::duration;
 use crate::error::{Error, exit_code};
+use crate::event::Event;
 use crate::host::Host;
 use crate::inventory::{Inventory, Shard};
+use crate::output::json_line;
 use crate::resolve::{Overrides, Resolver};
 
 /// roadie: reach staging servers over SSH from tests, deploys and debugging sessions.
@@ -276,10 +278,14 @@ pub fn main(cli: &Cli) -> i32 {
 fn fail(error: &Error, json: bool) -> i32 {
     let message = crate::error::report(error);
     if json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "error", "kind": error.kind(), "message": message, "exit_code": error.exit_code()})
-        );
+        let event = Event::Error {
+            host: None,
+            kind: error.kind(),
+            message: message.clone(),
+            exit_code: Some(error.exit_code()),
+        };
+        // Nowhere left to report a failure to write it.
+        let _ = json_line(&mut std::io::stdout().lock(), &event);
     }
     stderr_line!(
         "{} {message}",
@@ -298,8 +304,13 @@ fn host_failed(
 ) -> Result<(), Error> {
     let message = crate::error::report(error);
     if json {
-        let event = serde_json::json!({"event": "error", "host": host.label, "kind": error.kind(), "message": message});
-        output_result(writeln!(out, "{event}"))?;
+        let event = Event::Error {
+            host: Some(host.label.clone()),
+            kind: error.kind(),
+            message: message.clone(),
+            exit_code: None,
+        };
+        output_result(json_line(out, &event))?;
     }
     stderr_line!(
         "{} {message}",
