@@ -17,7 +17,7 @@ use crate::safety::{Lock, SafetyClass};
 
 /// One line of the audit log.
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     pub target: &'a str,
     pub host: &'a str,
     pub environment: Option<&'a str>,
@@ -42,7 +42,7 @@ struct Line<'a> {
 /// Record how a step went on each of `hosts` (`results` in the same
 /// order): `ran` gives the outcome and key fingerprint of a host it ran on.
 /// A log that cannot be written is a warning: the step has happened.
-pub fn record_each<T>(
+pub(crate) fn record_each<T>(
     target: &str,
     step: &str,
     class: SafetyClass,
@@ -83,7 +83,7 @@ pub fn record_each<T>(
 }
 
 /// Where the audit log is.
-pub fn path() -> PathBuf {
+pub(crate) fn path() -> PathBuf {
     let state = std::env::var_os("XDG_STATE_HOME")
         .filter(|d| !d.is_empty())
         .map_or_else(
@@ -98,7 +98,7 @@ pub fn path() -> PathBuf {
 }
 
 /// Append `entry`. The log is private to the user (0600 in a 0700 directory).
-pub fn record(entry: &Entry<'_>) -> std::io::Result<()> {
+pub(crate) fn record(entry: &Entry<'_>) -> std::io::Result<()> {
     let path = path();
     if let Some(dir) = path.parent() {
         std::fs::DirBuilder::new()

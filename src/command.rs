@@ -12,7 +12,7 @@ fn is_safe(c: char) -> bool {
 }
 
 /// Quote `s` as one POSIX shell word.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(is_safe) {
         return s.to_owned();
     }
@@ -21,7 +21,7 @@ pub fn quote(s: &str) -> String {
 
 /// A remote path as one shell word: quoted, except that a leading `~` still
 /// means the remote home directory.
-pub fn quote_path(path: &str) -> String {
+pub(crate) fn quote_path(path: &str) -> String {
     if path == "~" {
         "\"$HOME\"".to_owned()
     } else if let Some(rest) = path.strip_prefix("~/") {
@@ -57,7 +57,7 @@ pub struct RemoteCommand {
 }
 
 /// The variable that marks the processes of one run.
-pub const MARKER_VAR: &str = "ROADIE_RUN";
+pub(crate) const MARKER_VAR: &str = "ROADIE_RUN";
 
 impl RemoteCommand {
     /// A shell command line, sent as it is (like `ssh HOST 'text'`).

@@ -12,12 +12,12 @@ use crate::ssh::Session;
 
 /// The pytest shim (`--pdbcls=roadie_pdb:RemotePdb`), uploaded by
 /// `roadie debug -- pytest ...`; users who start pytest themselves can use it.
-pub const SHIM: &str = include_str!("../examples/python/roadie_pdb.py");
+pub(crate) const SHIM: &str = include_str!("../examples/python/roadie_pdb.py");
 
 /// What kind of debugger waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A raw TCP pdb prompt (remote-pdb, roadie's shim).
     RemotePdb,
     /// A web page (web-pdb).
@@ -35,7 +35,7 @@ impl std::fmt::Display for Kind {
 
 /// A debugger session waiting on a server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Waiting {
+pub(crate) struct Waiting {
     pub pid: u32,
     pub kind: Kind,
     /// The address it listens on, on the server.
@@ -48,12 +48,12 @@ pub struct Waiting {
 
 impl Waiting {
     /// Listening on every interface: reachable from outside the server.
-    pub fn exposed(&self) -> bool {
+    pub(crate) fn exposed(&self) -> bool {
         self.address.is_unspecified()
     }
 
     /// Where to connect on the server to reach it.
-    pub fn reach(&self) -> String {
+    pub(crate) fn reach(&self) -> String {
         if self.address.is_unspecified() || self.address.is_loopback() {
             "127.0.0.1".to_owned()
         } else {
@@ -64,7 +64,7 @@ impl Waiting {
 
 /// Where a session seen waiting before is now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub(crate) enum State {
     /// Listening for a client.
     Waiting,
     /// A remote-pdb session serving its one client: it stopped listening,
@@ -76,7 +76,7 @@ pub enum State {
 
 /// What the discovery script found on a server.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(crate) struct Found {
     /// Sessions waiting for a client.
     pub waiting: Vec<Waiting>,
     /// `(pid, local port)` of every connected socket of a debugger process.
@@ -85,7 +85,7 @@ pub struct Found {
 
 impl Found {
     /// The state now of the session `seen` waiting before.
-    pub fn state_of(&self, seen: &Waiting) -> State {
+    pub(crate) fn state_of(&self, seen: &Waiting) -> State {
         let key = (seen.pid, seen.port);
         if self.waiting.iter().any(|w| (w.pid, w.port) == key) {
             State::Waiting
@@ -156,7 +156,7 @@ fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
 }
 
 /// The lines the discovery script printed.
-pub fn parse(output: &str) -> Found {
+pub(crate) fn parse(output: &str) -> Found {
     let mut found = Found::default();
     for line in output.lines() {
         let fields: Vec<&str> = line.splitn(6, '\t').collect();
@@ -189,7 +189,7 @@ pub fn parse(output: &str) -> Found {
 }
 
 /// The debugger sessions on the server `session` reaches.
-pub async fn discover(session: &Session) -> Result<Found, Error> {
+pub(crate) async fn discover(session: &Session) -> Result<Found, Error> {
     let output = session.run(&RemoteCommand::shell(DISCOVER)).await?;
     if !output.status.success() {
         return Err(Error::Remote {
@@ -201,15 +201,6 @@ pub async fn discover(session: &Session) -> Result<Found, Error> {
         });
     }
     Ok(parse(&String::from_utf8_lossy(&output.stdout)))
-}
-
-/// The line remote-pdb (and the shim) print when a session waits:
-/// `RemotePdb session open at HOST:PORT, waiting for connection ...`, often
-/// glued to pytest's progress characters.
-pub fn announced_port(line: &str) -> Option<u16> {
-    let rest = line.split("RemotePdb session open at ").nth(1)?;
-    let address = rest.split(',').next()?;
-    address.rsplit(':').next()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -289,14 +280,5 @@ mod tests {
         assert_eq!(other.state_of(&remote), State::Ended);
         // web-pdb's server stopped: ended, though a connection lingers.
         assert_eq!(serving.state_of(&seen(Kind::WebPdb)), State::Ended);
-    }
-
-    #[test]
-    fn announcements() {
-        assert_eq!(
-            announced_port("FRemotePdb session open at 127.0.0.1:7200, waiting for connection ..."),
-            Some(7200)
-        );
-        assert_eq!(announced_port("nothing"), None);
     }
 }

@@ -88,7 +88,7 @@ impl Drop for WorkDir {
 }
 
 /// Run the demo; `keep` leaves everything running for a look around.
-pub async fn run(keep: bool) -> Result<(), Error> {
+pub(crate) async fn run(keep: bool) -> Result<(), Error> {
     crate::sandbox::sshd_path()?;
     let dir = std::env::temp_dir().join(format!("roadie-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir)

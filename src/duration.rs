@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// `30`, `30s`, `1m30s`, `2h`; or fractional seconds like `0.5`.
-pub fn parse(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse(s: &str) -> Result<Duration, String> {
     if let Ok(seconds) = s.parse::<f64>()
         && seconds.is_finite()
         && seconds >= 0.0

@@ -23,14 +23,14 @@ const LOG_TAIL: u32 = 20;
 
 /// A check that did not pass: the last answer (or lack of one), for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failed {
+pub(crate) struct Failed {
     pub attempts: u32,
     pub last: String,
 }
 
 /// GET `path` with `Host: host_header` via `via` on the server until the
 /// status is `expect`, trying for `within`.
-pub async fn check(
+pub(crate) async fn check(
     session: &Session,
     via: &HttpVia,
     path: &str,
@@ -65,7 +65,7 @@ pub async fn check(
 /// missing), saying so; it is watched from the server (`/proc`, a zombie
 /// counted as gone), over a channel of its own. Never returns if the
 /// watch itself cannot run: the check then ends as it would without it.
-pub async fn exited(session: &Session, pid_file: &str) -> String {
+pub(crate) async fn exited(session: &Session, pid_file: &str) -> String {
     let file = quote_path(pid_file);
     let script = format!(
         "pid=$(cat -- {file} 2>/dev/null) && [ -n \"$pid\" ] || {{ echo \"there is no pid in $1\"; exit; }}\n\
@@ -80,7 +80,7 @@ pub async fn exited(session: &Session, pid_file: &str) -> String {
 }
 
 /// The last lines of the server's `log`, indented, or `None` if it has none.
-pub async fn log_tail(session: &Session, log: &str) -> Option<String> {
+pub(crate) async fn log_tail(session: &Session, log: &str) -> Option<String> {
     let command = RemoteCommand::shell(format!(
         "tail -n {LOG_TAIL} -- {} 2>/dev/null",
         quote_path(log)
@@ -120,14 +120,14 @@ async fn attempt(
 
 /// A response: its status code and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub body: String,
 }
 
 /// GET `path` via `via` on the server with `Host: host_header` and
 /// `headers`; the whole response (up to 1 MiB).
-pub async fn get(
+pub(crate) async fn get(
     session: &Session,
     via: &HttpVia,
     path: &str,

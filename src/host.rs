@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use crate::safety::Safety;
 
 /// Used when neither the command line nor ssh_config sets a connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A connect timeout as ssh reads it: zero (`ConnectTimeout 0`) means none,
 /// so connecting waits as long as the system lets it.
-pub fn connect_limit(timeout: Duration) -> Duration {
+pub(crate) fn connect_limit(timeout: Duration) -> Duration {
     if timeout.is_zero() {
         Duration::MAX
     } else {
@@ -26,11 +26,11 @@ pub fn connect_limit(timeout: Duration) -> Duration {
 /// How many connections to one server may be logging in at once when
 /// `--max-starts` is not given: below sshd's `MaxStartups` default of 10
 /// unauthenticated connections, leaving room for other clients.
-pub const DEFAULT_MAX_STARTS: usize = 8;
+pub(crate) const DEFAULT_MAX_STARTS: usize = 8;
 /// Used when ssh_config sets no `ServerAliveInterval`.
-pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+pub(crate) const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 /// Used when ssh_config sets no `ServerAliveCountMax`.
-pub const DEFAULT_KEEPALIVE_MAX: u32 = 3;
+pub(crate) const DEFAULT_KEEPALIVE_MAX: u32 = 3;
 
 /// What to do with a host key that known_hosts does not vouch for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

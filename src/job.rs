@@ -27,7 +27,7 @@ const STDERR_TAIL: usize = 4096;
 
 /// What to do on each host.
 #[derive(Debug, Clone)]
-pub enum Job {
+pub(crate) enum Job {
     /// One command.
     Command(RemoteCommand),
     /// A playbook task and its parameters.
@@ -44,7 +44,7 @@ pub enum Job {
 
 impl Job {
     /// For the audit log: no values of variables or parameters.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Job::Command(command) => command.describe(),
             Job::Task {
@@ -62,7 +62,7 @@ impl Job {
     }
 
     /// The task's name, for reports.
-    pub fn task_name(&self) -> Option<&str> {
+    pub(crate) fn task_name(&self) -> Option<&str> {
         match self {
             Job::Command(_) => None,
             Job::Task { task, .. } => Some(task),
@@ -70,7 +70,7 @@ impl Job {
     }
 
     /// The server's `.env` the job applies to its steps on `host`, if any.
-    pub fn env_file(&self, host: &Host) -> Result<Option<String>, Error> {
+    pub(crate) fn env_file(&self, host: &Host) -> Result<Option<String>, Error> {
         match self {
             Job::Command(_) => Ok(None),
             Job::Task { playbook, task, .. } => {
@@ -81,7 +81,7 @@ impl Job {
     }
 
     /// The steps for the host `session` reaches.
-    pub async fn plan(&self, session: &Session) -> Result<Plan, Error> {
+    pub(crate) async fn plan(&self, session: &Session) -> Result<Plan, Error> {
         match self {
             Job::Command(command) => Ok(Plan {
                 steps: vec![PlannedStep {
@@ -158,7 +158,7 @@ fn playbook_task<'a>(
 
 /// How a host's job ended when it ran.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// The last step's status (the failing one's, if one failed).
     pub status: ExitStatus,
     pub captured: BTreeMap<String, String>,
@@ -166,7 +166,7 @@ pub struct Finished {
 }
 
 /// Everything a running job needs from around it.
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub events: &'a mpsc::Sender<Event>,
     pub deadline: Option<tokio::time::Instant>,
     pub timeout: Option<std::time::Duration>,
@@ -174,7 +174,7 @@ pub struct Context<'a> {
 }
 
 /// Run `plan` on `session`, step by step.
-pub async fn execute(
+pub(crate) async fn execute(
     session: &Session,
     plan: Plan,
     context: &mut Context<'_>,

@@ -62,6 +62,8 @@
 //! # }
 //! ```
 
+#![warn(unreachable_pub)]
+
 /// `eprintln!`, but the line goes out in one write (see [`stderr`]).
 macro_rules! stderr_line {
     ($($arg:tt)*) => {
@@ -70,60 +72,63 @@ macro_rules! stderr_line {
 }
 
 // Layer 1: plain data and parsing; no network.
-pub mod command;
+mod command;
 pub mod dotenv;
-pub mod duration;
+mod duration;
 pub mod error;
 pub mod event;
-pub mod host;
-pub mod inventory;
+mod host;
+mod inventory;
 pub mod known_hosts;
-pub mod playbook;
-pub mod safety;
+mod playbook;
+mod safety;
 pub mod ssh_config;
 mod stderr;
 pub mod template;
+#[doc(hidden)]
 pub mod timings;
-pub mod tunnel_spec;
+mod tunnel_spec;
 mod yaml;
 // Layer 2: the pure decisions.
-pub mod guard;
-pub mod resolve;
+mod guard;
+mod resolve;
 // Layer 3: SSH connections (kept ones under ssh::persist).
-pub mod ssh;
+mod ssh;
 // Layer 4: what runs on one host.
-pub mod debug;
-pub mod diagnose;
-pub mod health;
-pub mod job;
-pub mod memory;
-pub mod remote_env;
-pub mod transfer;
-pub mod tunnel;
-pub mod verify;
+mod debug;
+mod diagnose;
+mod health;
+mod job;
+mod memory;
+mod remote_env;
+mod transfer;
+mod tunnel;
+mod verify;
 // Layer 5: many hosts, and the library's front door.
-pub mod audit;
+mod audit;
 pub mod blocking;
-pub mod outcome;
-pub mod project;
-pub mod runner;
+mod outcome;
+mod project;
+mod runner;
 // Layer 6: output for people and scripts.
-pub mod output;
+mod output;
 // Layer 7: the command line, the demo and its sandbox.
+#[doc(hidden)]
 pub mod cli;
-pub mod demo;
+mod demo;
 pub mod sandbox;
 
 #[cfg(test)]
 mod layers;
 
-pub use command::RemoteCommand;
+pub use command::{RemoteCommand, Sudo};
 pub use error::Error;
 pub use host::Host;
 pub use inventory::Inventory;
-pub use project::Project;
+pub use project::{Project, Staging, TaskCall, TaskResult};
 pub use resolve::{Overrides, Resolver};
-pub use ssh::{Output, Session};
+pub use safety::{Lock, Refusal, SafetyClass};
+pub use ssh::{ExitStatus, Expect, Output, Session, Written};
 
 /// The environment variable whose value `--sudo` feeds to sudo.
 pub const SUDO_PASSWORD_VAR: &str = "ROADIE_SUDO_PASSWORD";

@@ -20,7 +20,7 @@ fn pid_file() -> String {
 
 /// `command`, made to say where its process tree starts; the file it says
 /// it in.
-pub fn watched(command: &RemoteCommand) -> (RemoteCommand, String) {
+pub(crate) fn watched(command: &RemoteCommand) -> (RemoteCommand, String) {
     let file = pid_file();
     let mut watched = command.clone();
     // Under sudo the file is root's: given to the login user (SUDO_UID), so
@@ -66,7 +66,7 @@ done"#,
 
 /// What the sampler sent.
 #[derive(Debug, Default)]
-pub struct Samples {
+pub(crate) struct Samples {
     start: Option<f64>,
     taken: Vec<Sample>,
     pids: BTreeSet<u32>,
@@ -105,7 +105,7 @@ impl Samples {
 /// Sample the tree whose root writes its pid to `file`, on a channel of its
 /// own, every `interval`, until the tree is gone, or `ended` (the command
 /// has ended) and the sampler has had a moment to notice.
-pub async fn sample(
+pub(crate) async fn sample(
     session: &Session,
     file: &str,
     interval: Duration,
@@ -146,7 +146,7 @@ pub async fn sample(
 }
 
 /// The report on what `samples` saw of a command that ended with `status`.
-pub async fn report(
+pub(crate) async fn report(
     session: &Session,
     samples: Samples,
     interval: Duration,
@@ -209,7 +209,7 @@ async fn oom_kill_of(session: &Session, pids: &BTreeSet<u32>) -> Result<Option<S
 
 /// `peak 212.4 MiB after 1.2 s (3 processes), 15 samples every 0.1 s`, a
 /// plot, and what the kernel said.
-pub fn describe(report: &MemoryReport) -> String {
+pub(crate) fn describe(report: &MemoryReport) -> String {
     let mut text = match report.samples.iter().max_by_key(|s| s.rss_kib) {
         None => "no samples (the command ended before the first one)".to_owned(),
         Some(peak) => format!(

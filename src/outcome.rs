@@ -7,7 +7,7 @@ use crate::safety::Lock;
 
 /// How one host's work ended.
 #[derive(Debug)]
-pub enum HostOutcome {
+pub(crate) enum HostOutcome {
     /// A command or a task ran to its end; its status says how it went.
     Ran(Finished),
     /// `--check`: every lock passed; what would run, step by step.
@@ -22,7 +22,7 @@ pub enum HostOutcome {
 
 impl HostOutcome {
     /// Did it go as asked?
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         match self {
             HostOutcome::Ran(finished) => {
                 finished.status.success() && finished.failed_step.is_none()
@@ -35,7 +35,7 @@ impl HostOutcome {
 
     /// `ok`, `failed` (it ran and failed), `refused` (by a safeguard) or
     /// `error` (it could not be done).
-    pub fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> &'static str {
         match self {
             _ if self.succeeded() => "ok",
             HostOutcome::Failed(Error::Refused(_)) => "refused",
@@ -45,7 +45,7 @@ impl HostOutcome {
     }
 
     /// The safeguard that refused it.
-    pub fn lock(&self) -> Option<Lock> {
+    pub(crate) fn lock(&self) -> Option<Lock> {
         match self {
             HostOutcome::Failed(error) => refused_by(error),
             _ => None,
@@ -54,7 +54,7 @@ impl HostOutcome {
 
     /// For the audit log: `ok`, `step N failed`, `exit N`, `signal NAME`,
     /// `checked`, a done step's note, `refused` or `error (KIND)`.
-    pub fn audit(&self) -> String {
+    pub(crate) fn audit(&self) -> String {
         match self {
             HostOutcome::Ran(_) if self.succeeded() => "ok".into(),
             HostOutcome::Ran(Finished {
@@ -69,7 +69,7 @@ impl HostOutcome {
     }
 
     /// The exit code this host alone gives: a command's own, an error's.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             HostOutcome::Ran(finished) => finished.status.as_exit_code(),
             HostOutcome::Planned(_) | HostOutcome::Done { ok: true, .. } => exit_code::SUCCESS,
@@ -80,7 +80,7 @@ impl HostOutcome {
 }
 
 /// What the audit log says of work that failed with `error`.
-pub fn failure_audit(error: &Error) -> String {
+pub(crate) fn failure_audit(error: &Error) -> String {
     match error {
         Error::Refused(_) => "refused".into(),
         error => format!("error ({})", error.kind()),
@@ -88,7 +88,7 @@ pub fn failure_audit(error: &Error) -> String {
 }
 
 /// The safeguard that refused, when `error` is a refusal.
-pub fn refused_by(error: &Error) -> Option<Lock> {
+pub(crate) fn refused_by(error: &Error) -> Option<Lock> {
     match error {
         Error::Refused(refusal) => Some(refusal.lock),
         _ => None,
@@ -99,7 +99,7 @@ pub fn refused_by(error: &Error) -> Option<Lock> {
 /// else a single host's own code; with several hosts, 124 or 130 when every
 /// host that failed ran out of time or was interrupted, else 1 when any
 /// failed.
-pub fn overall_exit_code<'a>(outcomes: impl IntoIterator<Item = &'a HostOutcome>) -> i32 {
+pub(crate) fn overall_exit_code<'a>(outcomes: impl IntoIterator<Item = &'a HostOutcome>) -> i32 {
     let outcomes: Vec<&HostOutcome> = outcomes.into_iter().collect();
     if outcomes.iter().any(|o| o.lock().is_some()) {
         return exit_code::REFUSED;

@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 const MAX_LINE: usize = 64 * 1024;
 
 /// `event` as one line of JSON.
-pub fn json_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
+pub(crate) fn json_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
     serde_json::to_writer(&mut *out, event)?;
     out.write_all(b"\n")
 }
@@ -29,7 +29,7 @@ fn error_label() -> console::StyledObject<&'static str> {
 
 /// How output is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// One host, for people: output passed through untouched.
     Plain,
     /// Several hosts, for people: `[host] line`, a progress line, a summary.
@@ -40,7 +40,7 @@ pub enum Mode {
 
 impl Mode {
     /// JSON when asked for; else plain for one host, prefixed for several.
-    pub fn choose(json: bool, hosts: usize) -> Mode {
+    pub(crate) fn choose(json: bool, hosts: usize) -> Mode {
         match (json, hosts) {
             (true, _) => Mode::Json,
             (false, 1) => Mode::Plain,
@@ -52,7 +52,7 @@ impl Mode {
 /// Render events on a thread of its own, so that a slow terminal or pipe
 /// slows only the hosts that produce output (through the bounded channel).
 /// The thread hands the renderer back when every sender is gone.
-pub fn spawn_printer(
+pub(crate) fn spawn_printer(
     mut renderer: Renderer,
 ) -> (
     tokio::sync::mpsc::Sender<Event>,
@@ -73,7 +73,7 @@ pub fn spawn_printer(
 }
 
 /// Renders events to stdout and stderr.
-pub struct Renderer {
+pub(crate) struct Renderer {
     mode: Mode,
     out: io::BufWriter<io::Stdout>,
     colour: bool,
@@ -100,7 +100,7 @@ const PALETTE: [fn(Style) -> Style; 6] = [
 
 impl Renderer {
     /// A renderer for the hosts labelled `hosts`, in target order.
-    pub fn new(mode: Mode, hosts: Vec<String>) -> Renderer {
+    pub(crate) fn new(mode: Mode, hosts: Vec<String>) -> Renderer {
         let progress = (mode == Mode::Prefixed && Term::stderr().is_term()).then(|| {
             let bar = ProgressBar::new(hosts.len() as u64);
             bar.set_style(
@@ -125,7 +125,7 @@ impl Renderer {
     }
 
     /// Handle one event. Fails only when writing fails (a closed pipe).
-    pub fn handle(&mut self, event: Event) -> io::Result<()> {
+    pub(crate) fn handle(&mut self, event: Event) -> io::Result<()> {
         match event {
             Event::Started { host } => {
                 let style = PALETTE[self.styles.len() % PALETTE.len()](Style::new());
@@ -219,7 +219,7 @@ impl Renderer {
     }
 
     /// Write out what is buffered (call when no event is waiting).
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
@@ -328,7 +328,7 @@ impl Renderer {
     }
 
     /// Finish: the summary (several hosts, or JSON), and the exit code.
-    pub fn finish(mut self, exit_code: i32) -> io::Result<()> {
+    pub(crate) fn finish(mut self, exit_code: i32) -> io::Result<()> {
         for host in self
             .results
             .iter()

@@ -14,7 +14,7 @@ const EDIT_ATTEMPTS: usize = 5;
 /// mode 0600, as it holds secrets), and only if it is still what was read:
 /// if it changed meanwhile, the edit is made again on the new contents.
 /// Returns the keys changed and the file as written.
-pub async fn edit<F>(
+pub(crate) async fn edit<F>(
     session: &Session,
     path: &str,
     apply: F,

@@ -25,7 +25,7 @@ use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, Strict
 const MAX_HOPS: usize = 8;
 /// How long the inventory-sanity lock waits for all its address lookups
 /// together (shorter when `--connect-timeout` is).
-pub const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Settings from the command line; they win over everything else.
 #[derive(Debug, Clone, Default)]

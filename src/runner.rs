@@ -21,11 +21,11 @@ use crate::timings::{self, Timings};
 use crate::verify;
 
 /// The default number of hosts worked on at once.
-pub const DEFAULT_PARALLEL: u16 = 32;
+pub(crate) const DEFAULT_PARALLEL: u16 = 32;
 
 /// What to run and how.
 #[derive(Debug, Clone)]
-pub struct RunSpec {
+pub(crate) struct RunSpec {
     /// The TARGET as given, for the audit log.
     pub target: String,
     pub job: Job,
@@ -44,7 +44,7 @@ pub struct RunSpec {
 
 /// One host's result.
 #[derive(Debug)]
-pub struct HostRun {
+pub(crate) struct HostRun {
     pub host: String,
     /// The fingerprint of the key the host presented, when it was reached.
     pub fingerprint: Option<String>,
@@ -56,7 +56,7 @@ pub struct HostRun {
 
 impl HostRun {
     /// As reported in events.
-    pub fn result(&self) -> HostResult {
+    pub(crate) fn result(&self) -> HostResult {
         let mut result = HostResult {
             host: self.host.clone(),
             status: "ok",
@@ -133,7 +133,7 @@ fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<St
 /// The environment lock is checked for every host first: if it refuses any
 /// host, nothing runs anywhere. Later locks (host key, server markers) refuse
 /// the host concerned.
-pub async fn run_all(
+pub(crate) async fn run_all(
     hosts: Vec<Host>,
     spec: &RunSpec,
     events: mpsc::Sender<Event>,
@@ -210,7 +210,7 @@ where
 /// `work` with each session; the results come back in the order of `hosts`.
 /// The environment lock is checked for all hosts first: if it refuses one,
 /// no host is worked on.
-pub async fn each_host<T, F, Fut>(
+pub(crate) async fn each_host<T, F, Fut>(
     hosts: &[Host],
     intent: &Intent,
     parallel: usize,

@@ -39,7 +39,7 @@ enum Item {
 
 /// What a transfer did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub files: u64,
     pub dirs: u64,
     pub links: u64,
@@ -63,7 +63,7 @@ impl Totals {
     }
 
     /// `3 files, 1 link, 2 directories, 12.0 KiB`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let plural =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = vec![plural(self.files, "file", "files")];
@@ -80,7 +80,7 @@ impl Totals {
 
 /// Bytes done so far and in all, for a progress bar.
 #[derive(Debug, Clone, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     pub done: Arc<AtomicU64>,
     pub total: Arc<AtomicU64>,
 }
@@ -88,7 +88,7 @@ pub struct Progress {
 /// What `roadie put` will copy: local files, directories and links, checked
 /// before any host is contacted.
 #[derive(Debug, Clone)]
-pub struct Upload {
+pub(crate) struct Upload {
     items: Vec<Item>,
     remote_dir: String,
 }
@@ -109,7 +109,7 @@ fn utf8(path: &Path) -> Result<&str, Error> {
 impl Upload {
     /// `sources` into `remote_dir`, each under its own name (as `scp -r`
     /// does): a missing or unreadable source is an error here.
-    pub fn plan(sources: &[PathBuf], remote_dir: &str) -> Result<Upload, Error> {
+    pub(crate) fn plan(sources: &[PathBuf], remote_dir: &str) -> Result<Upload, Error> {
         let remote_dir = sftp_path(remote_dir);
         let mut items = Vec::new();
         for source in sources {
@@ -137,7 +137,7 @@ impl Upload {
     }
 
     /// One local file to exactly `remote` (a playbook step's `to:`).
-    pub fn file_to(local: &Path, remote: &str) -> Result<Upload, Error> {
+    pub(crate) fn file_to(local: &Path, remote: &str) -> Result<Upload, Error> {
         let remote = sftp_path(remote);
         let remote_dir = remote
             .rsplit_once('/')
@@ -148,12 +148,12 @@ impl Upload {
         Ok(Upload { items, remote_dir })
     }
 
-    pub fn totals(&self) -> Totals {
+    pub(crate) fn totals(&self) -> Totals {
         Totals::of(&self.items)
     }
 
     /// Copy everything: the destination directory is created if missing.
-    pub async fn run(&self, sftp: &Arc<Sftp>, progress: &Progress) -> Result<Totals, Error> {
+    pub(crate) async fn run(&self, sftp: &Arc<Sftp>, progress: &Progress) -> Result<Totals, Error> {
         progress.total.store(self.totals().bytes, Ordering::Relaxed);
         sftp.create_dir_all(&self.remote_dir).await?;
         for item in &self.items {
@@ -285,14 +285,18 @@ async fn put_item(sftp: &Sftp, item: &Item, done: &AtomicU64) -> Result<(), Erro
 }
 
 /// What `roadie get` copies from one host: found by listing the host.
-pub struct Download {
+pub(crate) struct Download {
     items: Vec<Item>,
 }
 
 impl Download {
     /// `remote` (a file, directory or link) into `local_dir`, under its own
     /// name.
-    pub async fn plan(sftp: &Sftp, remote: &str, local_dir: &Path) -> Result<Download, Error> {
+    pub(crate) async fn plan(
+        sftp: &Sftp,
+        remote: &str,
+        local_dir: &Path,
+    ) -> Result<Download, Error> {
         let remote = sftp_path(remote);
         let name = remote
             .trim_end_matches('/')
@@ -304,7 +308,11 @@ impl Download {
     }
 
     /// `remote` to exactly `local` (a playbook step's `to:`).
-    pub async fn plan_to(sftp: &Sftp, remote: &str, local: &Path) -> Result<Download, Error> {
+    pub(crate) async fn plan_to(
+        sftp: &Sftp,
+        remote: &str,
+        local: &Path,
+    ) -> Result<Download, Error> {
         let remote = sftp_path(remote);
         let Some(meta) = sftp.lstat(&remote).await? else {
             return Err(Error::Remote {
@@ -359,12 +367,12 @@ impl Download {
         Ok(Download { items })
     }
 
-    pub fn totals(&self) -> Totals {
+    pub(crate) fn totals(&self) -> Totals {
         Totals::of(&self.items)
     }
 
     /// Copy everything: local directories are created as needed.
-    pub async fn run(&self, sftp: &Arc<Sftp>, progress: &Progress) -> Result<Totals, Error> {
+    pub(crate) async fn run(&self, sftp: &Arc<Sftp>, progress: &Progress) -> Result<Totals, Error> {
         progress.total.store(self.totals().bytes, Ordering::Relaxed);
         for item in &self.items {
             let (Item::Dir { to, .. } | Item::File { to, .. } | Item::Link { to, .. }) = item;
@@ -476,7 +484,7 @@ async fn get_item(sftp: &Sftp, item: &Item, done: &AtomicU64) -> Result<(), Erro
 /// `git archive REF` of the local repository `repo`, unpacked into the
 /// server directory `remote` (created if missing): the archive streams over
 /// SFTP into a temporary file beside it, which `tar` unpacks, then removes.
-pub async fn archive(
+pub(crate) async fn archive(
     session: &crate::ssh::Session,
     sftp: &Sftp,
     repo: &Path,

@@ -36,7 +36,7 @@ const LINK_CHECK: Duration = Duration::from_millis(250);
 /// What tunnels report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum TunnelEvent {
+pub(crate) enum TunnelEvent {
     /// A local port forwards to `remote` as seen from `host`.
     Listening {
         host: String,
@@ -73,7 +73,7 @@ pub enum TunnelEvent {
 
 impl TunnelEvent {
     /// For people.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             TunnelEvent::Listening {
                 host,
@@ -133,7 +133,7 @@ impl TunnelEvent {
 }
 
 /// An SSH connection to one host that reconnects itself.
-pub struct Link {
+pub(crate) struct Link {
     host: Host,
     intent: Intent,
     current: watch::Sender<Option<Arc<Session>>>,
@@ -143,7 +143,7 @@ pub struct Link {
 
 impl Link {
     /// Connect (the first time failing is an error) and keep connected.
-    pub async fn connect(
+    pub(crate) async fn connect(
         host: &Host,
         intent: &Intent,
         events: mpsc::UnboundedSender<TunnelEvent>,
@@ -161,12 +161,12 @@ impl Link {
     }
 
     /// The host's label.
-    pub fn label(&self) -> &str {
+    pub(crate) fn label(&self) -> &str {
         &self.host.label
     }
 
     /// The connection, waiting up to `wait` while it is being re-made.
-    pub async fn session(&self, wait: Duration) -> Option<Arc<Session>> {
+    pub(crate) async fn session(&self, wait: Duration) -> Option<Arc<Session>> {
         let mut receiver = self.current.subscribe();
         let found = tokio::time::timeout(
             wait,
@@ -180,7 +180,7 @@ impl Link {
     }
 
     /// Say that the connection seems gone (a channel could not be opened).
-    pub fn report_broken(&self) {
+    pub(crate) fn report_broken(&self) {
         self.broken.notify_one();
     }
 
@@ -232,7 +232,7 @@ impl Link {
 /// Listen on `bind` and forward every connection to `remote` through `link`.
 /// Returns the bound local address; the forward runs until the task is
 /// aborted.
-pub async fn forward(
+pub(crate) async fn forward(
     link: Arc<Link>,
     bind: SocketAddr,
     remote: Remote,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 /// Where a forward goes, as seen from the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Remote {
+pub(crate) struct Remote {
     pub host: String,
     pub port: u16,
 }
@@ -22,7 +22,7 @@ impl std::fmt::Display for Remote {
 /// `[LOCAL:]HOST:PORT` (as the server sees it), or a name from roadie.yaml's
 /// `tunnels`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// 0: any free port.
     pub local_port: u16,
     pub remote: Remote,
@@ -36,7 +36,7 @@ fn port(text: &str, spec: &str) -> Result<u16, String> {
 
 impl Spec {
     /// Parse `text`; `named` are roadie.yaml's `tunnels` (name -> spec).
-    pub fn parse(
+    pub(crate) fn parse(
         text: &str,
         named: &std::collections::BTreeMap<String, String>,
     ) -> Result<Spec, String> {
@@ -108,7 +108,10 @@ fn rewrite_url(url: &str, local: SocketAddr) -> Option<String> {
 /// The database settings of a server's `.env`, pointed at the local end of a
 /// tunnel: URLs (`DATABASE_URL`) and host/port variables rewritten, the rest
 /// (name, user, password) passed as they are.
-pub fn database_env(dotenv: &crate::dotenv::DotEnv, local: SocketAddr) -> Vec<(String, String)> {
+pub(crate) fn database_env(
+    dotenv: &crate::dotenv::DotEnv,
+    local: SocketAddr,
+) -> Vec<(String, String)> {
     let mut vars = Vec::new();
     for (key, value) in dotenv.entries() {
         let upper = key.to_ascii_uppercase();

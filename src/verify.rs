@@ -11,7 +11,7 @@ use crate::ssh::Session;
 /// May a step of `intent` run on the host `session` already reaches?
 /// Checks every lock again, reading the server's markers for destroy
 /// (`applied_env`: the `.env` the step will apply, if any).
-pub async fn check_session(
+pub(crate) async fn check_session(
     session: &Session,
     intent: &Intent,
     applied_env: Option<&str>,
@@ -27,7 +27,7 @@ pub async fn check_session(
 /// Before a destroy step: the server-marker lock, from every marker file the
 /// inventory names and the server's `.env` files (`applied_env`, the one
 /// the step will apply, among them).
-pub async fn before_destroy(
+pub(crate) async fn before_destroy(
     session: &Session,
     intent: &Intent,
     applied_env: Option<&str>,
@@ -46,7 +46,7 @@ pub async fn before_destroy(
 }
 
 /// Would a destroy step be allowed on the host `session` reaches?
-pub async fn destroy_verdict(session: &Session) -> Result<(), Error> {
+pub(crate) async fn destroy_verdict(session: &Session) -> Result<(), Error> {
     let destroy = Intent {
         class: SafetyClass::Destroy,
         confirm: None,

@@ -227,7 +227,7 @@ fn announce(event: &DebugEvent, json: bool) {
     }
 }
 
-pub async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
+pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     if args.once {
         let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {

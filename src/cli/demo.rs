@@ -11,7 +11,7 @@ pub struct DemoArgs {
     pub keep: bool,
 }
 
-pub async fn demo(args: &DemoArgs) -> Result<i32, Error> {
+pub(super) async fn demo(args: &DemoArgs) -> Result<i32, Error> {
     crate::demo::run(args.keep).await?;
     Ok(exit_code::SUCCESS)
 }

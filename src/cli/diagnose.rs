@@ -47,7 +47,7 @@ struct HostReport<'a> {
     report: &'a Report,
 }
 
-pub async fn diagnose(global: &Global, args: &DiagnoseArgs) -> Result<i32, Error> {
+pub(super) async fn diagnose(global: &Global, args: &DiagnoseArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let process = match (&args.pid, &args.name) {
         (Some(pid), _) => Some(Process::Pid(*pid)),

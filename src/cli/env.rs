@@ -243,7 +243,7 @@ async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<Ho
     })
 }
 
-pub async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
+pub(super) async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
     let edits = parse_edits(args)?;
     let hosts = global.hosts(&args.target)?;
     let parallel = usize::from(DEFAULT_PARALLEL);

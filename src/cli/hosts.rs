@@ -112,7 +112,7 @@ async fn check(session: Session) -> Result<Checked, Error> {
     Ok(checked)
 }
 
-pub async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Error> {
+pub(super) async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let mut lines: Vec<HostLine> = hosts.iter().map(HostLine::new).collect();
     if !args.check {

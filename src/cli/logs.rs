@@ -128,7 +128,7 @@ impl LogsArgs {
     }
 }
 
-pub async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
+pub(super) async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let site_logs = hosts
         .iter()

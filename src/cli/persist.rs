@@ -28,7 +28,7 @@ pub struct Which {
     pub target: Option<String>,
 }
 
-pub async fn persist(global: &Global, command: &PersistCommand) -> Result<i32, Error> {
+pub(super) async fn persist(global: &Global, command: &PersistCommand) -> Result<i32, Error> {
     match command {
         PersistCommand::Hold => Ok(crate::ssh::persist::holder::run().await),
         PersistCommand::Status(which) => status(global, which),

@@ -89,7 +89,7 @@ pub struct HowArgs {
     pub parallel: u16,
 }
 
-pub async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
+pub(super) async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
     if args
         .watch_memory
         .is_some_and(|i| i < Duration::from_millis(50))

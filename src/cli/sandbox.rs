@@ -61,7 +61,7 @@ fn inventory_path(global: &Global) -> Result<PathBuf, Error> {
     })
 }
 
-pub fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, Error> {
+pub(super) fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, Error> {
     let sandbox = Sandbox::new(inventory_path(global)?);
     let json = global.json;
     match command {

@@ -36,7 +36,7 @@ fn project_dir(global: &Global) -> Result<PathBuf, Error> {
         .map_or_else(|| PathBuf::from("."), PathBuf::from))
 }
 
-pub async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
+pub(super) async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
     let playbooks = Playbooks::load(&project_dir(global)?)?;
     let (playbook, task) = playbooks.find(&args.task)?;
     let params = parse_params(&args.params)?;
@@ -64,7 +64,7 @@ pub async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error> {
 }
 
 /// `roadie tasks`: every task, its class, parameters and what it does.
-pub fn tasks(global: &Global) -> Result<i32, Error> {
+pub(super) fn tasks(global: &Global) -> Result<i32, Error> {
     let playbooks = Playbooks::load(&project_dir(global)?)?;
     let mut out = std::io::stdout().lock();
     for playbook in &playbooks.playbooks {

@@ -137,7 +137,7 @@ where
     })
 }
 
-pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
+pub(super) async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
     let (remote_dir, locals) = args
         .paths
         .split_last()
@@ -193,7 +193,7 @@ pub async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
     report("put", &hosts, results, global.json)
 }
 
-pub async fn get(global: &Global, args: &GetArgs) -> Result<i32, Error> {
+pub(super) async fn get(global: &Global, args: &GetArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     let several = hosts.len() > 1;
     let (bars, interrupt) = (Bars::new(global.json), super::interrupt_on_ctrl_c());

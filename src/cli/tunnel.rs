@@ -54,7 +54,7 @@ pub(super) fn print_events(
     })
 }
 
-pub async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Error> {
+pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Error> {
     if args.exec == args.command.is_empty() {
         return Err(Error::Usage(if args.exec {
             "--exec needs a command after --".into()

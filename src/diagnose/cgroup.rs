@@ -8,7 +8,7 @@ use serde::Serialize;
 
 /// Memory cgroups: those of the named processes, and those with a limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Cgroups {
+pub(crate) struct Cgroups {
     /// `v1` or `v2`.
     pub version: String,
     /// With --pid or --name: each process and its cgroup, then the
@@ -24,7 +24,7 @@ pub struct Cgroups {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcessCgroup {
+pub(crate) struct ProcessCgroup {
     pub pid: u32,
     pub name: String,
     pub cgroup: String,
@@ -34,7 +34,7 @@ pub struct ProcessCgroup {
 
 impl ProcessCgroup {
     /// The lowest limit that applies to the process, and where it is set.
-    pub fn effective_limit(&self) -> Option<(u64, &str)> {
+    pub(crate) fn effective_limit(&self) -> Option<(u64, &str)> {
         self.groups
             .iter()
             .filter_map(|g| g.limit_bytes.map(|l| (l, g.path.as_str())))
@@ -44,7 +44,7 @@ impl ProcessCgroup {
 
 /// One cgroup's memory figures (v1 or v2 files, under common names).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct CgroupMemory {
+pub(crate) struct CgroupMemory {
     pub path: String,
     /// `memory.max` / `memory.limit_in_bytes`; `None`: no limit.
     pub limit_bytes: Option<u64>,
@@ -100,7 +100,7 @@ impl CgroupMemory {
 }
 
 /// The script's `cgroups` section.
-pub fn parse_cgroups(text: &str) -> Result<Cgroups, String> {
+pub(crate) fn parse_cgroups(text: &str) -> Result<Cgroups, String> {
     let mut cgroups = Cgroups {
         version: String::new(),
         processes: None,
@@ -173,7 +173,7 @@ static CONTAINER: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The container a cgroup path belongs to: `docker 0123456789ab`.
-pub fn container_of(path: &str) -> Option<String> {
+pub(crate) fn container_of(path: &str) -> Option<String> {
     let c = CONTAINER.captures(path)?;
     match (c.get(1), c.get(2), c.get(3)) {
         (Some(runtime), Some(id), _) => {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// Containers Docker saw end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Containers {
+pub(crate) struct Containers {
     pub runtime: &'static str,
     /// How many exited (or dead) containers were looked at.
     pub exited: usize,
@@ -13,7 +13,7 @@ pub struct Containers {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Container {
+pub(crate) struct Container {
     pub id: String,
     pub name: String,
     pub image: String,
@@ -24,7 +24,7 @@ pub struct Container {
 }
 
 /// `docker inspect --format 'ID|NAME|OOMKILLED|EXIT|FINISHED|IMAGE|MEMORY'` lines.
-pub fn parse_docker(text: &str) -> Containers {
+pub(crate) fn parse_docker(text: &str) -> Containers {
     let mut containers = Containers {
         runtime: "docker",
         exited: 0,

@@ -73,7 +73,7 @@ const OUT_OF_RANGE: &str = "it is past the years roadie reads (0 to 9999)";
 /// `2026-11-20`, `2026-11-20 10:00`, `2026-11-20T10:00:00.5+0100`, ...;
 /// `None` if `text` is not written as a time at all, an error in roadie's
 /// words if it is one that cannot be (`2026-02-31`, `24:61`).
-pub fn parse_civil(text: &str) -> Option<Result<Civil, String>> {
+pub(crate) fn parse_civil(text: &str) -> Option<Result<Civil, String>> {
     let c = CIVIL.captures(text)?;
     let number = |i: usize| {
         c.get(i)
@@ -138,7 +138,7 @@ fn datetime(year: i16, [month, day, hour, minute, second]: [i16; 5]) -> Result<D
 
 /// The server's clock.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Clock {
+pub(crate) struct Clock {
     /// Seconds since the epoch.
     pub now: Option<i64>,
     /// Whole seconds since boot.
@@ -151,7 +151,7 @@ impl Clock {
     /// The wall-clock time (seconds since the epoch) of a kernel timestamp
     /// (seconds since boot). To the second or so: the kernel's clock also
     /// stops while a machine is suspended.
-    pub fn at_monotonic(&self, seconds: i64) -> Option<i64> {
+    pub(crate) fn at_monotonic(&self, seconds: i64) -> Option<i64> {
         Some(self.now? - self.uptime? + seconds)
     }
 }

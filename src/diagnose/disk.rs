@@ -11,7 +11,7 @@ use super::sections::Sections;
 
 /// Space on the filesystem holding a directory.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Disk {
+pub(crate) struct Disk {
     /// `site`, `tmp` or `logs`.
     pub what: &'static str,
     pub path: String,
@@ -20,7 +20,7 @@ pub struct Disk {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DiskUsage {
+pub(crate) struct DiskUsage {
     pub filesystem: String,
     pub mounted_on: String,
     pub size_kb: u64,
@@ -34,7 +34,7 @@ static DF_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// `df -P -k DIR`.
-pub fn parse_df(text: &str) -> Option<DiskUsage> {
+pub(crate) fn parse_df(text: &str) -> Option<DiskUsage> {
     text.lines().skip(1).find_map(|line| {
         let c = DF_LINE.captures(line)?;
         Some(DiskUsage {

@@ -12,7 +12,7 @@ use super::sections::{Section, Sections};
 
 /// OOM-killer events from the kernel log.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct KernelLog {
+pub(crate) struct KernelLog {
     /// `journalctl` or `dmesg`.
     pub source: &'static str,
     pub events: Vec<OomKill>,
@@ -28,7 +28,8 @@ static DMESG_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// `journalctl -k -o short-iso` lines to `(seconds since the epoch, message)`.
-pub fn journal_messages(text: &str) -> Vec<(Option<i64>, &str)> {
+#[cfg(test)]
+pub(crate) fn journal_messages(text: &str) -> Vec<(Option<i64>, &str)> {
     read_journal(text).0
 }
 
@@ -55,7 +56,7 @@ fn read_journal(text: &str) -> (Vec<(Option<i64>, &str)>, Option<String>) {
 
 /// `dmesg` lines (`[  123.456789] message`, or without timestamps) to
 /// `(seconds since the epoch, message)`.
-pub fn dmesg_messages<'a>(text: &'a str, clock: &Clock) -> Vec<(Option<i64>, &'a str)> {
+pub(crate) fn dmesg_messages<'a>(text: &'a str, clock: &Clock) -> Vec<(Option<i64>, &'a str)> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| match DMESG_LINE.captures(line) {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Memory now (`/proc/meminfo`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Memory {
+pub(crate) struct Memory {
     pub total_kb: u64,
     /// What new work could use without swapping (the kernel's estimate).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -18,7 +18,7 @@ pub struct Memory {
     pub swap_free_kb: u64,
 }
 
-pub fn parse_meminfo(text: &str) -> Option<Memory> {
+pub(crate) fn parse_meminfo(text: &str) -> Option<Memory> {
     let mut values = BTreeMap::new();
     for line in text.lines() {
         if let Some((key, rest)) = line.split_once(':')
@@ -41,14 +41,14 @@ pub fn parse_meminfo(text: &str) -> Option<Memory> {
 
 /// The processes using most resident memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TopProcesses {
+pub(crate) struct TopProcesses {
     /// `ps`, or `/proc` where ps is missing.
     pub source: &'static str,
     pub processes: Vec<ProcessMemory>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProcessMemory {
+pub(crate) struct ProcessMemory {
     pub pid: u32,
     pub name: String,
     pub rss_kb: u64,
@@ -56,7 +56,7 @@ pub struct ProcessMemory {
 
 /// `PID RSS NAME` lines (`ps -eo pid=,rss=,comm=`, or the script's reading
 /// of /proc, which starts with `from /proc`), the `limit` largest first.
-pub fn parse_processes(text: &str, limit: usize) -> TopProcesses {
+pub(crate) fn parse_processes(text: &str, limit: usize) -> TopProcesses {
     let source = if text.starts_with("from /proc") {
         "/proc"
     } else {

@@ -34,23 +34,22 @@ use crate::command::{RemoteCommand, quote, quote_path};
 use crate::error::Error;
 use crate::ssh::Session;
 
-pub use cgroup::{CgroupMemory, Cgroups, ProcessCgroup, container_of, parse_cgroups};
-pub use containers::{Container, Containers, parse_docker};
-pub use dates::{Civil, Clock, parse_civil};
-pub use disk::{Disk, DiskUsage, parse_df};
-pub use kernel_log::{KernelLog, dmesg_messages, journal_messages};
-pub use memory::{Memory, ProcessMemory, TopProcesses, parse_meminfo, parse_processes};
-pub use oom_kill::{OomKill, Scope, parse_oom_kills};
-pub use report::{Item, Report};
-pub use sections::{Section, Sections};
-pub use since::Since;
+pub(crate) use cgroup::{CgroupMemory, Cgroups};
+pub(crate) use containers::Containers;
+pub(crate) use disk::Disk;
+pub(crate) use kernel_log::KernelLog;
+pub(crate) use memory::{Memory, TopProcesses};
+pub(crate) use oom_kill::{OomKill, Scope};
+pub(crate) use report::{Item, Report};
+pub(crate) use sections::Sections;
+pub(crate) use since::Since;
 
 /// How many processes "top processes" lists.
-pub const TOP_PROCESSES: usize = 10;
+pub(crate) const TOP_PROCESSES: usize = 10;
 /// At most this many processes matched by `--name` are looked at.
-pub const MAX_NAMED: usize = 20;
+pub(crate) const MAX_NAMED: usize = 20;
 /// How long the whole script may take on a host.
-pub const SCRIPT_LIMIT: Duration = Duration::from_secs(90);
+pub(crate) const SCRIPT_LIMIT: Duration = Duration::from_secs(90);
 
 /// The script. Arguments: token, journalctl's `--since` (empty: this boot),
 /// pid, name pattern, site directory (empty: none).
@@ -58,7 +57,7 @@ const SCRIPT: &str = include_str!("script.sh");
 
 /// Which process's cgroup limits to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Process {
+pub(crate) enum Process {
     Pid(u32),
     /// An extended regular expression (as `grep -E`), matched against
     /// process names (as `ps` and `pgrep` show them).
@@ -67,7 +66,7 @@ pub enum Process {
 
 /// What to gather on a host.
 #[derive(Debug, Clone, Default)]
-pub struct Request {
+pub(crate) struct Request {
     pub since: Option<Since>,
     pub process: Option<Process>,
     /// The site's directory on the server (`~/` is the remote home), or why
@@ -77,7 +76,7 @@ pub struct Request {
 
 impl Request {
     /// The command that gathers everything, its sections marked with `token`.
-    pub fn command(&self, token: &str) -> RemoteCommand {
+    pub(crate) fn command(&self, token: &str) -> RemoteCommand {
         let since = self
             .since
             .as_ref()
@@ -105,7 +104,7 @@ impl Request {
 }
 
 /// Gather the report on `session`'s host.
-pub async fn diagnose(session: &Session, request: &Request) -> Result<Report, Error> {
+pub(crate) async fn diagnose(session: &Session, request: &Request) -> Result<Report, Error> {
     let token = format!("{:016x}", rand::random::<u64>());
     let command = request.command(&token);
     let host = session.host().label.clone();

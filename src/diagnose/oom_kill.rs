@@ -13,7 +13,7 @@ use super::dates::rfc3339;
 /// What ran out of memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Scope {
+pub(crate) enum Scope {
     /// A memory cgroup hit its limit (a container, a systemd unit's
     /// MemoryMax, a CI job's limit).
     Cgroup,
@@ -39,7 +39,7 @@ impl Scope {
 
 /// One process killed by the OOM killer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OomKill {
+pub(crate) struct OomKill {
     /// When, as RFC 3339 UTC (absent if the log has no timestamps).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
@@ -91,7 +91,7 @@ pub struct OomKill {
 
 impl OomKill {
     /// Resident memory when killed.
-    pub fn rss_kb(&self) -> Option<u64> {
+    pub(crate) fn rss_kb(&self) -> Option<u64> {
         let parts = [self.anon_rss_kb, self.file_rss_kb, self.shmem_rss_kb];
         parts
             .iter()
@@ -143,7 +143,7 @@ static UID: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"UID:(\d+)").expect("
 
 /// The OOM kills in kernel messages, each with the time it was logged
 /// (seconds since the epoch, when known), oldest first.
-pub fn parse_oom_kills<'a>(
+pub(crate) fn parse_oom_kills<'a>(
     messages: impl IntoIterator<Item = (Option<i64>, &'a str)>,
 ) -> Vec<OomKill> {
     let mut kills = Vec::new();

@@ -17,7 +17,7 @@ use super::{Request, TOP_PROCESSES};
 /// An item of the report, or why it could not be had.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-pub enum Item<T> {
+pub(crate) enum Item<T> {
     Found(T),
     Unavailable { unavailable: String },
 }
@@ -31,8 +31,9 @@ impl<T> From<Result<T, String>> for Item<T> {
     }
 }
 
+#[cfg(test)]
 impl<T> Item<T> {
-    pub fn found(&self) -> Option<&T> {
+    pub(crate) fn found(&self) -> Option<&T> {
         match self {
             Item::Found(value) => Some(value),
             Item::Unavailable { .. } => None,
@@ -42,7 +43,7 @@ impl<T> Item<T> {
 
 /// The whole report for a host.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
     /// Who the report was gathered as (what it could read depends on it).
@@ -67,7 +68,11 @@ pub struct Report {
 impl Report {
     /// Build the report from the script's sections; `local_now` stands in
     /// for a server clock that could not be read.
-    pub fn from_sections(sections: &Sections, request: &Request, local_now: SystemTime) -> Report {
+    pub(crate) fn from_sections(
+        sections: &Sections,
+        request: &Request,
+        local_now: SystemTime,
+    ) -> Report {
         let system = sections.output("system").unwrap_or_default();
         let mut values = BTreeMap::new();
         for line in system.lines() {

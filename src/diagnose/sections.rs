@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 /// One item's output.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Section {
+pub(crate) struct Section {
     pub stdout: String,
     pub stderr: String,
     /// The exit status; `None` if the script stopped before the end.
@@ -13,12 +13,12 @@ pub struct Section {
 }
 
 impl Section {
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.rc == Some(0)
     }
 
     /// Why the item failed, in the tool's own words.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         let lines: Vec<&str> = self
             .stderr
             .lines()
@@ -48,10 +48,10 @@ impl Section {
 
 /// The script's output cut into its sections.
 #[derive(Debug, Clone, Default)]
-pub struct Sections(BTreeMap<String, Section>);
+pub(crate) struct Sections(BTreeMap<String, Section>);
 
 impl Sections {
-    pub fn split(stdout: &str, stderr: &str, token: &str) -> Sections {
+    pub(crate) fn split(stdout: &str, stderr: &str, token: &str) -> Sections {
         let marker = format!("==roadie:{token}:");
         let mut sections: BTreeMap<String, Section> = BTreeMap::new();
         for (name, body) in cut(stdout, &marker) {
@@ -87,7 +87,7 @@ impl Sections {
         Sections(sections)
     }
 
-    pub fn get(&self, name: &str) -> Option<&Section> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Section> {
         self.0.get(name)
     }
 

@@ -3,7 +3,14 @@ use std::time::UNIX_EPOCH;
 use jiff::civil::DateTime;
 use jiff::tz::Offset;
 
+use super::cgroup::{container_of, parse_cgroups};
+use super::containers::parse_docker;
+use super::dates::Clock;
 use super::dates::parse_offset;
+use super::disk::parse_df;
+use super::kernel_log::{dmesg_messages, journal_messages};
+use super::memory::{parse_meminfo, parse_processes};
+use super::oom_kill::parse_oom_kills;
 use super::*;
 
 /// A kernel 6.x memory cgroup kill (cgroup v1), as `dmesg` prints it once

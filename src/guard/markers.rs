@@ -12,7 +12,7 @@ use crate::safety::{Lock, Refusal};
 
 /// The files on a server the server-marker lock judges by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MarkerFiles {
+pub(crate) struct MarkerFiles {
     /// The marker files the inventory names, in its order.
     pub markers: Vec<String>,
     /// The `.env` the host itself uses (the one the step applies, else its
@@ -25,11 +25,11 @@ pub struct MarkerFiles {
 
 /// What was found at each path of a [`MarkerFiles`]: its text, or `None`
 /// when the server has no such file.
-pub type Found = BTreeMap<String, Option<String>>;
+pub(crate) type Found = BTreeMap<String, Option<String>>;
 
 /// Which files a destroy step on `host` must have read first
 /// (`applied_env`: the `.env` the step will apply, if any).
-pub fn files_to_read(host: &Host, applied_env: Option<&str>) -> Result<MarkerFiles, Error> {
+pub(crate) fn files_to_read(host: &Host, applied_env: Option<&str>) -> Result<MarkerFiles, Error> {
     let safety = &host.safety;
     let mut markers: Vec<String> = safety
         .environments
@@ -62,7 +62,7 @@ type MarkerRefusal = (String, String);
 /// `files.markers`): none may name a protected environment, and the host's
 /// own environment's must be there and name it. `fingerprint`: the server's
 /// host key, for the message.
-pub fn by_marker_files(
+pub(crate) fn by_marker_files(
     host: &Host,
     files: &MarkerFiles,
     found: &Found,
@@ -74,7 +74,7 @@ pub fn by_marker_files(
 /// The server-marker lock by `.env` files (`found` needs
 /// `files.env_files`): none may match a protected environment's markers,
 /// and the host's own must match all of its environment's.
-pub fn by_env_files(
+pub(crate) fn by_env_files(
     host: &Host,
     files: &MarkerFiles,
     found: &Found,

@@ -21,7 +21,7 @@
 //! above ([`crate::ssh`] during key exchange, [`crate::verify`] for markers)
 //! and handed in.
 
-pub mod markers;
+pub(crate) mod markers;
 
 use russh::keys::ssh_key::PublicKey;
 
@@ -39,7 +39,7 @@ fn own_environment(host: &Host) -> Option<&EnvironmentSafety> {
 
 /// A refusal by the inventory-sanity lock: `host` of `environment` cannot
 /// be told apart from a protected one (`reason` says how).
-pub fn inventory_conflict(host: &str, environment: &str, reason: String) -> Refusal {
+pub(crate) fn inventory_conflict(host: &str, environment: &str, reason: String) -> Refusal {
     Refusal {
         lock: Lock::InventorySanity,
         host: host.to_owned(),
@@ -109,7 +109,7 @@ fn protected_rule(
 }
 
 /// Before connecting: the environment lock.
-pub fn before_connect(host: &Host, intent: &Intent) -> Result<(), Box<Refusal>> {
+pub(crate) fn before_connect(host: &Host, intent: &Intent) -> Result<(), Box<Refusal>> {
     match &host.environment {
         Some(env) if host.protected => protected_rule(
             host,
@@ -126,7 +126,7 @@ pub fn before_connect(host: &Host, intent: &Intent) -> Result<(), Box<Refusal>> 
 /// The environment lock, for every host of a target before any is
 /// contacted: if it refuses one, every host gets an error (refused, or not
 /// run), so that a target is never half done because of a refusal.
-pub fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
+pub(crate) fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
     let refusals: Vec<Option<Box<Refusal>>> = hosts
         .iter()
         .map(|h| before_connect(h, intent).err())
@@ -149,7 +149,7 @@ pub fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Error>> {
 }
 
 /// During key exchange, before logging in: the pinned-key lock.
-pub fn on_host_key(
+pub(crate) fn on_host_key(
     host: &Host,
     intent: &Intent,
     key: &PublicKey,
@@ -213,7 +213,7 @@ pub fn on_host_key(
 /// type was negotiated cannot hide a pinned one. An announced key is only the
 /// server's claim, but a claim to be protected can only make roadie refuse.
 /// Returns the protected environment the server is thereby taken to be.
-pub fn on_announced_keys(
+pub(crate) fn on_announced_keys(
     host: &Host,
     intent: &Intent,
     keys: &[PublicKey],
@@ -243,7 +243,7 @@ pub fn on_announced_keys(
 
 /// The locks that apply to `host`, in words (with what its key showed, once
 /// it has been seen).
-pub fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
+pub(crate) fn locks(host: &Host, verified: Option<&Verified>) -> Vec<String> {
     let mut locks = Vec::new();
     let own = own_environment(host);
     if let (true, Some(env)) = (host.protected, &host.environment) {

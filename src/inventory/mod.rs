@@ -20,7 +20,7 @@
 mod select;
 mod shard;
 
-pub use shard::Shard;
+pub(crate) use shard::Shard;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,8 +29,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
-
-pub use select::Member;
 
 /// Hosts of an unprotected environment that could be taken for protected
 /// ones (see [`Inventory::protection_conflict`]).
@@ -44,7 +42,7 @@ pub struct Conflict {
 }
 
 /// The file name searched for.
-pub const FILE_NAME: &str = "roadie.yaml";
+pub(crate) const FILE_NAME: &str = "roadie.yaml";
 
 /// A problem with the inventory file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +173,7 @@ const SHELL_METACHARACTERS: &str = "'`\"$\\;&<>|(){},";
 /// Refuse a host name as OpenSSH 9.6 and later do: one that starts with `-`
 /// (it would read as an option) or holds a shell metacharacter, a space or a
 /// control character.
-pub fn check_host_name(host: &str) -> Result<(), String> {
+pub(crate) fn check_host_name(host: &str) -> Result<(), String> {
     if host.starts_with('-') {
         return Err("a host name may not start with '-'".into());
     }

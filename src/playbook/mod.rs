@@ -33,17 +33,18 @@ use serde_saphyr::Spanned;
 use crate::error::PlaybookError;
 use crate::safety::SafetyClass;
 
-pub use render::{
+pub(crate) use render::{
     Action, Capture, Extra, HttpVia, Plan, PlannedStep, check_params, describe_params,
     env_file_for, needs_home, parse_params, plan_task,
 };
 
 /// The playbooks that ship with roadie: (name, source).
-pub const BUILT_IN: &[(&str, &str)] = &[("django", include_str!("../../playbooks/django.yaml"))];
+pub(crate) const BUILT_IN: &[(&str, &str)] =
+    &[("django", include_str!("../../playbooks/django.yaml"))];
 
 /// The server-side templates that ship with roadie (`deploy/`), used when the
 /// project has no file of the same name: (name, source).
-pub const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
+pub(crate) const BUILT_IN_TEMPLATES: &[(&str, &str)] = &[
     (
         "deploy/gunicorn.service",
         include_str!("../../deploy/gunicorn.service"),

@@ -82,14 +82,14 @@ impl Capture {
 
 /// Where an HTTP check connects on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpVia {
+pub(crate) enum HttpVia {
     Socket(String),
     Port(u16),
 }
 
 /// What a planned step does.
 #[derive(Debug, Clone)]
-pub enum Action {
+pub(crate) enum Action {
     /// A command; the server's `.env` at `env_file` (read when the step
     /// runs, so an earlier step may create it) is applied to it.
     Run {
@@ -137,7 +137,7 @@ pub enum Action {
 
 /// A step ready to run on one host.
 #[derive(Debug, Clone)]
-pub struct PlannedStep {
+pub(crate) struct PlannedStep {
     pub label: String,
     pub action: Action,
     pub capture: Option<Capture>,
@@ -147,7 +147,7 @@ pub struct PlannedStep {
 
 impl PlannedStep {
     /// For `--check`: what would be done (secret values not shown).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         let mut text = match &self.action {
             Action::Run { command, env_file } => {
                 let shown = command.render_for_display();
@@ -210,7 +210,7 @@ impl PlannedStep {
 /// The steps of a task for one host, and the task's own `on_failure`
 /// steps (run when any step fails, after that step's own).
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     pub steps: Vec<PlannedStep>,
     pub on_failure: Vec<PlannedStep>,
 }
@@ -225,7 +225,7 @@ impl std::ops::Deref for Plan {
 
 impl Plan {
     /// For `--check`: every step, then what a failure would run.
-    pub fn display(&self) -> Vec<String> {
+    pub(crate) fn display(&self) -> Vec<String> {
         let mut shown: Vec<String> = self.steps.iter().map(PlannedStep::display).collect();
         for step in &self.on_failure {
             shown.push(format!(
@@ -383,7 +383,7 @@ impl Renderer<'_> {
 
 /// The path of the `.env` a task applies on `host`: the environment's
 /// `vars.env_file`, else the playbook's `env_file`, else none.
-pub fn env_file_for(
+pub(crate) fn env_file_for(
     playbook: &Playbook,
     task: &Task,
     host: &Host,
@@ -475,7 +475,7 @@ impl Renderer<'_> {
 
 /// What a plan knows beyond the inventory and the playbook.
 #[derive(Debug, Clone, Default)]
-pub struct Extra {
+pub(crate) struct Extra {
     /// The login user's home on the server (`{{ home }}`, `| absolute`),
     /// when the task needs it.
     pub home: Option<String>,
@@ -491,7 +491,7 @@ pub struct Extra {
 
 /// The steps of `task` for `host`, with `params` given, the server's `.env`
 /// as it is now (for `{{ env.KEY }}`), and `extra`.
-pub fn plan_task(
+pub(crate) fn plan_task(
     playbook: &Playbook,
     task: &Task,
     host: &Host,
@@ -507,7 +507,7 @@ pub fn plan_task(
 /// Whether planning `task` needs the server's home (`{{ home }}`, or
 /// `| absolute` on a `~` path, in a template or in a var one uses): found
 /// by planning without it, so it is fetched only when a template asks.
-pub fn needs_home(
+pub(crate) fn needs_home(
     playbook: &Playbook,
     task: &Task,
     host: &Host,
@@ -769,7 +769,10 @@ impl Planner<'_> {
 }
 
 /// Every parameter given is declared, and every required one is given.
-pub fn check_params(task: &Task, params: &BTreeMap<String, String>) -> Result<(), PlaybookError> {
+pub(crate) fn check_params(
+    task: &Task,
+    params: &BTreeMap<String, String>,
+) -> Result<(), PlaybookError> {
     for name in params.keys() {
         if !task.params.iter().any(|p| &p.name == name) {
             let known: Vec<&str> = task.params.iter().map(|p| p.name.as_str()).collect();
@@ -803,7 +806,7 @@ pub fn check_params(task: &Task, params: &BTreeMap<String, String>) -> Result<()
 }
 
 /// `KEY=VALUE` parameters from the command line.
-pub fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>, PlaybookError> {
+pub(crate) fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>, PlaybookError> {
     let mut params = BTreeMap::new();
     for pair in pairs {
         let (key, value) = pair
@@ -815,7 +818,7 @@ pub fn parse_params(pairs: &[String]) -> Result<BTreeMap<String, String>, Playbo
 }
 
 /// A summary of a task's parameters for messages: `email, fixture=...`.
-pub fn describe_params(task: &Task) -> String {
+pub(crate) fn describe_params(task: &Task) -> String {
     let mut text = String::new();
     for (i, p) in task.params.iter().enumerate() {
         if i > 0 {

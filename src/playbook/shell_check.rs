@@ -447,8 +447,8 @@ mod properties {
     use proptest::prelude::*;
 
     use super::check_value_quoting;
-    use crate::playbook::{Action, Extra, Playbook, plan_task};
     use crate::host::Host;
+    use crate::playbook::{Action, Extra, Playbook, plan_task};
 
     /// Arithmetic contexts: `«v»` is the value, `«b»` and `«a»` text around
     /// it that stays inside the context, `«w»` the rest of the value's own

@@ -17,13 +17,13 @@ const SITE_TAIL: &str = "sites/{{ host }}";
 
 /// The sandbox's default site: `DIR/sites/{{ host }}`, under its own
 /// `.roadie/sandbox/` directory `dir`.
-pub fn default_site(dir: &Path) -> String {
+pub(super) fn default_site(dir: &Path) -> String {
     format!("{}/{SITE_TAIL}", dir.display())
 }
 
 /// Create the default site directory of each host (named by its address,
 /// as `{{ host }}` is), so that the site can be used at once.
-pub fn create_default_sites(dir: &Path, hosts: &[std::net::Ipv4Addr]) -> Result<(), Error> {
+pub(super) fn create_default_sites(dir: &Path, hosts: &[std::net::Ipv4Addr]) -> Result<(), Error> {
     for host in hosts {
         let site = dir.join("sites").join(host.to_string());
         std::fs::create_dir_all(&site)
@@ -36,7 +36,7 @@ pub fn create_default_sites(dir: &Path, hosts: &[std::net::Ipv4Addr]) -> Result<
 /// (not the ones it only inherits from the top-level `vars`), `extra` on
 /// top, and the default site unless the user chose one. A default site of
 /// another directory (an inventory copied from another project) is replaced.
-pub fn sandbox_vars(
+pub(super) fn sandbox_vars(
     inventory: &Path,
     dir: &Path,
     extra: &[(String, String)],
@@ -85,7 +85,7 @@ fn is_a_default_site(value: &Value) -> bool {
 /// `vars:` lines for an environment whose keys are indented by `indent`;
 /// values (and names other than identifiers) are written as JSON, which is
 /// quoted, valid YAML.
-pub fn vars_lines(vars: &BTreeMap<String, Value>, indent: &str, step: &str) -> Vec<String> {
+pub(super) fn vars_lines(vars: &BTreeMap<String, Value>, indent: &str, step: &str) -> Vec<String> {
     if vars.is_empty() {
         return Vec::new();
     }

@@ -21,7 +21,7 @@ use crate::host::Host;
 use crate::known_hosts::describe;
 
 /// The environment variable holding the passphrase of encrypted keys.
-pub const PASSPHRASE_VAR: &str = "ROADIE_PASSPHRASE";
+pub(crate) const PASSPHRASE_VAR: &str = "ROADIE_PASSPHRASE";
 
 /// Decrypted keys, shared by every connection of the process so that a
 /// passphrase is asked for at most once per key.
@@ -173,7 +173,7 @@ fn order_candidates(
 }
 
 /// Authenticate on `handle` as `host.user`.
-pub async fn authenticate(
+pub(super) async fn authenticate(
     handle: &mut Handle<ClientHandler>,
     host: &Host,
     step_timeout: Duration,

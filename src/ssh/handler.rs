@@ -14,7 +14,7 @@ use crate::safety::{Intent, Refusal, Verified};
 
 /// What the handler learned during key exchange.
 #[derive(Debug, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// The key the server presented.
     pub server_key: Option<PublicKey>,
     /// Why known_hosts refused the key, if it did.
@@ -33,10 +33,10 @@ pub struct Observed {
 }
 
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
-pub type KeyGuard = Box<dyn Fn(&PublicKey) -> Result<Verified, Box<Refusal>> + Send + Sync>;
+pub(super) type KeyGuard = Box<dyn Fn(&PublicKey) -> Result<Verified, Box<Refusal>> + Send + Sync>;
 
 /// The russh handler for one connection.
-pub struct ClientHandler {
+pub(crate) struct ClientHandler {
     pub config: HostKeyConfig,
     pub known: KnownHosts,
     /// `port` and `hostname` for the ssh-keyscan hint.

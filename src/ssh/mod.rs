@@ -5,8 +5,8 @@ mod auth;
 mod exec;
 mod files;
 mod handler;
-pub mod persist;
-pub mod sftp;
+pub(crate) mod persist;
+pub(crate) mod sftp;
 mod starts;
 
 use std::borrow::Cow;
@@ -17,10 +17,10 @@ use russh::client;
 use russh::keys::ssh_key::PublicKey;
 use tokio::net::TcpStream;
 
-pub use auth::PASSPHRASE_VAR;
-pub use exec::{Chunk, Execution, ExitStatus, Output};
+pub(crate) use exec::Chunk;
+pub use exec::{ExitStatus, Output};
 pub use files::{Expect, Written};
-pub use handler::ClientHandler;
+pub(crate) use handler::ClientHandler;
 
 use crate::error::{ConnectError, Error};
 use crate::guard;

@@ -103,7 +103,7 @@ impl Stamp {
 
 /// A path as SFTP takes it: relative paths are relative to the login
 /// user's home, so `~/x` is `x` and `~` is `.`.
-pub fn sftp_path(path: &str) -> String {
+pub(crate) fn sftp_path(path: &str) -> String {
     if path == "~" || path == "~/" {
         ".".to_owned()
     } else if let Some(rest) = path.strip_prefix("~/") {
@@ -114,7 +114,7 @@ pub fn sftp_path(path: &str) -> String {
 }
 
 /// `dir/name`, without doubling a slash.
-pub fn join(dir: &str, name: &str) -> String {
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
         format!("{dir}{name}")
     } else {

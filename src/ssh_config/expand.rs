@@ -111,7 +111,7 @@ fn substitute(
 }
 
 /// Replace `%x` tokens. An unknown token is an error, as in OpenSSH.
-pub fn percent(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
+pub(super) fn percent(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
     substitute(s, "value", |token| Ok(tokens.value(token)))
 }
 
@@ -126,7 +126,7 @@ const REMOTE_TOKENS: &[char] = &['h', 'n', 'r', 'k', 'j'];
 /// host or user name can never run a command of its own (CVE-2023-51385).
 /// Refused rather than quoted: quotes would change the meaning of a token
 /// that the command already quotes (`test "%h" = web1`).
-pub fn percent_shell(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
+pub(super) fn percent_shell(s: &str, tokens: &Tokens<'_>) -> Result<String, String> {
     substitute(s, "Match exec command", |token| {
         let Some(value) = tokens.value(token) else {
             return Ok(None);
@@ -153,7 +153,7 @@ fn is_shell_inert(value: &str) -> bool {
 }
 
 /// Only `%h` and `%%` are allowed in `HostName`.
-pub fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> {
+pub(super) fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> {
     substitute(s, "HostName", |token| {
         Ok(match token {
             '%' => Some("%".to_owned()),
@@ -164,7 +164,7 @@ pub fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> 
 }
 
 /// Replace `${VAR}` with the variable's value; an unset variable is an error.
-pub fn env_vars(s: &str) -> Result<String, String> {
+pub(super) fn env_vars(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
@@ -184,7 +184,7 @@ pub fn env_vars(s: &str) -> Result<String, String> {
 }
 
 /// Expand a leading `~` or `~user`.
-pub fn tilde(s: &str, home: &Path) -> Result<String, String> {
+pub(super) fn tilde(s: &str, home: &Path) -> Result<String, String> {
     let Some(rest) = s.strip_prefix('~') else {
         return Ok(s.to_owned());
     };
@@ -203,7 +203,7 @@ pub fn tilde(s: &str, home: &Path) -> Result<String, String> {
 }
 
 /// `~`, then `%` tokens, then `${VAR}`: the order ssh uses for file names.
-pub fn path(s: &str, tokens: &Tokens<'_>) -> Result<PathBuf, String> {
+pub(super) fn path(s: &str, tokens: &Tokens<'_>) -> Result<PathBuf, String> {
     let s = tilde(s, &tokens.local.home)?;
     let s = percent(&s, tokens)?;
     Ok(PathBuf::from(env_vars(&s)?))
@@ -211,7 +211,7 @@ pub fn path(s: &str, tokens: &Tokens<'_>) -> Result<PathBuf, String> {
 
 /// A made-up local user for unit tests.
 #[cfg(test)]
-pub fn test_user() -> LocalUser {
+pub(crate) fn test_user() -> LocalUser {
     LocalUser {
         name: "alice".into(),
         home: "/home/alice".into(),

@@ -151,7 +151,7 @@ const LATER: &[&str] = &[
 ];
 
 /// Whether `keyword` (lowercased) is an OpenSSH client keyword.
-pub fn is_known(keyword: &str) -> bool {
+pub(super) fn is_known(keyword: &str) -> bool {
     OPENSSH_9_2.contains(&keyword) || LATER.contains(&keyword)
 }
 

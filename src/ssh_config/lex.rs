@@ -4,7 +4,7 @@
 
 /// One line of the file as text (without a trailing `\r`), or where it is
 /// not UTF-8.
-pub fn text(line: &[u8]) -> Result<&str, String> {
+pub(super) fn text(line: &[u8]) -> Result<&str, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     std::str::from_utf8(line).map_err(|e| {
         format!(
@@ -16,7 +16,7 @@ pub fn text(line: &[u8]) -> Result<&str, String> {
 }
 
 /// A keyword (lowercased) and its arguments; `None` for blank and comment lines.
-pub fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, String> {
+pub(super) fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, String> {
     let line = line.trim_start();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -34,7 +34,7 @@ pub fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, String> {
 }
 
 /// Split arguments on whitespace, honouring quotes and escapes.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
+pub(super) fn split_words(s: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut chars = s.chars().peekable();
     loop {

@@ -18,7 +18,11 @@ fn tests_dir(w: &World) -> PathBuf {
     let dir = w.path("project");
     std::fs::create_dir_all(dir.join("tests")).unwrap();
     std::fs::write(dir.join("tests/test_fail.py"), FAILING_TEST).unwrap();
-    std::fs::write(dir.join("roadie_pdb.py"), roadie::debug::SHIM).unwrap();
+    std::fs::write(
+        dir.join("roadie_pdb.py"),
+        include_str!("../../examples/python/roadie_pdb.py"),
+    )
+    .unwrap();
     dir
 }
 

@@ -76,7 +76,7 @@ async fn connection_errors_are_typed() {
 /// (changing nothing) when it could not give the new file the old one's owner.
 #[tokio::test]
 async fn atomic_write_through_a_symlink_and_keeping_the_owner() {
-    use roadie::ssh::{Expect, Written};
+    use roadie::{Expect, Written};
     use std::os::unix::fs::PermissionsExt;
 
     let mut w = World::new();

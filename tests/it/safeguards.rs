@@ -300,7 +300,7 @@ fn production_key_pinned_but_its_entry_unprotected() {
     let project = roadie::blocking::Project::load(&e.w.path("roadie.yaml")).unwrap();
     match project.connect("legacy") {
         Err(roadie::Error::Refused(refusal)) => {
-            assert_eq!(refusal.lock, roadie::safety::Lock::PinnedHostKey);
+            assert_eq!(refusal.lock, roadie::Lock::PinnedHostKey);
         }
         Err(other) => panic!("{other}"),
         Ok(_) => panic!("connected to production for fixtures"),

@@ -29,7 +29,7 @@ use crate::ssh::{self, Session};
 /// Run the holder: connect as the request says, answer on stdout, then
 /// serve until idle, until the server's connection ends, or until SIGTERM.
 /// Returns the process exit code.
-pub async fn run() -> i32 {
+pub(crate) async fn run() -> i32 {
     // Out of the terminal's session: Ctrl-C and hang-ups there are the
     // invoking command's, not this process's.
     let _ = nix::unistd::setsid();

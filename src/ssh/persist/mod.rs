@@ -42,7 +42,7 @@ const MAX_SOCKET_PATH: usize = 100;
 /// What a holder writes beside its socket (`ID.json`, 0600), rewritten
 /// atomically whenever its number of clients changes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// The roadie version that started it; another version's holder is
     /// not used.
     pub version: String,
@@ -70,14 +70,14 @@ pub struct Record {
 
 /// Where one holder lives: `DIR/ID.sock`, `ID.json`, `ID.lock`, `ID.log`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Place {
+pub(crate) struct Place {
     pub dir: PathBuf,
     pub id: String,
 }
 
 impl Place {
     /// The place of the holder for `host`, in the user's runtime directory.
-    pub fn for_host(host: &Host) -> Result<Place, String> {
+    pub(crate) fn for_host(host: &Host) -> Result<Place, String> {
         Ok(Place {
             dir: runtime_dir()?,
             id: holder_id(host),
@@ -88,11 +88,11 @@ impl Place {
         self.dir.join(format!("{}.{suffix}", self.id))
     }
 
-    pub fn socket(&self) -> PathBuf {
+    pub(crate) fn socket(&self) -> PathBuf {
         self.file("sock")
     }
 
-    pub fn record(&self) -> PathBuf {
+    pub(crate) fn record(&self) -> PathBuf {
         self.file("json")
     }
 
@@ -104,7 +104,7 @@ impl Place {
         self.file("log")
     }
 
-    pub fn read_record(&self) -> Option<Record> {
+    pub(crate) fn read_record(&self) -> Option<Record> {
         let text = std::fs::read_to_string(self.record()).ok()?;
         serde_json::from_str(&text).ok()
     }
@@ -112,7 +112,7 @@ impl Place {
     /// Forget a holder that cannot be used, if the record still names the
     /// process `pid` (or is gone): its socket and record go (it exits on its
     /// own once idle, or already has). A holder started since is left alone.
-    pub fn discard(&self, pid: Option<u32>) {
+    pub(crate) fn discard(&self, pid: Option<u32>) {
         if self.read_record().map(|r| r.pid) == pid {
             let _ = std::fs::remove_file(self.socket());
             let _ = std::fs::remove_file(self.record());
@@ -120,7 +120,7 @@ impl Place {
     }
 
     /// Every holder place in the runtime directory, with its record.
-    pub fn all() -> Result<Vec<(Place, Option<Record>)>, String> {
+    pub(crate) fn all() -> Result<Vec<(Place, Option<Record>)>, String> {
         let dir = runtime_dir()?;
         let mut found = Vec::new();
         let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -143,7 +143,7 @@ impl Place {
 /// `$XDG_RUNTIME_DIR/roadie` when that is set and short enough, else
 /// `/tmp/roadie-UID`; created 0700 and refused unless it is a directory of
 /// this user that nobody else can enter.
-pub fn runtime_dir() -> Result<PathBuf, String> {
+pub(crate) fn runtime_dir() -> Result<PathBuf, String> {
     let uid = nix::unistd::getuid();
     let candidates = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
@@ -201,7 +201,7 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
 /// environment, host key settings, ciphers and keepalives (the same for its
 /// jump hosts), and the same roadie version. Each invocation still judges
 /// the recorded keys with its own known_hosts and safeguards.
-pub fn holder_id(host: &Host) -> String {
+pub(crate) fn holder_id(host: &Host) -> String {
     #[derive(Serialize)]
     struct Identity<'a> {
         version: &'a str,
