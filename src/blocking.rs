@@ -1,4 +1,4 @@
-//! The [`crate::project`] API for synchronous code (a `#[test]` without an
+//! The [`crate::Project`] API for synchronous code (a `#[test]` without an
 //! async runtime, say): each call runs to completion on a runtime of its own.
 //!
 //! ```no_run
@@ -32,6 +32,7 @@ pub struct Project {
 }
 
 impl Project {
+    /// The roadie.yaml of the current directory (or a parent) and its playbooks.
     pub fn discover() -> Result<Project, Error> {
         Ok(Project {
             inner: project::Project::discover()?,
@@ -39,6 +40,7 @@ impl Project {
         })
     }
 
+    /// The inventory at `path` and its playbooks.
     pub fn load(path: &Path) -> Result<Project, Error> {
         Ok(Project {
             inner: project::Project::load(path)?,
@@ -74,6 +76,7 @@ pub struct Staging {
 }
 
 impl Staging {
+    /// Prepare the task `name` (`TASK` or `PLAYBOOK:TASK`).
     pub fn task(&self, name: &str) -> TaskCall<'_> {
         TaskCall {
             inner: self.inner.task(name),
@@ -81,6 +84,7 @@ impl Staging {
         }
     }
 
+    /// The host connected to.
     pub fn host(&self) -> &crate::Host {
         self.inner.host()
     }
@@ -93,6 +97,7 @@ pub struct TaskCall<'a> {
 }
 
 impl TaskCall<'_> {
+    /// Set a parameter.
     #[must_use]
     pub fn param(self, name: &str, value: impl Into<String>) -> Self {
         TaskCall {
@@ -101,6 +106,7 @@ impl TaskCall<'_> {
         }
     }
 
+    /// Run the task: the safeguards for its class first, then its steps.
     pub fn run(self) -> Result<TaskResult, Error> {
         self.runtime.block_on(self.inner.run())
     }

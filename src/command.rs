@@ -43,16 +43,19 @@ pub struct Sudo {
 pub struct RemoteCommand {
     /// Shell text, run by the remote user's shell.
     pub script: String,
+    /// Variables set for the command, as `NAME=VALUE` (quoted).
     pub env: Vec<(String, String)>,
     /// Variables whose values must not appear in the command line (where
     /// other users of the server could see them in `ps`), such as a
     /// server's `.env`: with these, the script travels on stdin.
     pub secret_env: Vec<(String, SecretString)>,
+    /// The directory to run in (a leading `~/` is the login user's home).
     pub cwd: Option<String>,
+    /// Run with sudo, and how.
     pub sudo: Option<Sudo>,
     /// Exported as `ROADIE_RUN` to the command (inside sudo too), so that
     /// its processes can be found to stop it where sshd will not signal
-    /// them (see [`crate::ssh::Execution::stop`]).
+    /// them (see `Execution::stop`).
     pub marker: Option<String>,
 }
 

@@ -15,17 +15,24 @@ use rand::distr::Distribution;
 pub enum Line {
     /// `KEY=VALUE`; `raw` is the text as it stands in the file.
     Entry {
+        /// The variable's name.
         key: String,
+        /// Its value, unquoted.
         value: String,
+        /// The line as it stands in the file.
         raw: String,
+        /// Its 1-based line number.
         line: usize,
     },
     /// Blank lines and comments.
     Other(String),
     /// A line that is not `KEY=VALUE`: kept as it is, reported.
     Malformed {
+        /// The line as it stands in the file.
         raw: String,
+        /// Its 1-based line number.
         line: usize,
+        /// What is wrong with it.
         reason: String,
     },
 }
@@ -33,6 +40,7 @@ pub enum Line {
 /// A parsed `.env` file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DotEnv {
+    /// Every line of the file, in order.
     pub lines: Vec<Line>,
 }
 
@@ -81,7 +89,7 @@ impl DotEnv {
 const SECRET_LENGTH: usize = 50;
 
 /// Is this key's value secret (to be masked)?
-pub fn is_secret_key(key: &str) -> bool {
+pub(crate) fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_uppercase();
     [
         "SECRET",
@@ -102,7 +110,7 @@ pub fn is_secret_key(key: &str) -> bool {
 
 /// `value` for display: secret keys masked entirely, and the password part
 /// of a URL (`scheme://user:password@host`) masked in any value.
-pub fn mask(key: &str, value: &str) -> String {
+pub(crate) fn mask(key: &str, value: &str) -> String {
     if is_secret_key(key) && !value.is_empty() {
         return "********".to_owned();
     }
@@ -138,7 +146,7 @@ pub struct Unportable(String);
 /// quotes (`"` as `\"`, which both read alike) if it has none of `` $`\ ``,
 /// else nothing works. And python-dotenv expands `${NAME}` wherever it
 /// stands, so no quoting keeps that either.
-pub fn quote_value(value: &str) -> Result<String, Unportable> {
+pub(crate) fn quote_value(value: &str) -> Result<String, Unportable> {
     let refuse = |reason: &str| Err(Unportable(reason.to_owned()));
     if value.contains('\0') {
         return refuse("contains a NUL character, which a shell variable cannot hold");
@@ -186,7 +194,7 @@ fn entry_text(key: &str, value: &str, export: bool) -> Result<String, Unportable
 impl DotEnv {
     /// Set `key` to `value`, in place if it is there (keeping `export`),
     /// else at the end. Returns whether the file changed, or, changing
-    /// nothing, why the value cannot be written (see [`quote_value`]).
+    /// nothing, why the value cannot be written.
     pub fn set(&mut self, key: &str, value: &str) -> Result<bool, Unportable> {
         if self.get(key) == Some(value) {
             return Ok(false);
@@ -264,7 +272,7 @@ impl fmt::Display for DotEnv {
 }
 
 /// Is `name` usable as a shell variable name?
-pub fn is_env_name(name: &str) -> bool {
+pub(crate) fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

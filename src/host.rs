@@ -79,16 +79,22 @@ pub struct Host {
     pub label: String,
     /// The host's name as listed, without a port: `{{ host }}` in templates.
     pub name: String,
+    /// The inventory environment it is listed under.
     pub environment: Option<String>,
+    /// Is that environment protected?
     pub protected: bool,
     /// Address or DNS name to connect to.
     pub hostname: String,
+    /// The port to connect to.
     pub port: u16,
+    /// The user to log in as.
     pub user: String,
+    /// How to log in.
     pub auth: AuthConfig,
+    /// How the server's key is checked.
     pub host_key: HostKeyConfig,
     /// How long each step of connecting may take; `Duration::MAX` for no
-    /// limit (see [`connect_limit`]).
+    /// limit (`ConnectTimeout 0`).
     pub connect_timeout: Duration,
     /// Keepalive interval and how many unanswered ones end the connection.
     pub keepalive: Option<(Duration, u32)>,
@@ -100,8 +106,9 @@ pub struct Host {
     /// be setting up (connect, key exchange, authentication) at once.
     pub max_starts: usize,
     /// Keep the connection open this long after its last use, for later
-    /// invocations to reuse (see [`crate::ssh::persist`]).
+    /// invocations to reuse (`--persist`).
     pub persist: Option<Duration>,
+    /// Its variables for templates: the inventory's, its environment's, its own.
     pub vars: BTreeMap<String, serde_json::Value>,
     /// The inventory's protection facts (pinned keys, markers), for the guard.
     pub safety: Arc<Safety>,

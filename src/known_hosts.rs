@@ -52,7 +52,9 @@ struct Entry {
 /// Where a known_hosts line is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
+    /// The known_hosts file.
     pub file: PathBuf,
+    /// The 1-based line.
     pub line: usize,
 }
 
@@ -64,28 +66,38 @@ impl std::fmt::Display for Place {
 
 /// What the known_hosts files say about a key a server presented.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The key is recorded for this host.
     Known(Place),
     /// The key is marked `@revoked`.
     Revoked(Place),
     /// A different key of the same type is recorded: possible attack.
-    Changed { place: Place, recorded: String },
+    Changed {
+        /// Where the other key is recorded.
+        place: Place,
+        /// The key recorded there, described.
+        recorded: String,
+    },
     /// Only keys of other types are recorded for this host.
-    OtherTypes { place: Place, recorded: String },
+    OtherTypes {
+        /// Where the other types are recorded.
+        place: Place,
+        /// The key types recorded.
+        recorded: String,
+    },
     /// Nothing is recorded for this host.
     Unknown,
 }
 
 /// The keys a set of known_hosts files records for one host.
 #[derive(Debug, Clone, Default)]
-pub struct KnownHosts {
+pub(crate) struct KnownHosts {
     entries: Vec<Entry>,
     warnings: Vec<String>,
 }
 
 /// The name a host is recorded under: `host`, or `[host]:port` off port 22.
-pub fn host_entry_name(host: &str, port: u16) -> String {
+pub(crate) fn host_entry_name(host: &str, port: u16) -> String {
     if port == 22 {
         host.to_owned()
     } else {
@@ -125,7 +137,7 @@ impl KnownHosts {
     /// whole, and only the matching keys are kept. Missing files are
     /// skipped, and so are lines that do not parse (as ssh does); a line
     /// that is not UTF-8 text is skipped with a warning ([`KnownHosts::warnings`]).
-    pub fn load(files: &[PathBuf], name: &str) -> std::io::Result<KnownHosts> {
+    pub(crate) fn load(files: &[PathBuf], name: &str) -> std::io::Result<KnownHosts> {
         let names: Vec<&str> = std::iter::once(name).chain(without_port(name)).collect();
         let mut known = KnownHosts::default();
         for file in files {
@@ -171,7 +183,7 @@ impl KnownHosts {
     }
 
     /// Lines skipped while reading, for the user.
-    pub fn warnings(&self) -> &[String] {
+    pub(crate) fn warnings(&self) -> &[String] {
         &self.warnings
     }
 
@@ -179,7 +191,7 @@ impl KnownHosts {
     /// (`[host]:port`), a key recorded for the bare `host` is accepted when
     /// nothing is recorded with the port, as ssh does; any other verdict
     /// for the bare name counts as nothing recorded.
-    pub fn check(&self, name: &str, key: &PublicKey) -> Verdict {
+    pub(crate) fn check(&self, name: &str, key: &PublicKey) -> Verdict {
         match (self.check_name(name, key), without_port(name)) {
             (Verdict::Unknown, Some(host)) => match self.check_name(host, key) {
                 verdict @ (Verdict::Known(_) | Verdict::Revoked(_)) => verdict,
@@ -231,7 +243,7 @@ impl KnownHosts {
     /// exchange can ask the server for a type we can verify (as ssh orders
     /// HostKeyAlgorithms). An RSA key is asked for with SHA-2 signatures
     /// only: see [`signature_algorithms`].
-    pub fn algorithms_for(&self, name: &str) -> Vec<Algorithm> {
+    pub(crate) fn algorithms_for(&self, name: &str) -> Vec<Algorithm> {
         let recorded = |name: &str| {
             self.entries
                 .iter()
@@ -259,7 +271,7 @@ impl KnownHosts {
 /// A key reports RSA as `ssh-rsa`, which as an algorithm means SHA-1
 /// signatures; OpenSSH stopped offering those in 8.8, and so does roadie:
 /// an RSA key is verified with `rsa-sha2-512` or `rsa-sha2-256` only.
-pub fn signature_algorithms(key: &Algorithm) -> Vec<Algorithm> {
+pub(crate) fn signature_algorithms(key: &Algorithm) -> Vec<Algorithm> {
     match key {
         Algorithm::Rsa { .. } => vec![
             Algorithm::Rsa {
@@ -275,7 +287,7 @@ pub fn signature_algorithms(key: &Algorithm) -> Vec<Algorithm> {
 
 /// Whether `algorithm` may be offered at all: everything but `ssh-rsa`
 /// (RSA with SHA-1 signatures).
-pub fn is_acceptable(algorithm: &Algorithm) -> bool {
+pub(crate) fn is_acceptable(algorithm: &Algorithm) -> bool {
     !matches!(algorithm, Algorithm::Rsa { hash: None })
 }
 
@@ -326,7 +338,7 @@ fn parse_line(line: &str, file: &Path, number: usize, names: &[&str]) -> Option<
 
 /// Append `key` for `name` to `file` (creating it and its directory), hashed
 /// when `hash` is set, the way `ssh` records a new host.
-pub fn append(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
+pub(crate) fn append(file: &Path, name: &str, key: &PublicKey, hash: bool) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::DirBuilder::new()

@@ -13,32 +13,30 @@
 //!   default) and logs in with ssh-agent or key files.
 //! - [`Session::run`] runs a [`RemoteCommand`] and returns its stdout, stderr
 //!   and exit status; [`Session::start`] streams output as it arrives.
-//! - [`runner::run_all`] does the same on many hosts at once.
-//! - [`diagnose::diagnose`] gathers why something died on a host (OOM kills
-//!   from the kernel log, memory, cgroup limits, containers, disk space) in
-//!   one round trip, every item on its own: a missing tool or permission is
-//!   that item's reason, never a failure of the whole.
+//! - [`Project`] (and [`blocking::Project`] for synchronous tests) runs the
+//!   playbooks' tasks as fixtures: `staging.task("create_session")`, with
+//!   every safeguard for the task's class first, and its captured values.
+//! - What goes wrong is an [`Error`] in roadie's words, with the exit code
+//!   the CLI gives it; [`event`] is what the CLI prints, `--json` included.
 //!
 //! # Layers
 //!
-//! Each module imports only from its own layer or those below, never in a
-//! cycle (the table in `src/layers.rs`, checked by its tests):
+//! Inside, each module imports only from its own layer or those below,
+//! never in a cycle (the table in `src/layers.rs`, checked by its tests):
 //!
-//! 1. plain data and parsing, no network: [`command`], [`dotenv`],
-//!    [`duration`], [`error`], [`event`], [`host`], [`inventory`],
-//!    [`known_hosts`], [`playbook`], [`safety`], [`ssh_config`],
-//!    [`template`], [`timings`], [`tunnel_spec`];
-//! 2. the pure decisions: [`resolve`] (target to hosts) and [`guard`] (may
-//!    this step run on this host?), from facts handed in;
-//! 3. SSH connections: [`ssh`], kept ones under `ssh::persist`;
-//! 4. what runs on one host: [`verify`] (the facts the guard needs, read
-//!    from the server), [`job`], [`remote_env`], [`transfer`], [`tunnel`],
-//!    [`debug`], [`health`], [`memory`], [`diagnose`];
-//! 5. many hosts and the front door: [`runner`], [`project`], [`blocking`],
-//!    [`audit`];
-//! 6. output: [`output`];
-//! 7. the command line, the demo and its sandbox: [`cli`], [`demo`],
-//!    [`sandbox`].
+//! 1. plain data and parsing, no network: `command`, `dotenv`, `duration`,
+//!    `error`, `event`, `host`, `inventory`, `known_hosts`, `playbook`,
+//!    `safety`, `ssh_config`, `template`, `timings`, `tunnel_spec`;
+//! 2. the pure decisions: `resolve` (target to hosts) and `guard` (may this
+//!    step run on this host?), from facts handed in;
+//! 3. SSH connections: `ssh`, kept ones under `ssh::persist`;
+//! 4. what runs on one host: `verify` (the facts the guard needs, read from
+//!    the server), `job`, `remote_env`, `transfer`, `tunnel`, `debug`,
+//!    `health`, `memory`, `diagnose`;
+//! 5. many hosts and the front door: `runner`, `outcome`, `project`,
+//!    `blocking`, `audit`;
+//! 6. output: `output`;
+//! 7. the command line, the demo and its sandbox: `cli`, `demo`, `sandbox`.
 //!
 //! # Example: a test fixture
 //!
@@ -62,7 +60,7 @@
 //! # }
 //! ```
 
-#![warn(unreachable_pub)]
+#![warn(unreachable_pub, missing_docs)]
 
 /// `eprintln!`, but the line goes out in one write (see [`stderr`]).
 macro_rules! stderr_line {
@@ -128,7 +126,7 @@ pub use inventory::Inventory;
 pub use project::{Project, Staging, TaskCall, TaskResult};
 pub use resolve::{Overrides, Resolver};
 pub use safety::{Lock, Refusal, SafetyClass};
-pub use ssh::{ExitStatus, Expect, Output, Session, Written};
+pub use ssh::{Chunk, Execution, ExitStatus, Expect, Output, Session, Written};
 
 /// The environment variable whose value `--sudo` feeds to sudo.
 pub const SUDO_PASSWORD_VAR: &str = "ROADIE_SUDO_PASSWORD";

@@ -36,8 +36,11 @@ use crate::verify;
 /// An inventory with its playbooks.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// roadie.yaml, loaded.
     pub inventory: Inventory,
+    /// The playbooks next to it.
     pub playbooks: Arc<Playbooks>,
+    /// Settings that win over roadie.yaml and ssh_config (as the command line's do).
     pub overrides: Overrides,
     /// Fed to sudo by the steps of tasks that use it; from
     /// `ROADIE_SUDO_PASSWORD` when the project is loaded.
@@ -166,10 +169,15 @@ pub struct TaskCall<'a> {
 /// What a task did on its host.
 #[derive(Debug, Clone)]
 pub struct TaskResult {
+    /// The last step's exit status (the failing one's, if one failed).
     pub status: ExitStatus,
+    /// What the steps captured, by name.
     pub captured: BTreeMap<String, String>,
+    /// The step that failed, if one did.
     pub failed_step: Option<FailedStep>,
+    /// Everything the steps printed on stdout.
     pub stdout: Vec<u8>,
+    /// Everything the steps printed on stderr.
     pub stderr: Vec<u8>,
     /// What went wrong around the task without stopping it.
     pub warnings: Vec<String>,

@@ -30,14 +30,21 @@ pub(crate) const ADDRESS_LOOKUP_TIMEOUT: Duration = Duration::from_secs(3);
 /// Settings from the command line; they win over everything else.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--user`: log in as this user.
     pub user: Option<String>,
+    /// `--port`: connect to this port.
     pub port: Option<u16>,
+    /// `--identity`: offer only this key file.
     pub identity: Option<PathBuf>,
     /// `-F FILE`: read only this ssh_config.
     pub ssh_config: Option<PathBuf>,
+    /// `--known-hosts`: check host keys against this file only.
     pub known_hosts: Option<PathBuf>,
+    /// `--accept-new`: record unknown host keys (trust on first use).
     pub accept_new: bool,
+    /// `--insecure-ignore-host-key`: accept any host key.
     pub insecure_ignore_host_key: bool,
+    /// `--connect-timeout`: how long each step of connecting may take.
     pub connect_timeout: Option<Duration>,
     /// `--persist TIME`: keep connections for reuse (zero: never).
     pub persist: Option<Duration>,
@@ -59,13 +66,17 @@ struct Chosen {
 /// Resolves targets against an inventory, ssh_config and overrides.
 #[derive(Debug, Clone)]
 pub struct Resolver<'a> {
+    /// The inventory targets are resolved against.
     pub inventory: &'a Inventory,
+    /// What the command line says.
     pub overrides: &'a Overrides,
+    /// The local user, for ssh_config's `%u`, `%d` and `~`.
     pub local: LocalUser,
     safety: Arc<Safety>,
 }
 
 impl<'a> Resolver<'a> {
+    /// A resolver for `inventory`, with `overrides` winning over it.
     pub fn new(inventory: &'a Inventory, overrides: &'a Overrides) -> Resolver<'a> {
         Resolver {
             inventory,

@@ -40,10 +40,15 @@ impl fmt::Display for SafetyClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Lock {
+    /// A protected environment: no destroy, change only when confirmed.
     ProtectedEnvironment,
+    /// A host key pinned under an environment says what the server is.
     PinnedHostKey,
+    /// An environment's identity is the only key offered to its hosts.
     EnvironmentKey,
+    /// Marker files and `.env` contents on the server say what it is.
     ServerMarker,
+    /// One host or key under a protected and an unprotected environment.
     InventorySanity,
 }
 
@@ -80,11 +85,17 @@ impl Intent {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{host}: refused by the {lock} lock: {reason}{}\n  {remedy}", key_note(.fingerprint.as_deref()))]
 pub struct Refusal {
+    /// Which lock refused.
     pub lock: Lock,
+    /// The host, as the inventory names it.
     pub host: String,
+    /// The environment it was reached under.
     pub environment: Option<String>,
+    /// The key the server presented, when it was seen.
     pub fingerprint: Option<String>,
+    /// Why.
     pub reason: String,
+    /// What would have to change.
     pub remedy: String,
 }
 

@@ -10,17 +10,17 @@ use crate::host::Host;
 
 /// Where a site lives on its server unless `vars.site` says otherwise: the
 /// layout of the classic Django deployment (`~/sites/HOST`).
-pub const DEFAULT_SITE: &str = "~/sites/{{ host }}";
+pub(crate) const DEFAULT_SITE: &str = "~/sites/{{ host }}";
 /// The site's `.env`, unless `vars.env_file` says otherwise.
-pub const DEFAULT_ENV_FILE: &str = "{{ site }}/.env";
+pub(crate) const DEFAULT_ENV_FILE: &str = "{{ site }}/.env";
 /// The live site's log, where the shipped deploy's default restart has
 /// gunicorn write it.
-pub const SITE_LOG: &str = "{{ site }}/shared/gunicorn.log";
+pub(crate) const SITE_LOG: &str = "{{ site }}/shared/gunicorn.log";
 
 /// A template environment that refuses undefined variables, with the
 /// filters `basename` (`{{ path | basename }}`) and `absolute`. Its errors
 /// read the same in every build (minijinja names an undefined variable
-/// only in debug builds): [`missing`] finds the names from the template.
+/// only in debug builds): `missing` finds the names from the template.
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_debug(false);
@@ -38,7 +38,7 @@ pub fn environment() -> Environment<'static> {
 
 /// Why `| absolute` failed: the plan was made without the server's home.
 #[derive(Debug, Clone, Copy)]
-pub struct NeedsHome;
+pub(crate) struct NeedsHome;
 
 impl std::fmt::Display for NeedsHome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,7 +95,7 @@ pub fn render(template: &str, context: &Map<String, Value>) -> Result<String, mi
 /// The variables `template` uses that `context` lacks (`env.KEY` when
 /// `env` has no `KEY`), sorted: as the template itself declares them.
 /// Empty if it does not parse.
-pub fn missing(template: &str, context: &Map<String, Value>) -> Vec<String> {
+pub(crate) fn missing(template: &str, context: &Map<String, Value>) -> Vec<String> {
     let env = environment();
     let Ok(parsed) = env.template_from_str(template) else {
         return Vec::new();
@@ -140,7 +140,7 @@ struct Left {
 /// Vars that could not be rendered: left out of the context, so that only
 /// a template that uses one fails (and says why).
 #[derive(Debug, Clone, Default)]
-pub struct Unrendered(Vec<Left>);
+pub(crate) struct Unrendered(Vec<Left>);
 
 impl Unrendered {
     /// The var left out that `name` (`var` or `var.key`) is.
@@ -152,7 +152,7 @@ impl Unrendered {
     /// Why rendering `template` gave `error`, with `context`: the var left
     /// out that it needs, and why that one was (following the chain to
     /// its root), or the undefined variables it names, or the error itself.
-    pub fn explain(
+    pub(crate) fn explain(
         &self,
         template: &str,
         error: &minijinja::Error,
@@ -182,7 +182,7 @@ impl Unrendered {
     /// Whether rendering `template` failed (with `error`) for want of the
     /// server's home: `| absolute` on a `~` path, `{{ home }}`, or a var
     /// that needs one of those.
-    pub fn needs_home(
+    pub(crate) fn needs_home(
         &self,
         template: &str,
         error: &minijinja::Error,
@@ -226,15 +226,17 @@ fn detail(error: &minijinja::Error) -> String {
 
 /// A context and the vars it had to leave out.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub(crate) struct Context {
+    /// The vars, ready to render with.
     pub values: Map<String, Value>,
+    /// The vars left out, and why.
     pub unrendered: Unrendered,
 }
 
 impl Context {
     /// Render `template` with this context; an error names the template
     /// and, when a var it needs could not be rendered, that var and why.
-    pub fn render(&self, template: &str) -> Result<String, String> {
+    pub(crate) fn render(&self, template: &str) -> Result<String, String> {
         render(template, &self.values)
             .map_err(|e| self.unrendered.explain(template, &e, &self.values))
     }
@@ -243,14 +245,14 @@ impl Context {
 /// What a host's templates see: `host` (its name), `user` (the login
 /// user), `environment`, and the environment's `vars`, rendered (a var may
 /// use `host` and other vars), with `site` defaulting to [`DEFAULT_SITE`].
-pub fn host_context(host: &Host) -> Context {
+pub(crate) fn host_context(host: &Host) -> Context {
     host_context_with(host, &[], Map::new())
 }
 
 /// Like [`host_context`], with `defaults` (a playbook's vars, say) that the
 /// environment's `vars` override, and `known` values (not templates) the
 /// vars may use.
-pub fn host_context_with(
+pub(crate) fn host_context_with(
     host: &Host,
     defaults: &[(String, Value)],
     known: Map<String, Value>,
@@ -278,7 +280,10 @@ pub fn host_context_with(
 /// Add `vars` to `context`, rendering string values, in whatever order
 /// their references to each other need. Those that cannot be rendered are
 /// left out, and returned.
-pub fn render_vars(context: &mut Map<String, Value>, vars: Vec<(String, Value)>) -> Unrendered {
+pub(crate) fn render_vars(
+    context: &mut Map<String, Value>,
+    vars: Vec<(String, Value)>,
+) -> Unrendered {
     let mut pending = vars;
     loop {
         let mut waiting = Vec::new();
@@ -320,13 +325,13 @@ fn render_for(host: &Host, template: &str, context: &Context) -> Result<String, 
 }
 
 /// Render `template` for `host` (see [`host_context`]).
-pub fn render_host(template: &str, host: &Host) -> Result<String, Error> {
+pub(crate) fn render_host(template: &str, host: &Host) -> Result<String, Error> {
     render_for(host, template, &host_context(host))
 }
 
 /// The path of `host`'s `.env`: `explicit`, else `vars.env_file`, else
 /// [`DEFAULT_ENV_FILE`].
-pub fn env_file(host: &Host, explicit: Option<&str>) -> Result<String, Error> {
+pub(crate) fn env_file(host: &Host, explicit: Option<&str>) -> Result<String, Error> {
     let context = host_context(host);
     let template = explicit
         .map(str::to_owned)

@@ -10,49 +10,73 @@ use crate::safety::Refusal;
 /// Why a connection could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The host name could not be looked up.
     #[error("cannot resolve {name}: {source}")]
     Resolve {
+        /// The name looked up.
         name: String,
+        /// What the resolver said.
         #[source]
         source: std::io::Error,
     },
+    /// The TCP connection failed.
     #[error("cannot connect to {addr}: {source}")]
     Tcp {
+        /// The address dialled.
         addr: String,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// A step of connecting took longer than the connect timeout.
     #[error("no answer within {}s while {phase}; is the host up and is sshd listening on that port?", .after.as_secs_f64())]
     Timeout {
+        /// What was under way (`connecting`, `key exchange`, `authenticating`).
         phase: &'static str,
+        /// How long it waited.
         after: Duration,
     },
+    /// The server's host key was refused.
     #[error(transparent)]
     HostKey(#[from] HostKeyError),
+    /// No key that was offered logged in.
     #[error("{0}")]
     Auth(AuthFailure),
     #[error(
         "the server closed the connection during authentication \
          (sshd stopped, or dropped the login: MaxStartups, LoginGraceTime)"
     )]
+    /// The server closed the connection while roadie logged in.
     ClosedDuringAuth,
     #[error(
         "the server closed the connection before login, during key exchange \
          (sshd stopped, or dropped it: MaxStartups)"
     )]
+    /// The server closed the connection during key exchange.
     ClosedDuringKex,
+    /// A known_hosts file could not be read.
     #[error("cannot read known_hosts: {0}")]
     KnownHosts(#[source] std::io::Error),
+    /// The SSH protocol failed.
     #[error("SSH error: {0}")]
     Protocol(#[source] russh::Error),
+    /// A safeguard refused the host during key exchange.
     #[error(transparent)]
     Refused(Box<Refusal>),
     /// What the holder of a persistent connection met connecting.
     #[error("{message}")]
-    Relayed { kind: String, message: String },
+    Relayed {
+        /// The kind of failure the holder met (as [`ConnectError::kind`] names it).
+        kind: String,
+        /// What it said.
+        message: String,
+    },
+    /// A jump host on the way failed.
     #[error("through jump host {hop}: {source}")]
     Jump {
+        /// The jump host.
         hop: String,
+        /// How it failed.
         #[source]
         source: Box<ConnectError>,
     },
@@ -90,10 +114,15 @@ pub enum HostKeyError {
          If you trust this server, run again with --accept-new to record its key \
          (or add it yourself: ssh-keyscan {keyscan} >> ~/.ssh/known_hosts)"
     )]
+    /// The key is in no known_hosts file consulted.
     Unknown {
+        /// The name the key is looked up under.
         name: String,
+        /// The key the server presented, described.
         presented: String,
+        /// The files consulted.
         files: String,
+        /// The `ssh-keyscan` arguments that would fetch the key.
         keyscan: String,
     },
     #[error(
@@ -103,40 +132,68 @@ pub enum HostKeyError {
          (ssh-keygen -R '{name}' -f {}) and connect again",
         .place.file.display()
     )]
+    /// known_hosts records another key of the same type for this name.
     Changed {
+        /// The name the key is looked up under.
         name: String,
+        /// The key the server presented, described.
         presented: String,
+        /// The key known_hosts records.
         recorded: String,
+        /// Where it is recorded.
         place: Place,
     },
     #[error(
         "host key REVOKED: {name} presented {presented}, which {place} marks @revoked; refusing to connect"
     )]
+    /// known_hosts marks the presented key `@revoked`.
     Revoked {
+        /// The name the key is looked up under.
         name: String,
+        /// The key the server presented, described.
         presented: String,
+        /// The `@revoked` line.
         place: Place,
     },
     #[error(
         "host key type changed for {name}: the server presented {presented}, but {place} records only {recorded}.\n  \
          If the server's keys really changed, remove the old entry (ssh-keygen -R '{name}') and connect again"
     )]
+    /// known_hosts records only keys of other types for this name.
     OtherTypes {
+        /// The name the key is looked up under.
         name: String,
+        /// The key the server presented, described.
         presented: String,
+        /// The key types recorded.
         recorded: String,
+        /// Where they are recorded.
         place: Place,
     },
     #[error(
         "the holder of the kept connection to {name} presented {presented}, not the key it recorded"
     )]
-    Holder { name: String, presented: String },
+    /// The holder of a kept connection presented another key than it recorded.
+    Holder {
+        /// The name the key is looked up under.
+        name: String,
+        /// The key it presented, described.
+        presented: String,
+    },
     #[error("{name} presented a host certificate; roadie checks plain host keys only")]
-    Certificate { name: String },
+    /// The server presented a host certificate.
+    Certificate {
+        /// The name the key is looked up under.
+        name: String,
+    },
+    /// A newly accepted key could not be written to known_hosts.
     #[error("cannot record the host key of {name} in {}: {source}", .file.display())]
     Record {
+        /// The name the key is recorded under.
         name: String,
+        /// The known_hosts file.
         file: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
@@ -145,7 +202,9 @@ pub enum HostKeyError {
 /// Why authentication failed: every key tried and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFailure {
+    /// The user roadie tried to log in as.
     pub user: String,
+    /// Every key tried, and what became of it.
     pub tried: Vec<String>,
     /// The host key the server presented (it was verified before login).
     pub server_key: Option<String>,

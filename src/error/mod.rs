@@ -34,50 +34,97 @@ pub mod exit_code {
 /// Everything that can go wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Bad command line or arguments.
     #[error("{0}")]
     Usage(String),
+    /// A malformed roadie.yaml.
     #[error(transparent)]
     Inventory(#[from] InventoryError),
+    /// A TARGET that names no hosts, or not the ones needed.
     #[error("{0}")]
     Target(String),
+    /// A malformed ssh_config.
     #[error("{host}: ssh_config: {source}")]
     SshConfig {
+        /// The host whose settings were being read.
         host: String,
+        /// What is wrong, and where.
         #[source]
         source: ConfigError,
     },
+    /// The host could not be reached or logged in to.
     #[error("{host}: {source}")]
     Connect {
+        /// The host, as the inventory names it.
         host: String,
+        /// Why.
         #[source]
         source: Box<ConnectError>,
     },
     #[error("{host}: connection lost while running the command: {reason}")]
-    ConnectionLost { host: String, reason: String },
+    /// The connection dropped while a command ran.
+    ConnectionLost {
+        /// The host, as the inventory names it.
+        host: String,
+        /// What ended it.
+        reason: String,
+    },
     #[error("{host}: command timed out after {}s and was stopped", .after.as_secs_f64())]
-    Timeout { host: String, after: Duration },
+    /// A command ran past its timeout and was stopped.
+    Timeout {
+        /// The host, as the inventory names it.
+        host: String,
+        /// The timeout.
+        after: Duration,
+    },
     #[error("{host}: {message}")]
-    Sudo { host: String, message: String },
+    /// sudo refused or needed a password.
+    Sudo {
+        /// The host, as the inventory names it.
+        host: String,
+        /// What sudo said, and what to do.
+        message: String,
+    },
+    /// Stopped by Ctrl-C.
     #[error("{host}: interrupted; {done}")]
     Interrupted {
+        /// The host, as the inventory names it.
         host: String,
         /// What roadie did about the work under way, in words.
         done: &'static str,
     },
+    /// A local file or stream could not be used.
     #[error("{context}: {source}")]
     Io {
+        /// What roadie was doing.
         context: String,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// A sandbox could not be set up.
     #[error("sandbox: {0}")]
     Sandbox(String),
+    /// A safeguard refused.
     #[error(transparent)]
     Refused(Box<Refusal>),
     #[error("{host}: not run: {reason}")]
-    NotRun { host: String, reason: String },
+    /// Not run, because another host of the target was refused.
+    NotRun {
+        /// The host, as the inventory names it.
+        host: String,
+        /// Why it was not run.
+        reason: String,
+    },
     #[error("{host}: {message}")]
-    Remote { host: String, message: String },
+    /// Something on the server went wrong.
+    Remote {
+        /// The host, as the inventory names it.
+        host: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// A malformed playbook, or a task asked for wrongly.
     #[error(transparent)]
     Playbook(#[from] PlaybookError),
 }

@@ -9,6 +9,7 @@ pub struct PlaybookError {
     pub place: Option<(String, Option<u64>)>,
     /// The column on that line, when known.
     pub column: Option<u64>,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -242,6 +242,7 @@ impl fmt::Display for EnvMarker {
 pub struct Inventory {
     /// The file it came from (or a description for in-memory text).
     pub path: PathBuf,
+    /// Its environments, in the file's order.
     pub environments: Vec<Environment>,
     /// The top-level `vars`, already part of each environment's.
     pub vars: BTreeMap<String, serde_json::Value>,

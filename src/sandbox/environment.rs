@@ -22,13 +22,13 @@ const BEGIN: &str = "# >>> roadie sandbox: written by `roadie sandbox up`; its v
 const BEGIN_PREFIX: &str = "# >>> roadie sandbox:";
 const END: &str = "# <<< roadie sandbox";
 /// The environment of the sandbox hosts.
-pub const ENVIRONMENT: &str = "sandbox";
+pub(crate) const ENVIRONMENT: &str = "sandbox";
 /// The protected environment `--production` adds.
-pub const PRODUCTION: &str = "production";
+pub(crate) const PRODUCTION: &str = "production";
 
 /// What to start.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub hosts: u8,
     /// Also a protected, key-pinned production host with its own login key.
     pub production: bool,
@@ -38,7 +38,7 @@ pub struct Options {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct State {
+pub(crate) struct State {
     pub port: u16,
     pub hosts: Vec<HostState>,
     #[serde(default)]
@@ -47,13 +47,13 @@ pub struct State {
 
 impl State {
     /// Every host, production last.
-    pub fn all(&self) -> impl Iterator<Item = &HostState> {
+    pub(crate) fn all(&self) -> impl Iterator<Item = &HostState> {
         self.hosts.iter().chain(&self.production)
     }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct HostState {
+pub(crate) struct HostState {
     pub address: Ipv4Addr,
     pub pid: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,14 +62,14 @@ pub struct HostState {
 
 /// A sandbox belonging to an inventory file.
 #[derive(Debug, Clone)]
-pub struct Sandbox {
+pub(crate) struct Sandbox {
     pub inventory: PathBuf,
     pub dir: PathBuf,
 }
 
 /// A host of a running sandbox, as `status` sees it.
 #[derive(Debug, Clone, Serialize)]
-pub struct HostStatus {
+pub(crate) struct HostStatus {
     pub host: String,
     pub pid: u32,
     pub up: bool,
@@ -77,7 +77,7 @@ pub struct HostStatus {
 
 impl Sandbox {
     /// The sandbox of `inventory` (an absolute path): `.roadie/sandbox/` beside it.
-    pub fn new(inventory: PathBuf) -> Sandbox {
+    pub(crate) fn new(inventory: PathBuf) -> Sandbox {
         let base = inventory.parent().unwrap_or(Path::new(".")).to_path_buf();
         Sandbox {
             dir: base.join(".roadie/sandbox"),
@@ -90,7 +90,7 @@ impl Sandbox {
     }
 
     /// The state of a running (or crashed) sandbox.
-    pub fn state(&self) -> Result<Option<State>, Error> {
+    pub(crate) fn state(&self) -> Result<Option<State>, Error> {
         let path = self.state_file();
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
@@ -103,7 +103,7 @@ impl Sandbox {
 
     /// Start the servers (stopping earlier ones, keeping their port and
     /// keys) and write the environments into the inventory.
-    pub fn up(&self, options: &Options) -> Result<State, Error> {
+    pub(crate) fn up(&self, options: &Options) -> Result<State, Error> {
         let vars = sandbox_vars(&self.inventory, &self.dir, &options.vars)?;
         let previous = self.state()?;
         let previous_port = previous.as_ref().map(|s| s.port);
@@ -141,7 +141,7 @@ impl Sandbox {
     }
 
     /// Stop the servers; how many there were, or `None` if none ran.
-    pub fn down(&self) -> Result<Option<usize>, Error> {
+    pub(crate) fn down(&self) -> Result<Option<usize>, Error> {
         let Some(state) = self.state()? else {
             return Ok(None);
         };
@@ -150,7 +150,7 @@ impl Sandbox {
     }
 
     /// Each host and whether it runs; `None` if the sandbox is not up.
-    pub fn status(&self) -> Result<Option<Vec<HostStatus>>, Error> {
+    pub(crate) fn status(&self) -> Result<Option<Vec<HostStatus>>, Error> {
         let Some(state) = self.state()? else {
             return Ok(None);
         };

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use russh::keys::ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
-pub mod environment;
+pub(crate) mod environment;
 mod vars;
 
 use crate::error::Error;
 
 /// Where Debian's openssh-server puts sshd.
-pub const SSHD: &str = "/usr/sbin/sshd";
+pub(crate) const SSHD: &str = "/usr/sbin/sshd";
 
 /// How long a server may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,7 +30,7 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 /// The sshd binary, or an error saying which package provides it.
-pub fn sshd_path() -> Result<PathBuf, Error> {
+pub(crate) fn sshd_path() -> Result<PathBuf, Error> {
     let path = PathBuf::from(SSHD);
     if path.is_file() {
         Ok(path)
@@ -67,7 +67,7 @@ pub fn ensure_key(path: &Path, comment: &str) -> Result<PublicKey, Error> {
 }
 
 /// Write a file atomically (temporary name, then rename) with `mode`.
-pub fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
+pub(crate) fn write_file(path: &Path, contents: &[u8], mode: u32) -> Result<(), Error> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
     let name = path
@@ -120,9 +120,11 @@ pub const MAX_ADDRESSES_PER_SERVER: usize = 16;
 pub struct ServerConfig {
     /// A directory of its own: config, host key and log go here.
     pub dir: PathBuf,
+    /// The addresses to listen on (the same port on each).
     pub addresses: Vec<Ipv4Addr>,
     /// 0 picks a free port.
     pub port: u16,
+    /// The authorized_keys file logins are checked against.
     pub authorized_keys: PathBuf,
     /// Keep running after this process exits (`roadie sandbox up`).
     pub detached: bool,
@@ -137,11 +139,17 @@ pub struct ServerConfig {
 #[derive(Debug)]
 pub struct Server {
     child: Option<Child>,
+    /// sshd's process id.
     pub pid: u32,
+    /// The port it listens on.
     pub port: u16,
+    /// The addresses it listens on.
     pub addresses: Vec<Ipv4Addr>,
+    /// Its host key.
     pub host_key: PublicKey,
+    /// Its directory (keys, configuration).
     pub dir: PathBuf,
+    /// Its log.
     pub log: PathBuf,
 }
 

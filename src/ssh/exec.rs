@@ -20,6 +20,7 @@ pub struct ExitStatus {
 }
 
 impl ExitStatus {
+    /// Did the command exit with 0?
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
@@ -84,7 +85,9 @@ fn signal_number(name: &str) -> i32 {
 /// A piece of a running command's life.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Chunk {
+    /// Bytes on stdout.
     Stdout(Bytes),
+    /// Bytes on stderr.
     Stderr(Bytes),
     /// The last chunk.
     Exit(ExitStatus),
@@ -93,8 +96,11 @@ pub enum Chunk {
 /// Everything a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
+    /// Everything it printed on stdout.
     pub stdout: Vec<u8>,
+    /// Everything it printed on stderr.
     pub stderr: Vec<u8>,
+    /// How it exited.
     pub status: ExitStatus,
 }
 

@@ -47,6 +47,7 @@ pub enum Expect {
 /// How a write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Written {
+    /// The file was written.
     Done,
     /// The file changed since it was read; nothing was written.
     Conflict,

@@ -17,8 +17,7 @@ use russh::client;
 use russh::keys::ssh_key::PublicKey;
 use tokio::net::TcpStream;
 
-pub(crate) use exec::Chunk;
-pub use exec::{ExitStatus, Output};
+pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
 pub(crate) use handler::ClientHandler;
 

@@ -6,8 +6,11 @@ use std::path::{Path, PathBuf};
 /// The local account roadie runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalUser {
+    /// The login name.
     pub name: String,
+    /// The home directory.
     pub home: PathBuf,
+    /// The user id.
     pub uid: u32,
 }
 
@@ -39,7 +42,7 @@ impl LocalUser {
 
 /// Values that `%` tokens stand for.
 #[derive(Debug, Clone)]
-pub struct Tokens<'a> {
+pub(crate) struct Tokens<'a> {
     /// `%n`: the host name as given (alias).
     pub original_host: &'a str,
     /// `%h`: the remote host name after `HostName`.

@@ -22,8 +22,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use expand::{LocalUser, Tokens};
-pub use pattern::{ListMatch, match_host_list, match_list, split_list, wildcard_match};
+pub use expand::LocalUser;
+pub(crate) use expand::Tokens;
+pub(crate) use pattern::{match_host_list, match_list, split_list, wildcard_match};
 
 /// How many `Include` levels deep OpenSSH follows.
 const MAX_INCLUDE_DEPTH: usize = 16;
@@ -31,8 +32,11 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 /// An error in a configuration file, with its place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The file.
     pub file: PathBuf,
+    /// The 1-based line.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -74,24 +78,33 @@ impl ConfigFiles {
 /// Values fixed before the files are read: they win over the files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Preset {
+    /// `-l`: the user (`User`).
     pub user: Option<String>,
+    /// `-p`: the port (`Port`).
     pub port: Option<u16>,
 }
 
 /// `StrictHostKeyChecking`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StrictHostKeyChecking {
+    /// `yes`: refuse unknown and changed keys.
     Yes,
+    /// `accept-new`: record unknown keys; refuse changed ones.
     AcceptNew,
+    /// `no`: roadie takes it as `accept-new` (a changed key is never accepted silently).
     No,
+    /// `ask`: roadie cannot ask, so it is strict.
     Ask,
 }
 
 /// A value together with where it was set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located<T> {
+    /// The value.
     pub value: T,
+    /// The file that set it.
     pub file: PathBuf,
+    /// The 1-based line.
     pub line: usize,
 }
 
@@ -101,26 +114,35 @@ pub struct HostConfig {
     /// The name looked up (`%n`).
     pub original_host: String,
     /// `HostName` after `%h` expansion, or the original name, lowercased as
-    /// ssh does ([`canonical_hostname`]).
+    /// ssh does.
     pub hostname: String,
+    /// `User`.
     pub user: String,
+    /// `Port`.
     pub port: u16,
     /// `IdentityFile`s, expanded, in order.
     pub identity_files: Vec<PathBuf>,
+    /// `IdentitiesOnly`.
     pub identities_only: bool,
     /// `IdentityAgent`: `None` when unset, `Some(None)` for `none`.
     pub identity_agent: Option<Option<PathBuf>>,
     /// `ProxyJump` hops, empty when unset or `none`.
     pub proxy_jump: Vec<String>,
+    /// `UserKnownHostsFile`.
     pub user_known_hosts_files: Option<Vec<PathBuf>>,
+    /// `GlobalKnownHostsFile`.
     pub global_known_hosts_files: Option<Vec<PathBuf>>,
+    /// `StrictHostKeyChecking`.
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// `HashKnownHosts`.
     pub hash_known_hosts: bool,
     /// `HostKeyAlias`, lowercased as ssh does.
     pub host_key_alias: Option<String>,
     /// `ConnectTimeout`; zero means none (wait as long as the system does).
     pub connect_timeout: Option<Duration>,
+    /// `ServerAliveInterval`.
     pub server_alive_interval: Option<Duration>,
+    /// `ServerAliveCountMax`.
     pub server_alive_count_max: Option<u32>,
     /// `Ciphers`, resolved against roadie's default list, most wanted first.
     pub ciphers: Option<Vec<String>>,
@@ -206,7 +228,7 @@ pub fn resolve(
 /// connecting, known_hosts and later `%h`): a name is lowercased; an address
 /// is not, but is written in its canonical form (`FE80:0::1` is `fe80::1`)
 /// unless the two differ only in case. See `main` in OpenSSH's ssh.c.
-pub fn canonical_hostname(name: &str) -> String {
+pub(crate) fn canonical_hostname(name: &str) -> String {
     // ssh's is_addr_fast: what may be an address is never lowercased.
     let address_like =
         name.contains(['%', ':']) || name.chars().all(|c| c.is_ascii_digit() || c == '.');
@@ -393,7 +415,7 @@ fn port(keyword: &str, args: &[String]) -> Result<u16, String> {
 }
 
 /// OpenSSH time format: `30`, `30s`, `1m30s`, `2h`, `1d`, `1w`.
-pub fn parse_time(value: &str) -> Option<Duration> {
+pub(crate) fn parse_time(value: &str) -> Option<Duration> {
     let mut total: u64 = 0;
     let mut number = String::new();
     for c in value.chars() {

@@ -3,7 +3,7 @@
 
 /// Does `text` match the wildcard `pattern`? `*` matches any run of characters,
 /// `?` exactly one. Comparison is exact; callers lowercase host names first.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     // Iterative matcher with single-star backtracking: linear in practice.
@@ -29,7 +29,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 
 /// Outcome of matching a value against a list of patterns, some negated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ListMatch {
+pub(crate) enum ListMatch {
     /// A positive pattern matched and no negated one did.
     Yes,
     /// Nothing matched.
@@ -39,14 +39,15 @@ pub enum ListMatch {
 }
 
 impl ListMatch {
-    pub fn matched(self) -> bool {
+    /// Did the list match (and no negated pattern)?
+    pub(crate) fn matched(self) -> bool {
         self == ListMatch::Yes
     }
 }
 
 /// Match `text` against patterns such as `["web*", "!web3"]`. A matching
 /// negated pattern wins over any positive match, as in OpenSSH.
-pub fn match_list<'a>(patterns: impl IntoIterator<Item = &'a str>, text: &str) -> ListMatch {
+pub(crate) fn match_list<'a>(patterns: impl IntoIterator<Item = &'a str>, text: &str) -> ListMatch {
     let mut result = ListMatch::No;
     for pattern in patterns {
         if let Some(negated) = pattern.strip_prefix('!') {
@@ -61,14 +62,17 @@ pub fn match_list<'a>(patterns: impl IntoIterator<Item = &'a str>, text: &str) -
 }
 
 /// Host names compare case-insensitively: both sides are lowercased.
-pub fn match_host_list<'a>(patterns: impl IntoIterator<Item = &'a str>, host: &str) -> ListMatch {
+pub(crate) fn match_host_list<'a>(
+    patterns: impl IntoIterator<Item = &'a str>,
+    host: &str,
+) -> ListMatch {
     let host = host.to_ascii_lowercase();
     let lowered: Vec<String> = patterns.into_iter().map(str::to_ascii_lowercase).collect();
     match_list(lowered.iter().map(String::as_str), &host)
 }
 
 /// Split a comma-separated pattern list (`a,b,!c`).
-pub fn split_list(list: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn split_list(list: &str) -> impl Iterator<Item = &str> {
     list.split(',').filter(|s| !s.is_empty())
 }
 
