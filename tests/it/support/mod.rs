@@ -32,6 +32,7 @@ pub struct World {
 
 impl World {
     pub fn new() -> World {
+        clear_stale_pyenv_lock();
         let dir = tempfile::tempdir().expect("temp dir");
         // sshd reads authorized_keys as the target user: let everyone in.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -373,6 +374,27 @@ impl World {
             .env_remove("ROADIE_SUDO_PASSWORD")
             .stdin(Stdio::null());
         Roadie { command }
+    }
+}
+
+/// Root's `~/.bashrc` on these machines runs `pyenv init`, whose `pyenv
+/// rehash` waits a minute at every login for its lock file. A rehash killed
+/// while it held it (anywhere on the machine) leaves it behind, and every
+/// later test would time out. A lock older than any rehash takes (waiting
+/// ones give up after 60 s, so none of them can hold it) is removed, loudly.
+fn clear_stale_pyenv_lock() {
+    let Some(home) = std::env::var_os("HOME") else {
+        return;
+    };
+    let lock = Path::new(&home).join(".pyenv/shims/.pyenv-shim");
+    let old = std::fs::metadata(&lock)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| at.elapsed().unwrap_or_default() > std::time::Duration::from_secs(90));
+    if old && std::fs::remove_file(&lock).is_ok() {
+        eprintln!(
+            "tests: removed a stale pyenv rehash lock {} (every login would have waited 60 s for it)",
+            lock.display()
+        );
     }
 }
 
