@@ -126,3 +126,107 @@ pub(crate) fn overall_exit_code<'a>(outcomes: impl IntoIterator<Item = &'a HostO
         Some(_) => exit_code::FAILED,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::event::FailedStep;
+    use crate::ssh::ExitStatus;
+
+    fn ran(code: u32) -> HostOutcome {
+        HostOutcome::Ran(Finished {
+            status: ExitStatus {
+                code: Some(code),
+                signal: None,
+            },
+            captured: BTreeMap::new(),
+            failed_step: None,
+        })
+    }
+
+    fn timed_out() -> HostOutcome {
+        HostOutcome::Failed(Error::Timeout {
+            host: "web1".into(),
+            after: Duration::from_secs(1),
+        })
+    }
+
+    fn refused() -> HostOutcome {
+        HostOutcome::Failed(Error::Refused(Box::new(crate::guard::inventory_conflict(
+            "web1",
+            "staging",
+            "listed twice".into(),
+        ))))
+    }
+
+    #[test]
+    fn one_host_gives_its_own_exit_code() {
+        assert_eq!(overall_exit_code(&[ran(7)]), 7);
+        assert_eq!(overall_exit_code(&[timed_out()]), exit_code::TIMEOUT);
+        assert_eq!(overall_exit_code(&[HostOutcome::Planned(Vec::new())]), 0);
+        let incomplete = HostOutcome::Done {
+            note: "ok",
+            ok: false,
+        };
+        assert_eq!(overall_exit_code(&[incomplete]), exit_code::FAILED);
+    }
+
+    #[test]
+    fn several_hosts_give_one_code_for_all() {
+        assert_eq!(overall_exit_code(&[ran(0), ran(0)]), 0);
+        assert_eq!(overall_exit_code(&[ran(0), ran(7)]), exit_code::FAILED);
+        assert_eq!(
+            overall_exit_code(&[ran(0), timed_out(), timed_out()]),
+            exit_code::TIMEOUT
+        );
+        assert_eq!(overall_exit_code(&[ran(7), timed_out()]), exit_code::FAILED);
+        assert_eq!(
+            overall_exit_code(&[ran(7), refused(), timed_out()]),
+            exit_code::REFUSED
+        );
+    }
+
+    #[test]
+    fn status_and_audit_line_agree() {
+        let failed_step = HostOutcome::Ran(Finished {
+            status: ExitStatus {
+                code: Some(1),
+                signal: None,
+            },
+            captured: BTreeMap::new(),
+            failed_step: Some(FailedStep {
+                index: 2,
+                name: "migrate".into(),
+                exit_code: Some(1),
+                stderr: String::new(),
+            }),
+        });
+        let cases = [
+            (ran(0), "ok", "ok"),
+            (ran(3), "failed", "exit 3"),
+            (failed_step, "failed", "step 2 failed"),
+            (HostOutcome::Planned(Vec::new()), "ok", "checked"),
+            (
+                HostOutcome::Done {
+                    note: "unchanged",
+                    ok: true,
+                },
+                "ok",
+                "unchanged",
+            ),
+            (refused(), "refused", "refused"),
+            (timed_out(), "error", "error (timeout)"),
+        ];
+        for (outcome, status, audit) in cases {
+            assert_eq!(
+                (outcome.status(), outcome.audit().as_str()),
+                (status, audit)
+            );
+        }
+        assert_eq!(refused().lock(), Some(Lock::InventorySanity));
+        assert_eq!(timed_out().lock(), None);
+    }
+}
