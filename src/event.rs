@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::safety::Lock;
+use crate::safety::{Lock, SafetyClass};
 
 /// Which of a command's output streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -119,6 +119,95 @@ pub enum Event {
         /// The exit code of the whole command.
         exit_code: i32,
     },
+    /// A transfer (`put`, `get`) on one host: its totals, or why it failed.
+    Transfer {
+        /// The host, as the inventory names it.
+        host: String,
+        /// `put` or `get`.
+        direction: String,
+        /// `ok`, `refused` or `error`.
+        status: &'static str,
+        /// Files, directories, links and bytes copied, when it worked.
+        #[serde(flatten, skip_serializing_if = "Option::is_none")]
+        totals: Option<TransferTotals>,
+        /// What went wrong, when it failed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// What kind of error that was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error_kind: Option<&'static str>,
+        /// The error's exit code.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
+    /// A kept connection (`roadie persist status`).
+    KeptConnection {
+        /// The host, as the inventory names it.
+        host: String,
+        /// `user@host:port`.
+        address: String,
+        /// The environment it was reached under.
+        environment: Option<String>,
+        /// The holder's process id.
+        pid: u32,
+        /// Is the holder there?
+        running: bool,
+        /// How many roadie processes use it now.
+        clients: usize,
+        /// How long it is kept after its last use.
+        keep_secs: f64,
+        /// When an idle one closes.
+        exits_in_secs: Option<f64>,
+        /// When it was opened.
+        started: String,
+        /// Its socket.
+        socket: std::path::PathBuf,
+    },
+    /// A kept connection stopped (`roadie persist stop`).
+    KeptConnectionStopped {
+        /// The host, as the inventory names it.
+        host: String,
+        /// Was a running holder stopped (else a stale record was removed)?
+        stopped: bool,
+    },
+    /// `roadie sandbox up`.
+    SandboxUp {
+        /// The environment written to roadie.yaml.
+        environment: String,
+        /// Each server's `address:port`.
+        hosts: Vec<String>,
+        /// The protected server's `address:port`, with `--production`.
+        production: Option<String>,
+        /// The inventory written.
+        inventory: std::path::PathBuf,
+    },
+    /// `roadie sandbox down`: how many servers were stopped.
+    SandboxDown {
+        /// How many servers.
+        stopped: usize,
+    },
+    /// `roadie sandbox status`.
+    SandboxStatus {
+        /// Is every server up?
+        running: bool,
+        /// Each server.
+        hosts: Vec<SandboxHost>,
+    },
+    /// A task of the playbooks (`roadie tasks`).
+    Task {
+        /// The playbook it is in.
+        playbook: String,
+        /// Its name.
+        task: String,
+        /// What it may do to a host.
+        class: SafetyClass,
+        /// Its parameters' names.
+        params: Vec<String>,
+        /// What it does.
+        description: Option<String>,
+        /// The playbook's file.
+        origin: String,
+    },
     /// What stopped one host (`host`), or the whole command (`exit_code`).
     Error {
         /// The host, when one host failed.
@@ -132,6 +221,32 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
     },
+}
+
+/// What a transfer copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TransferTotals {
+    /// Files.
+    pub files: u64,
+    /// Directories.
+    pub dirs: u64,
+    /// Symbolic links.
+    pub links: u64,
+    /// Bytes.
+    pub bytes: u64,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+/// One sandbox server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxHost {
+    /// `address:port`.
+    pub host: String,
+    /// sshd's process id.
+    pub pid: u32,
+    /// Is it there and listening?
+    pub up: bool,
 }
 
 /// The step that ended a job early.
@@ -177,4 +292,124 @@ pub struct MemoryReport {
     /// When the command was killed and the kernel log could not say why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_unknown: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Each kind of JSON line, as README's "JSON output" documents it.
+    #[test]
+    fn json_lines_have_their_documented_shape() {
+        let cases = [
+            (
+                Event::Output {
+                    host: "web1".into(),
+                    stream: Stream::Stderr,
+                    line: "boom".into(),
+                },
+                json!({"event": "output", "host": "web1", "stream": "stderr", "line": "boom"}),
+            ),
+            (
+                Event::Warning {
+                    host: "web1".into(),
+                    message: "careful".into(),
+                },
+                json!({"event": "warning", "host": "web1", "message": "careful"}),
+            ),
+            (
+                Event::Summary {
+                    hosts: 3,
+                    ok: 1,
+                    failed: 1,
+                    errors: 1,
+                    refused: 0,
+                    exit_code: 1,
+                },
+                json!({"event": "summary", "hosts": 3, "ok": 1, "failed": 1, "errors": 1, "refused": 0, "exit_code": 1}),
+            ),
+            (
+                Event::Error {
+                    host: None,
+                    kind: "usage",
+                    message: "bad".into(),
+                    exit_code: Some(2),
+                },
+                json!({"event": "error", "kind": "usage", "message": "bad", "exit_code": 2}),
+            ),
+            (
+                Event::Transfer {
+                    host: "web1".into(),
+                    direction: "put".into(),
+                    status: "ok",
+                    totals: Some(TransferTotals {
+                        files: 2,
+                        dirs: 1,
+                        links: 0,
+                        bytes: 10,
+                        duration_ms: 5,
+                    }),
+                    error: None,
+                    error_kind: None,
+                    exit_code: None,
+                },
+                json!({"event": "transfer", "host": "web1", "direction": "put", "status": "ok",
+                       "files": 2, "dirs": 1, "links": 0, "bytes": 10, "duration_ms": 5}),
+            ),
+            (
+                Event::SandboxDown { stopped: 2 },
+                json!({"event": "sandbox_down", "stopped": 2}),
+            ),
+            (
+                Event::Task {
+                    playbook: "django".into(),
+                    task: "flush".into(),
+                    class: SafetyClass::Destroy,
+                    params: Vec::new(),
+                    description: None,
+                    origin: "playbooks/django.yaml".into(),
+                },
+                json!({"event": "task", "playbook": "django", "task": "flush", "class": "destroy",
+                       "params": [], "description": null, "origin": "playbooks/django.yaml"}),
+            ),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(serde_json::to_value(&event).unwrap(), expected);
+        }
+    }
+
+    #[test]
+    fn a_host_line_carries_its_result_and_raw_chunks_are_no_line() {
+        let finished = Event::Finished(Box::new(HostResult {
+            host: "web1".into(),
+            status: "refused",
+            exit_code: Some(3),
+            signal: None,
+            error: Some("refused".into()),
+            error_kind: Some("refused"),
+            lock: Some(Lock::ProtectedEnvironment),
+            host_key: None,
+            task: None,
+            captured: None,
+            failed_step: None,
+            would_run: None,
+            duration_ms: 7,
+            memory: None,
+        }));
+        assert_eq!(
+            serde_json::to_value(&finished).unwrap(),
+            json!({"event": "host", "host": "web1", "status": "refused", "exit_code": 3,
+                   "error": "refused", "error_kind": "refused", "lock": "protected_environment",
+                   "duration_ms": 7})
+        );
+        // Raw chunks are never a line of their own.
+        let data = Event::Data {
+            host: "web1".into(),
+            stream: Stream::Stdout,
+            data: Bytes::from_static(b"x"),
+        };
+        assert!(serde_json::to_value(&data).is_err());
+    }
 }

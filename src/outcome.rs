@@ -38,8 +38,7 @@ impl HostOutcome {
     pub(crate) fn status(&self) -> &'static str {
         match self {
             _ if self.succeeded() => "ok",
-            HostOutcome::Failed(Error::Refused(_)) => "refused",
-            HostOutcome::Failed(_) => "error",
+            HostOutcome::Failed(error) => failure_status(error),
             _ => "failed",
         }
     }
@@ -76,6 +75,14 @@ impl HostOutcome {
             HostOutcome::Done { ok: false, .. } => exit_code::FAILED,
             HostOutcome::Failed(error) => error.exit_code(),
         }
+    }
+}
+
+/// `refused` (by a safeguard) or `error`: work that failed with `error`.
+pub(crate) fn failure_status(error: &Error) -> &'static str {
+    match error {
+        Error::Refused(_) => "refused",
+        _ => "error",
     }
 }
 

@@ -13,6 +13,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A line longer than this is emitted in pieces, so memory stays bounded.
 const MAX_LINE: usize = 64 * 1024;
 
+/// `event` as JSON text (plain data, with string keys: it always
+/// serialises).
+pub(crate) fn json_text(event: &Event) -> String {
+    serde_json::to_string(event).expect("an event always serialises")
+}
+
 /// `event` as one line of JSON.
 pub(crate) fn json_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
     serde_json::to_writer(&mut *out, event)?;
@@ -145,6 +151,15 @@ impl Renderer {
             }
             // For people, `finish` writes the summary from the results seen.
             Event::Summary { .. } => Ok(()),
+            // The commands that make these (put/get, persist, sandbox,
+            // tasks) write them for people themselves, and as JSON here.
+            Event::Transfer { .. }
+            | Event::KeptConnection { .. }
+            | Event::KeptConnectionStopped { .. }
+            | Event::SandboxUp { .. }
+            | Event::SandboxDown { .. }
+            | Event::SandboxStatus { .. }
+            | Event::Task { .. } => self.json(&event),
             Event::Finished(result) => {
                 self.flush_partial(&result.host)?;
                 match (self.mode, &result.error, &result.would_run) {

@@ -57,6 +57,9 @@ pub struct DebugArgs {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event")]
 enum DebugEvent {
+    /// `--once`: a session found waiting, nothing opened to it.
+    #[serde(rename = "debug_session")]
+    Found { host: String, session: Waiting },
     /// A session waits for a client.
     #[serde(rename = "debug_session")]
     Waiting {
@@ -77,8 +80,17 @@ enum DebugEvent {
 }
 
 impl DebugEvent {
+    /// As a line of JSON (plain data: it always serialises).
+    fn json(&self) -> String {
+        serde_json::to_string(self).expect("a debug event always serialises")
+    }
+
     fn describe(&self) -> String {
         match self {
+            DebugEvent::Found { host, session } => format!(
+                "{host}: {} pid {} port {} {}",
+                session.kind, session.pid, session.port, session.command
+            ),
             DebugEvent::Waiting {
                 host,
                 waiting,
@@ -219,9 +231,7 @@ async fn track(link: &Arc<Link>, waiting: Waiting) -> Option<Tracked> {
 
 fn announce(event: &DebugEvent, json: bool) {
     if json {
-        if let Ok(text) = serde_json::to_string(event) {
-            println!("{text}");
-        }
+        println!("{}", event.json());
     } else {
         stderr_line!("roadie: {}", event.describe());
     }
@@ -238,16 +248,14 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         .await;
         for (host, result) in hosts.iter().zip(results) {
             for waiting in result?.waiting {
+                let found = DebugEvent::Found {
+                    host: host.label.clone(),
+                    session: waiting,
+                };
                 if global.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"event": "debug_session", "host": host.label, "session": waiting})
-                    );
+                    println!("{}", found.json());
                 } else {
-                    println!(
-                        "{}: {} pid {} port {} {}",
-                        host.label, waiting.kind, waiting.pid, waiting.port, waiting.command
-                    );
+                    println!("{}", found.describe());
                 }
             }
         }

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use serde_json::json;
 
 use super::{Global, output_result};
 use crate::error::{Error, exit_code};
+use crate::event::Event;
+use crate::output::{json_line, json_text};
 use crate::ssh::persist::{Place, Record, holder_id};
 
 #[derive(Debug, Subcommand)]
@@ -72,22 +73,19 @@ fn status(global: &Global, which: &Which) -> Result<i32, Error> {
             _ => None,
         };
         if global.json {
-            lines.push(
-                json!({
-                    "event": "kept_connection",
-                    "host": record.label,
-                    "address": record.address,
-                    "environment": record.environment,
-                    "pid": record.pid,
-                    "running": running,
-                    "clients": record.clients,
-                    "keep_secs": record.keep.as_secs_f64(),
-                    "exits_in_secs": exits_in.map(|d| d.as_secs_f64()),
-                    "started": record.started,
-                    "socket": place.socket(),
-                })
-                .to_string(),
-            );
+            let event = Event::KeptConnection {
+                host: record.label.clone(),
+                address: record.address.clone(),
+                environment: record.environment.clone(),
+                pid: record.pid,
+                running,
+                clients: record.clients,
+                keep_secs: record.keep.as_secs_f64(),
+                exits_in_secs: exits_in.map(|d| d.as_secs_f64()),
+                started: record.started.clone(),
+                socket: place.socket(),
+            };
+            lines.push(json_text(&event));
         } else {
             let state = match (running, exits_in) {
                 (false, _) => "gone (stale record)".to_owned(),
@@ -136,10 +134,11 @@ async fn stop(global: &Global, which: &Which) -> Result<i32, Error> {
         }
         let what = if stopped { "stopped" } else { "removed stale" };
         if global.json {
-            println!(
-                "{}",
-                json!({"event": "kept_connection_stopped", "host": label, "stopped": stopped})
-            );
+            let event = Event::KeptConnectionStopped {
+                host: label.clone(),
+                stopped,
+            };
+            output_result(json_line(&mut std::io::stdout().lock(), &event))?;
         } else {
             println!("{what}: {label}");
         }

@@ -7,7 +7,9 @@ use clap::Subcommand;
 
 use super::Global;
 use crate::error::{Error, exit_code};
+use crate::event::Event;
 use crate::inventory::{self, Inventory};
+use crate::output::json_text;
 use crate::sandbox::environment::{ENVIRONMENT, Options, PRODUCTION, Sandbox};
 
 #[derive(Debug, Subcommand)]
@@ -87,7 +89,12 @@ pub(super) fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, 
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "sandbox_up", "environment": ENVIRONMENT, "hosts": endpoints, "production": protected, "inventory": sandbox.inventory})
+                    json_text(&Event::SandboxUp {
+                        environment: ENVIRONMENT.to_owned(),
+                        hosts: endpoints,
+                        production: protected,
+                        inventory: sandbox.inventory.clone(),
+                    })
                 );
                 return Ok(exit_code::SUCCESS);
             }
@@ -111,7 +118,9 @@ pub(super) fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, 
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "sandbox_down", "stopped": stopped.unwrap_or(0)})
+                    json_text(&Event::SandboxDown {
+                        stopped: stopped.unwrap_or(0),
+                    })
                 );
             } else {
                 match stopped {
@@ -121,39 +130,48 @@ pub(super) fn sandbox(global: &Global, command: &SandboxCommand) -> Result<i32, 
             }
             Ok(exit_code::SUCCESS)
         }
-        SandboxCommand::Status => {
-            let Some(hosts) = sandbox.status()? else {
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"event": "sandbox_status", "running": false, "hosts": []})
-                    );
-                } else {
-                    println!("sandbox: not running (start it with `roadie sandbox up`)");
-                }
-                return Ok(exit_code::FAILED);
-            };
-            let all_up = hosts.iter().all(|h| h.up);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"event": "sandbox_status", "running": all_up, "hosts": hosts})
-                );
-            } else {
-                for h in &hosts {
-                    println!(
-                        "{}  pid {}  {}",
-                        h.host,
-                        h.pid,
-                        if h.up { "up" } else { "DOWN" }
-                    );
-                }
-            }
-            Ok(if all_up {
-                exit_code::SUCCESS
-            } else {
-                exit_code::FAILED
+        SandboxCommand::Status => status(&sandbox, json),
+    }
+}
+
+/// `roadie sandbox status`: each server, and whether all are up.
+fn status(sandbox: &Sandbox, json: bool) -> Result<i32, Error> {
+    let Some(hosts) = sandbox.status()? else {
+        if json {
+            println!(
+                "{}",
+                json_text(&Event::SandboxStatus {
+                    running: false,
+                    hosts: Vec::new(),
+                })
+            );
+        } else {
+            println!("sandbox: not running (start it with `roadie sandbox up`)");
+        }
+        return Ok(exit_code::FAILED);
+    };
+    let all_up = hosts.iter().all(|h| h.up);
+    if json {
+        println!(
+            "{}",
+            json_text(&Event::SandboxStatus {
+                running: all_up,
+                hosts: hosts.clone(),
             })
+        );
+    } else {
+        for h in &hosts {
+            println!(
+                "{}  pid {}  {}",
+                h.host,
+                h.pid,
+                if h.up { "up" } else { "DOWN" }
+            );
         }
     }
+    Ok(if all_up {
+        exit_code::SUCCESS
+    } else {
+        exit_code::FAILED
+    })
 }

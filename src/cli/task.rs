@@ -9,7 +9,9 @@ use clap::Args;
 use super::run::{HowArgs, execute};
 use super::{Global, output_result};
 use crate::error::{Error, exit_code};
+use crate::event::Event;
 use crate::job::Job;
+use crate::output::json_text;
 use crate::playbook::{Playbooks, check_params, describe_params, parse_params};
 use crate::runner::RunSpec;
 use crate::safety::Intent;
@@ -70,16 +72,14 @@ pub(super) fn tasks(global: &Global) -> Result<i32, Error> {
     for playbook in &playbooks.playbooks {
         for task in &playbook.tasks {
             let line = if global.json {
-                serde_json::json!({
-                    "event": "task",
-                    "playbook": playbook.name,
-                    "task": task.name,
-                    "class": task.class,
-                    "params": task.params.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                    "description": task.description,
-                    "origin": playbook.origin,
+                json_text(&Event::Task {
+                    playbook: playbook.name.clone(),
+                    task: task.name.clone(),
+                    class: task.class,
+                    params: task.params.iter().map(|p| p.name.clone()).collect(),
+                    description: task.description.clone(),
+                    origin: playbook.origin.clone(),
                 })
-                .to_string()
             } else {
                 format!(
                     "{}:{} [{}] ({}){}",

@@ -14,7 +14,9 @@ use tokio::sync::watch;
 use super::{Global, output_result};
 use crate::audit;
 use crate::error::Error;
-use crate::outcome::{HostOutcome, overall_exit_code};
+use crate::event::{Event, TransferTotals};
+use crate::outcome::{HostOutcome, failure_status, overall_exit_code};
+use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
@@ -236,28 +238,33 @@ fn report(
         match result {
             Ok(done) => {
                 let seconds = done.took.as_secs_f64();
-                let line = if json {
-                    serde_json::json!({
-                        "event": "transfer",
-                        "host": host.label,
-                        "direction": verb,
-                        "status": "ok",
-                        "files": done.totals.files,
-                        "dirs": done.totals.dirs,
-                        "links": done.totals.links,
-                        "bytes": done.totals.bytes,
-                        "duration_ms": done.took.as_millis(),
-                    })
-                    .to_string()
+                if json {
+                    let totals = TransferTotals {
+                        files: done.totals.files,
+                        dirs: done.totals.dirs,
+                        links: done.totals.links,
+                        bytes: done.totals.bytes,
+                        duration_ms: u64::try_from(done.took.as_millis()).unwrap_or(u64::MAX),
+                    };
+                    let event = Event::Transfer {
+                        host: host.label.clone(),
+                        direction: verb.to_owned(),
+                        status: "ok",
+                        totals: Some(totals),
+                        error: None,
+                        error_kind: None,
+                        exit_code: None,
+                    };
+                    output_result(json_line(&mut out, &event))?;
                 } else {
-                    format!(
+                    let line = format!(
                         "{}: {verb} {} in {seconds:.2}s ({}/s)",
                         host.label,
                         done.totals.describe(),
                         indicatif::HumanBytes(per_second(done.totals.bytes, seconds)),
-                    )
-                };
-                output_result(writeln!(out, "{line}"))?;
+                    );
+                    output_result(writeln!(out, "{line}"))?;
+                }
                 outcomes.push(HostOutcome::Done {
                     note: "ok",
                     ok: true,
@@ -265,16 +272,16 @@ fn report(
             }
             Err(error) => {
                 if json {
-                    let event = serde_json::json!({
-                        "event": "transfer",
-                        "host": host.label,
-                        "direction": verb,
-                        "status": if matches!(error, Error::Refused(_)) { "refused" } else { "error" },
-                        "error": crate::error::report(&error),
-                        "error_kind": error.kind(),
-                        "exit_code": error.exit_code(),
-                    });
-                    output_result(writeln!(out, "{event}"))?;
+                    let event = Event::Transfer {
+                        host: host.label.clone(),
+                        direction: verb.to_owned(),
+                        status: failure_status(&error),
+                        totals: None,
+                        error: Some(crate::error::report(&error)),
+                        error_kind: Some(error.kind()),
+                        exit_code: Some(error.exit_code()),
+                    };
+                    output_result(json_line(&mut out, &event))?;
                 }
                 stderr_line!(
                     "{} {}",

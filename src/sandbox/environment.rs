@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::vars::{create_default_sites, sandbox_vars, vars_lines};
 use super::{Server, ServerConfig, ensure_key, free_port, known_hosts_line, write_file};
 use crate::error::Error;
+use crate::event::SandboxHost;
 use crate::inventory::Inventory;
 use crate::ssh_config::LocalUser;
 
@@ -65,14 +66,6 @@ pub(crate) struct HostState {
 pub(crate) struct Sandbox {
     pub inventory: PathBuf,
     pub dir: PathBuf,
-}
-
-/// A host of a running sandbox, as `status` sees it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct HostStatus {
-    pub host: String,
-    pub pid: u32,
-    pub up: bool,
 }
 
 impl Sandbox {
@@ -150,14 +143,14 @@ impl Sandbox {
     }
 
     /// Each host and whether it runs; `None` if the sandbox is not up.
-    pub(crate) fn status(&self) -> Result<Option<Vec<HostStatus>>, Error> {
+    pub(crate) fn status(&self) -> Result<Option<Vec<SandboxHost>>, Error> {
         let Some(state) = self.state()? else {
             return Ok(None);
         };
         Ok(Some(
             state
                 .all()
-                .map(|host| HostStatus {
+                .map(|host| SandboxHost {
                     host: format!("{}:{}", host.address, state.port),
                     pid: host.pid,
                     up: is_our_sshd(host.pid, &self.dir) && listening(host.address, state.port),
