@@ -409,9 +409,13 @@ impl Renderer {
                 } else {
                     String::new()
                 };
+                let errors = match errors {
+                    1 => "1 error".to_owned(),
+                    n => format!("{n} errors"),
+                };
                 let _ = write!(
                     err,
-                    "{} hosts: {ok} ok, {failed} failed, {errors} errors{refused}",
+                    "{} hosts: {ok} ok, {failed} failed, {errors}{refused}",
                     self.results.len()
                 );
                 stderr_line!("{err}");

@@ -112,7 +112,7 @@ pub enum HostKeyError {
     #[error(
         "host key not known: {name} presented {presented}, which is not in {files}.\n  \
          If you trust this server, run again with --accept-new to record its key \
-         (or add it yourself: ssh-keyscan {keyscan} >> ~/.ssh/known_hosts)"
+         (or add it yourself: {add})"
     )]
     /// The key is in no known_hosts file consulted.
     Unknown {
@@ -122,8 +122,9 @@ pub enum HostKeyError {
         presented: String,
         /// The files consulted.
         files: String,
-        /// The `ssh-keyscan` arguments that would fetch the key.
-        keyscan: String,
+        /// The command that would add it: `ssh-keyscan` appending to the
+        /// known_hosts file `--accept-new` would record it in.
+        add: String,
     },
     #[error(
         "HOST KEY CHANGED for {name}: the server presented {presented}, but {place} records {recorded}.\n  \

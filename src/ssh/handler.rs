@@ -112,7 +112,18 @@ impl ClientHandler {
                         .map(|f| f.display().to_string())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    keyscan: self.keyscan.clone(),
+                    add: format!(
+                        "ssh-keyscan {} >> {}",
+                        self.keyscan,
+                        self.config
+                            .record_to
+                            .as_ref()
+                            .or(self.config.files.first())
+                            .map_or_else(
+                                || "~/.ssh/known_hosts".to_owned(),
+                                |file| crate::command::quote(&file.to_string_lossy()),
+                            )
+                    ),
                 }),
                 HostKeyPolicy::AcceptNew => {
                     let Some(file) = self.config.record_to.clone() else {

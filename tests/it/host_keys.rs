@@ -45,6 +45,27 @@ fn unknown_key_is_refused_with_fingerprint_then_accept_new_records_it() {
     assert!(!ran.stderr.contains("recorded"), "{}", ran.stderr);
 }
 
+/// The hint for an unknown key said `>> ~/.ssh/known_hosts` even when
+/// roadie.yaml points `known_hosts:` elsewhere, so following it changed
+/// nothing: it names the file roadie reads (and `--accept-new` writes).
+#[test]
+fn the_unknown_key_hint_names_the_known_hosts_file_roadie_reads() {
+    let (w, _) = world();
+    std::fs::write(&w.known_hosts, "").unwrap();
+    let ran = w
+        .roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4);
+    let hint = format!(">> {})", w.known_hosts.display());
+    assert!(
+        ran.stderr.contains(&hint),
+        "no `{hint}` in:\n{}",
+        ran.stderr
+    );
+    assert!(!ran.stderr.contains("~/.ssh/known_hosts"), "{}", ran.stderr);
+}
+
 #[test]
 fn changed_key_is_refused_naming_file_and_line() {
     let (w, entry) = world();
