@@ -277,16 +277,7 @@ fn ciphers_from_ssh_config_are_the_ones_offered() {
         .code(4);
     let with_config = |text: &str, command: &str| {
         let config = w.write("ssh_config", text);
-        w.roadie()
-            .args([
-                "-F",
-                config.to_str().unwrap(),
-                "run",
-                "staging",
-                "--",
-                command,
-            ])
-            .run()
+        w.run_with_config(&config, command).run()
     };
     with_config(
         "Host *\n    Ciphers ^aes128-gcm@openssh.com\n",
