@@ -12,6 +12,6 @@ pub struct DemoArgs {
 }
 
 pub(super) async fn demo(args: &DemoArgs) -> Result<i32, Error> {
-    crate::demo::run(args.keep).await?;
+    Box::pin(crate::demo::run(args.keep)).await?;
     Ok(exit_code::SUCCESS)
 }

@@ -52,6 +52,12 @@ pub struct Session {
     home: tokio::sync::OnceCell<String>,
     /// How long setting the connection up took, phase by phase.
     timings: Timings,
+    /// This connection's place among the logins to its server (see
+    /// [`starts`]), until the server has answered a channel open: sshd
+    /// counts a login among its `MaxStartups` until its monitor has forked
+    /// the session process, which is after the client has seen the login
+    /// succeed, and only that process answers channel opens.
+    start_slot: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -175,12 +181,25 @@ impl Session {
             .await
     }
 
+    /// The server's answer to a channel open; the first answer frees this
+    /// connection's start slot (see [`Session::start_slot`]).
+    pub(crate) async fn answered<T>(&self, open: impl Future<Output = T>) -> T {
+        let answer = open.await;
+        self.start_slot.lock().expect("start slot lock").take();
+        answer
+    }
+
+    /// A session channel, once the server has answered.
+    pub(crate) async fn open_session(&self) -> Result<russh::Channel<client::Msg>, russh::Error> {
+        self.answered(self.handle.channel_open_session()).await
+    }
+
     /// A forwarding channel once the server answers, or why not.
     async fn opened(
         &self,
         open: impl Future<Output = Result<russh::Channel<client::Msg>, russh::Error>>,
     ) -> Result<russh::Channel<client::Msg>, OpenError> {
-        match tokio::time::timeout(self.host.connect_timeout, open).await {
+        match tokio::time::timeout(self.host.connect_timeout, self.answered(open)).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(russh::Error::ChannelOpenFailure(reason))) if !self.is_closed() => {
                 Err(OpenError::Refused(refused_channel(&reason)))
@@ -343,12 +362,12 @@ async fn through(
     let channel = with_timeout(
         host.connect_timeout,
         "opening a tunnel through the jump host",
-        via.handle.channel_open_direct_tcpip(
+        via.answered(via.handle.channel_open_direct_tcpip(
             host.hostname.clone(),
             u32::from(host.port),
             "127.0.0.1",
             0,
-        ),
+        )),
     )
     .await?
     .map_err(|e| {
@@ -407,9 +426,9 @@ pub(crate) fn connect_host<'a>(
                 }
                 other => other,
             })?;
-        drop(slot);
         let mut session =
             Session::logged_in(host, (handle, server_key, verified), notes, via, observed);
+        session.start_slot = Mutex::new(Some(slot));
         session.timings.kex = exchanged - dialed;
         session.timings.auth = exchanged.elapsed();
         session.checked(intent).await
@@ -417,7 +436,8 @@ pub(crate) fn connect_host<'a>(
 }
 
 /// A slot to log in to `host`'s server, among `max_starts` at once (see
-/// [`starts`]); held until authentication has ended.
+/// [`starts`]); held until the login fails or the session's first channel
+/// open is answered.
 async fn start_slot(host: &Host) -> tokio::sync::OwnedSemaphorePermit {
     starts::admit(format!("{}:{}", host.hostname, host.port), host.max_starts).await
 }
@@ -562,6 +582,7 @@ impl Session {
             announced_known: false,
             home: tokio::sync::OnceCell::new(),
             timings: Timings::default(),
+            start_slot: Mutex::new(None),
         }
     }
 
@@ -611,7 +632,7 @@ impl Session {
         let channel = with_timeout(
             self.host.connect_timeout,
             "waiting for the server after login",
-            self.handle.channel_open_session(),
+            self.open_session(),
         )
         .await?
         .map_err(ConnectError::Protocol)?;

@@ -150,7 +150,7 @@ impl Session {
             host: host.clone(),
             reason: self.failure(&e),
         };
-        let channel = self.handle.channel_open_session().await.map_err(lost)?;
+        let channel = self.open_session().await.map_err(lost)?;
         channel
             .request_subsystem(true, "sftp")
             .await

@@ -1,8 +1,10 @@
 //! How many connections to one server are being set up at once. sshd's
 //! `MaxStartups` (default `10:30:100`) drops unauthenticated connections past
 //! 10 at random, so logins to one server (or one jump host) wait here for a
-//! slot, held from the TCP connect until authentication succeeds or fails.
-//! A bound on concurrent logins, not a rate: sshd counts concurrent ones.
+//! slot, held from the TCP connect until the login fails or the server has
+//! answered the first channel open after it (sshd stops counting a login a
+//! little after the client sees it succeed). A bound on concurrent logins,
+//! not a rate: sshd counts concurrent ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};

@@ -96,6 +96,56 @@ fn max_starts_keeps_every_host_behind_a_busy_jump_host() {
     every_host_kept(&busy_jump_host(), 2);
 }
 
+/// sshd goes on counting a login among its `MaxStartups` for a moment after
+/// the client has seen it succeed (until its monitor has forked the session
+/// process), so a login's slot is held until the server has answered a
+/// channel open: with one slot per server, a second login waits for that.
+#[tokio::test]
+async fn a_login_slot_is_held_until_the_server_answers_after_login() {
+    use roadie::{Inventory, Overrides, RemoteCommand, Resolver, Session};
+    use std::time::Duration;
+
+    let mut w = World::new();
+    let s = w.server(&[addr(85)]);
+    w.inventory("staging", &w.entries(s), "");
+    let inventory = Inventory::load(&w.path("roadie.yaml")).unwrap();
+    let overrides = Overrides {
+        ssh_config: Some("none".into()),
+        max_starts: Some(1),
+        ..Overrides::default()
+    };
+    let host = Resolver::new(&inventory, &overrides)
+        .resolve("staging")
+        .unwrap()
+        .remove(0);
+    let first = Session::connect(&host).await.unwrap();
+    let second = tokio::spawn({
+        let host = host.clone();
+        async move { Session::connect(&host).await }
+    });
+    // A login on loopback takes some 50 ms; this one must not start at all.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !second.is_finished(),
+        "a second login went ahead before the first one's server answered a channel open"
+    );
+    let ran = first.run(&RemoteCommand::argv(&["true"])).await.unwrap();
+    assert!(ran.status.success());
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
+        .await
+        .expect("the second login goes ahead once the first has run a command")
+        .unwrap()
+        .unwrap();
+    assert!(
+        second
+            .run(&RemoteCommand::argv(&["true"]))
+            .await
+            .unwrap()
+            .status
+            .success()
+    );
+}
+
 /// The hosts that ran, as `host` events of `roadie --json run` say.
 fn hosts_that_ran(ran: &Ran) -> Vec<String> {
     ran.events()

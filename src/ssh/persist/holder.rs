@@ -383,7 +383,7 @@ impl server::Handler for Proxy {
         let upstream = self.upstream.clone();
         let handle = session.handle();
         tokio::spawn(async move {
-            let opened = upstream.handle().channel_open_session().await;
+            let opened = upstream.open_session().await;
             relay(opened, channel, reply, handle).await;
         });
         Ok(())
@@ -404,8 +404,12 @@ impl server::Handler for Proxy {
         let (host, from) = (host_to_connect.to_owned(), originator_address.to_owned());
         tokio::spawn(async move {
             let opened = upstream
-                .handle()
-                .channel_open_direct_tcpip(host, port_to_connect, from, originator_port)
+                .answered(upstream.handle().channel_open_direct_tcpip(
+                    host,
+                    port_to_connect,
+                    from,
+                    originator_port,
+                ))
                 .await;
             relay(opened, channel, reply, handle).await;
         });
@@ -424,8 +428,7 @@ impl server::Handler for Proxy {
         let path = socket_path.to_owned();
         tokio::spawn(async move {
             let opened = upstream
-                .handle()
-                .channel_open_direct_streamlocal(path)
+                .answered(upstream.handle().channel_open_direct_streamlocal(path))
                 .await;
             relay(opened, channel, reply, handle).await;
         });
