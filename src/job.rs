@@ -14,10 +14,13 @@ use crate::command::RemoteCommand;
 use crate::dotenv::DotEnv;
 use crate::error::Error;
 use crate::event::{Event, FailedStep, Stream};
+use crate::guard::markers::MarkerFiles;
 use crate::host::Host;
 use crate::playbook::{Action, Extra, Plan, PlannedStep, Playbook, needs_home, plan_task};
+use crate::safety::Intent;
 use crate::ssh::sftp::{Stamp, sftp_path};
-use crate::ssh::{Chunk, ExitStatus, Session};
+use crate::ssh::{Chunk, ExitStatus, Session, Staged};
+use crate::stage::Stage;
 use crate::transfer::{Download, Progress, Upload};
 
 /// How much of a step's stdout a capture keeps, at most.
@@ -80,8 +83,16 @@ impl Job {
         }
     }
 
-    /// The steps for the host `session` reaches.
-    pub(crate) async fn plan(&self, session: &Session) -> Result<Plan, Error> {
+    /// The steps for `host`, given the server's `.env` the task applies
+    /// (as it is now, for `{{ env.KEY }}`; steps read it again when they
+    /// run if a step changes it) and the login user's home (where the task
+    /// needs it).
+    fn plan(
+        &self,
+        host: &Host,
+        dotenv: Option<&DotEnv>,
+        home: Option<String>,
+    ) -> Result<Plan, Error> {
         match self {
             Job::Command(command) => Ok(Plan {
                 steps: vec![PlannedStep {
@@ -102,35 +113,121 @@ impl Job {
                 started,
                 sudo_password,
             } => {
-                let host = session.host();
                 let (_, found) = playbook_task(playbook, task)?;
-                // As it is now, for `{{ env.KEY }}`; steps read it again
-                // when they run (an earlier step may create it).
-                let dotenv = match self.env_file(host)? {
-                    Some(path) => session
-                        .read_file(&path)
-                        .await?
-                        .map(|bytes| DotEnv::parse(&String::from_utf8_lossy(&bytes))),
-                    None => None,
-                };
-                let mut extra = Extra {
-                    home: None,
+                let extra = Extra {
+                    home,
                     timestamp: timestamp(*started),
                     run_id: format!("{:016x}", rand::random::<u64>()),
                     sudo_password: sudo_password.clone(),
                 };
-                if needs_home(playbook, found, host, params, dotenv.as_ref(), &extra) {
-                    extra.home = Some(session.home().await?);
-                }
-                Ok(plan_task(
-                    playbook,
-                    found,
-                    host,
-                    params,
-                    dotenv.as_ref(),
-                    &extra,
-                )?)
+                Ok(plan_task(playbook, found, host, params, dotenv, &extra)?)
             }
+        }
+    }
+
+    /// Whether planning for `host` needs the login user's home, when no
+    /// `.env` is read.
+    fn needs_home(&self, host: &Host) -> Result<bool, Error> {
+        match self {
+            Job::Command(_) => Ok(false),
+            Job::Task {
+                playbook,
+                task,
+                params,
+                ..
+            } => {
+                let (_, found) = playbook_task(playbook, task)?;
+                let extra = Extra {
+                    home: None,
+                    timestamp: String::new(),
+                    run_id: String::new(),
+                    sudo_password: None,
+                };
+                Ok(needs_home(playbook, found, host, params, None, &extra))
+            }
+        }
+    }
+}
+
+/// A job ready to run on one host: what it depends on read from the
+/// server, the guard's verdict on it given, its steps planned.
+pub(crate) struct Prepared<'s> {
+    /// The steps.
+    pub plan: Plan,
+    /// The login shell that read the facts, waiting to run the first step
+    /// (see [`crate::stage`]); none when the job needed nothing read.
+    staged: Option<Staged<'s>>,
+    envs: EnvFiles,
+    /// From the exec request to the stage's answer: the login shell's
+    /// start and the reads.
+    pub shell: std::time::Duration,
+}
+
+impl Prepared<'_> {
+    /// Let the waiting login shell go: nothing runs (`--check`).
+    pub(crate) async fn abandon(self) {
+        if let Some(staged) = self.staged {
+            staged.abandon().await;
+        }
+    }
+}
+
+/// Make `job` ready on the host `session` reaches, for `intent`: the
+/// server-marker lock's files and the task's `.env` are read, with the
+/// login user's home, by one login shell that then waits to run the first
+/// step (one SSH session for a single-step task); the guard judges what was
+/// read before anything else is sent, and the task is planned from it.
+pub(crate) async fn prepare<'s>(
+    session: &'s Session,
+    job: &Job,
+    intent: &Intent,
+) -> Result<Prepared<'s>, Error> {
+    let host = session.host();
+    let applied_env = job.env_file(host)?;
+    let markers = crate::verify::marker_files(host, intent, applied_env.as_deref())?;
+    let mut reads = markers.as_ref().map(MarkerFiles::every).unwrap_or_default();
+    if let Some(path) = &applied_env
+        && !reads.contains(path)
+    {
+        reads.push(path.clone());
+    }
+    if reads.is_empty() && !job.needs_home(host)? {
+        return Ok(Prepared {
+            plan: job.plan(host, None, None)?,
+            staged: None,
+            envs: EnvFiles::default(),
+            shell: std::time::Duration::ZERO,
+        });
+    }
+    let asked = std::time::Instant::now();
+    let staged = session.stage(&Stage::new(reads)).await?;
+    let shell = asked.elapsed();
+    let mut envs = EnvFiles::default();
+    if let Some(path) = &applied_env
+        && let Some(Some(bytes)) = staged.facts.files.get(path)
+    {
+        envs.read
+            .insert(path.clone(), DotEnv::parse(&String::from_utf8_lossy(bytes)));
+    }
+    let judged = markers
+        .as_ref()
+        .map_or(Ok(()), |files| {
+            crate::verify::judge_markers(session, files, &staged.facts.files)
+        })
+        .and_then(|()| {
+            let dotenv = applied_env.as_ref().and_then(|path| envs.read.get(path));
+            job.plan(host, dotenv, Some(staged.facts.home.clone()))
+        });
+    match judged {
+        Ok(plan) => Ok(Prepared {
+            plan,
+            staged: Some(staged),
+            envs,
+            shell,
+        }),
+        Err(refused) => {
+            staged.abandon().await;
+            Err(refused)
         }
     }
 }
@@ -173,10 +270,11 @@ pub(crate) struct Context<'a> {
     pub interrupt: watch::Receiver<bool>,
 }
 
-/// Run `plan` on `session`, step by step.
+/// Run a prepared job's steps on `session`, one by one; the first in the
+/// login shell that read its facts, when one did.
 pub(crate) async fn execute(
     session: &Session,
-    plan: Plan,
+    prepared: Prepared<'_>,
     context: &mut Context<'_>,
 ) -> Result<Finished, Error> {
     let mut finished = Finished {
@@ -187,19 +285,31 @@ pub(crate) async fn execute(
         captured: BTreeMap::new(),
         failed_step: None,
     };
-    let mut envs = EnvFiles::default();
-    let Plan { steps, on_failure } = plan;
+    let Prepared {
+        plan: Plan { steps, on_failure },
+        mut staged,
+        mut envs,
+        ..
+    } = prepared;
     for (index, step) in steps.into_iter().enumerate() {
-        let (failure, stopped) =
-            match run_planned(session, &step, context, &mut envs, &mut finished).await {
-                Ok(None) => continue,
-                Ok(Some(failure)) => (Some(failure), None),
-                // Stopped (a timeout, Ctrl-C): what cleans up still runs.
-                Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
-                    (None, Some(stopped))
-                }
-                Err(other) => return Err(other),
-            };
+        let waiting = match (staged.take(), &step.action) {
+            (Some(shell), Action::Run { .. }) => Some(shell),
+            (Some(shell), _) => {
+                shell.abandon().await;
+                None
+            }
+            (None, _) => None,
+        };
+        let ran = run_planned(session, &step, context, &mut envs, &mut finished, waiting).await;
+        let (failure, stopped) = match ran {
+            Ok(None) => continue,
+            Ok(Some(failure)) => (Some(failure), None),
+            // Stopped (a timeout, Ctrl-C): what cleans up still runs.
+            Err(stopped @ (Error::Timeout { .. } | Error::Interrupted { .. })) => {
+                (None, Some(stopped))
+            }
+            Err(other) => return Err(other),
+        };
         if let Some((exit_code, stderr)) = failure {
             finished.status.code = Some(exit_code.map_or(1, |c| u32::try_from(c).unwrap_or(1)));
             finished.failed_step = Some(FailedStep {
@@ -282,7 +392,7 @@ async fn rescue_list(
             captured: BTreeMap::new(),
             failed_step: None,
         };
-        if run_planned(session, step, &mut context, envs, &mut ignored)
+        if run_planned(session, step, &mut context, envs, &mut ignored, None)
             .await?
             .is_some()
         {
@@ -316,15 +426,17 @@ impl EnvFiles {
     }
 }
 
-/// One planned step: `None` if it worked, else its exit code (if it had
-/// one) and what it said. Errors are the host's (a lost connection, a
-/// timeout, an interrupt), not the step's.
+/// One planned step (a command in the login shell `waiting` for it, if
+/// one is): `None` if it worked, else its exit code (if it had one) and
+/// what it said. Errors are the host's (a lost connection, a timeout, an
+/// interrupt), not the step's.
 async fn run_planned(
     session: &Session,
     step: &PlannedStep,
     context: &mut Context<'_>,
     envs: &mut EnvFiles,
     finished: &mut Finished,
+    waiting: Option<Staged<'_>>,
 ) -> Result<Option<(Option<i32>, String)>, Error> {
     let (command, env_file) = match &step.action {
         Action::Run { command, env_file } => (command, env_file),
@@ -347,12 +459,18 @@ async fn run_planned(
         }
     };
     let command = match env_file {
-        Some(path) => command
-            .clone()
-            .secret_env(envs.get(session, path).await?.entries()),
+        Some(path) => match envs.get(session, path).await {
+            Ok(dotenv) => command.clone().secret_env(dotenv.entries()),
+            Err(e) => {
+                if let Some(shell) = waiting {
+                    shell.abandon().await;
+                }
+                return Err(e);
+            }
+        },
         None => command.clone(),
     };
-    let ran = run_step(session, &command, step.capture.is_some(), context).await?;
+    let ran = run_step(session, &command, step.capture.is_some(), context, waiting).await?;
     finished.status = ran.status.clone();
     if !ran.status.success() {
         let tail = String::from_utf8_lossy(&ran.stderr_tail).into_owned();
@@ -542,9 +660,23 @@ async fn run_step(
     command: &RemoteCommand,
     capture: bool,
     context: &mut Context<'_>,
+    waiting: Option<Staged<'_>>,
 ) -> Result<StepRun, Error> {
     let host = &session.host().label;
-    let mut execution = session.start(command).await?;
+    // What the login shell said before the step ran is the step's output,
+    // as it is when the command is sent at once.
+    let mut early = std::collections::VecDeque::new();
+    let mut execution = match waiting {
+        Some(shell) => {
+            early.push_back(Chunk::Stdout(shell.facts.preamble.clone().into()));
+            early.push_back(Chunk::Stderr(shell.stderr.clone().into()));
+            early.retain(
+                |chunk| !matches!(chunk, Chunk::Stdout(d) | Chunk::Stderr(d) if d.is_empty()),
+            );
+            shell.run(command).await?
+        }
+        None => session.start(command).await?,
+    };
     let mut sudo = SudoWatch::new(command.sudo.is_some());
     let mut stdout = Vec::new();
     let mut stderr_tail: Vec<u8> = Vec::new();
@@ -557,7 +689,8 @@ async fn run_step(
     tokio::pin!(expired);
     let status = loop {
         let stopped = tokio::select! {
-            next = execution.next() => Ok(next),
+            next = execution.next(), if early.is_empty() => Ok(next),
+            () = std::future::ready(()), if !early.is_empty() => Ok(Ok(early.pop_front())),
             () = &mut expired => Err(Error::Timeout {
                 host: host.clone(),
                 after: context.timeout.unwrap_or_default(),

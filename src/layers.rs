@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("playbook", 1),
     ("safety", 1),
     ("ssh_config", 1),
+    ("stage", 1),
     ("stderr", 1),
     ("template", 1),
     ("timings", 1),

@@ -26,7 +26,7 @@
 //!
 //! 1. plain data and parsing, no network: `command`, `dotenv`, `duration`,
 //!    `error`, `event`, `host`, `inventory`, `known_hosts`, `playbook`,
-//!    `safety`, `ssh_config`, `template`, `timings`, `tunnel_spec`;
+//!    `safety`, `ssh_config`, `stage`, `template`, `timings`, `tunnel_spec`;
 //! 2. the pure decisions: `resolve` (target to hosts) and `guard` (may this
 //!    step run on this host?), from facts handed in;
 //! 3. SSH connections: `ssh`, kept ones under `ssh::persist`;
@@ -81,6 +81,7 @@ pub mod known_hosts;
 mod playbook;
 mod safety;
 pub mod ssh_config;
+mod stage;
 mod stderr;
 pub mod template;
 #[doc(hidden)]

@@ -275,9 +275,8 @@ impl TaskCall<'_> {
 }
 
 async fn run_job(session: &Session, job: &Job, intent: &Intent) -> Result<TaskResult, Error> {
-    let applied_env = job.env_file(session.host())?;
-    verify::check_session(session, intent, applied_env.as_deref()).await?;
-    let plan = job.plan(session).await?;
+    verify::check_keys(session, intent)?;
+    let prepared = job::prepare(session, job, intent).await?;
     let (events, mut received) = mpsc::channel::<Event>(64);
     let collector = tokio::spawn(async move {
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
@@ -298,7 +297,7 @@ async fn run_job(session: &Session, job: &Job, intent: &Intent) -> Result<TaskRe
         timeout: None,
         interrupt,
     };
-    let finished = job::execute(session, plan, &mut context).await;
+    let finished = job::execute(session, prepared, &mut context).await;
     drop(context);
     drop(events);
     let (stdout, stderr) = collector.await.unwrap_or_default();

@@ -18,7 +18,6 @@ use crate::outcome::HostOutcome;
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
 use crate::timings::{self, Timings};
-use crate::verify;
 
 /// The default number of hosts worked on at once.
 pub(crate) const DEFAULT_PARALLEL: u16 = 32;
@@ -302,24 +301,24 @@ async fn run_one(
             .await;
     }
     let mut spent = session.timings();
-    let checking = Instant::now();
-    let applied_env = spec.job.env_file(host)?;
-    verify::before_destroy(&session, &spec.intent, applied_env.as_deref()).await?;
-    spent.guard = checking.elapsed();
-    if spec.dry_run {
-        let plan = spec.job.plan(&session).await?;
-        session.close().await;
-        return Ok(HostOutcome::Planned(plan.display()));
-    }
     // A watched command first says where its process tree starts.
     let (job, watched) = match (&spec.job, spec.watch_memory) {
-        (Job::Command(command), Some(interval)) => {
+        (Job::Command(command), Some(interval)) if !spec.dry_run => {
             let (command, pid_file) = crate::memory::watched(command);
             (Job::Command(command), Some((pid_file, interval)))
         }
         _ => (spec.job.clone(), None),
     };
-    let plan = job.plan(&session).await?;
+    let checking = Instant::now();
+    let prepared = job::prepare(&session, &job, &spec.intent).await?;
+    spent.shell = prepared.shell;
+    spent.guard = checking.elapsed().saturating_sub(prepared.shell);
+    if spec.dry_run {
+        let shown = prepared.plan.display();
+        prepared.abandon().await;
+        session.close().await;
+        return Ok(HostOutcome::Planned(shown));
+    }
     let mut context = job::Context {
         events,
         deadline: spec.timeout.map(|t| tokio::time::Instant::now() + t),
@@ -328,11 +327,11 @@ async fn run_one(
     };
     let executing = Instant::now();
     let finished = match watched {
-        None => job::execute(&session, plan, &mut context).await,
+        None => job::execute(&session, prepared, &mut context).await,
         Some((pid_file, interval)) => {
             let (ended, when_ended) = tokio::sync::oneshot::channel::<()>();
             let run = async {
-                let finished = job::execute(&session, plan, &mut context).await;
+                let finished = job::execute(&session, prepared, &mut context).await;
                 let _ = ended.send(());
                 finished
             };

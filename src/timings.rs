@@ -1,6 +1,7 @@
 //! Where a call's time goes, per host (`--timings`, `ROADIE_TIMINGS=1`):
-//! roadie's own start, connecting, key exchange, authentication, the guard's
-//! checks and the command, measured at the boundaries between them.
+//! roadie's own start, connecting, key exchange, authentication, the login
+//! shell that reads what a task depends on, the guard's checks and the
+//! command, measured at the boundaries between them.
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,7 +43,12 @@ pub struct Timings {
     pub kex: Duration,
     /// Authentication.
     pub auth: Duration,
-    /// The safeguards' checks on the server (markers, its `.env`).
+    /// For a job that depends on files on the server (a task's `.env`, the
+    /// markers a destroy step is judged by): from the exec request until
+    /// the login shell has started and sent them back. (Otherwise the login
+    /// shell's start is part of `command`.)
+    pub shell: Duration,
+    /// The safeguards' judgement of what was read, and planning the steps.
     pub guard: Duration,
     /// From the exec request to the exit status (a task: all its steps).
     pub command: Duration,
@@ -55,11 +61,12 @@ impl std::fmt::Display for Timings {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         write!(
             f,
-            "start {:.1}ms, connect {:.1}ms, kex {:.1}ms, auth {:.1}ms, guard {:.1}ms, command {:.1}ms, total {:.1}ms",
+            "start {:.1}ms, connect {:.1}ms, kex {:.1}ms, auth {:.1}ms, shell {:.1}ms, guard {:.1}ms, command {:.1}ms, total {:.1}ms",
             ms(self.start),
             ms(self.connect),
             ms(self.kex),
             ms(self.auth),
+            ms(self.shell),
             ms(self.guard),
             ms(self.command),
             ms(self.total)
@@ -81,7 +88,7 @@ mod tests {
         };
         assert_eq!(
             t.to_string(),
-            "start 3.1ms, connect 0.0ms, kex 0.0ms, auth 0.0ms, guard 0.0ms, command 300.0ms, total 303.1ms"
+            "start 3.1ms, connect 0.0ms, kex 0.0ms, auth 0.0ms, shell 0.0ms, guard 0.0ms, command 300.0ms, total 303.1ms"
         );
     }
 }

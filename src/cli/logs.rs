@@ -202,14 +202,14 @@ async fn show(
         let outcome = async {
             let session = Session::connect_for(host, &Intent::read()).await?;
             let job = Job::Command(RemoteCommand::shell(command));
-            let plan = job.plan(&session).await?;
+            let prepared = job::prepare(&session, &job, &Intent::read()).await?;
             let mut context = job::Context {
                 events,
                 deadline: None,
                 timeout: None,
                 interrupt: interrupt.clone(),
             };
-            job::execute(&session, plan, &mut context).await
+            job::execute(&session, prepared, &mut context).await
         }
         .await;
         match outcome {

@@ -23,6 +23,19 @@ pub(crate) struct MarkerFiles {
     pub env_files: Vec<String>,
 }
 
+impl MarkerFiles {
+    /// Every path to read: the marker files, then the `.env` files, each once.
+    pub(crate) fn every(&self) -> Vec<String> {
+        let mut every: Vec<String> = Vec::new();
+        for path in self.markers.iter().chain(&self.env_files) {
+            if !every.contains(path) {
+                every.push(path.clone());
+            }
+        }
+        every
+    }
+}
+
 /// What was found at each path of a [`MarkerFiles`]: its text, or `None`
 /// when the server has no such file.
 pub(crate) type Found = BTreeMap<String, Option<String>>;

@@ -9,6 +9,10 @@ use russh::{Channel, ChannelMsg, Sig};
 use super::Session;
 use crate::command::RemoteCommand;
 use crate::error::Error;
+use crate::stage::{ANSWER_LIMIT, Facts, Garbled, Stage};
+
+/// How much of what a stage's shell says on stderr is kept for its report.
+const STAGE_STDERR: usize = 4096;
 
 /// How a remote command ended.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -124,7 +128,94 @@ pub struct Execution<'a> {
     finished: bool,
 }
 
+/// A login shell that has answered a [`Stage`] and waits for its step.
+pub(crate) struct Staged<'a> {
+    session: &'a Session,
+    channel: Channel<Msg>,
+    /// What it read.
+    pub facts: Facts,
+    /// What it said on stderr meanwhile (a login shell's warnings).
+    pub stderr: Vec<u8>,
+}
+
 impl Session {
+    /// Start a shell that reads what `stage` asks for and then waits for
+    /// its step: one SSH session, one login shell (see [`crate::stage`]).
+    /// The login user's home it reports is remembered for
+    /// [`Session::home`].
+    pub(crate) async fn stage(&self, stage: &Stage) -> Result<Staged<'_>, Error> {
+        let lost = |e: russh::Error| Error::ConnectionLost {
+            host: self.host.label.clone(),
+            reason: self.failure(&e),
+        };
+        let remote = |message: String| Error::Remote {
+            host: self.host.label.clone(),
+            message,
+        };
+        let mut channel = self.open_session().await.map_err(lost)?;
+        channel.exec(true, stage.script()).await.map_err(lost)?;
+        let (mut answer, mut stderr) = (Vec::new(), Vec::new());
+        let mut status = None;
+        while !stage.is_complete(&answer) {
+            match channel.wait().await {
+                Some(ChannelMsg::Data { data }) => {
+                    answer.extend_from_slice(&data);
+                    if answer.len() > ANSWER_LIMIT {
+                        let _ = channel.close().await;
+                        return Err(remote(format!(
+                            "the files read before the step ({}) come to more than {ANSWER_LIMIT} bytes",
+                            stage.paths().join(", ")
+                        )));
+                    }
+                }
+                Some(ChannelMsg::ExtendedData { data, ext: 1 }) => {
+                    stderr.extend_from_slice(&data);
+                    let excess = stderr.len().saturating_sub(STAGE_STDERR);
+                    stderr.drain(..excess);
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
+                Some(ChannelMsg::Failure) => {
+                    return Err(Error::ConnectionLost {
+                        host: self.host.label.clone(),
+                        reason: "the server refused to run the command".into(),
+                    });
+                }
+                Some(_) => {}
+                None if self.handle.is_closed() => {
+                    return Err(Error::ConnectionLost {
+                        host: self.host.label.clone(),
+                        reason: self.lost_reason(),
+                    });
+                }
+                None => {
+                    let ended = status.map_or_else(String::new, |code| format!(" (exit {code})"));
+                    return Err(remote(format!(
+                        "the login shell ended{ended} before it had read the files the step needs: {}",
+                        said(&stderr)
+                    )));
+                }
+            }
+        }
+        let facts = stage.facts(&answer).map_err(|garbled| {
+            remote(match garbled {
+                Garbled::Unreadable(path) => format!("cannot read {path}: {}", said(&stderr)),
+                Garbled::Malformed => format!(
+                    "the login shell's answer while reading {} was garbled",
+                    stage.paths().join(", ")
+                ),
+            })
+        })?;
+        if facts.home.starts_with('/') {
+            let _ = self.home.set(facts.home.clone());
+        }
+        Ok(Staged {
+            session: self,
+            channel,
+            facts,
+            stderr,
+        })
+    }
+
     /// Start `command`; read its output with [`Execution::next`].
     pub async fn start(&self, command: &RemoteCommand) -> Result<Execution<'_>, Error> {
         self.start_with_input(command, &[]).await
@@ -184,6 +275,52 @@ impl Session {
             }
         }
         Ok(output)
+    }
+}
+
+impl<'a> Staged<'a> {
+    /// Run `command` in the waiting shell.
+    pub(crate) async fn run(self, command: &RemoteCommand) -> Result<Execution<'a>, Error> {
+        let session = self.session;
+        let lost = |e: russh::Error| Error::ConnectionLost {
+            host: session.host.label.clone(),
+            reason: session.failure(&e),
+        };
+        let marker = format!("{:016x}", rand::random::<u64>());
+        let command = RemoteCommand {
+            marker: Some(marker.clone()),
+            ..command.clone()
+        };
+        self.channel
+            .data_bytes(crate::stage::go(&command))
+            .await
+            .map_err(lost)?;
+        self.channel.eof().await.map_err(lost)?;
+        Ok(Execution {
+            session,
+            channel: self.channel,
+            marker,
+            code: None,
+            signal: None,
+            finished: false,
+        })
+    }
+
+    /// Let the waiting shell go without running anything.
+    pub(crate) async fn abandon(self) {
+        // Best effort: its stdin ending is enough for it to exit.
+        let _ = self.channel.eof().await;
+        let _ = self.channel.close().await;
+    }
+}
+
+/// What a shell said on stderr, for a report.
+fn said(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr).trim().to_owned();
+    if text.is_empty() {
+        "it said nothing on stderr".to_owned()
+    } else {
+        text
     }
 }
 

@@ -10,11 +10,10 @@ use sha2::{Digest, Sha256};
 use super::Session;
 use crate::command::{RemoteCommand, quote, quote_path};
 use crate::error::Error;
+use crate::stage::Stage;
 
 /// Exit status of the write script when the file changed under us.
 const CONFLICT: u32 = 75;
-/// Exit status of the read script when the file does not exist.
-const MISSING: u32 = 100;
 
 /// Exit status of the write script when the lock could not be taken.
 const UNLOCKED: u32 = 76;
@@ -61,44 +60,33 @@ impl Session {
     /// The contents of `path` (a leading `~/` is the remote home), or
     /// `None` when there is no such file.
     pub async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, Error> {
-        let word = quote_path(path);
-        let output = self
-            .run(&RemoteCommand::shell(format!(
-                "[ -e {word} ] || exit {MISSING}\ncat -- {word}"
-            )))
-            .await?;
-        match output.status.code {
-            Some(0) => Ok(Some(output.stdout)),
-            Some(MISSING) => Ok(None),
-            _ => Err(Error::Remote {
-                host: self.host.label.clone(),
-                message: format!(
-                    "cannot read {path}: {}",
-                    String::from_utf8_lossy(&output.stderr).trim()
-                ),
-            }),
-        }
+        let mut read = self.read_files(&[path.to_owned()]).await?;
+        Ok(read.remove(path).flatten())
     }
 
-    /// The login user's home directory on the server (asked once).
+    /// The contents of each of `paths` (`None` for a missing file), read
+    /// by one command.
+    pub(crate) async fn read_files(
+        &self,
+        paths: &[String],
+    ) -> Result<std::collections::BTreeMap<String, Option<Vec<u8>>>, Error> {
+        let staged = self.stage(&Stage::new(paths.to_vec())).await?;
+        let files = staged.facts.files.clone();
+        staged.abandon().await;
+        Ok(files)
+    }
+
+    /// The login user's home directory on the server (asked once, unless
+    /// a stage has said it already).
     pub async fn home(&self) -> Result<String, Error> {
-        self.home
-            .get_or_try_init(|| async {
-                let output = self
-                    .run(&RemoteCommand::shell("printf %s \"$HOME\""))
-                    .await?;
-                let home = output.stdout_text();
-                if output.status.success() && home.starts_with('/') {
-                    Ok(home)
-                } else {
-                    Err(Error::Remote {
-                        host: self.host.label.clone(),
-                        message: format!("cannot tell the login user's home directory ({home:?})"),
-                    })
-                }
-            })
-            .await
-            .cloned()
+        if self.home.get().is_none() {
+            self.read_files(&[]).await?;
+        }
+        self.home.get().cloned().ok_or_else(|| Error::Remote {
+            host: self.host.label.clone(),
+            message: "cannot tell the login user's home directory ($HOME is not an absolute path)"
+                .into(),
+        })
     }
 
     /// Write `contents` to `path` atomically. A new file gets `mode`; a

@@ -17,6 +17,7 @@ use russh::client;
 use russh::keys::ssh_key::PublicKey;
 use tokio::net::TcpStream;
 
+pub(crate) use exec::Staged;
 pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
 pub(crate) use handler::ClientHandler;

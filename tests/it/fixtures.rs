@@ -98,6 +98,35 @@ fn create_session_logs_in_and_flush_logs_out() {
     assert_eq!(web.get(Some(&key)), "Not logged in\n");
 }
 
+/// The sessions sshd has started so far (it logs one line for each at
+/// LogLevel VERBOSE).
+fn sessions_started(w: &World) -> usize {
+    std::fs::read_to_string(&w.servers[0].log)
+        .unwrap()
+        .matches("Starting session:")
+        .count()
+}
+
+/// A fixture's task reads the server's `.env` (for the guard and for its
+/// variables), learns the home directory and runs its command in one SSH
+/// session: one login shell, not three.
+#[test]
+fn a_single_step_task_runs_in_one_ssh_session() {
+    let s = Staging::new(69);
+    let web = Gunicorn::start(&s.site, s.host);
+    let before = sessions_started(&s.w);
+    let key = s.create_session("edith@example.com");
+    assert_eq!(sessions_started(&s.w) - before, 1, "create_session");
+    assert_eq!(web.get(Some(&key)), "Logged in as edith@example.com\n");
+    let before = sessions_started(&s.w);
+    s.w.roadie()
+        .args(["task", "staging", "flush"])
+        .run()
+        .code(0);
+    assert_eq!(sessions_started(&s.w) - before, 1, "flush");
+    assert_eq!(web.get(Some(&key)), "Not logged in\n");
+}
+
 #[test]
 fn an_email_with_quotes_and_semicolons_arrives_intact_and_runs_nothing() {
     let s = Staging::new(61);
