@@ -1,6 +1,6 @@
 //! roadie against OpenSSH's `ssh`, on the same loopback sshd servers.
 //!
-//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel|transfer]`
+//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel|transfer|fixture]`
 //!
 //! Whole processes are timed, contenders interleaved run by run, and medians
 //! compared:
@@ -18,7 +18,14 @@
 //!    then aes128-gcm), bulk throughput (1 GiB through it) and round-trip
 //!    latency (1,000 64-byte ping-pongs);
 //! 5. uploads: `roadie put` of one 100 MiB file against `scp` and `sftp -b`,
-//!    and of 1,000 files of 4 KiB against `rsync -a` over ssh (needs rsync).
+//!    and of 1,000 files of 4 KiB against `rsync -a` over ssh (needs rsync);
+//! 6. test fixtures on the real Django site (`demo/site`), with a login shell
+//!    that costs what real ones do (bash, its `~/.bashrc` sleeping 0.1 s
+//!    first thing): `roadie task fixture create_session` and `flush`, fresh
+//!    and through a kept connection, against `ssh` running the same
+//!    `manage.py` line with the site's `.env` sourced, fresh and through a
+//!    ControlMaster (needs root and python3-venv; the site's virtualenv is
+//!    made once, under target/, from PyPI).
 //!
 //! The servers log at DEBUG1 so the key exchange and cipher each client
 //! negotiated can be read from them. Run as root to get a benchmark user whose
@@ -115,10 +122,11 @@ fn setup() -> Setup {
     std::fs::write(
         dir.path().join("roadie.yaml"),
         format!(
-            "environments:\n  one:\n    hosts: [{}]\n{common}  ten:\n    hosts: [{}]\n{common}  fleet:\n    hosts: [{}]\n{common}",
+            "environments:\n  one:\n    hosts: [{}]\n{common}  ten:\n    hosts: [{}]\n{common}  fleet:\n    hosts: [{}]\n{common}  fixture:\n    hosts: [{}]\n{common}    vars: {{site: \"~/sites/bench\"}}\n",
             hosts(&entries[..1]),
             hosts(&entries[..10]),
-            hosts(&entries)
+            hosts(&entries),
+            hosts(&entries[..1])
         ),
     )
     .unwrap();
@@ -329,6 +337,7 @@ fn main() {
     match only.as_deref() {
         Some("tunnel") => return tunnels(&s, s.entries[0], runs),
         Some("transfer") => return transfers(&s, s.entries[0], runs),
+        Some("fixture") => return fixtures(&s, s.entries[0], runs),
         _ => {}
     }
     let version = Command::new("ssh").arg("-V").output().unwrap();
@@ -395,35 +404,68 @@ fn main() {
     if only.is_none() {
         tunnels(&s, one, runs);
         transfers(&s, one, runs);
+        fixtures(&s, one, runs);
     }
+}
+
+/// `ssh` holding a connection to one host as a ControlMaster, until dropped.
+struct Master {
+    child: Child,
+    /// `ControlPath=...`, for the commands that go through it.
+    option: String,
+}
+
+impl Master {
+    fn start(s: &Setup, one: (Ipv4Addr, u16)) -> Master {
+        let control = s.dir.path().join("cm");
+        let option = format!("ControlPath={}", control.display());
+        let child = s
+            .ssh(one, &["-o", "ControlMaster=yes", "-o", &option, "-N"], "")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !control.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no ControlMaster"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Master { child, option }
+    }
+
+    /// `ssh` options that send a command through it.
+    fn through(&self) -> [&str; 4] {
+        ["-o", "ControlMaster=no", "-o", &self.option]
+    }
+}
+
+impl Drop for Master {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pid of roadie's holder of a kept connection.
+fn holder_pid(s: &Setup) -> u32 {
+    let status = s
+        .roadie(&["--json", "persist", "status"])
+        .output()
+        .unwrap()
+        .stdout;
+    let status: serde_json::Value = serde_json::from_slice(&status).unwrap();
+    u32::try_from(status["pid"].as_u64().unwrap()).unwrap()
 }
 
 /// One command on one host over a connection already made: roadie through
 /// its holder (`--persist`), ssh through a ControlMaster.
 fn reuse(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
-    let control = s.dir.path().join("cm");
-    let control_path = format!("ControlPath={}", control.display());
-    let mut master = s
-        .ssh(
-            one,
-            &["-o", "ControlMaster=yes", "-o", &control_path, "-N"],
-            "",
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !control.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no ControlMaster"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let master = Master::start(s, one);
     let kept = ["--persist", "10m", "run", "one", "--", "true"];
     wall(vec![s.roadie(&kept)], false);
-    let through_master = ["-o", "ControlMaster=no", "-o", &control_path];
     compare(
         "one host, `true`, reusing an established connection",
         runs,
@@ -432,25 +474,108 @@ fn reuse(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
                 vec![s.roadie(&kept)]
             }),
             ("ssh -o ControlPath=CM HOST true (master up)", &|| {
-                vec![s.ssh(one, &through_master, "true")]
+                vec![s.ssh(one, &master.through(), "true")]
             }),
         ],
     );
-    let holder = s
-        .roadie(&["--json", "persist", "status"])
-        .output()
-        .unwrap()
-        .stdout;
-    let holder: serde_json::Value = serde_json::from_slice(&holder).unwrap();
-    let holder = u32::try_from(holder["pid"].as_u64().unwrap()).unwrap();
     println!(
         "  kept by: roadie's holder {:.1} MiB, ssh's ControlMaster {:.1} MiB (peak)",
-        mib(peak_rss(holder).unwrap_or(0)),
-        mib(peak_rss(master.id()).unwrap_or(0))
+        mib(peak_rss(holder_pid(s)).unwrap_or(0)),
+        mib(peak_rss(master.child.id()).unwrap_or(0))
     );
     wall(vec![s.roadie(&["persist", "stop"])], false);
-    let _ = master.kill();
-    let _ = master.wait();
+}
+
+/// A virtualenv with the demo site's requirements, made once under target/.
+fn site_venv() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv = repo.join("target/bench-venv");
+    if !venv.join("bin/gunicorn").exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        run(Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "-r"])
+            .arg(repo.join("demo/site/requirements.txt")));
+    }
+    venv
+}
+
+/// What a functional test calls before each test, on the real Django site
+/// in the bench user's `~/sites/bench`, with a login shell of known cost:
+/// bash, whose `~/.bashrc` sleeps 0.1 s before anything else (as pyenv or
+/// nvm set-up above its interactive guard does). roadie's task against
+/// `ssh` running the same `manage.py` line with the `.env` sourced.
+fn fixtures(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "the fixture benchmark needs root: it gives the bench user bash and a slow ~/.bashrc"
+    );
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let site = s.dir.path().join("sites/bench");
+    std::fs::create_dir_all(site.parent().unwrap()).unwrap();
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(repo.join("demo/site"))
+        .arg(&site));
+    std::os::unix::fs::symlink(site_venv(), site.join("virtualenv")).unwrap();
+    std::fs::write(
+        site.join(".env"),
+        "DJANGO_DEBUG_FALSE=y\nDJANGO_SECRET_KEY=bench-secret\nSITENAME=bench\n",
+    )
+    .unwrap();
+    run(Command::new("chown").arg("-R").arg(&s.user).arg(&site));
+    std::fs::write(s.dir.path().join(".bashrc"), "sleep 0.1\n").unwrap();
+    run(Command::new("usermod").args(["-s", "/bin/bash", &s.user]));
+    wall(vec![s.roadie(&["task", "fixture", "migrate"])], false);
+    let manage = |args: &str| {
+        format!(
+            "cd ~/sites/bench && set -a && . ./.env && set +a && exec virtualenv/bin/python manage.py {args}"
+        )
+    };
+    let master = Master::start(s, one);
+    let email = "--param=email=edith@example.com";
+    for (task, extra, args) in [
+        (
+            "create_session",
+            Some(email),
+            "create_session -- edith@example.com",
+        ),
+        ("flush", None, "flush --noinput"),
+    ] {
+        let line = manage(args);
+        let fresh: Vec<&str> = ["task", "fixture", task].into_iter().chain(extra).collect();
+        let kept: Vec<&str> = ["--persist", "10m"]
+            .iter()
+            .copied()
+            .chain(fresh.clone())
+            .collect();
+        wall(vec![s.roadie(&kept)], false);
+        compare(
+            &format!("fixture `{task}`, fresh connection, login shell 0.1 s"),
+            runs,
+            &[
+                (&format!("roadie {}", fresh.join(" ")), &|| {
+                    vec![s.roadie(&fresh)]
+                }),
+                ("ssh HOST 'cd SITE && . ./.env && manage.py ...'", &|| {
+                    vec![s.ssh(one, &[], &line)]
+                }),
+            ],
+        );
+        compare(
+            &format!("fixture `{task}`, kept connection, login shell 0.1 s"),
+            runs,
+            &[
+                (&format!("roadie {}", kept.join(" ")), &|| {
+                    vec![s.roadie(&kept)]
+                }),
+                ("ssh -o ControlPath=CM HOST '...' (master up)", &|| {
+                    vec![s.ssh(one, &master.through(), &line)]
+                }),
+            ],
+        );
+    }
+    wall(vec![s.roadie(&["persist", "stop"])], false);
+    run(Command::new("usermod").args(["-s", "/bin/sh", &s.user]));
 }
 
 /// Uploads to one host, into a fresh directory each run.

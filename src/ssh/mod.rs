@@ -5,6 +5,7 @@ mod auth;
 mod exec;
 mod files;
 mod handler;
+mod jumps;
 pub(crate) mod persist;
 pub(crate) mod sftp;
 mod starts;
@@ -42,8 +43,9 @@ pub struct Session {
     announced: Vec<PublicKey>,
     verified: Verified,
     notes: Vec<String>,
-    /// The jump connection, kept open for as long as this one lives.
-    via: Option<Box<Session>>,
+    /// The jump connection, kept open for as long as this one lives
+    /// (shared with the other hosts behind the same jump host).
+    via: Option<Arc<Session>>,
     /// What the handler saw (keys the server announces arrive after login).
     observed: Arc<Mutex<Observed>>,
     /// Through a kept connection: the announced keys came with its record,
@@ -259,7 +261,8 @@ impl Session {
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
             let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
-            next = via.map(|via| *via);
+            // A jump connection other hosts still go through stays.
+            next = via.and_then(|via| Arc::try_unwrap(via).ok());
         }
     }
 }
@@ -347,19 +350,16 @@ fn host_key_algorithms(known: &KnownHosts, name: &str) -> Vec<russh::keys::Algor
     preferred_keys.retain(known_hosts::is_acceptable);
     preferred_keys
 }
-/// Connect to the jump host and open a tunnel from it to `host`.
+/// Reach the jump host (see [`jumps`]) and open a tunnel from it to `host`.
 async fn through(
     jump: &Host,
     host: &Host,
-) -> Result<(Session, russh::ChannelStream<client::Msg>), ConnectError> {
+) -> Result<(Arc<Session>, russh::ChannelStream<client::Msg>), ConnectError> {
     let hop_error = |source: ConnectError| ConnectError::Jump {
         hop: jump.label.clone(),
         source: Box::new(source),
     };
-    // A jump host only forwards: it is reached to read, never to change.
-    let via = connect_host(jump, &Intent::read())
-        .await
-        .map_err(hop_error)?;
+    let via = jumps::shared(jump).await.map_err(hop_error)?;
     let channel = with_timeout(
         host.connect_timeout,
         "opening a tunnel through the jump host",
@@ -393,13 +393,15 @@ pub(crate) fn connect_host<'a>(
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
         let (via, handshake, slot, dialed) = if let Some(jump) = &host.via {
+            // The slot first: the tunnel is the server's TCP connection, and
+            // sshd counts it among its MaxStartups from then on.
+            let slot = start_slot(host).await;
             let (via, stream) = through(jump, host).await?;
             notes.extend(via.notes.iter().cloned());
-            let slot = start_slot(host).await;
             let dialed = Instant::now();
             let handshake = client::connect_stream(config, stream, handler);
             (
-                Some(Box::new(via)),
+                Some(via),
                 with_timeout(timeout, "exchanging keys", handshake).await?,
                 slot,
                 dialed,
@@ -568,7 +570,7 @@ impl Session {
         host: &Host,
         (handle, server_key, verified): (client::Handle<ClientHandler>, PublicKey, Verified),
         notes: Vec<String>,
-        via: Option<Box<Session>>,
+        via: Option<Arc<Session>>,
         observed: Arc<Mutex<Observed>>,
     ) -> Session {
         Session {
