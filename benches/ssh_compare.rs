@@ -1,6 +1,6 @@
 //! roadie against OpenSSH's `ssh`, on the same loopback sshd servers.
 //!
-//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel|transfer|fixture]`
+//! `cargo bench --bench ssh_compare [-- --runs N] [--only commands|tunnel|transfer|jump|fixture]`
 //!
 //! Whole processes are timed, contenders interleaved run by run, and medians
 //! compared:
@@ -19,7 +19,10 @@
 //!    latency (1,000 64-byte ping-pongs);
 //! 5. uploads: `roadie put` of one 100 MiB file against `scp` and `sftp -b`,
 //!    and of 1,000 files of 4 KiB against `rsync -a` over ssh (needs rsync);
-//! 6. test fixtures on the real Django site (`demo/site`), with a login shell
+//! 6. 200 hosts behind one jump host (a bastion of its own, 200 ssh_config
+//!    aliases over the servers' addresses): `roadie run --parallel 200`
+//!    against 200 `ssh` processes with `ProxyJump` at once;
+//! 7. test fixtures on the real Django site (`demo/site`), with a login shell
 //!    that costs what real ones do (bash, its `~/.bashrc` sleeping 0.1 s
 //!    first thing): `roadie task fixture create_session` and `flush`, fresh
 //!    and through a kept connection, against `ssh` running the same
@@ -33,6 +36,7 @@
 //! ~/.bashrc, say) is in every figure.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
@@ -338,6 +342,7 @@ fn main() {
         Some("tunnel") => return tunnels(&s, s.entries[0], runs),
         Some("transfer") => return transfers(&s, s.entries[0], runs),
         Some("fixture") => return fixtures(&s, s.entries[0], runs),
+        Some("jump") => return behind_a_bastion(&s, runs),
         _ => {}
     }
     let version = Command::new("ssh").arg("-V").output().unwrap();
@@ -401,6 +406,7 @@ fn main() {
             );
         }
     }
+    behind_a_bastion(&s, runs);
     if only.is_none() {
         tunnels(&s, one, runs);
         transfers(&s, one, runs);
@@ -486,12 +492,119 @@ fn reuse(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
     wall(vec![s.roadie(&["persist", "stop"])], false);
 }
 
+/// How many hosts stand behind the bastion.
+const BEHIND: usize = 200;
+
+/// `true` on 200 hosts behind one jump host, each an ssh_config alias
+/// (`behindN`) of one of the servers' addresses with `ProxyJump bastion`.
+fn behind_a_bastion(s: &Setup, runs: usize) {
+    let dir = s.dir.path().join("bastion");
+    // Room for every ssh process's own login at once.
+    let bastion = Server::start(&ServerConfig {
+        dir: dir.clone(),
+        addresses: vec![Ipv4Addr::LOCALHOST],
+        port: 0,
+        authorized_keys: s.dir.path().join("authorized_keys"),
+        detached: false,
+        extra: vec!["MaxStartups 1000:30:1000".into()],
+        launcher: Vec::new(),
+    })
+    .expect("sshd for the bastion");
+    let mut known = std::fs::read_to_string(&s.known_hosts).unwrap();
+    known
+        .push_str(&known_hosts_line(Ipv4Addr::LOCALHOST, bastion.port, &bastion.host_key).unwrap());
+    let known_hosts = dir.join("known_hosts");
+    std::fs::write(&known_hosts, format!("{known}\n")).unwrap();
+    let mut config = format!(
+        "Host bastion\n  HostName 127.0.0.1\n  Port {}\n",
+        bastion.port
+    );
+    let mut names = Vec::new();
+    for i in 0..BEHIND {
+        let (address, port) = s.entries[i % s.entries.len()];
+        let name = format!("behind{i}");
+        let _ = writeln!(
+            config,
+            "Host {name}\n  HostName {address}\n  Port {port}\n  ProxyJump bastion"
+        );
+        names.push(name);
+    }
+    let _ = writeln!(
+        config,
+        "Host *\n  User {}\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes",
+        s.user,
+        s.key.display(),
+        known_hosts.display()
+    );
+    let config_file = dir.join("ssh_config");
+    std::fs::write(&config_file, config).unwrap();
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("roadie.yaml"),
+        format!(
+            "environments:\n  behind:\n    hosts: [{}]\n",
+            names.join(", ")
+        ),
+    )
+    .unwrap();
+    let config_arg = config_file.to_str().unwrap();
+    let parallel = BEHIND.to_string();
+    let roadie = || {
+        let mut command = s.roadie(&[
+            "-F",
+            config_arg,
+            "run",
+            "behind",
+            "--parallel",
+            &parallel,
+            "--",
+            "true",
+        ]);
+        command.current_dir(&project);
+        command
+    };
+    compare(
+        &format!("{BEHIND} hosts behind one jump host, `true`"),
+        (runs / 3).max(5),
+        &[
+            (
+                &format!("roadie -F CONFIG run behind --parallel {BEHIND} -- true"),
+                &|| vec![roadie()],
+            ),
+            (
+                &format!("{BEHIND} ssh -F CONFIG behindN true (ProxyJump)"),
+                &|| {
+                    names
+                        .iter()
+                        .map(|name| {
+                            let mut ssh = Command::new("ssh");
+                            ssh.args(["-F", config_arg, name, "true"]);
+                            ssh
+                        })
+                        .collect()
+                },
+            ),
+        ],
+    );
+    let logins = std::fs::read_to_string(dir.join("sshd.log"))
+        .unwrap_or_default()
+        .matches("Accepted publickey")
+        .count();
+    println!("  logins to the bastion in all: {logins}");
+}
+
 /// A virtualenv with the demo site's requirements, made once under target/.
 fn site_venv() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let venv = repo.join("target/bench-venv");
     if !venv.join("bin/gunicorn").exists() {
-        run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
+        // The system Python: one under root's home (pyenv) is not the bench
+        // user's to run.
+        run(Command::new("/usr/bin/python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv));
         run(Command::new(venv.join("bin/pip"))
             .args(["install", "-q", "-r"])
             .arg(repo.join("demo/site/requirements.txt")));
@@ -573,6 +686,20 @@ fn fixtures(s: &Setup, one: (Ipv4Addr, u16), runs: usize) {
                 }),
             ],
         );
+        for args in [&fresh, &kept] {
+            let timed: Vec<&str> = ["--timings"]
+                .iter()
+                .copied()
+                .chain(args.iter().copied())
+                .collect();
+            let stderr = s.roadie(&timed).output().unwrap().stderr;
+            let stderr = String::from_utf8_lossy(&stderr);
+            let line = stderr
+                .lines()
+                .find(|l| l.contains("timings"))
+                .unwrap_or("?");
+            println!("  {}: {line}", args.join(" "));
+        }
     }
     wall(vec![s.roadie(&["persist", "stop"])], false);
     run(Command::new("usermod").args(["-s", "/bin/sh", &s.user]));
