@@ -9,6 +9,7 @@ mod logs;
 mod persist;
 mod run;
 mod sandbox;
+mod shell;
 mod task;
 mod transfer;
 mod tunnel;
@@ -127,6 +128,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Run a playbook task (flush, create_session, ...) on every host of TARGET.
     Task(task::TaskArgs),
+    /// Open an interactive login shell on one host (a change: --confirm ENV for a protected one).
+    Shell(shell::ShellArgs),
     /// List the playbook tasks: shipped ones and those in playbooks/.
     Tasks,
     /// Forward local ports to ports on (or seen from) the hosts; --exec runs a command with the database settings.
@@ -256,6 +259,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Hosts(args) => hosts::hosts(&cli.global, args).await,
             Command::Env(args) => env::env(&cli.global, args).await,
             Command::Task(args) => task::task(&cli.global, args).await,
+            Command::Shell(args) => shell::shell(&cli.global, args).await,
             Command::Tasks => task::tasks(&cli.global),
             Command::Logs(args) => logs::logs(&cli.global, args).await,
             Command::Tunnel(args) => tunnel::tunnel(&cli.global, args).await,

@@ -68,6 +68,23 @@ fn signal_name(sig: &Sig) -> String {
     .to_owned()
 }
 
+/// How a remote shell or command ended, if `message` says so.
+pub(crate) fn ended(message: &ChannelMsg) -> Option<ExitStatus> {
+    match message {
+        ChannelMsg::ExitStatus { exit_status } => Some(ExitStatus {
+            code: Some(*exit_status),
+            signal: None,
+        }),
+        ChannelMsg::ExitSignal {
+            signal_name: sig, ..
+        } => Some(ExitStatus {
+            code: None,
+            signal: Some(signal_name(sig)),
+        }),
+        _ => None,
+    }
+}
+
 fn signal_number(name: &str) -> i32 {
     match name {
         "HUP" => 1,
@@ -214,6 +231,27 @@ impl Session {
             facts,
             stderr,
         })
+    }
+
+    /// Start the login user's shell, interactive, on a terminal of type
+    /// `term` and `size` (columns, rows) when one is given (`ssh HOST`).
+    pub(crate) async fn start_shell(
+        &self,
+        terminal: Option<(&str, (u32, u32))>,
+    ) -> Result<Channel<Msg>, Error> {
+        let lost = |e: russh::Error| Error::ConnectionLost {
+            host: self.host.label.clone(),
+            reason: self.failure(&e),
+        };
+        let channel = self.open_session().await.map_err(lost)?;
+        if let Some((term, (columns, rows))) = terminal {
+            channel
+                .request_pty(true, term, columns, rows, 0, 0, &[])
+                .await
+                .map_err(lost)?;
+        }
+        channel.request_shell(true).await.map_err(lost)?;
+        Ok(channel)
     }
 
     /// Start `command`; read its output with [`Execution::next`].

@@ -18,8 +18,8 @@ use russh::client;
 use russh::keys::ssh_key::PublicKey;
 use tokio::net::TcpStream;
 
-pub(crate) use exec::Staged;
 pub use exec::{Chunk, Execution, ExitStatus, Output};
+pub(crate) use exec::{Staged, ended};
 pub use files::{Expect, Written};
 pub(crate) use handler::ClientHandler;
 

@@ -18,6 +18,7 @@ mod regressions;
 mod run;
 mod safeguards;
 mod sandbox;
+mod shell;
 mod snapshots;
 mod ssh_config;
 mod support;
