@@ -33,6 +33,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("job", 4),
     ("memory", 4),
     ("remote_env", 4),
+    ("stacks", 4),
     ("transfer", 4),
     ("tunnel", 4),
     ("verify", 4),

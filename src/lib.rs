@@ -31,7 +31,7 @@
 //!    step run on this host?), from facts handed in;
 //! 3. SSH connections: `ssh`, kept ones under `ssh::persist`;
 //! 4. what runs on one host: `verify` (the facts the guard needs, read from
-//!    the server), `job`, `remote_env`, `transfer`, `tunnel`, `debug`,
+//!    the server), `job`, `remote_env`, `stacks`, `transfer`, `tunnel`, `debug`,
 //!    `health`, `memory`, `diagnose`;
 //! 5. many hosts and the front door: `runner`, `outcome`, `project`,
 //!    `blocking`, `audit`;
@@ -100,6 +100,7 @@ mod health;
 mod job;
 mod memory;
 mod remote_env;
+mod stacks;
 mod transfer;
 mod tunnel;
 mod verify;

@@ -46,6 +46,8 @@ pub struct DebugArgs {
     /// With a command: the remote directory to run it in (~/ is the remote home).
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
+    #[command(flatten)]
+    pub stack: super::stacks::StackArgs,
     /// A pytest command to run on the host with post-mortem debugging wired
     /// to a remote debugger (--pdb --pdbcls=roadie_pdb:RemotePdb is added).
     #[arg(last = true, value_name = "COMMAND")]
@@ -239,6 +241,9 @@ fn announce(event: &DebugEvent, json: bool) {
 
 pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
+    if args.stack.stacks {
+        return super::stacks::show(global, &hosts, &args.stack).await;
+    }
     if args.once {
         let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {
             let found = discover(&session).await;

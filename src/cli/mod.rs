@@ -10,6 +10,7 @@ mod persist;
 mod run;
 mod sandbox;
 mod shell;
+mod stacks;
 mod task;
 mod transfer;
 mod tunnel;

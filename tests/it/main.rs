@@ -21,6 +21,7 @@ mod sandbox;
 mod shell;
 mod snapshots;
 mod ssh_config;
+mod stacks;
 mod support;
 mod transfer;
 mod tunnels;

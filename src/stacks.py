@@ -1,0 +1,107 @@
+# Run on a host by `roadie debug TARGET --stacks` (python3 -c THIS MODE VALUE LOCALS):
+# the Python processes to look at (MODE "tests": every pytest process and
+# the processes under it, xdist workers included; "pid": VALUE; "match":
+# command lines matching the regular expression VALUE), then each one's
+# stacks from `py-spy dump --json`, as one JSON document on stdout.
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+mode, value, with_locals = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+
+
+def processes():
+    found = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+            with open("/proc/%s/stat" % name) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if argv:
+            found[int(name)] = (ppid, argv)
+    return found
+
+
+def is_pytest(argv):
+    names = [os.path.basename(a) for a in argv[:2]]
+    if "pytest" in names or "py.test" in names:
+        return True
+    return any(argv[i:i + 2] == ["-m", "pytest"] for i in range(len(argv) - 1))
+
+
+def chosen(found):
+    me = {os.getpid(), os.getppid()}
+    if mode == "pid":
+        return [int(value)] if int(value) in found else []
+    if mode == "match":
+        pattern = re.compile(value)
+        return sorted(p for p, (_, argv) in found.items()
+                      if p not in me and pattern.search(" ".join(argv)))
+    picked = {p for p, (_, argv) in found.items() if p not in me and is_pytest(argv)}
+    grew = True
+    while grew:
+        under = {p for p, (ppid, _) in found.items() if ppid in picked and p not in me}
+        grew = not under <= picked
+        picked |= under
+    return sorted(picked)
+
+
+def py_spy(pid, argv):
+    """py-spy on PATH, else beside the process's own interpreter or script."""
+    places = [shutil.which("py-spy")]
+    for first in argv[:2]:
+        if not os.path.isabs(first):
+            first = os.path.join("/proc/%d/cwd" % pid, first)
+        places.append(os.path.join(os.path.dirname(first), "py-spy"))
+    for place in places:
+        if place and os.access(place, os.X_OK):
+            return os.path.realpath(place)
+    return None
+
+
+def ptrace_scope():
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+report = []
+found = processes()
+for pid in chosen(found):
+    ppid, argv = found[pid]
+    entry = {"pid": pid, "ppid": ppid, "command": " ".join(argv)}
+    tool = py_spy(pid, argv)
+    if tool is None:
+        interpreter = argv[0] if os.path.isabs(argv[0]) else "python3"
+        entry["problem"] = "no_py_spy"
+        entry["venv_bin"] = os.path.dirname(interpreter)
+    else:
+        command = [tool, "dump", "--pid", str(pid), "--json"] + (["--locals"] if with_locals else [])
+        try:
+            ran = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            if ran.returncode == 0:
+                entry["threads"] = json.loads(ran.stdout.decode("utf-8", "replace"))
+            else:
+                said = ran.stderr.decode("utf-8", "replace").strip()
+                entry["problem"] = "ptrace" if "ermission" in said or "ptrace" in said else "py_spy_failed"
+                entry["said"] = said[-2000:]
+                entry["ptrace_scope"] = ptrace_scope()
+                entry["uid"] = os.getuid()
+        except subprocess.TimeoutExpired:
+            entry["problem"] = "py_spy_failed"
+            entry["said"] = "py-spy did not finish within 30 s"
+        except ValueError as e:
+            entry["problem"] = "py_spy_failed"
+            entry["said"] = "py-spy's output was not JSON: %s" % e
+    report.append(entry)
+json.dump(report, sys.stdout)

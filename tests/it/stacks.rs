@@ -1,0 +1,148 @@
+//! `roadie debug TARGET --stacks`: where hung test processes are stuck, read
+//! with py-spy on the host.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::django::venv;
+use crate::support::{Running, World, addr, eventually};
+
+/// `roadie --json debug staging --stacks ARGS`: its events.
+fn stacks(w: &World, args: &[&str]) -> Vec<serde_json::Value> {
+    w.roadie()
+        .args(["--json", "debug", "staging", "--stacks"])
+        .args(args)
+        .run()
+        .events()
+}
+
+/// A process started in `w`'s directory, stopped when the test ends.
+fn start(w: &World, program: &std::path::Path, args: &[&str]) -> Running {
+    Running(
+        Command::new(program)
+            .args(args)
+            .current_dir(w.path(""))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
+    let mut w = World::new();
+    let s = w.server(&[addr(103)]);
+    w.inventory("staging", &w.entries(s), "");
+    w.write(
+        "hung/test_hang.py",
+        "import threading\n\n\ndef test_waits_forever():\n    threading.Event().wait()\n\n\n\
+         def test_waits_too():\n    threading.Event().wait()\n",
+    );
+    let python = venv().join("bin/python");
+    let _run = start(
+        &w,
+        &python,
+        &["-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "hung"],
+    );
+    let expected: BTreeSet<String> = ["test_waits_forever", "test_waits_too"]
+        .iter()
+        .map(|t| format!("{}::{t}", w.path("hung/test_hang.py").display()))
+        .collect();
+    let events = eventually(
+        "both workers in their test",
+        Duration::from_secs(60),
+        || {
+            let events = stacks(&w, &[]);
+            let tests: BTreeSet<String> = events
+                .iter()
+                .filter_map(|e| e["test"].as_str().map(str::to_owned))
+                .collect();
+            if tests == expected {
+                Ok(events)
+            } else {
+                Err(events)
+            }
+        },
+    );
+    // The pytest process that runs them is there too, in no test itself.
+    assert_eq!(events.len(), 3, "{events:#?}");
+    for event in &events {
+        assert_eq!(event["event"], "stacks", "{event}");
+        let frames = &event["threads"][0]["frames"];
+        assert!(
+            frames[0]["file"].is_string() && frames[0]["line"].is_u64(),
+            "{event}"
+        );
+    }
+    let stuck = events.iter().find(|e| e["test"].is_string()).unwrap();
+    let function = stuck["test"].as_str().unwrap().rsplit("::").next().unwrap();
+    let pid = stuck["pid"].as_u64().unwrap().to_string();
+    let people = w
+        .roadie()
+        .args(["debug", "staging", "--stacks", "--pid", &pid])
+        .run()
+        .code(0);
+    let prefix = format!("[{}] {pid} ", w.entries(s)[0]);
+    assert!(
+        people.stdout.lines().all(|l| l.starts_with(&prefix)),
+        "{}",
+        people.stdout
+    );
+    assert!(
+        people.stdout.contains(&format!("    {function} (")),
+        "{}",
+        people.stdout
+    );
+}
+
+#[test]
+fn locals_are_shown_when_asked_and_a_missing_py_spy_is_said_with_the_fix() {
+    let mut w = World::new();
+    let s = w.server(&[addr(104)]);
+    w.inventory("staging", &w.entries(s), "");
+    let sleeper = "import time\n\ndef nap(minutes):\n    time.sleep(minutes * 60)\n\nnap(10)\n";
+    let _with = start(
+        &w,
+        &venv().join("bin/python"),
+        &["-c", sleeper, "with-py-spy"],
+    );
+    let events = eventually(
+        "the sleeper in its function",
+        Duration::from_secs(30),
+        || {
+            let events = stacks(&w, &["--match", "with-py-spy", "--locals"]);
+            let napping = events.iter().any(|e| {
+                e["threads"][0]["frames"][0]["function"] == "sleep"
+                    || e["threads"][0]["frames"][0]["function"] == "nap"
+            });
+            if napping { Ok(events) } else { Err(events) }
+        },
+    );
+    let frames = events[0]["threads"][0]["frames"].as_array().unwrap();
+    let nap = frames.iter().find(|f| f["function"] == "nap").unwrap();
+    assert_eq!(
+        nap["locals"][0],
+        serde_json::json!(["minutes", "10"]),
+        "{nap}"
+    );
+
+    // The system's Python has no py-spy beside it, nor is one on PATH.
+    let _without = start(
+        &w,
+        std::path::Path::new("/usr/bin/python3"),
+        &["-c", sleeper, "without-py-spy"],
+    );
+    let events = eventually("the other sleeper", Duration::from_secs(30), || {
+        let events = stacks(&w, &["--match", "without-py-spy"]);
+        if events.is_empty() {
+            Err(events)
+        } else {
+            Ok(events)
+        }
+    });
+    assert_eq!(events[0]["event"], "stacks_unavailable", "{events:?}");
+    let reason = events[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("/usr/bin/pip install py-spy"), "{reason}");
+}
