@@ -171,6 +171,7 @@ impl<'a> Resolver<'a> {
         let preset = Preset {
             user: o.user.clone().or_else(|| env.user.clone()),
             port: o.port.or(entry.port).or(env.port),
+            proxy_command: env.proxy_command.clone(),
         };
         let config = self.config(&entry.host, &preset, &entry.entry)?;
         let chosen = Chosen {
@@ -234,6 +235,55 @@ impl<'a> Resolver<'a> {
                     .map(PathBuf::from),
             },
         };
+        let host_key = self.host_key(config, known_hosts);
+        let keepalive = match config.server_alive_interval {
+            Some(interval) if interval.is_zero() => None,
+            interval => Some((
+                interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
+                config
+                    .server_alive_count_max
+                    .unwrap_or(DEFAULT_KEEPALIVE_MAX),
+            )),
+        };
+        let via = self.jump_chain(&config.proxy_jump, label, depth)?;
+        let proxy_command =
+            ssh_config::proxy_command(config, crate::command::quote).map_err(|source| {
+                Error::SshConfig {
+                    host: label.to_owned(),
+                    source,
+                }
+            })?;
+        Ok(Host {
+            label: label.to_owned(),
+            name: config.original_host.clone(),
+            environment: None,
+            protected: false,
+            hostname: config.hostname.clone(),
+            port: config.port,
+            user: config.user.clone(),
+            auth,
+            host_key,
+            connect_timeout: connect_limit(
+                o.connect_timeout
+                    .or(config.connect_timeout)
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            ),
+            keepalive,
+            ciphers: config.ciphers.clone(),
+            via,
+            proxy_command,
+            max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
+            persist: o.persist.filter(|d| !d.is_zero()),
+            vars: BTreeMap::new(),
+            safety: self.safety.clone(),
+        })
+    }
+
+    /// How `config`'s host key is checked: against `known_hosts` if the
+    /// command line or roadie.yaml names one, else ssh_config's files.
+    fn host_key(&self, config: &HostConfig, known_hosts: Option<PathBuf>) -> HostKeyConfig {
+        let o = self.overrides;
+        let home = &self.local.home;
         let user_files = match known_hosts {
             Some(file) => vec![file],
             None => config.user_known_hosts_files.clone().unwrap_or_else(|| {
@@ -264,7 +314,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         };
-        let host_key = HostKeyConfig {
+        HostKeyConfig {
             name: config
                 .host_key_alias
                 .clone()
@@ -273,40 +323,7 @@ impl<'a> Resolver<'a> {
             files: user_files.into_iter().chain(global_files).collect(),
             hash: config.hash_known_hosts,
             policy,
-        };
-        let keepalive = match config.server_alive_interval {
-            Some(interval) if interval.is_zero() => None,
-            interval => Some((
-                interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
-                config
-                    .server_alive_count_max
-                    .unwrap_or(DEFAULT_KEEPALIVE_MAX),
-            )),
-        };
-        let via = self.jump_chain(&config.proxy_jump, label, depth)?;
-        Ok(Host {
-            label: label.to_owned(),
-            name: config.original_host.clone(),
-            environment: None,
-            protected: false,
-            hostname: config.hostname.clone(),
-            port: config.port,
-            user: config.user.clone(),
-            auth,
-            host_key,
-            connect_timeout: connect_limit(
-                o.connect_timeout
-                    .or(config.connect_timeout)
-                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            ),
-            keepalive,
-            ciphers: config.ciphers.clone(),
-            via,
-            max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
-            persist: o.persist.filter(|d| !d.is_zero()),
-            vars: BTreeMap::new(),
-            safety: self.safety.clone(),
-        })
+        }
     }
 
     /// `ProxyJump a,b` reaches the host through `b`, itself reached through
@@ -329,7 +346,11 @@ impl<'a> Resolver<'a> {
         for (index, spec) in hops.iter().enumerate() {
             let (user, name, port) =
                 parse_jump(spec).map_err(|m| Error::Usage(format!("{label}: ProxyJump {m}")))?;
-            let preset = Preset { user, port };
+            let preset = Preset {
+                user,
+                port,
+                proxy_command: None,
+            };
             let mut config = self.config(&name, &preset, label)?;
             if index > 0 {
                 config.proxy_jump.clear();

@@ -34,6 +34,8 @@ struct HostLine {
     address: String,
     identities: Vec<String>,
     via: Vec<String>,
+    /// The `ProxyCommand` run to reach the host, tokens expanded.
+    proxy_command: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +76,7 @@ impl HostLine {
                 .map(|p| p.display().to_string())
                 .collect(),
             via,
+            proxy_command: host.proxy_command.clone(),
             host_key: None,
             login: None,
             error_kind: None,
@@ -180,6 +183,9 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         let pad = " ".repeat(width + 2);
         if !l.via.is_empty() {
             writeln!(out, "{pad}via {}", l.via.join(" -> "))?;
+        }
+        if let Some(command) = &l.proxy_command {
+            writeln!(out, "{pad}proxy command {command}")?;
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;

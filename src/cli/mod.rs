@@ -148,10 +148,12 @@ pub enum Command {
 /// report); a second one leaves at once.
 fn interrupt_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
     let (stop, interrupt) = tokio::sync::watch::channel(false);
+    crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGINT);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = stop.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::ssh::proxy::stop_all();
                 std::process::exit(exit_code::INTERRUPTED);
             }
         }
@@ -267,6 +269,7 @@ pub fn main(cli: &Cli) -> i32 {
     });
     // Connections still open are dropped with the runtime; don't wait for them.
     runtime.shutdown_background();
+    crate::ssh::proxy::stop_all();
     match result {
         Ok(code) => code,
         Err(error) => fail(&error, cli.global.json),

@@ -109,6 +109,7 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
             .expect("at least one spec");
         exec(link, *local, &args.command).await?
     } else {
+        crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGINT);
         let _ = tokio::signal::ctrl_c().await;
         exit_code::SUCCESS
     };

@@ -30,6 +30,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::ssh_config::Located;
+
 /// Hosts of an unprotected environment that could be taken for protected
 /// ones (see [`Inventory::protection_conflict`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +107,8 @@ struct EnvironmentSchema {
     vars: BTreeMap<String, serde_json::Value>,
     /// Keep connections for reuse this long after their last use (`60s`).
     persist: Option<Spanned<serde_json::Value>>,
+    /// Reach the hosts through this local command (`ProxyCommand`).
+    proxy_command: Option<Spanned<String>>,
 }
 
 /// One host line of an environment: an ssh_config alias or `host[:port]`.
@@ -215,6 +219,9 @@ pub struct Environment {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// Keep connections to these hosts open this long after their last use.
     pub persist: Option<Duration>,
+    /// The local command that carries connections to these hosts
+    /// (ssh_config's `ProxyCommand`, winning over it), tokens unexpanded.
+    pub proxy_command: Option<Located<String>>,
 }
 
 /// `KEY=GLOB`: the server's `.env` has KEY with a value matching GLOB.
@@ -358,6 +365,10 @@ impl Inventory {
                 .persist
                 .map(|spanned| persist_setting(&spanned, &name, &at))
                 .transpose()?;
+            let proxy_command = env
+                .proxy_command
+                .map(|spanned| proxy_command_setting(spanned, &name, path, &at))
+                .transpose()?;
             let path_of = |p: &str| resolve_path(p, base, &home);
             let mut vars = schema.vars.clone();
             vars.extend(env.vars);
@@ -376,6 +387,7 @@ impl Inventory {
                 tunnels,
                 vars,
                 persist,
+                proxy_command,
             });
         }
         let inventory = Inventory {
@@ -463,6 +475,27 @@ fn env_markers(
         markers.push(marker);
     }
     Ok(markers)
+}
+
+/// `proxy_command: COMMAND`, its tokens checked where it is written.
+fn proxy_command_setting(
+    spanned: Spanned<String>,
+    environment: &str,
+    path: &Path,
+    at: &impl Fn(Option<(u64, u64)>, String) -> InventoryError,
+) -> Result<Located<String>, InventoryError> {
+    let line = spanned.referenced.line();
+    crate::ssh_config::check_proxy_command(&spanned.value).map_err(|m| {
+        at(
+            Some((line, spanned.referenced.column())),
+            format!("environment '{environment}': proxy_command: {m}"),
+        )
+    })?;
+    Ok(Located {
+        value: spanned.value,
+        file: path.to_path_buf(),
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+    })
 }
 
 /// `persist: 60s` (or a number of seconds).

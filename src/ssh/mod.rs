@@ -6,6 +6,7 @@ mod exec;
 mod files;
 mod handler;
 pub(crate) mod persist;
+pub(crate) mod proxy;
 pub(crate) mod sftp;
 mod starts;
 
@@ -43,6 +44,8 @@ pub struct Session {
     notes: Vec<String>,
     /// The jump connection, kept open for as long as this one lives.
     via: Option<Box<Session>>,
+    /// The `ProxyCommand` carrying the connection, stopped when it is.
+    proxy: Option<Box<proxy::Proxy>>,
     /// What the handler saw (keys the server announces arrive after login).
     observed: Arc<Mutex<Observed>>,
     /// Through a kept connection: the announced keys came with its record,
@@ -140,6 +143,9 @@ impl Session {
 
     /// Why the connection ended, in words, for a connection that has.
     pub fn lost_reason(&self) -> String {
+        if let Some(end) = self.proxy.as_deref().and_then(proxy::Proxy::ended) {
+            return format!("the ProxyCommand {end}");
+        }
         let timed_out = self
             .observed
             .lock()
@@ -252,12 +258,15 @@ impl Session {
     pub async fn close(self) {
         let mut next = Some(self);
         while let Some(session) = next {
-            let Session { handle, via, .. } = session;
+            let Session {
+                handle, via, proxy, ..
+            } = session;
             // The server may already be gone; there is nothing useful to do then.
             let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
             let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
+            drop(proxy);
             next = via.map(|via| *via);
         }
     }
@@ -391,7 +400,7 @@ pub(crate) fn connect_host<'a>(
         let mut notes = known.warnings().to_vec();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
-        let (via, handshake, slot, dialed) = if let Some(jump) = &host.via {
+        let (via, proxy, handshake, slot, dialed) = if let Some(jump) = &host.via {
             let (via, stream) = through(jump, host).await?;
             notes.extend(via.notes.iter().cloned());
             let slot = start_slot(host).await;
@@ -399,10 +408,20 @@ pub(crate) fn connect_host<'a>(
             let handshake = client::connect_stream(config, stream, handler);
             (
                 Some(Box::new(via)),
+                None,
                 with_timeout(timeout, "exchanging keys", handshake).await?,
                 slot,
                 dialed,
             )
+        } else if let Some(command) = &host.proxy_command {
+            let slot = start_slot(host).await;
+            let (proxy, stream) = proxy::start(host, command)?;
+            let dialed = Instant::now();
+            let handshake = client::connect_stream(config, stream, handler);
+            let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
+                return Err(proxy.timed_out(timeout));
+            };
+            (None, Some(Box::new(proxy)), handshake, slot, dialed)
         } else {
             let slot = start_slot(host).await;
             let stream = tcp_connect(&host.hostname, host.port, timeout).await?;
@@ -410,24 +429,37 @@ pub(crate) fn connect_host<'a>(
             let handshake = client::connect_stream(config, stream, handler);
             (
                 None,
+                None,
                 with_timeout(timeout, "exchanging keys", handshake).await?,
                 slot,
                 dialed,
             )
         };
-        let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
+        let blame = async |error: ConnectError| match &proxy {
+            Some(proxy)
+                if !matches!(error, ConnectError::Refused(_) | ConnectError::HostKey(_)) =>
+            {
+                proxy.blame(error).await
+            }
+            _ => error,
+        };
+        let (mut handle, server_key, verified) = match settle(&observed, handshake, &mut notes) {
+            Ok(settled) => settled,
+            Err(error) => return Err(blame(error).await),
+        };
         let exchanged = Instant::now();
-        auth::authenticate(&mut handle, host, timeout)
-            .await
-            .map_err(|e| match e {
+        if let Err(error) = auth::authenticate(&mut handle, host, timeout).await {
+            return Err(match error {
                 ConnectError::Auth(mut failure) => {
                     failure.server_key = Some(known_hosts::describe(&server_key));
                     ConnectError::Auth(failure)
                 }
-                other => other,
-            })?;
+                other => blame(other).await,
+            });
+        }
         let mut session =
             Session::logged_in(host, (handle, server_key, verified), notes, via, observed);
+        session.proxy = proxy;
         session.start_slot = Mutex::new(Some(slot));
         session.timings.kex = exchanged - dialed;
         session.timings.auth = exchanged.elapsed();
@@ -578,6 +610,7 @@ impl Session {
             verified,
             notes,
             via,
+            proxy: None,
             observed,
             announced_known: false,
             home: tokio::sync::OnceCell::new(),
