@@ -134,11 +134,22 @@ impl<'a> Resolver<'a> {
             .map_or(ADDRESS_LOOKUP_TIMEOUT, |t| {
                 connect_limit(t).min(ADDRESS_LOOKUP_TIMEOUT)
             });
+        // A host reached through a ProxyCommand is wherever the command
+        // takes it: its name's addresses say nothing (ssh does not look it
+        // up either), so it is compared by name only.
         let names: Vec<(String, u16)> = hosts
             .iter()
+            .filter(|(host, ..)| host.proxy_command.is_none())
             .map(|(host, ..)| (host.hostname.clone(), host.port))
             .collect();
-        let addresses = lookup_all(&names, limit);
+        let mut found = lookup_all(&names, limit).into_iter();
+        let addresses: Vec<Vec<SocketAddr>> = hosts
+            .iter()
+            .map(|(host, ..)| match host.proxy_command {
+                Some(_) => Vec::new(),
+                None => found.next().unwrap_or_default(),
+            })
+            .collect();
         let mut seen: Vec<(String, &[SocketAddr], &Environment, &HostEntry)> = Vec::new();
         for ((host, env, entry), addresses) in hosts.iter().zip(&addresses) {
             let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
@@ -548,6 +559,24 @@ mod tests {
         let found = lookup_all(&names, Duration::ZERO);
         assert_eq!(found[0].len(), 1);
         assert!(found[4].is_empty());
+    }
+
+    #[test]
+    fn a_proxied_hosts_name_is_not_compared_by_address() {
+        // `web`'s name resolves where production is, but the command takes
+        // the connection elsewhere: only its name counts.
+        let inventory = "environments:\n  s:\n    hosts: [web]\n  \
+                         p:\n    protected: true\n    hosts: ['localhost:22']\n";
+        let (_dir, inv, o) = setup(
+            "Host web\n  HostName 127.0.0.1\n  ProxyCommand nc backend %p\n",
+            inventory,
+        );
+        let h = &Resolver::new(&inv, &o).resolve("s").unwrap()[0];
+        assert_eq!(h.proxy_command.as_deref(), Some("nc backend 22"));
+        // Dialled directly, the same name is production's address.
+        let (_dir, inv, o) = setup("Host web\n  HostName 127.0.0.1\n", inventory);
+        let e = Resolver::new(&inv, &o).resolve("s").unwrap_err();
+        assert!(e.to_string().contains("reach the same server"), "{e}");
     }
 
     #[test]
