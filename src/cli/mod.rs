@@ -177,16 +177,19 @@ impl Global {
         }
     }
 
-    pub(crate) fn inventory(&self) -> Result<Inventory, Error> {
+    /// The inventory: `--inventory`'s, else roadie.yaml here or in a parent
+    /// directory, if there is one.
+    pub(crate) fn inventory_if_any(&self) -> Result<Option<Inventory>, Error> {
         Ok(match &self.inventory {
-            Some(path) => Inventory::load(path)?,
-            None => Inventory::discover()?,
+            Some(path) => Some(Inventory::load(path)?),
+            None => Inventory::discover_if_any()?,
         })
     }
 
-    /// The hosts of `target`.
+    /// The hosts of `target`. Without a roadie.yaml, hosts are named as
+    /// `[user@]host[:port]`, as for ssh.
     fn hosts(&self, target: &str) -> Result<Vec<Host>, Error> {
-        let inventory = self.inventory()?;
+        let inventory = self.inventory_if_any()?.unwrap_or_else(Inventory::none);
         let overrides = self.overrides();
         let hosts = Resolver::new(&inventory, &overrides).resolve(target)?;
         if hosts.is_empty() {

@@ -76,11 +76,11 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
     let printer = print_events(receiver, global.json);
     let mut forwards = Vec::new();
     for host in &hosts {
-        let env = global.inventory()?;
+        let inventory = global.inventory_if_any()?;
         let named = host
             .environment
             .as_deref()
-            .and_then(|e| env.environment(e))
+            .and_then(|e| inventory.as_ref()?.environment(e))
             .map(|e| e.tunnels.clone())
             .unwrap_or_default();
         let specs = args

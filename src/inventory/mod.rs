@@ -266,20 +266,38 @@ impl Inventory {
 
     /// Find and load the inventory for the current directory.
     pub fn discover() -> Result<Inventory, InventoryError> {
-        let cwd = std::env::current_dir().map_err(|e| InventoryError {
-            file: PathBuf::from("."),
-            position: None,
-            message: format!("cannot read the current directory: {e}"),
-        })?;
-        let path = Inventory::find(&cwd).ok_or_else(|| InventoryError {
-            file: cwd.join(FILE_NAME),
+        let cwd = current_dir()?;
+        Inventory::discover_if_any()?.ok_or_else(|| Inventory::missing(&cwd))
+    }
+
+    /// The error for no roadie.yaml in `dir` or any parent directory.
+    pub fn missing(dir: &Path) -> InventoryError {
+        InventoryError {
+            file: dir.join(FILE_NAME),
             position: None,
             message: format!(
                 "no {FILE_NAME} here or in any parent directory; create one, \
-                 pass --inventory FILE, or run `roadie sandbox up` to make a local one"
+                 pass --inventory FILE, run `roadie sandbox up` to make a local one, \
+                 or name a host as [user@]host[:port] (reached as ssh would, through ssh_config)"
             ),
-        })?;
-        Inventory::load(&path)
+        }
+    }
+
+    /// Find and load the inventory for the current directory, if there is one.
+    pub fn discover_if_any() -> Result<Option<Inventory>, InventoryError> {
+        Inventory::find(&current_dir()?)
+            .map(|path| Inventory::load(&path))
+            .transpose()
+    }
+
+    /// No inventory: nothing to select, nothing protected; a TARGET then
+    /// names hosts as `[user@]host[:port]`. Its `path` is empty.
+    pub fn none() -> Inventory {
+        Inventory {
+            path: PathBuf::new(),
+            environments: Vec::new(),
+            vars: BTreeMap::new(),
+        }
     }
 
     /// Load an inventory file.
@@ -475,6 +493,14 @@ fn env_markers(
         markers.push(marker);
     }
     Ok(markers)
+}
+
+fn current_dir() -> Result<PathBuf, InventoryError> {
+    std::env::current_dir().map_err(|e| InventoryError {
+        file: PathBuf::from("."),
+        position: None,
+        message: format!("cannot read the current directory: {e}"),
+    })
 }
 
 /// `proxy_command: COMMAND`, its tokens checked where it is written.

@@ -1,6 +1,7 @@
 //! Integration tests: real OpenSSH servers on loopback, the real roadie binary.
 //! One test binary (modules below) keeps linking fast.
 
+mod ad_hoc;
 mod auth;
 mod debug;
 mod demo;
