@@ -105,6 +105,9 @@ pub struct Host {
     /// The local command whose stdin and stdout carry the connection
     /// (`ProxyCommand`), its tokens expanded; run with `sh -c`.
     pub proxy_command: Option<String>,
+    /// The local ssh-agent socket forwarded to the host's commands
+    /// (`ForwardAgent`); `None`: not forwarded.
+    pub forward_agent: Option<PathBuf>,
     /// At most this many connections to the server this one logs in to may
     /// be setting up (connect, key exchange, authentication) at once.
     pub max_starts: usize,
@@ -147,6 +150,7 @@ impl Host {
             ciphers: None,
             via: None,
             proxy_command: None,
+            forward_agent: None,
             max_starts: DEFAULT_MAX_STARTS,
             persist: None,
             vars: BTreeMap::new(),

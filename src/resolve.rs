@@ -19,7 +19,9 @@ use crate::host::{
 use crate::inventory::{Environment, HostEntry, Inventory};
 use crate::known_hosts::host_entry_name;
 use crate::safety::Safety;
-use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, StrictHostKeyChecking};
+use crate::ssh_config::{
+    self, ConfigFiles, ForwardAgent, HostConfig, LocalUser, Preset, StrictHostKeyChecking,
+};
 
 /// How many `ProxyJump` hops are followed before giving up (loops).
 const MAX_HOPS: usize = 8;
@@ -296,6 +298,13 @@ impl<'a> Resolver<'a> {
         host.protected = env.protected;
         host.vars.clone_from(&env.vars);
         host.persist = o.persist.or(env.persist).filter(|d| !d.is_zero());
+        // A protected environment forwards the agent only when it says so.
+        let forward = match env.forward_agent {
+            Some(wanted) => wanted.then_some(&ForwardAgent::Yes),
+            None if env.protected => None,
+            None => config.forward_agent.as_ref(),
+        };
+        host.forward_agent = forward.and_then(|f| agent_socket(f, &config));
         Ok(host)
     }
 
@@ -382,6 +391,10 @@ impl<'a> Resolver<'a> {
             ciphers: config.ciphers.clone(),
             via,
             proxy_command,
+            forward_agent: config
+                .forward_agent
+                .as_ref()
+                .and_then(|f| agent_socket(f, config)),
             max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
             persist: o.persist.filter(|d| !d.is_zero()),
             vars: BTreeMap::new(),
@@ -471,6 +484,8 @@ impl<'a> Resolver<'a> {
                 ..Chosen::default()
             };
             let mut hop = self.build(spec, &config, chosen, depth + 1)?;
+            // A jump host only forwards connections: no command there uses an agent.
+            hop.forward_agent = None;
             if index > 0 {
                 hop.via = via.take();
             }
@@ -543,6 +558,21 @@ fn lookup_all(names: &[(String, u16)], limit: Duration) -> Vec<Vec<SocketAddr>> 
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// The agent socket `forward` names: `yes` forwards the agent at
+/// `$SSH_AUTH_SOCK` as ssh does (or, as `yes` in roadie.yaml, the one
+/// ssh_config's `ForwardAgent` names). None without one.
+fn agent_socket(forward: &ForwardAgent, config: &HostConfig) -> Option<PathBuf> {
+    match (forward, &config.forward_agent) {
+        (ForwardAgent::No, _) => None,
+        (ForwardAgent::Socket(path), _) | (ForwardAgent::Yes, Some(ForwardAgent::Socket(path))) => {
+            Some(path.clone())
+        }
+        (ForwardAgent::Yes, _) => std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
+    }
 }
 
 /// `[user@]host[:port]` (or `ssh://[user@]host[:port]`).

@@ -36,6 +36,8 @@ struct HostLine {
     via: Vec<String>,
     /// The `ProxyCommand` run to reach the host, tokens expanded.
     proxy_command: Option<String>,
+    /// The local agent socket forwarded to the host (`ForwardAgent`).
+    forward_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,6 +79,7 @@ impl HostLine {
                 .collect(),
             via,
             proxy_command: host.proxy_command.clone(),
+            forward_agent: host.forward_agent.as_ref().map(|p| p.display().to_string()),
             host_key: None,
             login: None,
             error_kind: None,
@@ -186,6 +189,9 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         }
         if let Some(command) = &l.proxy_command {
             writeln!(out, "{pad}proxy command {command}")?;
+        }
+        if let Some(socket) = &l.forward_agent {
+            writeln!(out, "{pad}agent forwarded from {socket}")?;
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;

@@ -109,6 +109,8 @@ struct EnvironmentSchema {
     persist: Option<Spanned<serde_json::Value>>,
     /// Reach the hosts through this local command (`ProxyCommand`).
     proxy_command: Option<Spanned<String>>,
+    /// Forward the local ssh-agent to these hosts (`ForwardAgent`).
+    forward_agent: Option<bool>,
 }
 
 /// One host line of an environment: an ssh_config alias or `host[:port]`.
@@ -222,6 +224,10 @@ pub struct Environment {
     /// The local command that carries connections to these hosts
     /// (ssh_config's `ProxyCommand`, winning over it), tokens unexpanded.
     pub proxy_command: Option<Located<String>>,
+    /// Forward the local ssh-agent to these hosts: `Some` wins over
+    /// ssh_config's `ForwardAgent`; a protected environment forwards it only
+    /// when this says `true`.
+    pub forward_agent: Option<bool>,
 }
 
 /// `KEY=GLOB`: the server's `.env` has KEY with a value matching GLOB.
@@ -406,6 +412,7 @@ impl Inventory {
                 vars,
                 persist,
                 proxy_command,
+                forward_agent: env.forward_agent,
             });
         }
         let inventory = Inventory {

@@ -200,6 +200,18 @@ impl Session {
         self.answered(self.handle.channel_open_session()).await
     }
 
+    /// A session channel to run a command on, with the local agent
+    /// forwarded to it when the host says so (`ForwardAgent`).
+    pub(crate) async fn open_command_session(
+        &self,
+    ) -> Result<russh::Channel<client::Msg>, russh::Error> {
+        let channel = self.open_session().await?;
+        if self.host.forward_agent.is_some() {
+            channel.agent_forward(false).await?;
+        }
+        Ok(channel)
+    }
+
     /// A forwarding channel once the server answers, or why not.
     async fn opened(
         &self,

@@ -100,6 +100,17 @@ pub enum StrictHostKeyChecking {
     Ask,
 }
 
+/// `ForwardAgent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardAgent {
+    /// `no`.
+    No,
+    /// `yes`: the agent at `$SSH_AUTH_SOCK`.
+    Yes,
+    /// The agent at this socket (a path, or `$VAR` naming one).
+    Socket(PathBuf),
+}
+
 /// A value together with where it was set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located<T> {
@@ -140,6 +151,8 @@ pub struct HostConfig {
     pub global_known_hosts_files: Option<Vec<PathBuf>>,
     /// `StrictHostKeyChecking`.
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// `ForwardAgent`.
+    pub forward_agent: Option<ForwardAgent>,
     /// `HashKnownHosts`.
     pub hash_known_hosts: bool,
     /// `HostKeyAlias`, lowercased as ssh does.
@@ -163,6 +176,7 @@ struct Options {
     identity_files: Vec<Located<String>>,
     identities_only: Option<bool>,
     identity_agent: Option<Located<String>>,
+    forward_agent: Option<Located<String>>,
     proxy_jump: Option<Located<String>>,
     proxy_command: Option<Located<String>>,
     user_known_hosts: Option<Located<Vec<String>>>,
@@ -513,6 +527,7 @@ fn apply(
         }
         "identitiesonly" => first(&mut opts.identities_only, flag(keyword, &args)?),
         "identityagent" => first(&mut opts.identity_agent, place.locate(one(keyword, &args)?)),
+        "forwardagent" => first(&mut opts.forward_agent, place.locate(one(keyword, &args)?)),
         "proxyjump" => {
             let value = one(keyword, &args)?;
             if opts.proxy_command.is_none() {
@@ -779,6 +794,11 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         Some(l) if l.value == "SSH_AUTH_SOCK" => None,
         Some(l) => Some(Some(expand_path(l)?)),
     };
+    let forward_agent = opts
+        .forward_agent
+        .as_ref()
+        .map(|l| forward_agent(l, &tokens))
+        .transpose()?;
     let known_hosts =
         |files: &Option<Located<Vec<String>>>| -> Result<Option<Vec<PathBuf>>, ConfigError> {
             let Some(l) = files else { return Ok(None) };
@@ -807,6 +827,7 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
             .clone()
             .filter(|c| !c.value.eq_ignore_ascii_case("none")),
         strict_host_key_checking: opts.strict,
+        forward_agent,
         hash_known_hosts: opts.hash_known_hosts.unwrap_or(false),
         host_key_alias,
         connect_timeout: opts.connect_timeout,
@@ -817,6 +838,30 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
             .as_ref()
             .map(|l| cipher_list(&l.value).map_err(|m| fail(&l.file, l.line, m)))
             .transpose()?,
+    })
+}
+
+/// `ForwardAgent yes|no|PATH|$VAR`, the path expanded as a file name.
+fn forward_agent(l: &Located<String>, tokens: &Tokens<'_>) -> Result<ForwardAgent, ConfigError> {
+    let fail = |message: String| ConfigError {
+        file: l.file.clone(),
+        line: l.line,
+        message,
+    };
+    Ok(match l.value.to_ascii_lowercase().as_str() {
+        "yes" | "true" => ForwardAgent::Yes,
+        "no" | "false" => ForwardAgent::No,
+        _ => ForwardAgent::Socket(match l.value.strip_prefix('$') {
+            Some(name) => std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "ForwardAgent: environment variable {name} is not set"
+                    ))
+                })?,
+            None => expand::path(&l.value, tokens).map_err(fail)?,
+        }),
     })
 }
 
@@ -1028,6 +1073,33 @@ mod tests {
         assert!(e.message.contains("unknown token %d"), "{e}");
         assert!(check_proxy_command("nc %h %p %%").is_ok());
         assert!(check_proxy_command("nc %u").is_err());
+    }
+
+    #[test]
+    fn forward_agent_values() {
+        let agent = |value: &str| {
+            resolve_text(&format!("ForwardAgent {value}\n"), "x", &Preset::default())
+                .map(|c| c.forward_agent)
+        };
+        assert_eq!(agent("yes").unwrap(), Some(ForwardAgent::Yes));
+        assert_eq!(agent("No").unwrap(), Some(ForwardAgent::No));
+        assert_eq!(
+            agent("~/agent.%r").unwrap(),
+            Some(ForwardAgent::Socket("/home/alice/agent.alice".into()))
+        );
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(
+            agent("$PATH").unwrap(),
+            Some(ForwardAgent::Socket(path.into()))
+        );
+        let e = agent("$ROADIE_SURELY_UNSET_VAR").unwrap_err();
+        assert!(e.message.contains("ROADIE_SURELY_UNSET_VAR"), "{e}");
+        assert_eq!(
+            resolve_text("", "x", &Preset::default())
+                .unwrap()
+                .forward_agent,
+            None
+        );
     }
 
     #[test]

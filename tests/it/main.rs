@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps linking fast.
 
 mod ad_hoc;
+mod agent;
 mod auth;
 mod debug;
 mod demo;

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use roadie::ssh_config::{ConfigFiles, LocalUser, Preset, StrictHostKeyChecking, resolve};
+use roadie::ssh_config::{
+    ConfigFiles, ForwardAgent, LocalUser, Preset, StrictHostKeyChecking, resolve,
+};
 
 const CONFIG: &str = r#"
 # A config in the style teams really have.
@@ -18,9 +20,11 @@ Match host real.example.org
     IdentityFile "~/.ssh/second key"
 Host *.example.org !skip.example.org
     IdentitiesOnly yes
+    ForwardAgent yes
     ConnectTimeout 7
 Host zeta
     ConnectTimeout none
+    ForwardAgent ~/.ssh/agent.%r
     ProxyCommand  sh -c "nc %h %p" # via zeta, as written  
 Host other zeta
     ConnectTimeout 0
@@ -135,6 +139,16 @@ fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
     let what = format!("host {host} user {user:?}");
     assert_eq!(ours.hostname, one(&openssh, "hostname"), "hostname, {what}");
     assert_eq!(ours.user, one(&openssh, "user"), "user, {what}");
+    let forward_agent = match &ours.forward_agent {
+        None | Some(ForwardAgent::No) => "no".to_owned(),
+        Some(ForwardAgent::Yes) => "yes".to_owned(),
+        Some(ForwardAgent::Socket(path)) => path.display().to_string(),
+    };
+    assert_eq!(
+        forward_agent,
+        one(&openssh, "forwardagent"),
+        "forwardagent, {what}"
+    );
     assert_eq!(
         ours.proxy_command.as_ref().map_or("", |c| c.value.as_str()),
         one(&openssh, "proxycommand"),

@@ -275,6 +275,12 @@ enum Attach {
 }
 
 async fn through_holder(host: &Host, intent: &Intent, keep: Duration) -> Result<Session, Failure> {
+    if host.forward_agent.is_some() {
+        // The agent to forward is this invocation's, not the holder's.
+        return Err(Failure::Fallback(
+            "the agent is forwarded (ForwardAgent), which needs a connection of its own".into(),
+        ));
+    }
     let place = Place::for_host(host).map_err(Failure::Fallback)?;
     match attach(host, intent, &place).await {
         Ok(session) => return Ok(session),
