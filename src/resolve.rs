@@ -103,7 +103,8 @@ impl<'a> Resolver<'a> {
     }
 
     /// The hosts named by `target`: environments and hosts of the
-    /// inventory, and hosts outside it (see [`Resolver::ad_hoc`]).
+    /// inventory, and hosts outside it (`[user@]host[:port]`, resolved
+    /// through ssh_config; a bare name only where ssh_config places it).
     pub fn resolve(&self, target: &str) -> Result<Vec<Host>, Error> {
         let parts: Vec<&str> = target
             .split(',')

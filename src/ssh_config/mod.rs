@@ -247,8 +247,9 @@ pub fn resolve(
 
 /// The command `config`'s `ProxyCommand` runs, its tokens expanded as ssh
 /// does (`%h %p %r %n %%`, and `%k`: `HostKeyAlias`, else the name as
-/// given); a value the shell would not read as plain text is quoted with
-/// `quote` (see [`expand`]). `None` without a `ProxyCommand`.
+/// given). A value the shell would not read as plain text is quoted with
+/// `quote` where it stands outside quotes, and refused inside them. `None`
+/// without a `ProxyCommand`.
 pub fn proxy_command(
     config: &HostConfig,
     quote: impl Fn(&str) -> String,
