@@ -102,11 +102,12 @@ pub(crate) async fn run(keep: bool) -> Result<(), Error> {
         production: true,
         vars: vec![("wsgi".into(), "superlists.wsgi:application".into())],
     })?;
-    let result = walk_through(
+    // Boxed: the walk holds sessions and hosts across many steps.
+    let result = Box::pin(walk_through(
         &dir,
         state.hosts[0].address,
         state.production.as_ref().map(|p| p.address),
-    )
+    ))
     .await;
     if keep && result.is_ok() {
         println!(

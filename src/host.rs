@@ -102,6 +102,12 @@ pub struct Host {
     pub ciphers: Option<Vec<String>>,
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
+    /// The local command whose stdin and stdout carry the connection
+    /// (`ProxyCommand`), its tokens expanded; run with `sh -c`.
+    pub proxy_command: Option<String>,
+    /// The local ssh-agent socket forwarded to the host's commands
+    /// (`ForwardAgent`); `None`: not forwarded.
+    pub forward_agent: Option<PathBuf>,
     /// At most this many connections to the server this one logs in to may
     /// be setting up (connect, key exchange, authentication) at once.
     pub max_starts: usize,
@@ -143,6 +149,8 @@ impl Host {
             keepalive: None,
             ciphers: None,
             via: None,
+            proxy_command: None,
+            forward_agent: None,
             max_starts: DEFAULT_MAX_STARTS,
             persist: None,
             vars: BTreeMap::new(),

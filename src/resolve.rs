@@ -19,7 +19,9 @@ use crate::host::{
 use crate::inventory::{Environment, HostEntry, Inventory};
 use crate::known_hosts::host_entry_name;
 use crate::safety::Safety;
-use crate::ssh_config::{self, ConfigFiles, HostConfig, LocalUser, Preset, StrictHostKeyChecking};
+use crate::ssh_config::{
+    self, ConfigFiles, ForwardAgent, HostConfig, LocalUser, Preset, StrictHostKeyChecking,
+};
 
 /// How many `ProxyJump` hops are followed before giving up (loops).
 const MAX_HOPS: usize = 8;
@@ -50,6 +52,13 @@ pub struct Overrides {
     pub persist: Option<Duration>,
     /// `--max-starts N`: logins under way at once per server.
     pub max_starts: Option<usize>,
+}
+
+/// A host a TARGET chose: listed in the inventory, or outside it.
+#[derive(Debug, PartialEq)]
+enum Choice<'a> {
+    Listed(&'a Environment, &'a HostEntry),
+    AdHoc(Box<Host>),
 }
 
 /// What the command line or roadie.yaml chose, winning over ssh_config.
@@ -93,9 +102,37 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// The hosts named by `target`.
+    /// The hosts named by `target`: environments and hosts of the
+    /// inventory, and hosts outside it (`[user@]host[:port]`, resolved
+    /// through ssh_config; a bare name only where ssh_config places it).
     pub fn resolve(&self, target: &str) -> Result<Vec<Host>, Error> {
-        let members = self.inventory.select(target).map_err(Error::Target)?;
+        let parts: Vec<&str> = target
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let mut chosen: Vec<Choice<'_>> = Vec::new();
+        for part in &parts {
+            if self.inventory.names(part) {
+                for member in self.inventory.select(part).map_err(Error::Target)? {
+                    let listed = Choice::Listed(member.environment, member.host);
+                    if !chosen.contains(&listed) {
+                        chosen.push(listed);
+                    }
+                }
+            } else {
+                let host = self.ad_hoc(part)?;
+                if !chosen
+                    .iter()
+                    .any(|c| matches!(c, Choice::AdHoc(h) if h.label == host.label))
+                {
+                    chosen.push(Choice::AdHoc(Box::new(host)));
+                }
+            }
+        }
+        if parts.is_empty() {
+            self.inventory.select(target).map_err(Error::Target)?;
+        }
         if let Some(conflict) = self.inventory.protection_conflict() {
             return Err(Error::Refused(Box::new(crate::guard::inventory_conflict(
                 &conflict.host,
@@ -103,30 +140,96 @@ impl<'a> Resolver<'a> {
                 conflict.reason,
             ))));
         }
-        self.check_addresses()?;
-        members
+        let ad_hoc: Vec<&Host> = chosen
+            .iter()
+            .filter_map(|c| match c {
+                Choice::AdHoc(host) => Some(host.as_ref()),
+                Choice::Listed(..) => None,
+            })
+            .collect();
+        self.check_addresses(&ad_hoc)?;
+        chosen
             .into_iter()
-            .map(|m| self.resolve_entry(m.environment, m.host))
+            .map(|c| match c {
+                Choice::Listed(env, entry) => self.resolve_entry(env, entry),
+                Choice::AdHoc(host) => Ok(*host),
+            })
             .collect()
     }
 
+    /// A host outside the inventory, `[user@]host[:port]` resolved through
+    /// ssh_config as `ssh` would, in no environment; the inventory's pinned
+    /// keys and protected hosts still apply to it. A bare name (no `user@`,
+    /// `:port` or dot) is taken as one only when ssh_config says where it is
+    /// (a `HostName` of its own, a `ProxyCommand` or a `ProxyJump`):
+    /// otherwise it is more likely a mistyped environment, or a command run
+    /// outside its project, and is reported as such.
+    fn ad_hoc(&self, spec: &str) -> Result<Host, Error> {
+        let not_a_host = |why: String| {
+            if self.inventory.path.as_os_str().is_empty() {
+                let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                let mut missing = Inventory::missing(&here);
+                missing.message = format!("{} ({why})", missing.message);
+                return Error::Inventory(missing);
+            }
+            let listed = self.inventory.select(spec).err().unwrap_or_default();
+            Error::Target(format!(
+                "{listed}; a host outside {} is given as [user@]host[:port] ({why})",
+                self.inventory.path.display()
+            ))
+        };
+        let (user, host_name, port) = parse_jump(spec).map_err(not_a_host)?;
+        let o = self.overrides;
+        let preset = Preset {
+            user: o.user.clone().or(user.clone()),
+            port: o.port.or(port),
+            proxy_command: None,
+        };
+        let config = self.config(&host_name, &preset, spec)?;
+        let bare = user.is_none() && port.is_none() && !host_name.contains('.');
+        let placed = config.hostname != ssh_config::canonical_hostname(&host_name)
+            || config.proxy_command.is_some()
+            || !config.proxy_jump.is_empty();
+        if bare && !placed && host_name.parse::<IpAddr>().is_err() {
+            return Err(not_a_host(format!(
+                "ssh_config gives '{host_name}' no HostName, ProxyCommand or ProxyJump"
+            )));
+        }
+        let chosen = Chosen {
+            identity: o.identity.clone(),
+            known_hosts: o.known_hosts.clone(),
+            agent: true,
+            environment: None,
+        };
+        let mut host = self.build(spec, &config, chosen, 0)?;
+        host.persist = o.persist.filter(|d| !d.is_zero());
+        Ok(host)
+    }
+
     /// The inventory-sanity lock for addresses: no protected host may share
-    /// an address (after ssh_config and DNS) with an unprotected one.
+    /// an address (after ssh_config and DNS) with an unprotected one, nor
+    /// with a host outside the inventory (`ad_hoc`).
     ///
     /// Every host of the inventory is looked up, all at once, for at most
     /// [`ADDRESS_LOOKUP_TIMEOUT`]: a name that cannot be resolved in time
     /// is compared by name only. It cannot be shown to collide, and does not
     /// hold up the command; the pinned-key lock still checks whatever server
     /// is reached when connecting.
-    fn check_addresses(&self) -> Result<(), Error> {
+    fn check_addresses(&self, ad_hoc: &[&Host]) -> Result<(), Error> {
         if !self.inventory.environments.iter().any(|e| e.protected) {
             return Ok(());
         }
-        let mut hosts: Vec<(Host, &Environment, &HostEntry)> = Vec::new();
+        // Each host, with how it is named in a refusal, and whether it is protected.
+        let mut hosts: Vec<(Host, String, bool)> = Vec::new();
         for env in &self.inventory.environments {
             for entry in &env.hosts {
-                hosts.push((self.resolve_entry(env, entry)?, env, entry));
+                let named = format!("'{}/{}'", env.name, entry.entry);
+                hosts.push((self.resolve_entry(env, entry)?, named, env.protected));
             }
+        }
+        for host in ad_hoc {
+            let named = format!("'{}' (in no environment)", host.label);
+            hosts.push(((*host).clone(), named, false));
         }
         let limit = self
             .overrides
@@ -134,34 +237,44 @@ impl<'a> Resolver<'a> {
             .map_or(ADDRESS_LOOKUP_TIMEOUT, |t| {
                 connect_limit(t).min(ADDRESS_LOOKUP_TIMEOUT)
             });
+        // A host reached through a ProxyCommand is wherever the command
+        // takes it: its name's addresses say nothing (ssh does not look it
+        // up either), so it is compared by name only.
         let names: Vec<(String, u16)> = hosts
             .iter()
+            .filter(|(host, ..)| host.proxy_command.is_none())
             .map(|(host, ..)| (host.hostname.clone(), host.port))
             .collect();
-        let addresses = lookup_all(&names, limit);
-        let mut seen: Vec<(String, &[SocketAddr], &Environment, &HostEntry)> = Vec::new();
-        for ((host, env, entry), addresses) in hosts.iter().zip(&addresses) {
+        let mut found = lookup_all(&names, limit).into_iter();
+        let addresses: Vec<Vec<SocketAddr>> = hosts
+            .iter()
+            .map(|(host, ..)| match host.proxy_command {
+                Some(_) => Vec::new(),
+                None => found.next().unwrap_or_default(),
+            })
+            .collect();
+        let mut seen: Vec<(String, &[SocketAddr], &Host, &str, bool)> = Vec::new();
+        for ((host, named, protected), addresses) in hosts.iter().zip(&addresses) {
             let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
-            for (other_name, other_addresses, other_env, other_entry) in &seen {
+            for (other_name, other_addresses, other, other_named, other_protected) in &seen {
                 let same =
                     *other_name == name || addresses.iter().any(|a| other_addresses.contains(a));
-                if same && other_env.protected != env.protected {
-                    let (p, pe, u, ue) = if env.protected {
-                        (*env, *entry, *other_env, *other_entry)
+                if same && other_protected != protected {
+                    let (p_named, (u, u_named)) = if *protected {
+                        (named.as_str(), (*other, *other_named))
                     } else {
-                        (*other_env, *other_entry, *env, *entry)
+                        (*other_named, (host, named.as_str()))
                     };
                     return Err(Error::Refused(Box::new(crate::guard::inventory_conflict(
-                        &ue.entry,
-                        &u.name,
+                        &u.label,
+                        u.environment.as_deref().unwrap_or("no environment"),
                         format!(
-                            "'{}/{}' (unprotected) and '{}/{}' (protected) reach the same server ({name})",
-                            u.name, ue.entry, p.name, pe.entry
+                            "{u_named} (unprotected) and {p_named} (protected) reach the same server ({name})"
                         ),
                     ))));
                 }
             }
-            seen.push((name, addresses, env, entry));
+            seen.push((name, addresses, host, named, *protected));
         }
         Ok(())
     }
@@ -171,6 +284,7 @@ impl<'a> Resolver<'a> {
         let preset = Preset {
             user: o.user.clone().or_else(|| env.user.clone()),
             port: o.port.or(entry.port).or(env.port),
+            proxy_command: env.proxy_command.clone(),
         };
         let config = self.config(&entry.host, &preset, &entry.entry)?;
         let chosen = Chosen {
@@ -185,6 +299,13 @@ impl<'a> Resolver<'a> {
         host.protected = env.protected;
         host.vars.clone_from(&env.vars);
         host.persist = o.persist.or(env.persist).filter(|d| !d.is_zero());
+        // A protected environment forwards the agent only when it says so.
+        let forward = match env.forward_agent {
+            Some(wanted) => wanted.then_some(&ForwardAgent::Yes),
+            None if env.protected => None,
+            None => config.forward_agent.as_ref(),
+        };
+        host.forward_agent = forward.and_then(|f| agent_socket(f, &config));
         Ok(host)
     }
 
@@ -234,6 +355,59 @@ impl<'a> Resolver<'a> {
                     .map(PathBuf::from),
             },
         };
+        let host_key = self.host_key(config, known_hosts);
+        let keepalive = match config.server_alive_interval {
+            Some(interval) if interval.is_zero() => None,
+            interval => Some((
+                interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
+                config
+                    .server_alive_count_max
+                    .unwrap_or(DEFAULT_KEEPALIVE_MAX),
+            )),
+        };
+        let via = self.jump_chain(&config.proxy_jump, label, depth)?;
+        let proxy_command =
+            ssh_config::proxy_command(config, crate::command::quote).map_err(|source| {
+                Error::SshConfig {
+                    host: label.to_owned(),
+                    source,
+                }
+            })?;
+        Ok(Host {
+            label: label.to_owned(),
+            name: config.original_host.clone(),
+            environment: None,
+            protected: false,
+            hostname: config.hostname.clone(),
+            port: config.port,
+            user: config.user.clone(),
+            auth,
+            host_key,
+            connect_timeout: connect_limit(
+                o.connect_timeout
+                    .or(config.connect_timeout)
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            ),
+            keepalive,
+            ciphers: config.ciphers.clone(),
+            via,
+            proxy_command,
+            forward_agent: config
+                .forward_agent
+                .as_ref()
+                .and_then(|f| agent_socket(f, config)),
+            max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
+            persist: o.persist.filter(|d| !d.is_zero()),
+            vars: BTreeMap::new(),
+            safety: self.safety.clone(),
+        })
+    }
+
+    /// How `config`'s host key is checked: against `known_hosts` if the
+    /// command line or roadie.yaml names one, else ssh_config's files.
+    fn host_key(&self, config: &HostConfig, known_hosts: Option<PathBuf>) -> HostKeyConfig {
+        let o = self.overrides;
+        let home = &self.local.home;
         let user_files = match known_hosts {
             Some(file) => vec![file],
             None => config.user_known_hosts_files.clone().unwrap_or_else(|| {
@@ -264,7 +438,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         };
-        let host_key = HostKeyConfig {
+        HostKeyConfig {
             name: config
                 .host_key_alias
                 .clone()
@@ -273,40 +447,7 @@ impl<'a> Resolver<'a> {
             files: user_files.into_iter().chain(global_files).collect(),
             hash: config.hash_known_hosts,
             policy,
-        };
-        let keepalive = match config.server_alive_interval {
-            Some(interval) if interval.is_zero() => None,
-            interval => Some((
-                interval.unwrap_or(DEFAULT_KEEPALIVE_INTERVAL),
-                config
-                    .server_alive_count_max
-                    .unwrap_or(DEFAULT_KEEPALIVE_MAX),
-            )),
-        };
-        let via = self.jump_chain(&config.proxy_jump, label, depth)?;
-        Ok(Host {
-            label: label.to_owned(),
-            name: config.original_host.clone(),
-            environment: None,
-            protected: false,
-            hostname: config.hostname.clone(),
-            port: config.port,
-            user: config.user.clone(),
-            auth,
-            host_key,
-            connect_timeout: connect_limit(
-                o.connect_timeout
-                    .or(config.connect_timeout)
-                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-            ),
-            keepalive,
-            ciphers: config.ciphers.clone(),
-            via,
-            max_starts: o.max_starts.unwrap_or(DEFAULT_MAX_STARTS),
-            persist: o.persist.filter(|d| !d.is_zero()),
-            vars: BTreeMap::new(),
-            safety: self.safety.clone(),
-        })
+        }
     }
 
     /// `ProxyJump a,b` reaches the host through `b`, itself reached through
@@ -329,7 +470,11 @@ impl<'a> Resolver<'a> {
         for (index, spec) in hops.iter().enumerate() {
             let (user, name, port) =
                 parse_jump(spec).map_err(|m| Error::Usage(format!("{label}: ProxyJump {m}")))?;
-            let preset = Preset { user, port };
+            let preset = Preset {
+                user,
+                port,
+                proxy_command: None,
+            };
             let mut config = self.config(&name, &preset, label)?;
             if index > 0 {
                 config.proxy_jump.clear();
@@ -340,6 +485,8 @@ impl<'a> Resolver<'a> {
                 ..Chosen::default()
             };
             let mut hop = self.build(spec, &config, chosen, depth + 1)?;
+            // A jump host only forwards connections: no command there uses an agent.
+            hop.forward_agent = None;
             if index > 0 {
                 hop.via = via.take();
             }
@@ -412,6 +559,21 @@ fn lookup_all(names: &[(String, u16)], limit: Duration) -> Vec<Vec<SocketAddr>> 
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// The agent socket `forward` names: `yes` forwards the agent at
+/// `$SSH_AUTH_SOCK` as ssh does (or, as `yes` in roadie.yaml, the one
+/// ssh_config's `ForwardAgent` names). None without one.
+fn agent_socket(forward: &ForwardAgent, config: &HostConfig) -> Option<PathBuf> {
+    match (forward, &config.forward_agent) {
+        (ForwardAgent::No, _) => None,
+        (ForwardAgent::Socket(path), _) | (ForwardAgent::Yes, Some(ForwardAgent::Socket(path))) => {
+            Some(path.clone())
+        }
+        (ForwardAgent::Yes, _) => std::env::var_os("SSH_AUTH_SOCK")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from),
+    }
 }
 
 /// `[user@]host[:port]` (or `ssh://[user@]host[:port]`).
@@ -527,6 +689,69 @@ mod tests {
         let found = lookup_all(&names, Duration::ZERO);
         assert_eq!(found[0].len(), 1);
         assert!(found[4].is_empty());
+    }
+
+    #[test]
+    fn a_proxied_hosts_name_is_not_compared_by_address() {
+        // `web`'s name resolves where production is, but the command takes
+        // the connection elsewhere: only its name counts.
+        let inventory = "environments:\n  s:\n    hosts: [web]\n  \
+                         p:\n    protected: true\n    hosts: ['localhost:22']\n";
+        let (_dir, inv, o) = setup(
+            "Host web\n  HostName 127.0.0.1\n  ProxyCommand nc backend %p\n",
+            inventory,
+        );
+        let h = &Resolver::new(&inv, &o).resolve("s").unwrap()[0];
+        assert_eq!(h.proxy_command.as_deref(), Some("nc backend 22"));
+        // Dialled directly, the same name is production's address.
+        let (_dir, inv, o) = setup("Host web\n  HostName 127.0.0.1\n", inventory);
+        let e = Resolver::new(&inv, &o).resolve("s").unwrap_err();
+        assert!(e.to_string().contains("reach the same server"), "{e}");
+    }
+
+    #[test]
+    fn hosts_outside_the_inventory() {
+        let (_dir, inv, o) = setup(
+            "Host alias\n  HostName 10.0.0.9\n  User cfguser\n",
+            "environments:\n  s:\n    hosts: [web]\n",
+        );
+        let r = Resolver::new(&inv, &o);
+        let hosts = r.resolve("s, alias, u@10.0.0.7:2200, alias").unwrap();
+        let seen: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.label.as_str(),
+                    h.environment.as_deref(),
+                    h.hostname.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("web", Some("s"), "web"),
+                ("alias", None, "10.0.0.9"),
+                ("u@10.0.0.7:2200", None, "10.0.0.7"),
+            ]
+        );
+        assert_eq!((hosts[2].user.as_str(), hosts[2].port), ("u", 2200));
+        assert!(!hosts[1].protected);
+        // A bare name ssh_config does not place is a mistyped target...
+        let e = r.resolve("typo").unwrap_err();
+        assert!(
+            matches!(&e, Error::Target(m) if m.contains("unknown target 'typo'")),
+            "{e}"
+        );
+        // ...also without an inventory, where a placed one is a host.
+        let none = Inventory::none();
+        let r = Resolver::new(&none, &o);
+        let e = r.resolve("typo").unwrap_err();
+        assert!(
+            matches!(&e, Error::Inventory(m) if m.message.contains("[user@]host[:port]")),
+            "{e}"
+        );
+        assert_eq!(r.resolve("alias").unwrap()[0].user, "cfguser");
     }
 
     #[test]

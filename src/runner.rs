@@ -164,7 +164,7 @@ pub(crate) async fn run_all(
                     done: "nothing was started",
                 })
             } else {
-                run_one(&host, &spec, &events, interrupt, &mut learned).await
+                Box::pin(run_one(&host, &spec, &events, interrupt, &mut learned)).await
             };
             finish(&host, &spec, &events, learned, result, started).await
         }

@@ -317,6 +317,7 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
     };
     let mut typed = BufReader::new(tokio::io::stdin()).lines();
     let mut ticker = tokio::time::interval(args.interval);
+    crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGINT);
     let code = loop {
         tokio::select! {
             _ = ticker.tick() => {

@@ -34,6 +34,10 @@ struct HostLine {
     address: String,
     identities: Vec<String>,
     via: Vec<String>,
+    /// The `ProxyCommand` run to reach the host, tokens expanded.
+    proxy_command: Option<String>,
+    /// The local agent socket forwarded to the host (`ForwardAgent`).
+    forward_agent: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +78,8 @@ impl HostLine {
                 .map(|p| p.display().to_string())
                 .collect(),
             via,
+            proxy_command: host.proxy_command.clone(),
+            forward_agent: host.forward_agent.as_ref().map(|p| p.display().to_string()),
             host_key: None,
             login: None,
             error_kind: None,
@@ -180,6 +186,12 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         let pad = " ".repeat(width + 2);
         if !l.via.is_empty() {
             writeln!(out, "{pad}via {}", l.via.join(" -> "))?;
+        }
+        if let Some(command) = &l.proxy_command {
+            writeln!(out, "{pad}proxy command {command}")?;
+        }
+        if let Some(socket) = &l.forward_agent {
+            writeln!(out, "{pad}agent forwarded from {socket}")?;
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;

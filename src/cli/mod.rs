@@ -152,10 +152,12 @@ pub enum Command {
 /// report); a second one leaves at once.
 fn interrupt_on_ctrl_c() -> tokio::sync::watch::Receiver<bool> {
     let (stop, interrupt) = tokio::sync::watch::channel(false);
+    crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGINT);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             let _ = stop.send(true);
             if tokio::signal::ctrl_c().await.is_ok() {
+                crate::ssh::proxy::stop_all();
                 std::process::exit(exit_code::INTERRUPTED);
             }
         }
@@ -179,16 +181,19 @@ impl Global {
         }
     }
 
-    pub(crate) fn inventory(&self) -> Result<Inventory, Error> {
+    /// The inventory: `--inventory`'s, else roadie.yaml here or in a parent
+    /// directory, if there is one.
+    pub(crate) fn inventory_if_any(&self) -> Result<Option<Inventory>, Error> {
         Ok(match &self.inventory {
-            Some(path) => Inventory::load(path)?,
-            None => Inventory::discover()?,
+            Some(path) => Some(Inventory::load(path)?),
+            None => Inventory::discover_if_any()?,
         })
     }
 
-    /// The hosts of `target`.
+    /// The hosts of `target`. Without a roadie.yaml, hosts are named as
+    /// `[user@]host[:port]`, as for ssh.
     fn hosts(&self, target: &str) -> Result<Vec<Host>, Error> {
-        let inventory = self.inventory()?;
+        let inventory = self.inventory_if_any()?.unwrap_or_else(Inventory::none);
         let overrides = self.overrides();
         let hosts = Resolver::new(&inventory, &overrides).resolve(target)?;
         if hosts.is_empty() {
@@ -272,6 +277,7 @@ pub fn main(cli: &Cli) -> i32 {
     });
     // Connections still open are dropped with the runtime; don't wait for them.
     runtime.shutdown_background();
+    crate::ssh::proxy::stop_all();
     match result {
         Ok(code) => code,
         Err(error) => fail(&error, cli.global.json),

@@ -29,12 +29,13 @@ pub struct TaskArgs {
     pub how: HowArgs,
 }
 
-/// The directory whose `playbooks/` belong to the project: the inventory's.
+/// The directory whose `playbooks/` belong to the project: the
+/// inventory's, or the current one without an inventory.
 fn project_dir(global: &Global) -> Result<PathBuf, Error> {
-    let inventory = global.inventory()?;
+    let inventory = global.inventory_if_any()?;
     Ok(inventory
-        .path
-        .parent()
+        .as_ref()
+        .and_then(|inventory| inventory.path.parent())
         .map_or_else(|| PathBuf::from("."), PathBuf::from))
 }
 

@@ -76,11 +76,11 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
     let printer = print_events(receiver, global.json);
     let mut forwards = Vec::new();
     for host in &hosts {
-        let env = global.inventory()?;
+        let inventory = global.inventory_if_any()?;
         let named = host
             .environment
             .as_deref()
-            .and_then(|e| env.environment(e))
+            .and_then(|e| inventory.as_ref()?.environment(e))
             .map(|e| e.tunnels.clone())
             .unwrap_or_default();
         let specs = args
@@ -109,6 +109,7 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
             .expect("at least one spec");
         exec(link, *local, &args.command).await?
     } else {
+        crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGINT);
         let _ = tokio::signal::ctrl_c().await;
         exit_code::SUCCESS
     };

@@ -71,6 +71,26 @@ pub enum ConnectError {
         /// What it said.
         message: String,
     },
+    /// The `ProxyCommand` could not be started, or exited.
+    #[error("the ProxyCommand `{command}` {problem}")]
+    Proxy {
+        /// The command, as run.
+        command: String,
+        /// What happened to it, in words.
+        problem: String,
+    },
+    /// The `ProxyCommand` carried no key exchange within the connect timeout.
+    #[error(
+        "the ProxyCommand `{command}` carried no SSH key exchange within {}s, and was stopped \
+         (run it by hand to see whether it reaches the server)",
+        .after.as_secs_f64()
+    )]
+    ProxyTimeout {
+        /// The command, as run.
+        command: String,
+        /// How long it was given.
+        after: Duration,
+    },
     /// A jump host on the way failed.
     #[error("through jump host {hop}: {source}")]
     Jump {
@@ -90,8 +110,10 @@ impl ConnectError {
     /// A short machine-readable name for JSON output.
     pub fn kind(&self) -> &'static str {
         match self {
-            ConnectError::Resolve { .. } | ConnectError::Tcp { .. } => "connect",
-            ConnectError::Timeout { .. } => "connect_timeout",
+            ConnectError::Resolve { .. }
+            | ConnectError::Tcp { .. }
+            | ConnectError::Proxy { .. } => "connect",
+            ConnectError::Timeout { .. } | ConnectError::ProxyTimeout { .. } => "connect_timeout",
             ConnectError::HostKey(_) | ConnectError::KnownHosts(_) => "host_key",
             ConnectError::Auth(_) => "auth",
             ConnectError::ClosedDuringAuth | ConnectError::ClosedDuringKex => "connection_lost",

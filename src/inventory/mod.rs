@@ -30,6 +30,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::Spanned;
 
+use crate::ssh_config::Located;
+
 /// Hosts of an unprotected environment that could be taken for protected
 /// ones (see [`Inventory::protection_conflict`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +107,10 @@ struct EnvironmentSchema {
     vars: BTreeMap<String, serde_json::Value>,
     /// Keep connections for reuse this long after their last use (`60s`).
     persist: Option<Spanned<serde_json::Value>>,
+    /// Reach the hosts through this local command (`ProxyCommand`).
+    proxy_command: Option<Spanned<String>>,
+    /// Forward the local ssh-agent to these hosts (`ForwardAgent`).
+    forward_agent: Option<bool>,
 }
 
 /// One host line of an environment: an ssh_config alias or `host[:port]`.
@@ -215,6 +221,13 @@ pub struct Environment {
     pub vars: BTreeMap<String, serde_json::Value>,
     /// Keep connections to these hosts open this long after their last use.
     pub persist: Option<Duration>,
+    /// The local command that carries connections to these hosts
+    /// (ssh_config's `ProxyCommand`, winning over it), tokens unexpanded.
+    pub proxy_command: Option<Located<String>>,
+    /// Forward the local ssh-agent to these hosts: `Some` wins over
+    /// ssh_config's `ForwardAgent`; a protected environment forwards it only
+    /// when this says `true`.
+    pub forward_agent: Option<bool>,
 }
 
 /// `KEY=GLOB`: the server's `.env` has KEY with a value matching GLOB.
@@ -259,20 +272,38 @@ impl Inventory {
 
     /// Find and load the inventory for the current directory.
     pub fn discover() -> Result<Inventory, InventoryError> {
-        let cwd = std::env::current_dir().map_err(|e| InventoryError {
-            file: PathBuf::from("."),
-            position: None,
-            message: format!("cannot read the current directory: {e}"),
-        })?;
-        let path = Inventory::find(&cwd).ok_or_else(|| InventoryError {
-            file: cwd.join(FILE_NAME),
+        let cwd = current_dir()?;
+        Inventory::discover_if_any()?.ok_or_else(|| Inventory::missing(&cwd))
+    }
+
+    /// The error for no roadie.yaml in `dir` or any parent directory.
+    pub fn missing(dir: &Path) -> InventoryError {
+        InventoryError {
+            file: dir.join(FILE_NAME),
             position: None,
             message: format!(
                 "no {FILE_NAME} here or in any parent directory; create one, \
-                 pass --inventory FILE, or run `roadie sandbox up` to make a local one"
+                 pass --inventory FILE, run `roadie sandbox up` to make a local one, \
+                 or name a host as [user@]host[:port] (reached as ssh would, through ssh_config)"
             ),
-        })?;
-        Inventory::load(&path)
+        }
+    }
+
+    /// Find and load the inventory for the current directory, if there is one.
+    pub fn discover_if_any() -> Result<Option<Inventory>, InventoryError> {
+        Inventory::find(&current_dir()?)
+            .map(|path| Inventory::load(&path))
+            .transpose()
+    }
+
+    /// No inventory: nothing to select, nothing protected; a TARGET then
+    /// names hosts as `[user@]host[:port]`. Its `path` is empty.
+    pub fn none() -> Inventory {
+        Inventory {
+            path: PathBuf::new(),
+            environments: Vec::new(),
+            vars: BTreeMap::new(),
+        }
     }
 
     /// Load an inventory file.
@@ -358,6 +389,10 @@ impl Inventory {
                 .persist
                 .map(|spanned| persist_setting(&spanned, &name, &at))
                 .transpose()?;
+            let proxy_command = env
+                .proxy_command
+                .map(|spanned| proxy_command_setting(spanned, &name, path, &at))
+                .transpose()?;
             let path_of = |p: &str| resolve_path(p, base, &home);
             let mut vars = schema.vars.clone();
             vars.extend(env.vars);
@@ -376,6 +411,8 @@ impl Inventory {
                 tunnels,
                 vars,
                 persist,
+                proxy_command,
+                forward_agent: env.forward_agent,
             });
         }
         let inventory = Inventory {
@@ -463,6 +500,35 @@ fn env_markers(
         markers.push(marker);
     }
     Ok(markers)
+}
+
+fn current_dir() -> Result<PathBuf, InventoryError> {
+    std::env::current_dir().map_err(|e| InventoryError {
+        file: PathBuf::from("."),
+        position: None,
+        message: format!("cannot read the current directory: {e}"),
+    })
+}
+
+/// `proxy_command: COMMAND`, its tokens checked where it is written.
+fn proxy_command_setting(
+    spanned: Spanned<String>,
+    environment: &str,
+    path: &Path,
+    at: &impl Fn(Option<(u64, u64)>, String) -> InventoryError,
+) -> Result<Located<String>, InventoryError> {
+    let line = spanned.referenced.line();
+    crate::ssh_config::check_proxy_command(&spanned.value).map_err(|m| {
+        at(
+            Some((line, spanned.referenced.column())),
+            format!("environment '{environment}': proxy_command: {m}"),
+        )
+    })?;
+    Ok(Located {
+        value: spanned.value,
+        file: path.to_path_buf(),
+        line: usize::try_from(line).unwrap_or(usize::MAX),
+    })
 }
 
 /// `persist: 60s` (or a number of seconds).

@@ -27,6 +27,20 @@ impl Inventory {
         Ok(selected)
     }
 
+    /// Whether `part` (one item of a TARGET) names anything here: an
+    /// environment, a host as listed, or `ENV/HOST` of a known environment.
+    pub fn names(&self, part: &str) -> bool {
+        if let Some((env_name, _)) = part.split_once('/') {
+            return self.environment(env_name).is_some();
+        }
+        self.environment(part).is_some()
+            || self
+                .environments
+                .iter()
+                .flat_map(|e| &e.hosts)
+                .any(|h| h.entry == part || h.host == part)
+    }
+
     fn select_one(&self, part: &str) -> Result<Vec<Member<'_>>, String> {
         if let Some((env_name, host)) = part.split_once('/') {
             let env = self

@@ -275,7 +275,7 @@ impl Session {
             marker: Some(marker.clone()),
             ..command.clone()
         };
-        let channel = self.open_session().await.map_err(lost)?;
+        let channel = self.open_command_session().await.map_err(lost)?;
         channel.exec(true, command.render()).await.map_err(lost)?;
         if let Some(own) = command.stdin() {
             channel.data_bytes(own).await.map_err(lost)?;

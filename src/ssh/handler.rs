@@ -47,6 +47,9 @@ pub(crate) struct ClientHandler {
     /// key the holder must present, and the server key it recorded, which
     /// is judged as if the server had just presented it.
     pub through_holder: Option<(PublicKey, PublicKey)>,
+    /// The local agent socket the server may reach (`ForwardAgent`); the
+    /// server's agent channels are refused without one.
+    pub forward_agent: Option<std::path::PathBuf>,
 }
 
 impl ClientHandler {
@@ -70,6 +73,7 @@ impl ClientHandler {
             },
             observed,
             through_holder: None,
+            forward_agent: host.forward_agent.clone(),
         }
     }
 
@@ -219,6 +223,30 @@ impl russh::client::Handler for ClientHandler {
         _session: &mut russh::client::Session,
     ) -> Result<(), Self::Error> {
         self.observed.lock().expect("handler state lock").announced = keys;
+        Ok(())
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: russh::Channel<russh::client::Msg>,
+        reply: russh::client::ChannelOpenHandle,
+        _session: &mut russh::client::Session,
+    ) -> Result<(), Self::Error> {
+        let Some(socket) = self.forward_agent.clone() else {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        tokio::spawn(async move {
+            // An agent that is gone ends the channel: the server's client
+            // sees it as an agent that does not answer.
+            if let Ok(mut agent) = tokio::net::UnixStream::connect(&socket).await {
+                let mut stream = channel.into_stream();
+                let _ = tokio::io::copy_bidirectional(&mut stream, &mut agent).await;
+            }
+        });
         Ok(())
     }
 

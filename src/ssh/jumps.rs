@@ -27,9 +27,13 @@ type Attempt = Arc<OnceCell<Result<Weak<Session>, (&'static str, String)>>>;
 static ATTEMPTS: LazyLock<Mutex<HashMap<String, Attempt>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// What makes two jump hosts the same: the login, the address, the hops.
+/// What makes two jump hosts the same: the login, the address, the way
+/// there (hops, or a ProxyCommand).
 fn key(jump: &Host) -> String {
     let mut key = format!("{}@{}:{}", jump.user, jump.hostname, jump.port);
+    if let Some(command) = &jump.proxy_command {
+        key = format!("{key} proxy {command}");
+    }
     if let Some(further) = &jump.via {
         key = format!("{key} via {}", self::key(further));
     }
@@ -111,5 +115,8 @@ mod tests {
         let mut c = a.clone();
         c.via = Some(Box::new(Host::for_tests("outer")));
         assert_ne!(key(&a), key(&c));
+        let mut d = a.clone();
+        d.proxy_command = Some("nc %h %p".into());
+        assert_ne!(key(&a), key(&d));
     }
 }

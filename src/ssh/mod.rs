@@ -7,6 +7,7 @@ mod files;
 mod handler;
 mod jumps;
 pub(crate) mod persist;
+pub(crate) mod proxy;
 pub(crate) mod sftp;
 mod starts;
 
@@ -46,6 +47,8 @@ pub struct Session {
     /// The jump connection, kept open for as long as this one lives
     /// (shared with the other hosts behind the same jump host).
     via: Option<Arc<Session>>,
+    /// The `ProxyCommand` carrying the connection, stopped when it is.
+    proxy: Option<Box<proxy::Proxy>>,
     /// What the handler saw (keys the server announces arrive after login).
     observed: Arc<Mutex<Observed>>,
     /// Through a kept connection: the announced keys came with its record,
@@ -143,6 +146,9 @@ impl Session {
 
     /// Why the connection ended, in words, for a connection that has.
     pub fn lost_reason(&self) -> String {
+        if let Some(end) = self.proxy.as_deref().and_then(proxy::Proxy::ended) {
+            return format!("the ProxyCommand {end}");
+        }
         let timed_out = self
             .observed
             .lock()
@@ -195,6 +201,18 @@ impl Session {
     /// A session channel, once the server has answered.
     pub(crate) async fn open_session(&self) -> Result<russh::Channel<client::Msg>, russh::Error> {
         self.answered(self.handle.channel_open_session()).await
+    }
+
+    /// A session channel to run a command on, with the local agent
+    /// forwarded to it when the host says so (`ForwardAgent`).
+    pub(crate) async fn open_command_session(
+        &self,
+    ) -> Result<russh::Channel<client::Msg>, russh::Error> {
+        let channel = self.open_session().await?;
+        if self.host.forward_agent.is_some() {
+            channel.agent_forward(false).await?;
+        }
+        Ok(channel)
     }
 
     /// A forwarding channel once the server answers, or why not.
@@ -255,12 +273,15 @@ impl Session {
     pub async fn close(self) {
         let mut next = Some(self);
         while let Some(session) = next {
-            let Session { handle, via, .. } = session;
+            let Session {
+                handle, via, proxy, ..
+            } = session;
             // The server may already be gone; there is nothing useful to do then.
             let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, "", "en")
                 .await;
             let _ = tokio::time::timeout(CLOSE_GRACE, handle).await;
+            drop(proxy);
             // A jump connection other hosts still go through stays.
             next = via.and_then(|via| Arc::try_unwrap(via).ok());
         }
@@ -392,7 +413,7 @@ pub(crate) fn connect_host<'a>(
         let mut notes = known.warnings().to_vec();
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
-        let (via, handshake, slot, dialed) = if let Some(jump) = &host.via {
+        let (via, proxy, handshake, slot, dialed) = if let Some(jump) = &host.via {
             // The slot first: the tunnel is the server's TCP connection, and
             // sshd counts it among its MaxStartups from then on.
             let slot = start_slot(host).await;
@@ -402,10 +423,20 @@ pub(crate) fn connect_host<'a>(
             let handshake = client::connect_stream(config, stream, handler);
             (
                 Some(via),
+                None,
                 with_timeout(timeout, "exchanging keys", handshake).await?,
                 slot,
                 dialed,
             )
+        } else if let Some(command) = &host.proxy_command {
+            let slot = start_slot(host).await;
+            let (proxy, stream) = proxy::start(host, command)?;
+            let dialed = Instant::now();
+            let handshake = client::connect_stream(config, stream, handler);
+            let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
+                return Err(proxy.timed_out(timeout));
+            };
+            (None, Some(Box::new(proxy)), handshake, slot, dialed)
         } else {
             let slot = start_slot(host).await;
             let stream = tcp_connect(&host.hostname, host.port, timeout).await?;
@@ -413,24 +444,37 @@ pub(crate) fn connect_host<'a>(
             let handshake = client::connect_stream(config, stream, handler);
             (
                 None,
+                None,
                 with_timeout(timeout, "exchanging keys", handshake).await?,
                 slot,
                 dialed,
             )
         };
-        let (mut handle, server_key, verified) = settle(&observed, handshake, &mut notes)?;
+        let blame = async |error: ConnectError| match &proxy {
+            Some(proxy)
+                if !matches!(error, ConnectError::Refused(_) | ConnectError::HostKey(_)) =>
+            {
+                proxy.blame(error).await
+            }
+            _ => error,
+        };
+        let (mut handle, server_key, verified) = match settle(&observed, handshake, &mut notes) {
+            Ok(settled) => settled,
+            Err(error) => return Err(blame(error).await),
+        };
         let exchanged = Instant::now();
-        auth::authenticate(&mut handle, host, timeout)
-            .await
-            .map_err(|e| match e {
+        if let Err(error) = auth::authenticate(&mut handle, host, timeout).await {
+            return Err(match error {
                 ConnectError::Auth(mut failure) => {
                     failure.server_key = Some(known_hosts::describe(&server_key));
                     ConnectError::Auth(failure)
                 }
-                other => other,
-            })?;
+                other => blame(other).await,
+            });
+        }
         let mut session =
             Session::logged_in(host, (handle, server_key, verified), notes, via, observed);
+        session.proxy = proxy;
         session.start_slot = Mutex::new(Some(slot));
         session.timings.kex = exchanged - dialed;
         session.timings.auth = exchanged.elapsed();
@@ -581,6 +625,7 @@ impl Session {
             verified,
             notes,
             via,
+            proxy: None,
             observed,
             announced_known: false,
             home: tokio::sync::OnceCell::new(),

@@ -155,6 +155,65 @@ fn is_shell_inert(value: &str) -> bool {
     })
 }
 
+/// Replace the `%` tokens of a `ProxyCommand` (`%h %p %r %n %k %%`, the
+/// ones ssh expands there; `value` gives the first five), which a shell runs. A value is put in as it is
+/// (as ssh does) when the shell reads it as plain text; otherwise it is
+/// quoted with `quote` where it stands outside quotes, and refused inside
+/// them, where no quoting could keep the shell from reading it.
+pub(super) fn percent_proxy(
+    s: &str,
+    value: impl Fn(char) -> String,
+    quote: impl Fn(&str) -> String,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut quoted: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (_, '%') => {
+                let token = chars
+                    .next()
+                    .ok_or_else(|| format!("ProxyCommand '{s}' ends with a lone '%'"))?;
+                let text = match token {
+                    '%' => "%".to_owned(),
+                    'h' | 'p' | 'r' | 'n' | 'k' => value(token),
+                    _ => {
+                        return Err(format!(
+                            "unknown token %{token} in ProxyCommand '{s}' \
+                             (ssh expands %h, %p, %r, %n, %k and %% there)"
+                        ));
+                    }
+                };
+                if token == '%' || is_shell_inert(&text) {
+                    out.push_str(&text);
+                } else if quoted.is_none() {
+                    out.push_str(&quote(&text));
+                } else {
+                    return Err(format!(
+                        "ProxyCommand: %{token} is '{}', which the shell would not read as \
+                         plain text inside the quotes around it; remove those quotes \
+                         (roadie then quotes the value)",
+                        text.escape_debug()
+                    ));
+                }
+                continue;
+            }
+            (None, '\'' | '"') => quoted = Some(c),
+            (Some(q), c) if c == q => quoted = None,
+            (None | Some('"'), '\\') => {
+                out.push(c);
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
 /// Only `%h` and `%%` are allowed in `HostName`.
 pub(super) fn percent_hostname(s: &str, original_host: &str) -> Result<String, String> {
     substitute(s, "HostName", |token| {
@@ -294,6 +353,54 @@ mod tests {
         }
         // Other values are not shell commands: nothing to refuse there.
         assert_eq!(percent("~/%h", &tokens("a b", "u")).unwrap(), "~/a b");
+    }
+
+    #[test]
+    fn proxy_command_tokens_as_ssh_expands_them() {
+        let value = |host: &'static str| {
+            move |token| {
+                match token {
+                    'h' => host,
+                    'p' => "2222",
+                    'r' => "deploy",
+                    'n' => "web",
+                    _ => "key.alias",
+                }
+                .to_owned()
+            }
+        };
+        let quote = |s: &str| format!("<{s}>");
+        for (template, host, expanded) in [
+            (
+                "nc %h %p # %r %n %k %%",
+                "10.0.0.5",
+                "nc 10.0.0.5 2222 # deploy web key.alias %",
+            ),
+            // Plain values stay as they are inside quotes too, as in ssh.
+            (
+                "sh -c \"nc '%h' %p\"",
+                "10.0.0.5",
+                "sh -c \"nc '10.0.0.5' 2222\"",
+            ),
+            // Other values are quoted where they stand outside quotes...
+            ("nc %h %p", "a$(id)", "nc <a$(id)> 2222"),
+            ("nc \\\"%h", "a b", "nc \\\"<a b>"),
+        ] {
+            assert_eq!(
+                percent_proxy(template, value(host), quote).unwrap(),
+                expanded,
+                "{template}"
+            );
+        }
+        // ...and refused inside them.
+        for template in ["nc \"%h\" %p", "nc '%h'", "sh -c \"x 'y' %h\""] {
+            let e = percent_proxy(template, value("a`id`"), quote).unwrap_err();
+            assert!(e.contains("%h is 'a`id`'"), "{template}: {e}");
+        }
+        for (template, wanted) in [("nc %d", "unknown token %d"), ("nc %", "lone '%'")] {
+            let e = percent_proxy(template, value("h"), quote).unwrap_err();
+            assert!(e.contains(wanted), "{template}: {e}");
+        }
     }
 
     #[test]

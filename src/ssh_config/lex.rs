@@ -33,6 +33,18 @@ pub(super) fn split_line(line: &str) -> Result<Option<(String, Vec<String>)>, St
     Ok(Some((keyword, args)))
 }
 
+/// What follows the keyword (and the `=` or blanks after it), as written:
+/// the whole command of a `ProxyCommand` line, as ssh reads it (quotes and
+/// `#` included; trailing blanks dropped).
+pub(super) fn rest_of_line(line: &str) -> &str {
+    let line = line.trim();
+    let end = line
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(line.len());
+    let rest = line[end..].trim_start();
+    rest.strip_prefix('=').map_or(rest, str::trim_start)
+}
+
 /// Split arguments on whitespace, honouring quotes and escapes.
 pub(super) fn split_words(s: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
@@ -106,5 +118,16 @@ mod tests {
         assert_eq!(split(r"IdentityFile /a\ b").1, ["/a b"]);
         assert_eq!(split("Match exec 'test -f /x'").1, ["exec", "test -f /x"]);
         assert!(split_line("IdentityFile \"/unterminated").is_err());
+    }
+
+    #[test]
+    fn a_proxy_command_is_the_rest_of_the_line_as_written() {
+        assert_eq!(
+            rest_of_line("  ProxyCommand   sh -c \"nc %h %p\" # note  "),
+            "sh -c \"nc %h %p\" # note"
+        );
+        assert_eq!(rest_of_line("ProxyCommand=nc 'a  b'"), "nc 'a  b'");
+        assert_eq!(rest_of_line("ProxyCommand = nc %h"), "nc %h");
+        assert_eq!(rest_of_line("ProxyCommand"), "");
     }
 }

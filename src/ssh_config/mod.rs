@@ -9,8 +9,7 @@
 //! does, so that they win and `Match user` sees them.
 //!
 //! Only the keywords roadie uses are interpreted; the rest are skipped. Options
-//! roadie cannot honour faithfully (`ProxyCommand`, hostname canonicalization)
-//! are refused with the file and line rather than silently ignored.
+//! roadie cannot honour faithfully (hostname canonicalization) are refused with the file and line rather than silently ignored.
 
 mod expand;
 mod keywords;
@@ -82,6 +81,10 @@ pub struct Preset {
     pub user: Option<String>,
     /// `-p`: the port (`Port`).
     pub port: Option<u16>,
+    /// `-o ProxyCommand=...`: the proxy command (`none` for none), with
+    /// where it was written. Set, it also keeps ssh_config's `ProxyJump`
+    /// from applying, as in ssh.
+    pub proxy_command: Option<Located<String>>,
 }
 
 /// `StrictHostKeyChecking`.
@@ -95,6 +98,17 @@ pub enum StrictHostKeyChecking {
     No,
     /// `ask`: roadie cannot ask, so it is strict.
     Ask,
+}
+
+/// `ForwardAgent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForwardAgent {
+    /// `no`.
+    No,
+    /// `yes`: the agent at `$SSH_AUTH_SOCK`.
+    Yes,
+    /// The agent at this socket (a path, or `$VAR` naming one).
+    Socket(PathBuf),
 }
 
 /// A value together with where it was set.
@@ -128,12 +142,17 @@ pub struct HostConfig {
     pub identity_agent: Option<Option<PathBuf>>,
     /// `ProxyJump` hops, empty when unset or `none`.
     pub proxy_jump: Vec<String>,
+    /// `ProxyCommand` as written (tokens not expanded, as `ssh -G` prints
+    /// it); `None` when unset or `none`. See [`proxy_command`].
+    pub proxy_command: Option<Located<String>>,
     /// `UserKnownHostsFile`.
     pub user_known_hosts_files: Option<Vec<PathBuf>>,
     /// `GlobalKnownHostsFile`.
     pub global_known_hosts_files: Option<Vec<PathBuf>>,
     /// `StrictHostKeyChecking`.
     pub strict_host_key_checking: Option<StrictHostKeyChecking>,
+    /// `ForwardAgent`.
+    pub forward_agent: Option<ForwardAgent>,
     /// `HashKnownHosts`.
     pub hash_known_hosts: bool,
     /// `HostKeyAlias`, lowercased as ssh does.
@@ -157,6 +176,7 @@ struct Options {
     identity_files: Vec<Located<String>>,
     identities_only: Option<bool>,
     identity_agent: Option<Located<String>>,
+    forward_agent: Option<Located<String>>,
     proxy_jump: Option<Located<String>>,
     proxy_command: Option<Located<String>>,
     user_known_hosts: Option<Located<Vec<String>>>,
@@ -198,6 +218,7 @@ pub fn resolve(
     let mut opts = Options {
         user: preset.user.clone(),
         port: preset.port,
+        proxy_command: preset.proxy_command.clone(),
         ..Options::default()
     };
     let mut pass = Pass {
@@ -222,6 +243,43 @@ pub fn resolve(
         read_all(files, &mut pass, &mut opts)?;
     }
     finish(&opts, host, local)
+}
+
+/// The command `config`'s `ProxyCommand` runs, its tokens expanded as ssh
+/// does (`%h %p %r %n %%`, and `%k`: `HostKeyAlias`, else the name as
+/// given). A value the shell would not read as plain text is quoted with
+/// `quote` where it stands outside quotes, and refused inside them. `None`
+/// without a `ProxyCommand`.
+pub fn proxy_command(
+    config: &HostConfig,
+    quote: impl Fn(&str) -> String,
+) -> Result<Option<String>, ConfigError> {
+    let Some(template) = &config.proxy_command else {
+        return Ok(None);
+    };
+    let value = |token| match token {
+        'h' => config.hostname.clone(),
+        'p' => config.port.to_string(),
+        'r' => config.user.clone(),
+        'n' => config.original_host.clone(),
+        _ => config
+            .host_key_alias
+            .clone()
+            .unwrap_or_else(|| config.original_host.clone()),
+    };
+    expand::percent_proxy(&template.value, value, quote)
+        .map(Some)
+        .map_err(|message| ConfigError {
+            file: template.file.clone(),
+            line: template.line,
+            message,
+        })
+}
+
+/// Whether `command` uses only the tokens a `ProxyCommand` may (for a
+/// command written elsewhere than in ssh_config, checked where it is read).
+pub fn check_proxy_command(command: &str) -> Result<(), String> {
+    expand::percent_proxy(command, |_| String::new(), str::to_owned).map(drop)
 }
 
 /// The host name as ssh uses it once the configuration is read (for
@@ -291,9 +349,13 @@ fn read_file(
             message,
         };
         let line = lex::text(line).map_err(at)?;
-        let Some((keyword, args)) = lex::split_line(line).map_err(at)? else {
+        let Some((keyword, mut args)) = lex::split_line(line).map_err(at)? else {
             continue;
         };
+        if keyword == "proxycommand" {
+            // As ssh does: the command is the rest of the line, as written.
+            args = vec![lex::rest_of_line(line).to_owned()];
+        }
         check_keyword(&keyword, &args, ignore_unknown.as_deref()).map_err(at)?;
         let place = Place {
             file: path,
@@ -466,6 +528,7 @@ fn apply(
         }
         "identitiesonly" => first(&mut opts.identities_only, flag(keyword, &args)?),
         "identityagent" => first(&mut opts.identity_agent, place.locate(one(keyword, &args)?)),
+        "forwardagent" => first(&mut opts.forward_agent, place.locate(one(keyword, &args)?)),
         "proxyjump" => {
             let value = one(keyword, &args)?;
             if opts.proxy_command.is_none() {
@@ -687,20 +750,6 @@ fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
 }
 
 fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfig, ConfigError> {
-    if let Some(command) = opts
-        .proxy_command
-        .clone()
-        .filter(|c| !c.value.eq_ignore_ascii_case("none"))
-    {
-        return Err(ConfigError {
-            file: command.file,
-            line: command.line,
-            message: format!(
-                "ProxyCommand is not supported by roadie (for host '{original}'); \
-                 use ProxyJump, or give roadie its own file with -F"
-            ),
-        });
-    }
     let fail = |file: &Path, line: usize, message: String| ConfigError {
         file: file.to_path_buf(),
         line,
@@ -746,6 +795,11 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         Some(l) if l.value == "SSH_AUTH_SOCK" => None,
         Some(l) => Some(Some(expand_path(l)?)),
     };
+    let forward_agent = opts
+        .forward_agent
+        .as_ref()
+        .map(|l| forward_agent(l, &tokens))
+        .transpose()?;
     let known_hosts =
         |files: &Option<Located<Vec<String>>>| -> Result<Option<Vec<PathBuf>>, ConfigError> {
             let Some(l) = files else { return Ok(None) };
@@ -769,7 +823,12 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         identities_only: opts.identities_only.unwrap_or(false),
         identity_agent,
         proxy_jump,
+        proxy_command: opts
+            .proxy_command
+            .clone()
+            .filter(|c| !c.value.eq_ignore_ascii_case("none")),
         strict_host_key_checking: opts.strict,
+        forward_agent,
         hash_known_hosts: opts.hash_known_hosts.unwrap_or(false),
         host_key_alias,
         connect_timeout: opts.connect_timeout,
@@ -780,6 +839,30 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
             .as_ref()
             .map(|l| cipher_list(&l.value).map_err(|m| fail(&l.file, l.line, m)))
             .transpose()?,
+    })
+}
+
+/// `ForwardAgent yes|no|PATH|$VAR`, the path expanded as a file name.
+fn forward_agent(l: &Located<String>, tokens: &Tokens<'_>) -> Result<ForwardAgent, ConfigError> {
+    let fail = |message: String| ConfigError {
+        file: l.file.clone(),
+        line: l.line,
+        message,
+    };
+    Ok(match l.value.to_ascii_lowercase().as_str() {
+        "yes" | "true" => ForwardAgent::Yes,
+        "no" | "false" => ForwardAgent::No,
+        _ => ForwardAgent::Socket(match l.value.strip_prefix('$') {
+            Some(name) => std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    fail(format!(
+                        "ForwardAgent: environment variable {name} is not set"
+                    ))
+                })?,
+            None => expand::path(&l.value, tokens).map_err(fail)?,
+        }),
     })
 }
 
@@ -900,6 +983,7 @@ mod tests {
         let preset = Preset {
             user: Some("ci".into()),
             port: Some(2200),
+            ..Preset::default()
         };
         let c = resolve_text(
             "Match user ci\n  IdentityFile ~/.ssh/ci_%r\nHost *\n  User nobody\n  Port 1\n",
@@ -942,19 +1026,81 @@ mod tests {
         assert_eq!(c.user, "yes");
         let c = resolve_text("Match exec false\n  User yes\n", "x", &Preset::default()).unwrap();
         assert_eq!(c.user, "alice");
-        let e =
-            resolve_text("Host x\n  ProxyCommand nc %h %p\n", "x", &Preset::default()).unwrap_err();
-        assert_eq!(e.line, 2);
-        assert!(e.message.contains("ProxyCommand"));
         let e = resolve_text("Match address 1.2.3.4\n", "x", &Preset::default()).unwrap_err();
         assert!(e.message.contains("address"), "{e}");
-        // A ProxyCommand in an inactive block is fine.
-        resolve_text(
-            "Host other\n  ProxyCommand nc %h %p\n",
+    }
+
+    #[test]
+    fn proxy_command_is_read_as_written_and_expanded_as_ssh_does() {
+        let text = "Host web\n  HostName 10.0.0.5\n  User deploy\n  Port 2222\n  \
+                    ProxyCommand  nc -X connect %h %p # %r %n %k %%\n  ProxyJump ignored\n";
+        let c = resolve_text(text, "web", &Preset::default()).unwrap();
+        assert!(c.proxy_jump.is_empty());
+        let written = c.proxy_command.as_ref().unwrap();
+        assert_eq!(written.value, "nc -X connect %h %p # %r %n %k %%");
+        assert_eq!(written.line, 5);
+        assert_eq!(
+            proxy_command(&c, |s| format!("'{s}'")).unwrap().unwrap(),
+            "nc -X connect 10.0.0.5 2222 # deploy web web %"
+        );
+        // `none`, a ProxyJump read first, or a preset command: no ProxyCommand from the file.
+        let c = resolve_text("ProxyCommand none\n", "x", &Preset::default()).unwrap();
+        assert_eq!(c.proxy_command, None);
+        let c = resolve_text(
+            "ProxyJump j\nProxyCommand nc %h %p\n",
             "x",
             &Preset::default(),
         )
         .unwrap();
+        assert_eq!((c.proxy_jump.len(), c.proxy_command), (1, None));
+        let preset = Preset {
+            proxy_command: Some(Located {
+                value: "relay %h".into(),
+                file: "roadie.yaml".into(),
+                line: 3,
+            }),
+            ..Preset::default()
+        };
+        let c = resolve_text("ProxyJump j\nProxyCommand nc %h %p\n", "x", &preset).unwrap();
+        assert!(c.proxy_jump.is_empty());
+        assert_eq!(
+            proxy_command(&c, str::to_owned).unwrap().unwrap(),
+            "relay x"
+        );
+        // An unknown token names the line.
+        let c = resolve_text("\nProxyCommand nc %d\n", "x", &Preset::default()).unwrap();
+        let e = proxy_command(&c, str::to_owned).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown token %d"), "{e}");
+        assert!(check_proxy_command("nc %h %p %%").is_ok());
+        assert!(check_proxy_command("nc %u").is_err());
+    }
+
+    #[test]
+    fn forward_agent_values() {
+        let agent = |value: &str| {
+            resolve_text(&format!("ForwardAgent {value}\n"), "x", &Preset::default())
+                .map(|c| c.forward_agent)
+        };
+        assert_eq!(agent("yes").unwrap(), Some(ForwardAgent::Yes));
+        assert_eq!(agent("No").unwrap(), Some(ForwardAgent::No));
+        assert_eq!(
+            agent("~/agent.%r").unwrap(),
+            Some(ForwardAgent::Socket("/home/alice/agent.alice".into()))
+        );
+        let path = std::env::var("PATH").unwrap();
+        assert_eq!(
+            agent("$PATH").unwrap(),
+            Some(ForwardAgent::Socket(path.into()))
+        );
+        let e = agent("$ROADIE_SURELY_UNSET_VAR").unwrap_err();
+        assert!(e.message.contains("ROADIE_SURELY_UNSET_VAR"), "{e}");
+        assert_eq!(
+            resolve_text("", "x", &Preset::default())
+                .unwrap()
+                .forward_agent,
+            None
+        );
     }
 
     #[test]

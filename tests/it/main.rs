@@ -1,6 +1,8 @@
 //! Integration tests: real OpenSSH servers on loopback, the real roadie binary.
 //! One test binary (modules below) keeps linking fast.
 
+mod ad_hoc;
+mod agent;
 mod auth;
 mod debug;
 mod demo;
@@ -14,6 +16,7 @@ mod library;
 mod logs;
 mod network;
 mod persist;
+mod proxy;
 mod regressions;
 mod run;
 mod safeguards;

@@ -276,7 +276,8 @@ fn unknown_target_lists_known_ones_and_bad_inventory_names_line_and_column() {
     assert_eq!(
         ran.stderr,
         format!(
-            "roadie: error: unknown target 'prod': no environment or host of that name (known environments: staging; known hosts: staging/{entry})\n"
+            "roadie: error: unknown target 'prod': no environment or host of that name (known environments: staging; known hosts: staging/{entry}); a host outside {}/roadie.yaml is given as [user@]host[:port] (ssh_config gives 'prod' no HostName, ProxyCommand or ProxyJump)\n",
+            w.dir.path().display()
         )
     );
     w.write(

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use roadie::ssh_config::{ConfigFiles, LocalUser, Preset, StrictHostKeyChecking, resolve};
+use roadie::ssh_config::{
+    ConfigFiles, ForwardAgent, LocalUser, Preset, StrictHostKeyChecking, resolve,
+};
 
 const CONFIG: &str = r#"
 # A config in the style teams really have.
@@ -18,9 +20,12 @@ Match host real.example.org
     IdentityFile "~/.ssh/second key"
 Host *.example.org !skip.example.org
     IdentitiesOnly yes
+    ForwardAgent yes
     ConnectTimeout 7
 Host zeta
     ConnectTimeout none
+    ForwardAgent ~/.ssh/agent.%r
+    ProxyCommand  sh -c "nc %h %p" # via zeta, as written  
 Host other zeta
     ConnectTimeout 0
 Match originalhost alias exec "test %n = alias"
@@ -30,6 +35,7 @@ Host other
     UserKnownHostsFile ~/kh1 /tmp/kh2
     StrictHostKeyChecking accept-new
     HostKeyAlias other-alias
+    ProxyCommand nc ignored-after-proxyjump
 Include INCLUDED
 Match user ci
     Port 2200
@@ -48,7 +54,7 @@ Host *
     ServerAliveCountMax 5
 "#;
 
-const INCLUDED: &str = "Host zeta\n    HostName zeta.internal\n    Port 2022\nHost skip.example.org\n    StrictHostKeyChecking no\n";
+const INCLUDED: &str = "Host zeta\n    HostName zeta.internal\n    Port 2022\nHost skip.example.org\n    StrictHostKeyChecking no\n    ProxyCommand none\n";
 
 /// `ssh -G`'s view: key → values (several for repeated keys).
 fn openssh_view(config: &Path, host: &str, user: Option<&str>) -> HashMap<String, Vec<String>> {
@@ -127,12 +133,27 @@ fn compare(config: &Path, host: &str, user: Option<&str>, local: &LocalUser) {
     let openssh = openssh_view(config, host, user);
     let preset = Preset {
         user: user.map(str::to_owned),
-        port: None,
+        ..Preset::default()
     };
     let ours = resolve(&ConfigFiles::explicit(config), host, &preset, local).unwrap();
     let what = format!("host {host} user {user:?}");
     assert_eq!(ours.hostname, one(&openssh, "hostname"), "hostname, {what}");
     assert_eq!(ours.user, one(&openssh, "user"), "user, {what}");
+    let forward_agent = match &ours.forward_agent {
+        None | Some(ForwardAgent::No) => "no".to_owned(),
+        Some(ForwardAgent::Yes) => "yes".to_owned(),
+        Some(ForwardAgent::Socket(path)) => path.display().to_string(),
+    };
+    assert_eq!(
+        forward_agent,
+        one(&openssh, "forwardagent"),
+        "forwardagent, {what}"
+    );
+    assert_eq!(
+        ours.proxy_command.as_ref().map_or("", |c| c.value.as_str()),
+        one(&openssh, "proxycommand"),
+        "proxycommand, {what}"
+    );
     assert_eq!(ours.port.to_string(), one(&openssh, "port"), "port, {what}");
     if !ours.identity_files.is_empty() {
         // ssh -G shows IdentityFile before its %-tokens are expanded.

@@ -312,6 +312,7 @@ async fn serve(
     else {
         return "cannot handle SIGTERM";
     };
+    crate::ssh::proxy::leave_to_caller(nix::sys::signal::Signal::SIGTERM);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let uid = nix::unistd::getuid().as_raw();
     loop {

@@ -198,8 +198,8 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
 }
 
 /// Which holder serves `host`: the same server, port, user, keys,
-/// environment, host key settings, ciphers and keepalives (the same for its
-/// jump hosts), and the same roadie version. Each invocation still judges
+/// environment, host key settings, ciphers, keepalives and ProxyCommand (the
+/// same for its jump hosts), and the same roadie version. Each invocation still judges
 /// the recorded keys with its own known_hosts and safeguards.
 pub(crate) fn holder_id(host: &Host) -> String {
     #[derive(Serialize)]
@@ -214,6 +214,7 @@ pub(crate) fn holder_id(host: &Host) -> String {
         ciphers: Option<&'a [String]>,
         keepalive: Option<(Duration, u32)>,
         via: Option<String>,
+        proxy_command: Option<&'a str>,
     }
     let identity = Identity {
         version: env!("CARGO_PKG_VERSION"),
@@ -226,6 +227,7 @@ pub(crate) fn holder_id(host: &Host) -> String {
         ciphers: host.ciphers.as_deref(),
         keepalive: host.keepalive,
         via: host.via.as_deref().map(holder_id),
+        proxy_command: host.proxy_command.as_deref(),
     };
     let json = serde_json::to_vec(&identity).expect("plain data serializes");
     let digest = Sha256::digest(&json);
@@ -273,6 +275,12 @@ enum Attach {
 }
 
 async fn through_holder(host: &Host, intent: &Intent, keep: Duration) -> Result<Session, Failure> {
+    if host.forward_agent.is_some() {
+        // The agent to forward is this invocation's, not the holder's.
+        return Err(Failure::Fallback(
+            "the agent is forwarded (ForwardAgent), which needs a connection of its own".into(),
+        ));
+    }
     let place = Place::for_host(host).map_err(Failure::Fallback)?;
     match attach(host, intent, &place).await {
         Ok(session) => return Ok(session),
