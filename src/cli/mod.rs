@@ -1,5 +1,6 @@
 //! The command line: argument definitions and one module per subcommand.
 
+mod completions;
 mod debug;
 mod demo;
 mod diagnose;
@@ -142,6 +143,10 @@ pub enum Command {
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
+    /// Print roadie's man page (roff) to stdout.
+    Man,
 }
 
 /// The first Ctrl-C turns the returned flag on (stop what runs, clean up,
@@ -263,6 +268,8 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Get(args) => transfer::get(&cli.global, args).await,
             Command::Persist(command) => persist::persist(&cli.global, command).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
+            Command::Completions(args) => completions::completions(args),
+            Command::Man => completions::man(),
         }
     });
     // Connections still open are dropped with the runtime; don't wait for them.

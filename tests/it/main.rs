@@ -14,6 +14,7 @@ mod library;
 mod logs;
 mod network;
 mod persist;
+mod python;
 mod regressions;
 mod run;
 mod safeguards;
