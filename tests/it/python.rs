@@ -202,7 +202,7 @@ fn refusals_and_unreachable_hosts_raise_and_a_missing_target_skips() {
     }
 }
 
-/// Read from `stream` until it closes or `marker` arrives; all that came.
+/// Read from `stream` until `marker` arrives; all that came.
 fn read_until(stream: &mut TcpStream, marker: &str) -> String {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -211,9 +211,7 @@ fn read_until(stream: &mut TcpStream, marker: &str) -> String {
     let mut buffer = [0u8; 4096];
     while !text.contains(marker) {
         let n = stream.read(&mut buffer).unwrap();
-        if n == 0 {
-            break;
-        }
+        assert!(n > 0, "the session closed before {marker:?}: {text}");
         text.push_str(&String::from_utf8_lossy(&buffer[..n]));
     }
     text
@@ -226,6 +224,43 @@ fn listed(w: &World) -> Vec<serde_json::Value> {
         .run()
         .code(0)
         .events()
+}
+
+/// The `debug_session` events of `roadie debug staging --once --json`,
+/// once there are `count`.
+fn listed_when(w: &World, count: usize) -> Vec<serde_json::Value> {
+    eventually(
+        "the sessions listed by roadie debug --once",
+        Duration::from_secs(60),
+        || {
+            let sessions = listed(w);
+            if sessions.len() == count {
+                Ok(sessions)
+            } else {
+                Err(sessions)
+            }
+        },
+    )
+}
+
+/// What `lines` said until it had said `text` `count` times.
+fn said_times(lines: &std::sync::mpsc::Receiver<String>, text: &str, count: usize) -> Vec<String> {
+    let mut said = Vec::new();
+    for _ in 0..count {
+        said.extend(said_until(lines, text));
+    }
+    said
+}
+
+/// At the `(Pdb) ` prompt of the session tunnelled to `local`, `typed` sent
+/// in one write; what came back until the session closed.
+fn typed_at(local: &str, typed: &[u8]) -> String {
+    let mut client = TcpStream::connect(local).unwrap();
+    read_until(&mut client, "(Pdb) ");
+    client.write_all(typed).unwrap();
+    let mut rest = String::new();
+    client.read_to_string(&mut rest).unwrap();
+    rest
 }
 
 #[test]
@@ -246,18 +281,7 @@ fn failing_tests_under_roadie_pdb_and_xdist_wait_where_roadie_debug_finds_them()
     let stderr = lines_of(tests.0.stderr.take().unwrap());
     let stdout = tests.0.stdout.take().unwrap();
     let stdout = std::thread::spawn(move || std::io::read_to_string(stdout).unwrap());
-    let sessions = eventually(
-        "three sessions listed by roadie debug --once",
-        Duration::from_secs(60),
-        || {
-            let sessions = listed(&w);
-            if sessions.len() == 3 {
-                Ok(sessions)
-            } else {
-                Err(sessions)
-            }
-        },
-    );
+    let sessions = listed_when(&w, 3);
     let about = |key: &str| -> BTreeSet<String> {
         sessions
             .iter()
@@ -272,40 +296,21 @@ fn failing_tests_under_roadie_pdb_and_xdist_wait_where_roadie_debug_finds_them()
         about("worker"),
         ["gw0", "gw1", "gw2"].map(String::from).into()
     );
-    let ports: BTreeSet<u64> = sessions
-        .iter()
-        .map(|s| s["session"]["port"].as_u64().unwrap())
-        .collect();
-    assert_eq!(ports.len(), 3, "three ports: {sessions:?}");
-    // Each says where it waits, as remote-pdb does.
-    let opened = said_until(&stderr, "RemotePdb session open at");
-    let mut said: Vec<String> = opened;
-    while said
-        .iter()
-        .filter(|l| l.contains("RemotePdb session open at"))
-        .count()
-        < 3
-    {
-        said.extend(said_until(&stderr, "RemotePdb session open at"));
-    }
-    for port in &ports {
-        let line =
-            format!("RemotePdb session open at 127.0.0.1:{port}, waiting for connection ...");
+    // Each on its port, saying so as remote-pdb does.
+    let said = said_times(&stderr, "RemotePdb session open at", 3);
+    for session in &sessions {
+        let line = format!(
+            "RemotePdb session open at 127.0.0.1:{}, waiting for connection ...",
+            session["session"]["port"]
+        );
         assert!(said.contains(&line), "{line:?} not in {said:?}");
     }
     // People see which test waits on which worker.
-    let human = w
-        .roadie()
+    w.roadie()
         .args(["debug", "staging", "--once"])
         .run()
-        .code(0);
-    assert!(
-        human
-            .stdout
-            .contains("test tests/failing_tests.py::test_fails[1] on worker gw"),
-        "{}",
-        human.stdout
-    );
+        .code(0)
+        .stdout_has("test tests/failing_tests.py::test_fails[1] on worker gw");
 
     let mut watcher = Running(
         w.roadie()
@@ -313,49 +318,41 @@ fn failing_tests_under_roadie_pdb_and_xdist_wait_where_roadie_debug_finds_them()
             .spawn(),
     );
     let events = lines_of(watcher.0.stdout.take().unwrap());
-    let mut local = std::collections::BTreeMap::new();
-    let mut ended = std::collections::BTreeMap::new();
     let next_event = || -> serde_json::Value {
         let line = events
             .recv_timeout(Duration::from_secs(60))
             .expect("an event from roadie debug");
         serde_json::from_str(&line).unwrap()
     };
+    let mut local = std::collections::BTreeMap::new();
     while local.len() < 3 {
         let event = next_event();
         if event["event"] == "debug_session" {
-            local.insert(
-                event["test"].as_str().unwrap().to_owned(),
-                (
-                    event["local"].as_str().unwrap().to_owned(),
-                    event["port"].clone(),
-                ),
-            );
+            let test = event["test"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("tests/failing_tests.py::");
+            local.insert(test.to_owned(), event);
         }
     }
-    let (first, first_port) = &local["tests/failing_tests.py::test_fails[1]"];
-    let mut client = TcpStream::connect(first).unwrap();
-    read_until(&mut client, "(Pdb) ");
     // Two lines in one write: both are run.
-    client.write_all(b"p 1+1\nc\n").unwrap();
-    let answer = read_until(&mut client, "\u{0}");
+    let first = &local["test_fails[1]"];
+    let answer = typed_at(first["local"].as_str().unwrap(), b"p 1+1\nc\n");
     assert!(answer.starts_with("2\n"), "{answer:?}");
-    let (second, second_port) = &local["tests/failing_tests.py::test_fails[2]"];
-    let mut client = TcpStream::connect(second).unwrap();
-    read_until(&mut client, "(Pdb) ");
-    client.write_all(b"p x\nq\n").unwrap();
-    let answer = read_until(&mut client, "\u{0}");
+    let second = &local["test_fails[2]"];
+    let answer = typed_at(second["local"].as_str().unwrap(), b"p x\nq\n");
     assert!(answer.starts_with("42\n"), "{answer:?}");
     // Both ends are told, and how (the workers live on while the third
     // test waits).
+    let mut ended = std::collections::BTreeMap::new();
     while ended.len() < 2 {
         let event = next_event();
         if event["event"] == "debug_session_ended" {
             ended.insert(event["port"].to_string(), event["how"].clone());
         }
     }
-    assert_eq!(ended[&first_port.to_string()], "continue", "{ended:?}");
-    assert_eq!(ended[&second_port.to_string()], "quit", "{ended:?}");
+    assert_eq!(ended[&first["port"].to_string()], "continue", "{ended:?}");
+    assert_eq!(ended[&second["port"].to_string()], "quit", "{ended:?}");
     // The third, unattended, gives up waiting and the run finishes.
     said_until(
         &stderr,
