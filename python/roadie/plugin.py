@@ -76,7 +76,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["ROADIE_PDB_TIMEOUT"] = "%g" % config.getoption("roadie_pdb_timeout")
 
 
-def pytest_exception_interact(node: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport) -> None:
+def pytest_exception_interact(node: pytest.Item, call: "pytest.CallInfo[None]", report: pytest.TestReport) -> None:
     config = node.config
     if not config.getoption("roadie_pdb") or call.excinfo is None or not report.failed:
         return

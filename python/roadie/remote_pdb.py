@@ -20,6 +20,8 @@ While it waits it leaves a note for ``roadie debug``,
 pytest-xdist worker; when the session ends (continue, quit, timeout) the
 note says how, and it is removed when the process exits.
 """
+from __future__ import annotations
+
 import atexit
 import json
 import os
@@ -27,11 +29,13 @@ import pdb
 import socket
 import sys
 import tempfile
+from types import TracebackType
+from typing import Any, List, Optional
 
-_NOTES = []
+_NOTES: List[str] = []
 
 
-def _remove_notes():
+def _remove_notes() -> None:
     for path in _NOTES:
         try:
             os.unlink(path)
@@ -42,7 +46,7 @@ def _remove_notes():
 atexit.register(_remove_notes)
 
 
-def _current_test():
+def _current_test() -> str:
     return os.environ.get("PYTEST_CURRENT_TEST", "")
 
 
@@ -54,7 +58,14 @@ class RemotePdb(pdb.Pdb):
     pytest-xdist say (``PYTEST_CURRENT_TEST``, ``PYTEST_XDIST_WORKER``).
     """
 
-    def __init__(self, host=None, port=None, timeout=None, test=None, worker=None):
+    def __init__(
+        self,
+        host: Optional[str] = None,
+        port: Optional[int] = None,
+        timeout: Optional[float] = None,
+        test: Optional[str] = None,
+        worker: Optional[str] = None,
+    ) -> None:
         host = host or os.environ.get("REMOTE_PDB_HOST", "127.0.0.1")
         port = int(os.environ.get("REMOTE_PDB_PORT", "0") if port is None else port)
         if timeout is None:
@@ -76,7 +87,7 @@ class RemotePdb(pdb.Pdb):
         sys.stderr.write("RemotePdb session open at %s:%d, waiting for connection ...\n" % (host, port))
         sys.stderr.flush()
         listener.settimeout(timeout or None)
-        self._connection = None
+        self._connection: Optional[socket.socket] = None
         try:
             self._connection, address = listener.accept()
         except socket.timeout:
@@ -96,24 +107,24 @@ class RemotePdb(pdb.Pdb):
         super().__init__(stdin=self._reader, stdout=self._writer)
         self.prompt = "(Pdb) "
 
-    def _write_note(self, **state):
+    def _write_note(self, **state: str) -> None:
         note = dict(self._about, **state)
         partial = self._note + ".part"
         with open(partial, "w") as f:
             json.dump(note, f)
         os.replace(partial, self._note)
 
-    def post_mortem(self, traceback):
+    def post_mortem(self, traceback: Optional[TracebackType]) -> None:
         """Stop in the frame where `traceback` ended, as pdb.post_mortem does."""
         self.reset()
         self.interaction(None, traceback)
 
-    def interaction(self, *args, **kwargs):
+    def interaction(self, *args: Any, **kwargs: Any) -> None:
         if self._connection is None:
             return None  # nobody is watching: carry on
         return super().interaction(*args, **kwargs)
 
-    def _close(self, how):
+    def _close(self, how: str) -> None:
         if self._connection is not None:
             self._reader.close()
             self._writer.close()
@@ -121,14 +132,14 @@ class RemotePdb(pdb.Pdb):
             self._connection = None
             self._write_note(state="ended", ended=how)
 
-    def do_continue(self, arg):
+    def do_continue(self, arg: str) -> Any:
         result = super().do_continue(arg)
         self._close("continue")
         return result
 
     do_c = do_cont = do_continue
 
-    def do_quit(self, arg):
+    def do_quit(self, arg: str) -> Any:
         result = super().do_quit(arg)
         self._close("quit")
         return result
