@@ -145,8 +145,8 @@ pub enum Command {
     Sandbox(sandbox::SandboxCommand),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(completions::CompletionsArgs),
-    /// Print roadie's man page (roff) to stdout.
-    Man,
+    /// Print roadie's man page (roff) to stdout; --dir writes every subcommand's too.
+    Man(completions::ManArgs),
 }
 
 /// The first Ctrl-C turns the returned flag on (stop what runs, clean up,
@@ -269,7 +269,7 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Persist(command) => persist::persist(&cli.global, command).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
             Command::Completions(args) => completions::completions(args),
-            Command::Man => completions::man(),
+            Command::Man(args) => completions::man(args),
         }
     });
     // Connections still open are dropped with the runtime; don't wait for them.

@@ -59,32 +59,65 @@ fn the_wheel_carries_the_program_the_package_completions_and_the_man_page() {
         String::from_utf8(out.stdout).unwrap()
     };
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/roadie.data/data");
-    for (args, file) in [
-        (&["man"][..], "share/man/man1/roadie.1"),
-        (
-            &["completions", "bash"][..],
-            "share/bash-completion/completions/roadie",
-        ),
-        (
-            &["completions", "zsh"][..],
-            "share/zsh/site-functions/_roadie",
-        ),
-        (
-            &["completions", "fish"][..],
-            "share/fish/vendor_completions.d/roadie.fish",
-        ),
+    let pages = tempfile::tempdir().unwrap();
+    generated(&["man", "--dir", pages.path().to_str().unwrap()]);
+    let mut wanted: Vec<(String, String)> = std::fs::read_dir(pages.path())
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            (
+                format!("share/man/man1/{}", entry.file_name().to_string_lossy()),
+                std::fs::read_to_string(entry.path()).unwrap(),
+            )
+        })
+        .collect();
+    assert!(wanted.len() > 10, "a page per subcommand: {wanted:?}");
+    for (shell, file) in [
+        ("bash", "share/bash-completion/completions/roadie"),
+        ("zsh", "share/zsh/site-functions/_roadie"),
+        ("fish", "share/fish/vendor_completions.d/roadie.fish"),
     ] {
-        let wanted = generated(args);
-        assert_eq!(
-            std::fs::read_to_string(shipped.join(file)).unwrap(),
-            wanted,
-            "python/roadie.data/data/{file} is not what `roadie {}` prints now: run python/generate-data",
-            args.join(" ")
+        wanted.push((file.to_owned(), generated(&["completions", shell])));
+    }
+    let listed = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        listed(&shipped.join("share/man/man1")),
+        listed(pages.path()),
+        "the shipped man pages are not the program's: run python/generate-data"
+    );
+    for (file, text) in &wanted {
+        assert!(
+            std::fs::read_to_string(shipped.join(file)).ok().as_ref() == Some(text),
+            "python/roadie.data/data/{file} is not what the program prints now: run python/generate-data"
         );
-        assert_eq!(
-            std::fs::read_to_string(venv.join(file)).unwrap(),
-            wanted,
+        assert!(
+            std::fs::read_to_string(venv.join(file)).ok().as_ref() == Some(text),
             "the wheel did not install {file}"
+        );
+    }
+    // Generated from the real definitions: every subcommand is there.
+    let bash = generated(&["completions", "bash"]);
+    let man = generated(&["man"]);
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH roadie 1"),
+        "{man}"
+    );
+    for subcommand in ["debug", "tunnel", "completions", "man"] {
+        assert!(
+            bash.contains(&format!("roadie__subcmd__{subcommand}")),
+            "{subcommand}"
+        );
+        assert!(
+            man.contains(&format!("roadie\\-{subcommand}")),
+            "{subcommand}"
         );
     }
     let version = Command::new(venv.join("bin/roadie"))

@@ -59,7 +59,7 @@ complete -c roadie -n "__fish_roadie_needs_command" -f -a "get" -d 'Copy a file 
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "persist" -d 'Connections kept for reuse (--persist): status, stop'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "sandbox" -d 'Local OpenSSH servers to try roadie on'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, elvish, powershell) to stdout'
-complete -c roadie -n "__fish_roadie_needs_command" -f -a "man" -d 'Print roadie\'s man page (roff) to stdout'
+complete -c roadie -n "__fish_roadie_needs_command" -f -a "man" -d 'Print roadie\'s man page (roff) to stdout; --dir writes every subcommand\'s too'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l interval -d 'How often to look for sessions' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l wait -d 'With a command: how long a failing test waits for a debugger before it carries on unattended (0 waits forever)' -r
@@ -516,6 +516,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand completions" -l insecure-i
 complete -c roadie -n "__fish_roadie_using_subcommand completions" -l timings -d 'Print per host where the time went: start, connect, kex, auth, guard, command'
 complete -c roadie -n "__fish_roadie_using_subcommand completions" -l json -d 'Print JSON lines instead of text'
 complete -c roadie -n "__fish_roadie_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c roadie -n "__fish_roadie_using_subcommand man" -l dir -d 'Write every page (roadie.1, and roadie-SUBCOMMAND.1 for each subcommand) into this directory instead' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand man" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand man" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand man" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
@@ -550,7 +551,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "persist" -d 'Connections kept for reuse (--persist): status, stop'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "sandbox" -d 'Local OpenSSH servers to try roadie on'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, elvish, powershell) to stdout'
-complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "man" -d 'Print roadie\'s man page (roff) to stdout'
+complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "man" -d 'Print roadie\'s man page (roff) to stdout; --dir writes every subcommand\'s too'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task tasks tunnel put get persist sandbox completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and __fish_seen_subcommand_from persist" -f -a "status" -d 'List the kept connections (of TARGET\'s hosts, or all)'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and __fish_seen_subcommand_from persist" -f -a "stop" -d 'End the kept connections (of TARGET\'s hosts, or all)'
