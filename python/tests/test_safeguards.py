@@ -25,3 +25,11 @@ def test_an_unreachable_host_is_named():
     assert failed.value.kind == "connect"
     assert failed.value.exit_code == 4
     assert str(failed.value).startswith(os.environ["UNREACHABLE_HOST"] + ": ")
+
+
+def test_a_tunnel_to_a_protected_host_is_refused_unconfirmed(roadie_target):
+    with pytest.raises(roadie.RoadieRefused) as refused:
+        with roadie_target.tunnel(22):
+            pass
+    assert refused.value.lock == "protected_environment"
+    assert refused.value.host == os.environ["PROTECTED_HOST"]

@@ -285,11 +285,17 @@ pub fn main(cli: &Cli) -> i32 {
 fn fail(error: &Error, json: bool) -> i32 {
     let message = crate::error::report(error);
     if json {
+        // A refusal that stopped it names its host.
+        let refusal = match error {
+            Error::Refused(refusal) => Some(refusal),
+            _ => None,
+        };
         let event = Event::Error {
-            host: None,
+            host: refusal.map(|r| r.host.clone()),
             kind: error.kind(),
             message: message.clone(),
             exit_code: Some(error.exit_code()),
+            lock: refusal.map(|r| r.lock),
         };
         // Nowhere left to report a failure to write it.
         let _ = json_line(&mut std::io::stdout().lock(), &event);
@@ -316,6 +322,7 @@ fn host_failed(
             kind: error.kind(),
             message: message.clone(),
             exit_code: None,
+            lock: crate::outcome::refused_by(error),
         };
         output_result(json_line(out, &event))?;
     }

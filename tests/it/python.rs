@@ -194,7 +194,7 @@ fn refusals_and_unreachable_hosts_raise_and_a_missing_target_skips() {
         .env("UNREACHABLE_HOST", &gone)
         .run_within(LIMIT);
     assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
-    assert!(ran.stdout.contains("2 passed"), "{}", ran.stdout);
+    assert!(ran.stdout.contains("3 passed"), "{}", ran.stdout);
 
     // No target: the fixtures' tests are skipped, saying why.
     let ran = pytest(&w)
@@ -233,6 +233,28 @@ fn refusals_and_unreachable_hosts_raise_and_a_missing_target_skips() {
             ran.stdout
         );
     }
+}
+
+#[test]
+fn an_unattended_failing_test_under_roadie_pdb_times_out_and_the_run_finishes() {
+    let w = World::new();
+    let test = format!("{}::test_fails[1]", suite("failing_tests.py").display());
+    let ran = pytest(&w)
+        .args(["--roadie-pdb", "--roadie-pdb-timeout", "1", &test])
+        .run_within(LIMIT);
+    assert_eq!(ran.code, 1, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(ran.stdout.contains("1 failed"), "{}", ran.stdout);
+    assert!(
+        ran.stderr.contains("RemotePdb session open at 127.0.0.1:"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("RemotePdb: nobody attached within 1s; carrying on"),
+        "{}",
+        ran.stderr
+    );
 }
 
 /// Read from `stream` until `marker` arrives; all that came.
