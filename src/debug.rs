@@ -11,8 +11,9 @@ use crate::error::Error;
 use crate::ssh::Session;
 
 /// The pytest shim (`--pdbcls=roadie_pdb:RemotePdb`), uploaded by
-/// `roadie debug -- pytest ...`; users who start pytest themselves can use it.
-pub(crate) const SHIM: &str = include_str!("../examples/python/roadie_pdb.py");
+/// `roadie debug -- pytest ...` as `roadie_pdb.py`; the Python package's
+/// `roadie.remote_pdb`, which its pytest plugin's `--roadie-pdb` uses.
+pub(crate) const SHIM: &str = include_str!("../python/roadie/remote_pdb.py");
 
 /// What kind of debugger waits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -43,6 +44,9 @@ pub(crate) struct Waiting {
     pub port: u16,
     /// The test it stopped in, where that can be told.
     pub test: Option<String>,
+    /// The pytest-xdist worker (`gw2`) it runs in, where the shim noted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<String>,
     pub command: String,
 }
 
@@ -81,6 +85,9 @@ pub(crate) struct Found {
     pub waiting: Vec<Waiting>,
     /// `(pid, local port)` of every connected socket of a debugger process.
     pub connected: Vec<(u32, u16)>,
+    /// `(pid, port, how)` of the sessions the shim noted as ended, and how
+    /// (`continue`, `quit`, `timeout`).
+    pub ended: Vec<(u32, u16, String)>,
 }
 
 impl Found {
@@ -97,25 +104,46 @@ impl Found {
             State::Ended
         }
     }
+
+    /// How the session `seen` ended, if its shim noted it.
+    pub(crate) fn how_ended(&self, seen: &Waiting) -> Option<&str> {
+        self.ended
+            .iter()
+            .find(|(pid, port, _)| (*pid, *port) == (seen.pid, seen.port))
+            .map(|(_, _, how)| how.as_str())
+    }
 }
 
 /// The discovery script. Its own text never contains the markers it looks
 /// for, so it does not find itself. One line per socket of a debugger
-/// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>COMMAND`,
-/// STATE `listen` or `connected`.
+/// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>WORKER<TAB>COMMAND`,
+/// STATE `listen` or `connected`; and one per session the shim noted as
+/// ended: `PID<TAB>remote-pdb<TAB>ended<TAB>PORT<TAB>HOW<TAB><TAB>COMMAND`.
+/// The shim's notes (`/tmp/roadie-pdb-PID-PORT.json`) name their process
+/// too, so a debugger started from an ini file (no marker in its command
+/// line or environment) is found as well.
 const DISCOVER: &str = r#"
-r=remote; w=web; p=pdb
-markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|REMOTE_PDB|WEB_PDB"
+r=remote; w=web; p=pdb; P=PDB
+markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|roadie-${p}|REMOTE_${P}|WEB_${P}|ROADIE_${P}"
 sockets=$(awk 'FNR > 1 && $10 != 0 { print $10, ($4 == "0A" ? "listen" : "connected"), $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
-[ -n "$sockets" ] || exit 0
-pids=$(grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -u)
+field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2"; }
+noted=$(for note in /tmp/roadie-${p}-*-*.json; do [ -r "$note" ] && echo "$note"; done | sed -n 's|^/tmp/roadie-[a-z]*-\([0-9]*\)-[0-9]*\.json$|\1|p')
+pids=$({ grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; printf '%s\n' $noted; } | sort -u)
 for pid in $pids; do
   [ "$pid" = "$$" ] && continue
   command=$(tr '\0' ' ' 2>/dev/null < /proc/$pid/cmdline) || continue
   # Only Python runs these debuggers (a marker can be in anyone's environment).
   case "${command%% *}" in *python*|*pytest*) ;; *) continue ;; esac
+  for note in /tmp/roadie-${p}-$pid-*.json; do
+    [ -r "$note" ] || continue
+    how=$(field ended "$note")
+    [ -n "$how" ] || continue
+    port=${note##*-}
+    printf '%s\tremote-pdb\tended\t%s\t%s\t\t%s\n' "$pid" "${port%.json}" "$how" "$command"
+  done
+  [ -n "$sockets" ] || continue
   kind=remote-pdb
-  if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_PDB"; then
+  if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_${P}"; then
     kind=web-pdb
   fi
   inodes=$(for fd in /proc/$pid/fd/*; do readlink "$fd" 2>/dev/null; done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
@@ -127,9 +155,13 @@ for pid in $pids; do
     address=${socket#* }
     port=$(printf '%d' "0x${address##*:}")
     test=""
+    worker=""
     note="/tmp/roadie-${p}-$pid-$port.json"
-    [ "$state" = listen ] && [ -r "$note" ] && test=$(sed -n 's/.*"test": *"\([^"]*\)".*/\1/p' "$note")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$command"
+    if [ "$state" = listen ] && [ -r "$note" ]; then
+      test=$(field test "$note")
+      worker=$(field worker "$note")
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$worker" "$command"
   done
 done
 "#;
@@ -159,17 +191,25 @@ fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
 pub(crate) fn parse(output: &str) -> Found {
     let mut found = Found::default();
     for line in output.lines() {
-        let fields: Vec<&str> = line.splitn(6, '\t').collect();
-        let [pid, kind, state, socket, test, command] = fields.as_slice() else {
+        let fields: Vec<&str> = line.splitn(7, '\t').collect();
+        let [pid, kind, state, socket, test, worker, command] = fields.as_slice() else {
             continue;
         };
-        let (Ok(pid), Some((address, port))) = (pid.parse(), parse_socket(socket)) else {
+        let Ok(pid) = pid.parse() else { continue };
+        if *state == "ended" {
+            if let Ok(port) = socket.parse() {
+                found.ended.push((pid, port, (*test).to_owned()));
+            }
+            continue;
+        }
+        let Some((address, port)) = parse_socket(socket) else {
             continue;
         };
         if *state != "listen" {
             found.connected.push((pid, port));
             continue;
         }
+        let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
         found.waiting.push(Waiting {
             pid,
             kind: if *kind == "web-pdb" {
@@ -179,7 +219,8 @@ pub(crate) fn parse(output: &str) -> Found {
             },
             address,
             port,
-            test: (!test.is_empty()).then(|| (*test).to_owned()),
+            test: given(test),
+            worker: given(worker),
             command: command.trim_end().to_owned(),
         });
     }
@@ -231,9 +272,10 @@ mod tests {
     #[test]
     fn script_lines() {
         let all = parse(
-            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\tpython x.py \nnonsense\n",
+            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tgw2\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\t\tpython x.py \n45\tremote-pdb\tended\t7205\tcontinue\t\tpython y.py \nnonsense\n",
         );
         assert_eq!(all.connected, [(44, 7201)]);
+        assert_eq!(all.ended, [(45, 7205, "continue".to_owned())]);
         let found = &all.waiting;
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].port, 7200);
@@ -241,14 +283,24 @@ mod tests {
             found[0].test.as_deref(),
             Some("tests/test_x.py::test_a (call)")
         );
+        assert_eq!(found[0].worker.as_deref(), Some("gw2"));
+        assert_eq!(found[1].worker, None);
         assert!(!found[0].exposed());
         assert_eq!(found[1].kind, Kind::WebPdb);
         assert!(found[1].exposed());
         assert_eq!(found[1].reach(), "127.0.0.1");
-        assert!(
-            !DISCOVER.contains("remote_pdb"),
-            "the script would find itself"
-        );
+        for marker in [
+            "remote_pdb",
+            "roadie-pdb",
+            "roadie_pdb",
+            "REMOTE_PDB",
+            "ROADIE_PDB",
+        ] {
+            assert!(
+                !DISCOVER.contains(marker),
+                "the script would find itself: {marker}"
+            );
+        }
     }
 
     #[test]
@@ -259,25 +311,31 @@ mod tests {
             address: "127.0.0.1".parse().unwrap(),
             port: 7200,
             test: None,
+            worker: None,
             command: "python".into(),
         };
         let remote = seen(Kind::RemotePdb);
         let listening = Found {
             waiting: vec![remote.clone()],
             connected: vec![(42, 7200)],
+            ended: Vec::new(),
         };
         assert_eq!(listening.state_of(&remote), State::Waiting);
         let serving = Found {
             waiting: Vec::new(),
             connected: vec![(42, 7200), (42, 5432)],
+            ended: Vec::new(),
         };
         assert_eq!(serving.state_of(&remote), State::Attached);
         // The same pid with a connection on another port only: ended.
         let other = Found {
             waiting: Vec::new(),
             connected: vec![(42, 5432), (43, 7200)],
+            ended: vec![(42, 7200, "timeout".into())],
         };
         assert_eq!(other.state_of(&remote), State::Ended);
+        assert_eq!(other.how_ended(&remote), Some("timeout"));
+        assert_eq!(listening.how_ended(&remote), None);
         // web-pdb's server stopped: ended, though a connection lingers.
         assert_eq!(serving.state_of(&seen(Kind::WebPdb)), State::Ended);
     }

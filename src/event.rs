@@ -220,6 +220,9 @@ pub enum Event {
         /// The exit code, when the whole command stopped.
         #[serde(skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// The safeguard that refused, when one did.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lock: Option<Lock>,
     },
 }
 
@@ -336,8 +339,20 @@ mod tests {
                     kind: "usage",
                     message: "bad".into(),
                     exit_code: Some(2),
+                    lock: None,
                 },
                 json!({"event": "error", "kind": "usage", "message": "bad", "exit_code": 2}),
+            ),
+            (
+                Event::Error {
+                    host: None,
+                    kind: "refused",
+                    message: "no".into(),
+                    exit_code: Some(3),
+                    lock: Some(Lock::ProtectedEnvironment),
+                },
+                json!({"event": "error", "kind": "refused", "message": "no", "exit_code": 3,
+                       "lock": "protected_environment"}),
             ),
             (
                 Event::Transfer {

@@ -77,8 +77,16 @@ enum DebugEvent {
     /// A client is connected: the session no longer listens, but lives.
     #[serde(rename = "debug_session_attached")]
     Attached { host: String, pid: u32, port: u16 },
+    /// The session is over; `how`, when its shim noted it: `continue`,
+    /// `quit` or `timeout` (nobody attached in time).
     #[serde(rename = "debug_session_ended")]
-    Ended { host: String, pid: u32, port: u16 },
+    Ended {
+        host: String,
+        pid: u32,
+        port: u16,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        how: Option<String>,
+    },
 }
 
 impl DebugEvent {
@@ -90,8 +98,11 @@ impl DebugEvent {
     fn describe(&self) -> String {
         match self {
             DebugEvent::Found { host, session } => format!(
-                "{host}: {} pid {} port {} {}",
-                session.kind, session.pid, session.port, session.command
+                "{host}: {} (pid {}, port {}): {}",
+                what_waits(session),
+                session.pid,
+                session.port,
+                session.command
             ),
             DebugEvent::Waiting {
                 host,
@@ -100,11 +111,6 @@ impl DebugEvent {
                 exposed,
                 ..
             } => {
-                let test = waiting
-                    .test
-                    .as_deref()
-                    .map(|t| format!(", test {t}"))
-                    .unwrap_or_default();
                 let warning = if *exposed {
                     format!(
                         "\n  WARNING: it listens on {} port {}: reachable from outside the server",
@@ -114,17 +120,41 @@ impl DebugEvent {
                     String::new()
                 };
                 format!(
-                    "{host}: {} waiting (pid {}, port {}{test}): {connect}{warning}",
-                    waiting.kind, waiting.pid, waiting.port
+                    "{host}: {} (pid {}, port {}): {connect}{warning}",
+                    what_waits(waiting),
+                    waiting.pid,
+                    waiting.port
                 )
             }
             DebugEvent::Attached { host, pid, port } => {
                 format!("{host}: the session on port {port} (pid {pid}) has a client attached")
             }
-            DebugEvent::Ended { host, pid, port } => {
-                format!("{host}: the session on port {port} (pid {pid}) ended")
+            DebugEvent::Ended {
+                host,
+                pid,
+                port,
+                how,
+            } => {
+                let how = match how.as_deref() {
+                    Some("continue") => " (continued)",
+                    Some("quit") => " (quit)",
+                    Some("timeout") => " (nobody attached in time; the tests carried on)",
+                    _ => "",
+                };
+                format!("{host}: the session on port {port} (pid {pid}) ended{how}")
             }
         }
+    }
+}
+
+/// `test X on worker gw2 waiting in remote-pdb` for a session whose test
+/// (and worker) the shim noted, else `remote-pdb waiting`.
+fn what_waits(waiting: &Waiting) -> String {
+    let kind = waiting.kind;
+    match (&waiting.test, &waiting.worker) {
+        (Some(test), Some(worker)) => format!("test {test} on worker {worker} waiting in {kind}"),
+        (Some(test), None) => format!("test {test} waiting in {kind}"),
+        _ => format!("{kind} waiting"),
     }
 }
 
@@ -139,8 +169,9 @@ struct Tracked {
 }
 
 impl Tracked {
-    /// The event telling that it is in its current state.
-    fn event(&self) -> DebugEvent {
+    /// The event telling that it is in its current state (`how` it ended,
+    /// if it did and that is known).
+    fn event(&self, how: Option<&str>) -> DebugEvent {
         let (host, pid, port) = (self.host.clone(), self.waiting.pid, self.waiting.port);
         match self.state {
             State::Waiting => DebugEvent::Waiting {
@@ -154,7 +185,12 @@ impl Tracked {
                 exposed: self.waiting.exposed(),
             },
             State::Attached => DebugEvent::Attached { host, pid, port },
-            State::Ended => DebugEvent::Ended { host, pid, port },
+            State::Ended => DebugEvent::Ended {
+                host,
+                pid,
+                port,
+                how: how.map(str::to_owned),
+            },
         }
     }
 }
@@ -184,7 +220,7 @@ impl Watcher {
                     continue;
                 }
                 if let Some(tracked) = track(&link, waiting).await {
-                    events.push(tracked.event());
+                    events.push(tracked.event(None));
                     self.tracked.insert(key, tracked);
                 }
             }
@@ -203,7 +239,7 @@ impl Watcher {
             let now = found.state_of(&tracked.waiting);
             if now != tracked.state {
                 tracked.state = now;
-                events.push(tracked.event());
+                events.push(tracked.event(found.how_ended(&tracked.waiting)));
             }
             if now == State::Ended {
                 tracked.task.abort();
@@ -467,7 +503,9 @@ impl Console {
                     );
                 }
             }
-            DebugEvent::Ended { host, pid, port } => self
+            DebugEvent::Ended {
+                host, pid, port, ..
+            } => self
                 .known
                 .retain(|_, k| (&k.host, k.pid, k.port) != (host, *pid, *port)),
             _ => {}

@@ -1,5 +1,6 @@
 //! The command line: argument definitions and one module per subcommand.
 
+mod completions;
 mod debug;
 mod demo;
 mod diagnose;
@@ -146,6 +147,10 @@ pub enum Command {
     /// Local OpenSSH servers to try roadie on.
     #[command(subcommand)]
     Sandbox(sandbox::SandboxCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(completions::CompletionsArgs),
+    /// Print roadie's man page (roff) to stdout; --dir writes every subcommand's too.
+    Man(completions::ManArgs),
 }
 
 /// The first Ctrl-C turns the returned flag on (stop what runs, clean up,
@@ -273,6 +278,8 @@ pub fn main(cli: &Cli) -> i32 {
             Command::Get(args) => transfer::get(&cli.global, args).await,
             Command::Persist(command) => persist::persist(&cli.global, command).await,
             Command::Sandbox(command) => sandbox::sandbox(&cli.global, command),
+            Command::Completions(args) => completions::completions(args),
+            Command::Man(args) => completions::man(args),
         }
     });
     // Connections still open are dropped with the runtime; don't wait for them.
@@ -289,11 +296,17 @@ pub fn main(cli: &Cli) -> i32 {
 fn fail(error: &Error, json: bool) -> i32 {
     let message = crate::error::report(error);
     if json {
+        // A refusal that stopped it names its host.
+        let refusal = match error {
+            Error::Refused(refusal) => Some(refusal),
+            _ => None,
+        };
         let event = Event::Error {
-            host: None,
+            host: refusal.map(|r| r.host.clone()),
             kind: error.kind(),
             message: message.clone(),
             exit_code: Some(error.exit_code()),
+            lock: refusal.map(|r| r.lock),
         };
         // Nowhere left to report a failure to write it.
         let _ = json_line(&mut std::io::stdout().lock(), &event);
@@ -320,6 +333,7 @@ fn host_failed(
             kind: error.kind(),
             message: message.clone(),
             exit_code: None,
+            lock: crate::outcome::refused_by(error),
         };
         output_result(json_line(out, &event))?;
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::django::venv;
 use crate::support::netns::NetHost;
-use crate::support::{Running, World, eventually};
+use crate::support::{Running, World, eventually, lines_of, said_until};
 
 const FAILING_TEST: &str = "def test_fails():\n    x = 41\n    assert x + 1 == 43\n";
 
@@ -20,7 +20,7 @@ fn tests_dir(w: &World) -> PathBuf {
     std::fs::write(dir.join("tests/test_fail.py"), FAILING_TEST).unwrap();
     std::fs::write(
         dir.join("roadie_pdb.py"),
-        include_str!("../../examples/python/roadie_pdb.py"),
+        include_str!("../../python/roadie/remote_pdb.py"),
     )
     .unwrap();
     dir
@@ -287,33 +287,6 @@ fn sessions_lists_only_live_ones() {
         listed.iter().all(|line| !line.starts_with("1: ")),
         "the ended session is still listed: {listed:?}"
     );
-}
-
-/// The lines `pipe` gives, as they come.
-fn lines_of(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
-    let (sender, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
-    lines
-}
-
-/// The lines up to the next one containing `text`, which comes last
-/// (waiting up to 60 s).
-fn said_until(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
-    let mut said = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("roadie never said {text:?}: {said:?}"));
-        let found = line.contains(text);
-        said.push(line);
-        if found {
-            return said;
-        }
-    }
 }
 
 #[test]

@@ -3,63 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::support::django::{Gunicorn, install};
-use crate::support::{World, addr};
-
-const ENV: &str = "# the site's settings\nDJANGO_DEBUG_FALSE=y\nDJANGO_SECRET_KEY=s3cret-key-value\nSITENAME=@HOST@\n";
-
-/// A staging host with the demo site installed (and migrated) under the
-/// world's directory.
-struct Staging {
-    w: World,
-    site: PathBuf,
-    host: std::net::Ipv4Addr,
-}
-
-impl Staging {
-    fn new(last: u8) -> Staging {
-        let mut w = World::new();
-        let host = addr(last);
-        let s = w.server(&[host]);
-        let entry = w.entries(s)[0].clone();
-        let sites = w.path("sites");
-        w.inventory(
-            "staging",
-            std::slice::from_ref(&entry),
-            &format!(
-                "    vars: {{site: \"{}/{{{{ host }}}}\"}}\n",
-                sites.display()
-            ),
-        );
-        let site = sites.join(host.to_string());
-        install(&site, &ENV.replace("@HOST@", &host.to_string()));
-        w.roadie()
-            .args(["task", "staging", "migrate"])
-            .run()
-            .code(0);
-        Staging { w, site, host }
-    }
-
-    fn create_session(&self, email: &str) -> String {
-        let ran = self
-            .w
-            .roadie()
-            .args([
-                "--json",
-                "task",
-                "staging",
-                "create_session",
-                "--param",
-                &format!("email={email}"),
-            ])
-            .run()
-            .code(0);
-        let events = ran.events();
-        let host = events.iter().find(|e| e["event"] == "host").unwrap();
-        assert_eq!(host["task"], "create_session");
-        host["captured"]["session_key"].as_str().unwrap().to_owned()
-    }
-}
+use crate::support::World;
+use crate::support::django::{ENV, Gunicorn, Staging};
 
 #[test]
 fn create_session_logs_in_and_flush_logs_out() {
@@ -405,57 +350,5 @@ fn rust_api_from_synchronous_test_code() {
     assert!(
         missing.to_string().contains("needs --param email"),
         "{missing}"
-    );
-}
-
-#[test]
-fn the_python_helper_in_the_readme_works() {
-    let s = Staging::new(68);
-    let web = Gunicorn::start(&s.site, s.host);
-    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python");
-    let roadie_dir = std::path::Path::new(env!("CARGO_BIN_EXE_roadie"))
-        .parent()
-        .unwrap();
-    let path = format!(
-        "{}:{}",
-        roadie_dir.display(),
-        std::env::var("PATH").unwrap()
-    );
-    // As a suite would run it: every call after the first through one kept
-    // connection (ROADIE_PERSIST), the database reset between two tests.
-    let script = "import server_tools as t\n\
-                  first = t.create_session_on_server('staging', 'py@example.com')\n\
-                  t.reset_database('staging')\n\
-                  print(first, t.create_session_on_server('staging', 'py@example.com'))\n";
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .current_dir(&examples)
-        .env("PATH", path)
-        .env("HOME", &s.w.home)
-        .env("ROADIE_INVENTORY", s.w.path("roadie.yaml"))
-        .env("ROADIE_PERSIST", "60s")
-        .env("XDG_RUNTIME_DIR", s.w.path("run"))
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let keys = String::from_utf8(out.stdout).unwrap();
-    let (flushed, key) = keys.trim().split_once(' ').unwrap();
-    assert_eq!(web.get(Some(flushed)), "Not logged in\n");
-    assert_eq!(web.get(Some(key)), "Logged in as py@example.com\n");
-    let kept =
-        s.w.roadie()
-            .args(["--json", "persist", "stop"])
-            .run()
-            .code(0)
-            .events();
-    assert_eq!(
-        kept.len(),
-        1,
-        "one kept connection served every call: {kept:?}"
     );
 }

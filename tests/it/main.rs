@@ -17,6 +17,7 @@ mod logs;
 mod network;
 mod persist;
 mod proxy;
+mod python;
 mod regressions;
 mod run;
 mod safeguards;

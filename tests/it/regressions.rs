@@ -182,7 +182,9 @@ fn inventory_sanity_refusals_exit_3() {
         [serde_json::json!({
             "event": "error",
             "exit_code": 3,
+            "host": entry,
             "kind": "refused",
+            "lock": "inventory_sanity",
             "message": refusal,
         })]
     );

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use roadie::dotenv::DotEnv;
 
-use super::{eventually, sh};
+use super::{World, addr, eventually, sh};
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,25 +20,44 @@ fn repo() -> &'static Path {
 /// (Django, gunicorn, pytest, remote-pdb, web-pdb from PyPI; pip's usual
 /// settings apply), and made again when that file changes.
 pub fn venv() -> PathBuf {
-    let dir = repo().join("target/test-venv");
-    std::fs::create_dir_all(repo().join("target")).unwrap();
-    let lock = std::fs::File::create(repo().join("target/test-venv.lock")).unwrap();
-    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .expect("lock the test venv");
-    let requirements = repo().join("tests/requirements.txt");
+    venv_of("test-venv", "tests/requirements.txt")
+}
+
+/// The virtualenv `target/NAME` with the packages of `requirements` (a
+/// path in the repository), made under a lock on first use and again when
+/// that file changes.
+pub fn venv_of(name: &str, requirements: &str) -> PathBuf {
+    let dir = repo().join("target").join(name);
+    let requirements = repo().join(requirements);
     let wanted = std::fs::read_to_string(&requirements).unwrap();
-    if std::fs::read_to_string(dir.join(".ready")).ok().as_deref() != Some(wanted.as_str()) {
-        let _ = std::fs::remove_dir_all(&dir);
-        sh("python3", &["-m", "venv", dir.to_str().unwrap()], &[]);
-        let pip = dir.join("bin/pip");
-        sh(
-            pip.to_str().unwrap(),
-            &["install", "-q", "-r", requirements.to_str().unwrap()],
-            &[],
-        );
-        std::fs::write(dir.join(".ready"), wanted).unwrap();
-    }
+    locked(name, || {
+        if std::fs::read_to_string(dir.join(".ready")).ok().as_deref() != Some(wanted.as_str()) {
+            make_venv(&dir, &["-r", requirements.to_str().unwrap()]);
+            std::fs::write(dir.join(".ready"), &wanted).unwrap();
+        }
+    });
     dir
+}
+
+/// `what()` done while holding the lock `target/NAME.lock`, which every
+/// test process takes to make or change `target/NAME`.
+pub fn locked<T>(name: &str, what: impl FnOnce() -> T) -> T {
+    std::fs::create_dir_all(repo().join("target")).unwrap();
+    let lock = std::fs::File::create(repo().join(format!("target/{name}.lock"))).unwrap();
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .expect("lock a virtualenv of the tests");
+    what()
+}
+
+/// A new virtualenv in `dir` (what was there removed), `pip install`ed
+/// with `install` (arguments to pip install).
+pub fn make_venv(dir: &Path, install: &[&str]) {
+    let _ = std::fs::remove_dir_all(dir);
+    sh("python3", &["-m", "venv", dir.to_str().unwrap()], &[]);
+    let pip = dir.join("bin/pip");
+    let mut args = vec!["install", "-q"];
+    args.extend_from_slice(install);
+    sh(pip.to_str().unwrap(), &args, &[]);
 }
 
 pub fn copy_dir(from: &Path, to: &Path) {
@@ -133,5 +152,62 @@ impl Drop for Gunicorn {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.child.wait();
+    }
+}
+
+/// The `.env` of the demo site in tests (`@HOST@` is the host).
+pub const ENV: &str = "# the site's settings\nDJANGO_DEBUG_FALSE=y\nDJANGO_SECRET_KEY=s3cret-key-value\nSITENAME=@HOST@\n";
+
+/// A staging host (127.0.0.`last`) with the demo site installed (and
+/// migrated) under the world's directory, `staging` in its inventory.
+pub struct Staging {
+    pub w: World,
+    pub site: PathBuf,
+    pub host: std::net::Ipv4Addr,
+}
+
+impl Staging {
+    pub fn new(last: u8) -> Staging {
+        let mut w = World::new();
+        let host = addr(last);
+        let s = w.server(&[host]);
+        let entry = w.entries(s)[0].clone();
+        let sites = w.path("sites");
+        w.inventory(
+            "staging",
+            std::slice::from_ref(&entry),
+            &format!(
+                "    vars: {{site: \"{}/{{{{ host }}}}\"}}\n",
+                sites.display()
+            ),
+        );
+        let site = sites.join(host.to_string());
+        install(&site, &ENV.replace("@HOST@", &host.to_string()));
+        w.roadie()
+            .args(["task", "staging", "migrate"])
+            .run()
+            .code(0);
+        Staging { w, site, host }
+    }
+
+    /// A session key for `email` (`roadie --json task staging create_session`).
+    pub fn create_session(&self, email: &str) -> String {
+        let ran = self
+            .w
+            .roadie()
+            .args([
+                "--json",
+                "task",
+                "staging",
+                "create_session",
+                "--param",
+                &format!("email={email}"),
+            ])
+            .run()
+            .code(0);
+        let events = ran.events();
+        let host = events.iter().find(|e| e["event"] == "host").unwrap();
+        assert_eq!(host["task"], "create_session");
+        host["captured"]["session_key"].as_str().unwrap().to_owned()
     }
 }

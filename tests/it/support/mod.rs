@@ -7,6 +7,7 @@ mod eventually;
 pub mod kernel;
 pub mod netns;
 pub mod postgres;
+pub mod python;
 pub mod redact;
 
 pub use eventually::{eventually, reached_within};
@@ -596,4 +597,32 @@ pub fn sh(program: &str, args: &[&str], env: &[(&str, &Path)]) -> String {
 
 pub fn addr(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
+}
+
+/// The lines `pipe` gives, as they come.
+pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (sender, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    lines
+}
+
+/// The lines up to the next one containing `text`, which comes last
+/// (waiting up to 60 s).
+pub fn said_until(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
+    let mut said = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("roadie never said {text:?}: {said:?}"));
+        let found = line.contains(text);
+        said.push(line);
+        if found {
+            return said;
+        }
+    }
 }
