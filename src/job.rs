@@ -268,6 +268,9 @@ pub(crate) struct Context<'a> {
     pub deadline: Option<tokio::time::Instant>,
     pub timeout: Option<std::time::Duration>,
     pub interrupt: watch::Receiver<bool>,
+    /// Show the stacks of the command's Python processes once it has said
+    /// nothing for this long (`--stacks-after`).
+    pub stacks_after: Option<std::time::Duration>,
 }
 
 /// Run a prepared job's steps on `session`, one by one; the first in the
@@ -372,6 +375,7 @@ async fn rescue_list(
         deadline: Some(tokio::time::Instant::now() + RESCUE_LIMIT),
         timeout: Some(RESCUE_LIMIT),
         interrupt,
+        stacks_after: None,
     };
     for step in rescues {
         let _ = events
@@ -663,23 +667,16 @@ async fn run_step(
     waiting: Option<Staged<'_>>,
 ) -> Result<StepRun, Error> {
     let host = &session.host().label;
-    // What the login shell said before the step ran is the step's output,
-    // as it is when the command is sent at once.
-    let mut early = std::collections::VecDeque::new();
-    let mut execution = match waiting {
-        Some(shell) => {
-            early.push_back(Chunk::Stdout(shell.facts.preamble.clone().into()));
-            early.push_back(Chunk::Stderr(shell.stderr.clone().into()));
-            early.retain(
-                |chunk| !matches!(chunk, Chunk::Stdout(d) | Chunk::Stderr(d) if d.is_empty()),
-            );
-            shell.run(command).await?
-        }
-        None => session.start(command).await?,
-    };
+    let (mut execution, mut early) = started(session, command, waiting).await?;
     let mut sudo = SudoWatch::new(command.sudo.is_some());
-    let mut stdout = Vec::new();
-    let mut stderr_tail: Vec<u8> = Vec::new();
+    let mut kept = StepRun {
+        status: ExitStatus {
+            code: None,
+            signal: None,
+        },
+        stdout: Vec::new(),
+        stderr_tail: Vec::new(),
+    };
     let expired = async {
         match context.deadline {
             Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -687,18 +684,31 @@ async fn run_step(
         }
     };
     tokio::pin!(expired);
+    let (mut heard, mut stacks_shown) = (tokio::time::Instant::now(), false);
     let status = loop {
+        let quiet = async {
+            match context.stacks_after {
+                Some(after) if !stacks_shown => tokio::time::sleep_until(heard + after).await,
+                _ => std::future::pending().await,
+            }
+        };
         let stopped = tokio::select! {
-            next = execution.next(), if early.is_empty() => Ok(next),
-            () = std::future::ready(()), if !early.is_empty() => Ok(Ok(early.pop_front())),
-            () = &mut expired => Err(Error::Timeout {
+            () = quiet => None,
+            next = execution.next(), if early.is_empty() => Some(Ok(next)),
+            () = std::future::ready(()), if !early.is_empty() => Some(Ok(Ok(early.pop_front()))),
+            () = &mut expired => Some(Err(Error::Timeout {
                 host: host.clone(),
                 after: context.timeout.unwrap_or_default(),
-            }),
-            _ = context.interrupt.wait_for(|stop| *stop) => Err(Error::Interrupted {
+            })),
+            _ = context.interrupt.wait_for(|stop| *stop) => Some(Err(Error::Interrupted {
                 host: host.clone(),
                 done: "the command was sent SIGTERM",
-            }),
+            })),
+        };
+        let Some(stopped) = stopped else {
+            stacks_shown = true;
+            show_stacks(session, execution.marker(), heard.elapsed(), context.events).await;
+            continue;
         };
         let next = match stopped {
             Ok(next) => next,
@@ -707,30 +717,19 @@ async fn run_step(
                 return Err(reason);
             }
         };
+        heard = tokio::time::Instant::now();
         let (stream, data) = match next? {
-            Some(Chunk::Stdout(data)) => {
-                if capture {
-                    if stdout.len() + data.len() > CAPTURE_LIMIT {
-                        execution.stop().await;
-                        return Err(Error::Remote {
-                            host: host.clone(),
-                            message: format!(
-                                "a captured output is larger than {CAPTURE_LIMIT} bytes"
-                            ),
-                        });
-                    }
-                    stdout.extend_from_slice(&data);
-                }
-                (Stream::Stdout, data)
-            }
-            Some(Chunk::Stderr(data)) => {
-                sudo.inspect(&data);
-                stderr_tail.extend_from_slice(&data);
-                let excess = stderr_tail.len().saturating_sub(STDERR_TAIL);
-                stderr_tail.drain(..excess);
-                (Stream::Stderr, data)
-            }
             Some(Chunk::Exit(status)) => break status,
+            Some(chunk) => match kept.keep(chunk, capture, &mut sudo) {
+                Ok(output) => output,
+                Err(message) => {
+                    execution.stop().await;
+                    return Err(Error::Remote {
+                        host: host.clone(),
+                        message,
+                    });
+                }
+            },
             None => unreachable!("an execution ends with its exit status"),
         };
         let sent = context
@@ -756,11 +755,96 @@ async fn run_step(
             message,
         });
     }
-    Ok(StepRun {
-        status,
-        stdout,
-        stderr_tail,
-    })
+    kept.status = status;
+    Ok(kept)
+}
+
+/// `command` started, in the login shell `waiting` for it if one is; with
+/// what that shell said before (the step's output, as it is when the
+/// command is sent at once).
+async fn started<'s>(
+    session: &'s Session,
+    command: &RemoteCommand,
+    waiting: Option<Staged<'s>>,
+) -> Result<(crate::ssh::Execution<'s>, std::collections::VecDeque<Chunk>), Error> {
+    let mut early = std::collections::VecDeque::new();
+    let execution = match waiting {
+        Some(shell) => {
+            early.push_back(Chunk::Stdout(shell.facts.preamble.clone().into()));
+            early.push_back(Chunk::Stderr(shell.stderr.clone().into()));
+            early.retain(
+                |chunk| !matches!(chunk, Chunk::Stdout(d) | Chunk::Stderr(d) if d.is_empty()),
+            );
+            shell.run(command).await?
+        }
+        None => session.start(command).await?,
+    };
+    Ok((execution, early))
+}
+
+impl StepRun {
+    /// Keep what a piece of output says (stdout when `capture`, up to
+    /// [`CAPTURE_LIMIT`]; stderr's tail; sudo's complaints), and hand it on.
+    fn keep(
+        &mut self,
+        chunk: Chunk,
+        capture: bool,
+        sudo: &mut SudoWatch,
+    ) -> Result<(Stream, bytes::Bytes), String> {
+        match chunk {
+            Chunk::Stdout(data) => {
+                if capture {
+                    if self.stdout.len() + data.len() > CAPTURE_LIMIT {
+                        return Err(format!(
+                            "a captured output is larger than {CAPTURE_LIMIT} bytes"
+                        ));
+                    }
+                    self.stdout.extend_from_slice(&data);
+                }
+                Ok((Stream::Stdout, data))
+            }
+            Chunk::Stderr(data) => {
+                sudo.inspect(&data);
+                self.stderr_tail.extend_from_slice(&data);
+                let excess = self.stderr_tail.len().saturating_sub(STDERR_TAIL);
+                self.stderr_tail.drain(..excess);
+                Ok((Stream::Stderr, data))
+            }
+            Chunk::Exit(_) => unreachable!("the exit status is not output"),
+        }
+    }
+}
+
+/// The stacks of the Python processes of the run marked `marker`, as a
+/// warning: for a command that has said nothing for `quiet` (a test run
+/// that hangs, `--stacks-after`), so that an unattended job leaves them in
+/// its log before it is killed.
+async fn show_stacks(
+    session: &Session,
+    marker: &str,
+    quiet: std::time::Duration,
+    events: &mpsc::Sender<Event>,
+) {
+    let host = &session.host().label;
+    let selection = crate::stacks::Selection::Run(marker.to_owned());
+    let stacks = match crate::stacks::read(session, &selection, false).await {
+        Ok(read) if read.is_empty() => "it has no Python processes to read".to_owned(),
+        Ok(read) => read
+            .iter()
+            .map(|process| crate::stacks::render(host, process))
+            .collect(),
+        Err(e) => format!("they cannot be read: {}", crate::error::report(&e)),
+    };
+    let _ = events
+        .send(Event::Warning {
+            host: host.clone(),
+            message: format!(
+                "no output for {}s; the stacks of its Python processes:\n{}",
+                quiet.as_secs(),
+                stacks.trim_end()
+            ),
+        })
+        .await;
 }
 
 /// Recognises sudo's own complaints on stderr, to explain them.

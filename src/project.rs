@@ -296,6 +296,7 @@ async fn run_job(session: &Session, job: &Job, intent: &Intent) -> Result<TaskRe
         deadline: None,
         timeout: None,
         interrupt,
+        stacks_after: None,
     };
     let finished = job::execute(session, prepared, &mut context).await;
     drop(context);

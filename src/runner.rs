@@ -39,6 +39,8 @@ pub(crate) struct RunSpec {
     /// Sample the command's memory on the server this often
     /// (`--watch-memory`; commands only, not tasks).
     pub watch_memory: Option<Duration>,
+    /// Show a step's Python stacks once it has said nothing this long.
+    pub stacks_after: Option<Duration>,
 }
 
 /// One host's result.
@@ -324,6 +326,7 @@ async fn run_one(
         deadline: spec.timeout.map(|t| tokio::time::Instant::now() + t),
         timeout: spec.timeout,
         interrupt,
+        stacks_after: spec.stacks_after,
     };
     let executing = Instant::now();
     let finished = match watched {

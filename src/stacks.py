@@ -1,8 +1,10 @@
-# Run on a host by `roadie debug TARGET --stacks` (python3 -c THIS MODE VALUE LOCALS):
-# the Python processes to look at (MODE "tests": every pytest process and
-# the processes under it, xdist workers included; "pid": VALUE; "match":
-# command lines matching the regular expression VALUE), then each one's
-# stacks from `py-spy dump --json`, as one JSON document on stdout.
+# Run on a host by `roadie debug TARGET --stacks` and `--stacks-after`
+# (python3 -c THIS MODE VALUE LOCALS): the Python processes to look at (MODE
+# "tests": every pytest process and the processes under it, xdist workers
+# included; "pid": VALUE; "match": command lines matching the regular
+# expression VALUE; "marker": the Python processes of one roadie run, whose
+# environment has ROADIE_RUN=VALUE), then each one's stacks from
+# `py-spy dump --json`, as one JSON document on stdout.
 import json
 import os
 import re
@@ -37,8 +39,19 @@ def is_pytest(argv):
     return any(argv[i:i + 2] == ["-m", "pytest"] for i in range(len(argv) - 1))
 
 
+def of_run(pid):
+    try:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            marked = ("ROADIE_RUN=%s" % value).encode() in f.read().split(b"\0")
+        return marked and os.path.basename(os.readlink("/proc/%d/exe" % pid)).startswith("python")
+    except OSError:
+        return False
+
+
 def chosen(found):
     me = {os.getpid(), os.getppid()}
+    if mode == "marker":
+        return sorted(p for p in found if p not in me and of_run(p))
     if mode == "pid":
         return [int(value)] if int(value) in found else []
     if mode == "match":

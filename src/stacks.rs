@@ -6,6 +6,8 @@
 //! host, reading only. What is missing to read them (py-spy, ptrace
 //! permission) is said, with what to do.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 
 use crate::command::RemoteCommand;
@@ -24,6 +26,8 @@ pub(crate) enum Selection {
     Pid(u32),
     /// Processes whose command line matches this regular expression.
     Matching(String),
+    /// The Python processes of one run (its `ROADIE_RUN` marker).
+    Run(String),
 }
 
 /// One process, as the host reported it.
@@ -120,6 +124,7 @@ pub(crate) async fn read(
         Selection::Tests => ("tests", String::new()),
         Selection::Pid(pid) => ("pid", pid.to_string()),
         Selection::Matching(pattern) => ("match", pattern.clone()),
+        Selection::Run(marker) => ("marker", marker.clone()),
     };
     let flag = if locals { "1" } else { "0" };
     let output = session
@@ -228,6 +233,51 @@ fn test_of(frames: &[Frame]) -> Option<String> {
             stem.is_some_and(|stem| stem.starts_with("test_") || stem.ends_with("_test"));
         (test_file && f.function.starts_with("test")).then(|| format!("{}::{}", f.file, f.function))
     })
+}
+
+/// A process's stacks as py-spy prints them, each line prefixed with
+/// `[host] pid`.
+pub(crate) fn render(host: &str, read: &Read) -> String {
+    let mut text = String::new();
+    let mut line = |pid: u32, rest: &str| {
+        let _ = writeln!(text, "[{host}] {pid} {rest}");
+    };
+    match read {
+        Read::Unreadable {
+            pid,
+            command,
+            reason,
+        } => {
+            line(*pid, command);
+            line(*pid, &format!("  stacks unavailable: {reason}"));
+        }
+        Read::Stacks(stacks) => {
+            let within = stacks
+                .test
+                .as_deref()
+                .map(|t| format!(" (in {t})"))
+                .unwrap_or_default();
+            line(stacks.pid, &format!("{}{within}", stacks.command));
+            for thread in &stacks.threads {
+                let name = thread.name.as_deref().unwrap_or("");
+                let state = if thread.active { "active" } else { "idle" };
+                line(
+                    stacks.pid,
+                    &format!("  Thread {:#x} ({state}): \"{name}\"", thread.id),
+                );
+                for frame in &thread.frames {
+                    line(
+                        stacks.pid,
+                        &format!("    {} ({}:{})", frame.function, frame.file, frame.line),
+                    );
+                    for (name, value) in frame.locals.iter().flatten() {
+                        line(stacks.pid, &format!("        {name} = {value}"));
+                    }
+                }
+            }
+        }
+    }
+    text
 }
 
 #[cfg(test)]

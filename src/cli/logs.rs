@@ -208,6 +208,7 @@ async fn show(
                 deadline: None,
                 timeout: None,
                 interrupt: interrupt.clone(),
+                stacks_after: None,
             };
             job::execute(&session, prepared, &mut context).await
         }

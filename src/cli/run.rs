@@ -87,6 +87,11 @@ pub struct HowArgs {
     /// Work on at most this many hosts at once.
     #[arg(long, default_value_t = DEFAULT_PARALLEL, value_parser = clap::value_parser!(u16).range(1..))]
     pub parallel: u16,
+    /// When a command (a test run) has said nothing for TIME, show the
+    /// stacks of its Python processes once (py-spy on the host), so that a
+    /// hung job leaves them in its log.
+    #[arg(long, value_name = "TIME", value_parser = duration::parse)]
+    pub stacks_after: Option<Duration>,
 }
 
 pub(super) async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
@@ -113,6 +118,7 @@ pub(super) async fn run(global: &Global, args: &RunArgs) -> Result<i32, Error> {
         parallel: usize::from(args.how.parallel),
         dry_run: args.how.check,
         watch_memory: args.watch_memory,
+        stacks_after: args.how.stacks_after,
     };
     let hosts = global.hosts(&args.target)?;
     execute(global, hosts, &spec).await

@@ -3,7 +3,6 @@
 //! `--json` gives one `stacks` event per process (`stacks_unavailable` for
 //! one that could not be read).
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 
 use clap::Args;
@@ -115,7 +114,7 @@ pub(super) async fn show(global: &Global, hosts: &[Host], args: &StackArgs) -> R
                     .map_err(std::io::Error::other)
                     .and_then(|()| out.write_all(b"\n"))
             } else {
-                write!(out, "{}", render(label, process))
+                write!(out, "{}", crate::stacks::render(label, process))
             };
             output_result(written)?;
         }
@@ -142,49 +141,4 @@ fn event<'a>(host: &'a str, read: &'a Read) -> StackEvent<'a> {
             reason,
         },
     }
-}
-
-/// A process's stacks as py-spy prints them, each line prefixed with
-/// `[host] pid`.
-fn render(host: &str, read: &Read) -> String {
-    let mut text = String::new();
-    let mut line = |pid: u32, rest: &str| {
-        let _ = writeln!(text, "[{host}] {pid} {rest}");
-    };
-    match read {
-        Read::Unreadable {
-            pid,
-            command,
-            reason,
-        } => {
-            line(*pid, command);
-            line(*pid, &format!("  stacks unavailable: {reason}"));
-        }
-        Read::Stacks(stacks) => {
-            let within = stacks
-                .test
-                .as_deref()
-                .map(|t| format!(" (in {t})"))
-                .unwrap_or_default();
-            line(stacks.pid, &format!("{}{within}", stacks.command));
-            for thread in &stacks.threads {
-                let name = thread.name.as_deref().unwrap_or("");
-                let state = if thread.active { "active" } else { "idle" };
-                line(
-                    stacks.pid,
-                    &format!("  Thread {:#x} ({state}): \"{name}\"", thread.id),
-                );
-                for frame in &thread.frames {
-                    line(
-                        stacks.pid,
-                        &format!("    {} ({}:{})", frame.function, frame.file, frame.line),
-                    );
-                    for (name, value) in frame.locals.iter().flatten() {
-                        line(stacks.pid, &format!("        {name} = {value}"));
-                    }
-                }
-            }
-        }
-    }
-    text
 }

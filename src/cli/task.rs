@@ -61,6 +61,7 @@ pub(super) async fn task(global: &Global, args: &TaskArgs) -> Result<i32, Error>
         parallel: usize::from(args.how.parallel),
         dry_run: args.how.check,
         watch_memory: None,
+        stacks_after: args.how.stacks_after,
     };
     let hosts = global.hosts(&args.target)?;
     execute(global, hosts, &spec).await

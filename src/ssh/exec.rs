@@ -363,6 +363,11 @@ fn said(stderr: &[u8]) -> String {
 }
 
 impl Execution<'_> {
+    /// The `ROADIE_RUN` value the command's processes carry.
+    pub(crate) fn marker(&self) -> &str {
+        &self.marker
+    }
+
     /// The next piece of output, then the exit status, then `None`.
     pub async fn next(&mut self) -> Result<Option<Chunk>, Error> {
         if self.finished {

@@ -146,3 +146,52 @@ fn locals_are_shown_when_asked_and_a_missing_py_spy_is_said_with_the_fix() {
     let reason = events[0]["reason"].as_str().unwrap();
     assert!(reason.contains("/usr/bin/pip install py-spy"), "{reason}");
 }
+
+/// A test run that goes quiet leaves its stacks in the log, once, before
+/// it is stopped: what an unattended CI job needs.
+#[test]
+fn a_run_that_says_nothing_for_a_while_shows_its_stacks_once() {
+    let mut w = World::new();
+    let s = w.server(&[addr(105)]);
+    w.inventory("staging", &w.entries(s), "");
+    w.write(
+        "quiet/test_quiet.py",
+        "import threading\n\n\ndef test_never_ends():\n    threading.Event().wait()\n",
+    );
+    let pytest = format!(
+        "cd {} && {} -m pytest -p no:cacheprovider quiet",
+        w.path("").display(),
+        venv().join("bin/python").display()
+    );
+    let ran = w
+        .roadie()
+        .args([
+            "run",
+            "staging",
+            "--stacks-after",
+            "2s",
+            "--timeout",
+            "12s",
+            "--",
+            &pytest,
+        ])
+        .run_within(Duration::from_secs(60))
+        .code(124);
+    assert_eq!(
+        ran.stderr
+            .matches("the stacks of its Python processes")
+            .count(),
+        1,
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("no output for 2s"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!(
+            "{}::test_never_ends",
+            w.path("quiet/test_quiet.py").display()
+        )),
+        "{}",
+        ran.stderr
+    );
+}
