@@ -11,8 +11,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 mode, value, with_locals = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+# "running": each process's age and the note roadie's pytest plugin keeps of
+# the test it runs (py-spy's stack only where there is no note).
+running = len(sys.argv) > 4 and sys.argv[4] == "running"
 
 
 def processes():
@@ -80,6 +85,31 @@ def py_spy(pid, argv):
     return None
 
 
+def age(pid):
+    """How long the process has run, in seconds."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            started = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            up = float(f.read().split()[0])
+        return max(0.0, up - started / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def note(pid):
+    """What roadie's pytest plugin noted of the test the process runs."""
+    for directory in {tempfile.gettempdir(), "/tmp"}:
+        try:
+            with open(os.path.join(directory, "roadie-running-%d.json" % pid)) as f:
+                noted = json.load(f)
+            noted["for"] = max(0.0, time.time() - float(noted["since"]))
+            return noted
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
 def ptrace_scope():
     try:
         with open("/proc/sys/kernel/yama/ptrace_scope") as f:
@@ -93,6 +123,12 @@ found = processes()
 for pid in chosen(found):
     ppid, argv = found[pid]
     entry = {"pid": pid, "ppid": ppid, "command": " ".join(argv)}
+    if running:
+        entry["age"] = age(pid)
+        entry["note"] = note(pid)
+        if entry["note"] is not None:
+            report.append(entry)
+            continue
     tool = py_spy(pid, argv)
     if tool is None:
         interpreter = argv[0] if os.path.isabs(argv[0]) else "python3"

@@ -44,6 +44,42 @@ pub(crate) struct Process {
     said: String,
     ptrace_scope: Option<u32>,
     uid: Option<u32>,
+    /// With `running`: how long it has run, in seconds.
+    age: Option<f64>,
+    /// With `running`: the note roadie's pytest plugin keeps of its test.
+    note: Option<Note>,
+}
+
+/// What roadie's pytest plugin notes of the test a process runs.
+#[derive(Debug, Clone, Deserialize)]
+struct Note {
+    test: String,
+    #[serde(default)]
+    worker: String,
+    /// Seconds since the test began.
+    #[serde(rename = "for")]
+    for_secs: f64,
+}
+
+/// A test process and the test it is in (`roadie debug --running`), for the
+/// `test_running` event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct TestProcess {
+    pub pid: u32,
+    pub command: String,
+    /// The pytest-xdist worker (`gw0`, ...), when noted.
+    pub worker: Option<String>,
+    /// The test it is in, when known.
+    pub test: Option<String>,
+    /// Seconds in that test, when noted.
+    pub in_test_for: Option<f64>,
+    /// Seconds the process has run.
+    pub running_for: Option<f64>,
+    /// Where `test` comes from: `note` (the plugin's), `stack` (py-spy's),
+    /// or `none` (with `reason`).
+    pub source: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A thread as py-spy's `--json` gives it.
@@ -120,6 +156,55 @@ pub(crate) async fn read(
     selection: &Selection,
     locals: bool,
 ) -> Result<Vec<Read>, Error> {
+    let processes = report(session, selection, locals, false).await?;
+    Ok(processes.iter().map(judge).collect())
+}
+
+/// Every test process on the host `session` reaches and the test it is in,
+/// from the pytest plugin's note, else from its stack.
+pub(crate) async fn running(session: &Session) -> Result<Vec<TestProcess>, Error> {
+    let processes = report(session, &Selection::Tests, false, true).await?;
+    let rows: Vec<TestProcess> = processes
+        .iter()
+        .map(|process| {
+            let mut row = TestProcess {
+                pid: process.pid,
+                command: process.command.clone(),
+                worker: None,
+                test: None,
+                in_test_for: None,
+                running_for: process.age,
+                source: "none",
+                reason: None,
+            };
+            if let Some(note) = &process.note {
+                row.test = Some(note.test.clone());
+                row.worker = (!note.worker.is_empty()).then(|| note.worker.clone());
+                row.in_test_for = Some(note.for_secs);
+                row.source = "note";
+                return row;
+            }
+            match judge(process) {
+                Read::Stacks(stacks) if stacks.test.is_some() => {
+                    row.test = stacks.test;
+                    row.source = "stack";
+                }
+                Read::Stacks(_) => {}
+                Read::Unreadable { reason, .. } => row.reason = Some(reason),
+            }
+            row
+        })
+        .collect();
+    Ok(rows)
+}
+
+/// What the host's program reports of the processes `selection` picks.
+async fn report(
+    session: &Session,
+    selection: &Selection,
+    locals: bool,
+    running: bool,
+) -> Result<Vec<Process>, Error> {
     let (mode, value) = match selection {
         Selection::Tests => ("tests", String::new()),
         Selection::Pid(pid) => ("pid", pid.to_string()),
@@ -127,9 +212,10 @@ pub(crate) async fn read(
         Selection::Run(marker) => ("marker", marker.clone()),
     };
     let flag = if locals { "1" } else { "0" };
+    let what = if running { "running" } else { "stacks" };
     let output = session
         .run(&RemoteCommand::argv(&[
-            "python3", "-c", PROGRAM, mode, &value, flag,
+            "python3", "-c", PROGRAM, mode, &value, flag, what,
         ]))
         .await?;
     let remote = |message: String| Error::Remote {
@@ -148,12 +234,11 @@ pub(crate) async fn read(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    let processes: Vec<Process> = serde_json::from_slice(&output.stdout).map_err(|e| {
+    serde_json::from_slice(&output.stdout).map_err(|e| {
         remote(format!(
             "the host's report of its processes was not understood: {e}"
         ))
-    })?;
-    Ok(processes.iter().map(judge).collect())
+    })
 }
 
 /// A process's stacks, or what kept them from being read and what to do.

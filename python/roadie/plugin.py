@@ -19,11 +19,20 @@ Fixtures:
 ``--roadie-pdb-timeout`` seconds (default 600; 0 waits forever), then the
 run carries on; ``roadie debug TARGET`` finds each waiting test, with its
 pytest-xdist worker.
+
+While a test runs, the process running it (each xdist worker) keeps a note
+of it, ``roadie-running-PID.json`` in the temp dir (its id, worker, when it
+began), so that ``roadie debug TARGET --running`` can say which test each
+worker is in and for how long while the run goes on. That is the one thing
+the plugin does unconfigured; ``-p no:roadie`` turns it off.
 """
 from __future__ import annotations
 
+import json
 import os
-from typing import Callable, Iterator, Optional
+import tempfile
+import time
+from typing import Callable, Generator, Iterator, Optional
 
 import pytest
 
@@ -74,6 +83,37 @@ def pytest_configure(config: pytest.Config) -> None:
         # In the environment, so that pytest-xdist's workers (started after
         # this) have it from their start, where `roadie debug` looks.
         os.environ["ROADIE_PDB_TIMEOUT"] = "%g" % config.getoption("roadie_pdb_timeout")
+
+
+def _running_note() -> str:
+    return os.path.join(tempfile.gettempdir(), "roadie-running-%d.json" % os.getpid())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: Optional[pytest.Item]) -> Generator[None, None, None]:
+    """Note the test this process is in, for ``roadie debug --running``
+    (written whole, then renamed, so a reader never sees half a note)."""
+    note = _running_note()
+    about = {
+        "pid": os.getpid(),
+        "test": item.nodeid,
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", ""),
+        "since": time.time(),
+    }
+    try:
+        with open(note + ".part", "w") as f:
+            json.dump(about, f)
+        os.replace(note + ".part", note)
+    except OSError:
+        pass
+    yield
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    try:
+        os.remove(_running_note())
+    except OSError:
+        pass
 
 
 def pytest_exception_interact(node: pytest.Item, call: "pytest.CallInfo[None]", report: pytest.TestReport) -> None:

@@ -280,6 +280,9 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
     if args.stack.stacks {
         return super::stacks::show(global, &hosts, &args.stack).await;
     }
+    if args.stack.running {
+        return super::stacks::show_running(global, &hosts, &args.stack).await;
+    }
     if args.once {
         let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {
             let found = discover(&session).await;

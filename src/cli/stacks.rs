@@ -3,6 +3,7 @@
 //! `--json` gives one `stacks` event per process (`stacks_unavailable` for
 //! one that could not be read).
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use clap::Args;
@@ -14,7 +15,7 @@ use crate::host::Host;
 use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::Intent;
-use crate::stacks::{Read, Selection, Stacks};
+use crate::stacks::{Read, Selection, Stacks, TestProcess};
 
 /// `roadie debug`'s options for stacks.
 #[derive(Debug, Args)]
@@ -44,6 +45,13 @@ pub struct StackArgs {
     /// With --stacks: each frame's local variables too.
     #[arg(long, requires = "stacks")]
     pub locals: bool,
+    /// List every test process on the hosts (pytest-xdist workers included)
+    /// with the test it is in and for how long, longest first; then exit.
+    #[arg(long, conflicts_with = "stacks")]
+    pub running: bool,
+    /// With --running: flag tests that have run longer than TIME.
+    #[arg(long, requires = "running", value_name = "TIME", value_parser = crate::duration::parse)]
+    pub slow: Option<std::time::Duration>,
 }
 
 impl StackArgs {
@@ -54,6 +62,16 @@ impl StackArgs {
             (None, None) => Selection::Tests,
         }
     }
+}
+
+/// A test process and its test, as a JSON line (`test_running`).
+#[derive(Serialize)]
+struct RunningEvent<'a> {
+    event: &'static str,
+    host: &'a str,
+    #[serde(flatten)]
+    running: &'a TestProcess,
+    slow: bool,
 }
 
 /// One process's stacks, or why they are not there, as a JSON line.
@@ -141,4 +159,94 @@ fn event<'a>(host: &'a str, read: &'a Read) -> StackEvent<'a> {
             reason,
         },
     }
+}
+
+/// `--running`: every host's test processes, longest in its test first.
+pub(super) async fn show_running(
+    global: &Global,
+    hosts: &[Host],
+    args: &StackArgs,
+) -> Result<i32, Error> {
+    let results = each_host(
+        hosts,
+        &Intent::read(),
+        usize::from(DEFAULT_PARALLEL),
+        |session| async move {
+            let rows = crate::stacks::running(&session).await;
+            session.close().await;
+            rows
+        },
+    )
+    .await;
+    let mut out = std::io::stdout().lock();
+    let mut outcomes = Vec::with_capacity(hosts.len());
+    let mut rows = Vec::new();
+    for (host, result) in hosts.iter().zip(results) {
+        match result {
+            Ok(found) => {
+                if found.is_empty() && !global.json {
+                    stderr_line!(
+                        "roadie: {}: no test processes (pytest) are running",
+                        host.label
+                    );
+                }
+                rows.extend(found.into_iter().map(|row| (host.label.as_str(), row)));
+                outcomes.push(HostOutcome::Done {
+                    note: "ok",
+                    ok: true,
+                });
+            }
+            Err(error) => {
+                host_failed(&mut out, host, &error, global.json)?;
+                outcomes.push(HostOutcome::Failed(error));
+            }
+        }
+    }
+    let key = |r: &TestProcess| (r.in_test_for.unwrap_or(-1.0), r.running_for.unwrap_or(-1.0));
+    rows.sort_by(|(_, a), (_, b)| {
+        key(b)
+            .partial_cmp(&key(a))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    for (host, row) in &rows {
+        let slow = match (args.slow, row.in_test_for) {
+            (Some(limit), Some(secs)) => secs > limit.as_secs_f64(),
+            _ => false,
+        };
+        let written = if global.json {
+            let event = RunningEvent {
+                event: "test_running",
+                host,
+                running: row,
+                slow,
+            };
+            serde_json::to_writer(&mut out, &event)
+                .map_err(std::io::Error::other)
+                .and_then(|()| out.write_all(b"\n"))
+        } else {
+            writeln!(out, "{}", running_line(host, row, slow))
+        };
+        output_result(written)?;
+    }
+    output_result(out.flush())?;
+    Ok(overall_exit_code(&outcomes))
+}
+
+/// `[host] pid worker test, for how long`, flagged when slow.
+fn running_line(host: &str, row: &TestProcess, slow: bool) -> String {
+    let worker = row.worker.as_deref().unwrap_or("-");
+    let test = row.test.as_deref().unwrap_or("(no test known)");
+    let how_long = match (row.in_test_for, row.running_for) {
+        (Some(secs), _) => format!("in it for {secs:.0}s"),
+        (None, Some(secs)) => format!("running for {secs:.0}s (when the test began is not noted)"),
+        (None, None) => String::new(),
+    };
+    let mut line = format!("[{host}] {} {worker} {test} {how_long}", row.pid);
+    if let Some(reason) = &row.reason {
+        let _ = write!(line, " ({reason})");
+    }
+    if slow {
+        let _ = write!(line, " {}", console::style("SLOW").red().bold());
+    }
+    line
 }

@@ -195,3 +195,101 @@ fn a_run_that_says_nothing_for_a_while_shows_its_stacks_once() {
         ran.stderr
     );
 }
+
+/// `--running`: each xdist worker with the test it is in (noted by roadie's
+/// pytest plugin) and for how long, longest first, slow ones flagged.
+#[test]
+fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
+    let mut w = World::new();
+    let s = w.server(&[addr(106)]);
+    w.inventory("staging", &w.entries(s), "");
+    w.write(
+        "hung/test_hang.py",
+        "import threading\n\n\ndef test_waits_forever():\n    threading.Event().wait()\n\n\n\
+         def test_waits_too():\n    threading.Event().wait()\n",
+    );
+    let _run = Running(
+        Command::new(venv().join("bin/python"))
+            .args([
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "roadie.plugin",
+                "-n",
+                "2",
+                "hung",
+            ])
+            .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/python"))
+            .current_dir(w.path(""))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let noted = |events: &[serde_json::Value]| {
+        events
+            .iter()
+            .filter(|e| e["source"] == "note" && e["in_test_for"].as_f64().is_some_and(|s| s > 1.0))
+            .count()
+    };
+    let events = eventually(
+        "both workers noted in their test",
+        Duration::from_secs(60),
+        || {
+            let events = w
+                .roadie()
+                .args(["--json", "debug", "staging", "--running", "--slow", "1s"])
+                .run()
+                .code(0)
+                .events();
+            if noted(&events) == 2 {
+                Ok(events)
+            } else {
+                Err(events)
+            }
+        },
+    );
+    let workers: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["source"] == "note").collect();
+    let mut tests: Vec<&str> = workers
+        .iter()
+        .map(|e| e["test"].as_str().unwrap())
+        .collect();
+    tests.sort_unstable();
+    assert_eq!(
+        tests,
+        [
+            "hung/test_hang.py::test_waits_forever",
+            "hung/test_hang.py::test_waits_too"
+        ]
+    );
+    let mut names: Vec<&str> = workers
+        .iter()
+        .map(|e| e["worker"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["gw0", "gw1"]);
+    assert!(workers.iter().all(|e| e["slow"] == true), "{events:#?}");
+    // Longest in its test first; pytest's own process, in no test, last.
+    assert_eq!(events[0]["source"], "note");
+    assert!(events[0]["in_test_for"].as_f64() >= events[1]["in_test_for"].as_f64());
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert!(events[2]["test"].is_null(), "{events:#?}");
+
+    let people = w
+        .roadie()
+        .args(["debug", "staging", "--running"])
+        .run()
+        .code(0);
+    let first = people.stdout.lines().next().unwrap_or_default();
+    let prefix = format!(
+        "[{}] {} {} {} in it for ",
+        w.entries(s)[0],
+        events[0]["pid"],
+        events[0]["worker"].as_str().unwrap(),
+        events[0]["test"].as_str().unwrap()
+    );
+    assert!(first.starts_with(&prefix), "{}", people.stdout);
+}
