@@ -36,15 +36,17 @@ pub(crate) fn watched(command: &RemoteCommand) -> (RemoteCommand, String) {
     (watched, file)
 }
 
-/// The sampler: waits for the pid file, then every `interval` sums the
-/// resident memory of that process and its descendants, until it is gone.
-/// Prints `sample UPTIME KIB COUNT PID,PID,...` lines.
+/// The sampler: waits for the pid file, says `root PID` (so that a process
+/// killed before the first sample is still known), then every `interval`
+/// sums the resident memory of that process and its descendants, until it
+/// is gone. Prints `sample UPTIME KIB COUNT PID,PID,...` lines.
 fn sampler_script(file: &str, interval: Duration) -> String {
     format!(
         r#"f={file}; n=0
 while [ ! -s "$f" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done
 root=$(cat "$f" 2>/dev/null); rm -f "$f"
 [ -n "$root" ] || {{ echo "no-pid"; exit 0; }}
+echo "root $root"
 page=$(getconf PAGESIZE 2>/dev/null || echo 4096)
 while [ -e "/proc/$root" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$root/status" 2>/dev/null; do
   up=$(cut -d' ' -f1 /proc/uptime)
@@ -74,6 +76,10 @@ pub(crate) struct Samples {
 
 impl Samples {
     fn line(&mut self, line: &str) {
+        if let Some(root) = line.strip_prefix("root ") {
+            self.pids.extend(root.trim().parse::<u32>().ok());
+            return;
+        }
         let mut words = line.split_whitespace();
         let (Some("sample"), Some(up), Some(kib), Some(count)) =
             (words.next(), words.next(), words.next(), words.next())
@@ -259,6 +265,7 @@ mod tests {
     fn samples_are_read_and_plotted() {
         let mut seen = Samples::default();
         for line in [
+            "root 41\n",
             "sample 100.50 1000 1 42\n",
             "sample 100.60 50000 2 42,43\n",
             "garbage\n",
@@ -269,7 +276,8 @@ mod tests {
         assert_eq!(seen.taken.len(), 3);
         assert_eq!(seen.taken[1].at_ms, 100);
         assert_eq!(seen.taken[1].rss_kib, 50000);
-        assert_eq!(seen.pids, BTreeSet::from([42, 43]));
+        // The root is known even if it died before the first sample.
+        assert_eq!(seen.pids, BTreeSet::from([41, 42, 43]));
         assert_eq!(plot(&seen.taken, 60), "▁█▂");
         let two: Vec<Sample> = seen.taken.iter().copied().cycle().take(120).collect();
         assert_eq!(plot(&two, 60).chars().count(), 60);

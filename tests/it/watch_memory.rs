@@ -89,7 +89,7 @@ fn an_oom_kill_is_named_from_the_kernel_log() {
     let (w, _) = World::one_host(101);
     let cgroup = Cgroup::new(64);
     let script = format!(
-        "echo $$ > {}/cgroup.procs && exec python3 -c \"import time; b = []\nfor _ in range(64): b.append(b'x' * (8 * 1024 * 1024)); time.sleep(0.02)\"",
+        "echo $$ > {}/cgroup.procs && exec python3 -c \"import time; b = []\nfor _ in range(64): b.append(b'x' * (8 * 1024 * 1024)); time.sleep(0.1)\"",
         cgroup.0.display()
     );
     let ran = watched(&w, "--watch-memory=0.05", &script).code(137);

@@ -67,6 +67,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand debug" -l wait -d 'With a 
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l cwd -d 'With a command: the remote directory to run it in (~/ is the remote home)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l pid -d 'With --stacks: only this process' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l match -d 'With --stacks: the processes whose command line matches PATTERN (a regular expression) instead of pytest\'s' -r
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l slow -d 'With --running: flag tests that have run longer than TIME' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
@@ -85,6 +86,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand debug" -l attach -d 'Conne
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l once -d 'List the waiting sessions once and exit (no tunnels)'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l stacks -d 'Show the current stack of every thread of each test process (pytest and its xdist workers) on the hosts, for a test that hangs (needs py-spy on the host); then exit'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l locals -d 'With --stacks: each frame\'s local variables too'
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l running -d 'List every test process on the hosts (pytest-xdist workers included) with the test it is in and for how long, longest first; then exit'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l accept-new -d 'Trust and record host keys seen for the first time (changed keys are still refused)'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l insecure-ignore-host-key -d 'DANGEROUS: accept any host key, even a changed one'
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l timings -d 'Print per host where the time went: start, connect, kex, auth, guard, command'
@@ -137,6 +139,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand run" -s e -l env -d 'Set a
 complete -c roadie -n "__fish_roadie_using_subcommand run" -l watch-memory -d 'Sample the resident memory of the command\'s whole process tree on the server (every 0.5 s, or =INTERVAL), then show its peak, a plot, and, if it was killed, whether the kernel\'s OOM killer did it' -r
 complete -c roadie -n "__fish_roadie_using_subcommand run" -l timeout -d 'Stop the work on a host after this long (e.g. 30, 30s, 5m)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand run" -l parallel -d 'Work on at most this many hosts at once' -r
+complete -c roadie -n "__fish_roadie_using_subcommand run" -l stacks-after -d 'When a command (a test run) has said nothing for TIME, show the stacks of its Python processes once (py-spy on the host), so that a hung job leaves them in its log' -r
 complete -c roadie -n "__fish_roadie_using_subcommand run" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand run" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand run" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
@@ -231,6 +234,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand logs" -s h -l help -d 'Pri
 complete -c roadie -n "__fish_roadie_using_subcommand task" -s P -l param -d 'A parameter of the task (repeatable)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand task" -l timeout -d 'Stop the work on a host after this long (e.g. 30, 30s, 5m)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand task" -l parallel -d 'Work on at most this many hosts at once' -r
+complete -c roadie -n "__fish_roadie_using_subcommand task" -l stacks-after -d 'When a command (a test run) has said nothing for TIME, show the stacks of its Python processes once (py-spy on the host), so that a hung job leaves them in its log' -r
 complete -c roadie -n "__fish_roadie_using_subcommand task" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand task" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand task" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
