@@ -164,7 +164,8 @@ pub(crate) async fn run_all(
                     done: "nothing was started",
                 })
             } else {
-                run_one(&host, &spec, &events, interrupt, &mut learned).await
+                // One host's whole run is a large future: on the heap.
+                Box::pin(run_one(&host, &spec, &events, interrupt, &mut learned)).await
             };
             finish(&host, &spec, &events, learned, result, started).await
         }

@@ -33,6 +33,7 @@ struct HostLine {
     user: String,
     address: String,
     identities: Vec<String>,
+    certificates: Vec<String>,
     via: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_key: Option<String>,
@@ -47,6 +48,11 @@ struct HostLine {
     destroy: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     destroy_lock: Option<Lock>,
+}
+
+/// File names, for people and scripts.
+fn shown(files: &[std::path::PathBuf]) -> Vec<String> {
+    files.iter().map(|p| p.display().to_string()).collect()
 }
 
 impl HostLine {
@@ -67,12 +73,8 @@ impl HostLine {
             port: host.port,
             user: host.user.clone(),
             address: host.address(),
-            identities: host
-                .auth
-                .identity_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            identities: shown(&host.auth.identity_files),
+            certificates: shown(&host.auth.certificate_files),
             via,
             host_key: None,
             login: None,
@@ -183,6 +185,9 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;
+        }
+        if !l.certificates.is_empty() {
+            writeln!(out, "{pad}certificate {}", l.certificates.join(", "))?;
         }
         if let Some(key) = &l.host_key {
             writeln!(out, "{pad}host key {key}")?;

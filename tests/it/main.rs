@@ -2,6 +2,7 @@
 //! One test binary (modules below) keeps linking fast.
 
 mod auth;
+mod certificates;
 mod debug;
 mod demo;
 mod deploy;
