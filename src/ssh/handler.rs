@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use russh::keys::PublicKeyOrCertificate;
-use russh::keys::ssh_key::PublicKey;
+use russh::keys::ssh_key::{Certificate, PublicKey};
 
+use crate::certificate;
 use crate::error::HostKeyError;
 use crate::guard;
 use crate::host::{Host, HostKeyConfig, HostKeyPolicy};
-use crate::known_hosts::{self, KnownHosts, Verdict, describe};
+use crate::known_hosts::{self, CertVerdict, KnownHosts, Verdict, describe};
 use crate::safety::{Intent, Refusal, Verified};
 
 /// What the handler learned during key exchange.
@@ -105,13 +106,7 @@ impl ClientHandler {
                 HostKeyPolicy::Strict => Err(HostKeyError::Unknown {
                     name,
                     presented,
-                    files: self
-                        .config
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    files: self.files(),
                     add: format!(
                         "ssh-keyscan {} >> {}",
                         self.keyscan,
@@ -161,6 +156,18 @@ impl ClientHandler {
     /// learned, or why it was refused, goes into `observed`; true if the
     /// key is accepted.
     pub(crate) fn judge(&self, key: &PublicKey, observed: &mut Observed) -> bool {
+        self.judge_as(key, None, observed)
+    }
+
+    /// [`ClientHandler::judge`] for `key`, presented bare or inside the host
+    /// certificate `cert`: the safeguards judge the key itself either way,
+    /// so a pinned key cannot hide behind a certificate.
+    fn judge_as(
+        &self,
+        key: &PublicKey,
+        cert: Option<&Certificate>,
+        observed: &mut Observed,
+    ) -> bool {
         observed.server_key = Some(key.clone());
         // The safeguards first: a key pinned under a protected environment
         // says what the server is, whatever known_hosts remembers for the
@@ -172,7 +179,11 @@ impl ClientHandler {
                 return false;
             }
         }
-        match self.verify(key) {
+        let verdict = match cert {
+            None => self.verify(key),
+            Some(cert) => self.verify_certificate(key, cert),
+        };
+        match verdict {
             Ok(note) => {
                 observed.note = note;
                 true
@@ -182,6 +193,47 @@ impl ClientHandler {
                 false
             }
         }
+    }
+
+    /// known_hosts on a host certificate whose key is `key`: trusted through
+    /// an `@cert-authority` line, or else (unless revoked) through `key`
+    /// recorded as a plain key, as ssh falls back to it.
+    fn verify_certificate(
+        &self,
+        key: &PublicKey,
+        cert: &Certificate,
+    ) -> Result<Option<String>, HostKeyError> {
+        let name = &self.config.name;
+        let why = match self.known.check_certificate(name, cert, certificate::now()) {
+            CertVerdict::Trusted(_) => return Ok(None),
+            CertVerdict::Revoked(why) => return Err(self.untrusted_certificate(why)),
+            CertVerdict::Untrusted(why) => why,
+        };
+        match self.known.check(name, key) {
+            Verdict::Known(_) => Ok(None),
+            _ if self.config.policy == HostKeyPolicy::Ignore => {
+                Ok(Some(ignored(name, &describe(key))))
+            }
+            _ => Err(self.untrusted_certificate(why)),
+        }
+    }
+
+    fn untrusted_certificate(&self, why: String) -> HostKeyError {
+        HostKeyError::Certificate {
+            name: self.config.name.clone(),
+            why,
+            files: self.files(),
+        }
+    }
+
+    /// The known_hosts files consulted, for messages.
+    fn files(&self) -> String {
+        self.config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -193,11 +245,20 @@ impl russh::client::Handler for ClientHandler {
         server_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let mut observed = self.observed.lock().expect("handler state lock");
-        let PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
-            observed.refusal = Some(HostKeyError::Certificate {
-                name: self.config.name.clone(),
-            });
-            return Ok(false);
+        let key = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            // A holder of a kept connection presents its own plain key.
+            PublicKeyOrCertificate::Certificate(cert) if self.through_holder.is_none() => {
+                let key = PublicKey::from(cert.public_key().clone());
+                return Ok(self.judge_as(&key, Some(cert), &mut observed));
+            }
+            PublicKeyOrCertificate::Certificate(cert) => {
+                observed.refusal = Some(HostKeyError::Holder {
+                    name: self.config.name.clone(),
+                    presented: format!("a certificate ({})", certificate::describe(cert)),
+                });
+                return Ok(false);
+            }
         };
         let key = match &self.through_holder {
             None => key,

@@ -308,7 +308,9 @@ fn refused_channel(reason: &russh::ChannelOpenFailure) -> String {
 }
 
 /// Client settings for `host`: keepalives, and the host key types known for
-/// it asked for first, so the server presents one we can check (as ssh does).
+/// it asked for first, so the server presents one we can check (as ssh does),
+/// with their certificate types ahead of them when known_hosts trusts a CA
+/// for the host.
 /// `ssh-rsa` (SHA-1 signatures) is never offered.
 fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
     Arc::new(client::Config {
@@ -317,6 +319,13 @@ fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
         nodelay: true,
         preferred: russh::Preferred {
             key: Cow::Owned(host_key_algorithms(known, &host.host_key.name)),
+            // Host certificates are asked for (first) only where an
+            // @cert-authority line says who may sign them.
+            host_key_certificates: if known.has_authority(&host.host_key.name) {
+                Cow::Owned(host_key_algorithms(known, &host.host_key.name))
+            } else {
+                Cow::Borrowed(&[])
+            },
             cipher: host
                 .ciphers
                 .as_ref()

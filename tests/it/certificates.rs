@@ -1,6 +1,7 @@
 //! OpenSSH certificates against real sshd: a CA made with ssh-keygen signs
 //! user keys (sshd trusts it with `TrustedUserCAKeys`, and accepts nothing
-//! else), checked by roadie and, for parity, by stock `ssh`.
+//! else) and host keys (`HostCertificate`, trusted by an `@cert-authority`
+//! line), checked by roadie and, for parity, by stock `ssh`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,13 @@ impl Ca {
             &[],
         );
         Ca { key }
+    }
+
+    fn public(&self) -> String {
+        std::fs::read_to_string(format!("{}.pub", self.key.display()))
+            .unwrap()
+            .trim()
+            .to_owned()
     }
 
     /// Sign `public` (a `.pub` file) with `options` (`-I`, `-n`, `-V`, `-h`);
@@ -304,4 +312,196 @@ fn a_fido_key_is_said_to_be_unsupported() {
             fingerprint(&key)
         ))
         .stderr_has("FIDO security keys");
+}
+
+/// A server on 127.0.0.`last` presenting a host certificate signed by `ca`
+/// with `options`; known_hosts holds only `known` (the harness's plain
+/// lines are replaced), and `staging` is the server. Returns its entry.
+fn host_certificate_world(
+    w: &mut World,
+    ca: &Ca,
+    last: u8,
+    options: &[&str],
+    known: &str,
+) -> String {
+    let dir = w.path(&format!("server{}", w.servers.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let host_key = dir.join("ssh_host_ed25519_key");
+    roadie::sandbox::ensure_key(&host_key, "host").unwrap();
+    let cert = ca.sign(
+        &PathBuf::from(format!("{}.pub", host_key.display())),
+        options,
+    );
+    let line = format!("HostCertificate {}", cert.display());
+    let s = w.server_with(&[addr(last)], &[&line]);
+    std::fs::write(&w.known_hosts, known).unwrap();
+    let entry = w.entries(s)[0].clone();
+    w.inventory("staging", std::slice::from_ref(&entry), "");
+    entry
+}
+
+/// An ssh_config for stock ssh to `entry` with the world's key and known_hosts.
+fn ssh_config_for(w: &World, entry: &str) -> PathBuf {
+    let (ip, port) = entry.split_once(':').unwrap();
+    w.write(
+        "ssh_config",
+        &format!(
+            "Host certhost\n  HostName {ip}\n  Port {port}\n  User {}\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n",
+            current_user(),
+            w.client_key.display(),
+            w.known_hosts.display()
+        ),
+    )
+}
+
+#[test]
+fn host_certificate_from_a_trusted_ca_is_accepted_as_by_ssh() {
+    let mut w = World::new();
+    let ca = Ca::new(&w, "ca");
+    let known = format!(
+        "@cert-authority 127.0.0.126,[127.0.0.126]:* {}\n",
+        ca.public()
+    );
+    let entry = host_certificate_world(
+        &mut w,
+        &ca,
+        126,
+        &["-h", "-I", "host-id", "-n", "127.0.0.126", "-V", "-5m:+1h"],
+        &known,
+    );
+    w.roadie()
+        .args(["run", "staging", "--", "echo trusted-host"])
+        .run()
+        .code(0)
+        .stdout_has("trusted-host");
+    let config = ssh_config_for(&w, &entry);
+    assert_eq!(
+        stock_ssh(&w, &config, "certhost").0,
+        0,
+        "stock ssh with the same known_hosts"
+    );
+    // A CA line for other hosts does not vouch for this one.
+    std::fs::write(
+        &w.known_hosts,
+        format!("@cert-authority 127.0.0.9 {}\n", ca.public()),
+    )
+    .unwrap();
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has("host key");
+}
+
+#[test]
+fn host_certificates_wrong_principal_expired_or_revoked_ca_are_refused_saying_why() {
+    let mut w = World::new();
+    let ca = Ca::new(&w, "ca");
+    let trust = format!("@cert-authority * {}\n", ca.public());
+    let check = |w: &World, entry: &str, why: &str| {
+        w.roadie()
+            .args(["run", "staging", "--", "true"])
+            .run()
+            .code(4)
+            .stderr_has("presented a host certificate that known_hosts")
+            .stderr_has(why);
+        let config = ssh_config_for(w, entry);
+        let (code, stderr) = stock_ssh(w, &config, "certhost");
+        assert_ne!(code, 0, "stock ssh accepted it: {stderr}");
+    };
+    let entry = host_certificate_world(
+        &mut w,
+        &ca,
+        127,
+        &[
+            "-h",
+            "-I",
+            "h",
+            "-n",
+            "elsewhere.example.org",
+            "-V",
+            "-5m:+1h",
+        ],
+        &trust,
+    );
+    check(
+        &w,
+        &entry,
+        "the host '127.0.0.127' is not among its principals (elsewhere.example.org)",
+    );
+    let entry = host_certificate_world(
+        &mut w,
+        &ca,
+        128,
+        &["-h", "-I", "h", "-n", "127.0.0.128", "-V", "-2h:-1h"],
+        &trust,
+    );
+    check(&w, &entry, "expired at ");
+    let revoked = format!("{trust}@revoked * {}\n", ca.public());
+    let entry = host_certificate_world(
+        &mut w,
+        &ca,
+        129,
+        &["-h", "-I", "h", "-n", "127.0.0.129", "-V", "-5m:+1h"],
+        &revoked,
+    );
+    check(&w, &entry, "the CA key ED25519 SHA256:");
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .stderr_has("is marked @revoked at ");
+    // A plain key recorded for the host keeps working, as in ssh.
+    let plain =
+        roadie::sandbox::known_hosts_line(addr(128), w.servers[1].port, &w.servers[1].host_key)
+            .unwrap();
+    std::fs::write(&w.known_hosts, format!("{trust}{plain}\n")).unwrap();
+    w.inventory("staging", &[w.entries(1)[0].clone()], "");
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(0);
+}
+
+#[test]
+fn a_pinned_production_key_does_not_hide_behind_a_host_certificate() {
+    use roadie::known_hosts::fingerprint;
+    let mut w = World::new();
+    let ca = Ca::new(&w, "ca");
+    let trust = format!("@cert-authority * {}\n", ca.public());
+    let entry = host_certificate_world(
+        &mut w,
+        &ca,
+        130,
+        &["-h", "-I", "h", "-n", "127.0.0.130", "-V", "-5m:+1h"],
+        &trust,
+    );
+    // Only the CA vouches for the server: it presents its certificate.
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(0);
+    let pinned = fingerprint(&w.servers[0].host_key);
+    w.inventory(
+        "staging",
+        std::slice::from_ref(&entry),
+        &format!(
+            "  production:\n    protected: true\n    hosts: [production.example.invalid]\n    \
+             host_keys: [\"{pinned}\"]\n"
+        ),
+    );
+    let wiped = w.path("wiped");
+    w.roadie()
+        .args([
+            "run",
+            "staging",
+            "--destroy",
+            "--",
+            &format!("touch {}", wiped.display()),
+        ])
+        .run()
+        .code(3)
+        .stderr_has("refused by the pinned-host-key lock")
+        .stderr_has(&pinned);
+    assert!(!wiped.exists(), "the destroy step ran");
 }
