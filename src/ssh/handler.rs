@@ -18,6 +18,8 @@ use crate::safety::{Intent, Refusal, Verified};
 pub(crate) struct Observed {
     /// The key the server presented.
     pub server_key: Option<PublicKey>,
+    /// The host certificate it presented the key in, if it did.
+    pub certificate: Option<Certificate>,
     /// Why known_hosts refused the key, if it did.
     pub refusal: Option<HostKeyError>,
     /// Why the safeguards refused the host, if they did.
@@ -36,6 +38,17 @@ pub(crate) struct Observed {
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
 pub(super) type KeyGuard = Box<dyn Fn(&PublicKey) -> Result<Verified, Box<Refusal>> + Send + Sync>;
 
+/// The keys of a connection through the holder of a persistent connection.
+pub(crate) struct ThroughHolder {
+    /// The key the holder itself must present.
+    pub holder_key: PublicKey,
+    /// The server's key the holder recorded, judged as if the server had
+    /// just presented it.
+    pub server_key: PublicKey,
+    /// The host certificate the server presented that key in, if it did.
+    pub certificate: Option<Box<Certificate>>,
+}
+
 /// The russh handler for one connection.
 pub(crate) struct ClientHandler {
     pub config: HostKeyConfig,
@@ -44,10 +57,9 @@ pub(crate) struct ClientHandler {
     pub keyscan: String,
     pub guard: KeyGuard,
     pub observed: Arc<Mutex<Observed>>,
-    /// When connecting through the holder of a persistent connection: the
-    /// key the holder must present, and the server key it recorded, which
-    /// is judged as if the server had just presented it.
-    pub through_holder: Option<(PublicKey, PublicKey)>,
+    /// When connecting through the holder of a persistent connection: what
+    /// the holder must present and what it recorded.
+    pub through_holder: Option<ThroughHolder>,
 }
 
 impl ClientHandler {
@@ -169,6 +181,7 @@ impl ClientHandler {
         observed: &mut Observed,
     ) -> bool {
         observed.server_key = Some(key.clone());
+        observed.certificate = cert.cloned();
         // The safeguards first: a key pinned under a protected environment
         // says what the server is, whatever known_hosts remembers for the
         // name used to reach it. Either way nothing is sent before this.
@@ -260,18 +273,21 @@ impl russh::client::Handler for ClientHandler {
                 return Ok(false);
             }
         };
-        let key = match &self.through_holder {
-            None => key,
-            Some((holder, _)) if holder != key => {
+        match &self.through_holder {
+            None => Ok(self.judge(key, &mut observed)),
+            Some(holder) if &holder.holder_key != key => {
                 observed.refusal = Some(HostKeyError::Holder {
                     name: self.config.name.clone(),
                     presented: describe(key),
                 });
-                return Ok(false);
+                Ok(false)
             }
-            Some((_, recorded)) => recorded,
-        };
-        Ok(self.judge(key, &mut observed))
+            Some(holder) => Ok(self.judge_as(
+                &holder.server_key,
+                holder.certificate.as_deref(),
+                &mut observed,
+            )),
+        }
     }
 
     async fn openssh_ext_host_keys_announced(

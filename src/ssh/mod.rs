@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 pub(crate) use exec::Staged;
 pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub use files::{Expect, Written};
-pub(crate) use handler::ClientHandler;
+pub(crate) use handler::{ClientHandler, ThroughHolder};
 
 use crate::error::{ConnectError, Error};
 use crate::guard;
@@ -39,6 +39,8 @@ pub struct Session {
     host: Host,
     handle: client::Handle<ClientHandler>,
     server_key: PublicKey,
+    /// The host certificate the server presented its key in, if it did.
+    server_certificate: Option<Box<russh::keys::Certificate>>,
     /// The host keys the server announced after login.
     announced: Vec<PublicKey>,
     verified: Verified,
@@ -218,6 +220,12 @@ impl Session {
     /// The key the server presented (and that was verified).
     pub fn server_key(&self) -> &PublicKey {
         &self.server_key
+    }
+
+    /// The host certificate the server presented its key in (and that was
+    /// verified), if it did.
+    pub(crate) fn server_certificate(&self) -> Option<&russh::keys::Certificate> {
+        self.server_certificate.as_deref()
     }
 
     /// Every host key the server announced holding (OpenSSH does, after
@@ -456,15 +464,14 @@ async fn start_slot(host: &Host) -> tokio::sync::OwnedSemaphorePermit {
 
 /// Log in to `host` through the holder of a persistent connection to it
 /// (see [`crate::ssh::persist`]), over `stream`. The holder must present
-/// `holder_key`; the server's key it verified, `server_key`, and the keys
-/// the server announced are judged here, for this invocation, exactly as a
-/// key presented on a fresh connection would be.
+/// its key; the server's key it verified (in its host certificate, if
+/// any) and the keys the server announced are judged here, for this
+/// invocation, exactly as a key presented on a fresh connection would be.
 pub(crate) async fn connect_through_holder(
     host: &Host,
     intent: &Intent,
     stream: tokio::net::UnixStream,
-    holder_key: PublicKey,
-    server_key: PublicKey,
+    keys: ThroughHolder,
     announced: Vec<PublicKey>,
 ) -> Result<Session, ConnectError> {
     let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
@@ -475,7 +482,7 @@ pub(crate) async fn connect_through_holder(
         ..Observed::default()
     }));
     let mut handler = ClientHandler::new(host, intent, known, observed.clone());
-    handler.through_holder = Some((holder_key, server_key));
+    handler.through_holder = Some(keys);
     let config = Arc::new(client::Config {
         nodelay: true,
         preferred: local_hop_algorithms(),
@@ -582,10 +589,17 @@ impl Session {
         via: Option<Arc<Session>>,
         observed: Arc<Mutex<Observed>>,
     ) -> Session {
+        let server_certificate = observed
+            .lock()
+            .expect("handler state lock")
+            .certificate
+            .take()
+            .map(Box::new);
         Session {
             host: host.clone(),
             handle,
             server_key,
+            server_certificate,
             announced: Vec::new(),
             verified,
             notes,

@@ -340,6 +340,30 @@ fn host_certificate_world(
     entry
 }
 
+/// A world whose `staging` is a server on 127.0.0.`last` with a valid
+/// host certificate, and whose known_hosts trusts only its CA, for every
+/// host. Returns the server's entry.
+fn trusted_host(last: u8) -> (World, Ca, String) {
+    let mut w = World::new();
+    let ca = Ca::new(&w, "ca");
+    let trust = format!("@cert-authority * {}\n", ca.public());
+    let principal = format!("127.0.0.{last}");
+    let options = ["-h", "-I", "h", "-n", &principal, "-V", "-5m:+1h"];
+    let entry = host_certificate_world(&mut w, &ca, last, &options, &trust);
+    (w, ca, entry)
+}
+
+/// With `known` as known_hosts, `staging` is refused for its host key,
+/// saying `why`.
+fn refused_with(w: &World, known: &str, why: &str) {
+    std::fs::write(&w.known_hosts, known).unwrap();
+    w.roadie()
+        .args(["run", "staging", "--", "true"])
+        .run()
+        .code(4)
+        .stderr_has(why);
+}
+
 /// An ssh_config for stock ssh to `entry` with the world's key and known_hosts.
 fn ssh_config_for(w: &World, entry: &str) -> PathBuf {
     let (ip, port) = entry.split_once(':').unwrap();
@@ -382,16 +406,8 @@ fn host_certificate_from_a_trusted_ca_is_accepted_as_by_ssh() {
         "stock ssh with the same known_hosts"
     );
     // A CA line for other hosts does not vouch for this one.
-    std::fs::write(
-        &w.known_hosts,
-        format!("@cert-authority 127.0.0.9 {}\n", ca.public()),
-    )
-    .unwrap();
-    w.roadie()
-        .args(["run", "staging", "--", "true"])
-        .run()
-        .code(4)
-        .stderr_has("host key");
+    let elsewhere = format!("@cert-authority 127.0.0.9 {}\n", ca.public());
+    refused_with(&w, &elsewhere, "host key");
 }
 
 #[test]
@@ -466,16 +482,7 @@ fn host_certificates_wrong_principal_expired_or_revoked_ca_are_refused_saying_wh
 #[test]
 fn a_pinned_production_key_does_not_hide_behind_a_host_certificate() {
     use roadie::known_hosts::fingerprint;
-    let mut w = World::new();
-    let ca = Ca::new(&w, "ca");
-    let trust = format!("@cert-authority * {}\n", ca.public());
-    let entry = host_certificate_world(
-        &mut w,
-        &ca,
-        130,
-        &["-h", "-I", "h", "-n", "127.0.0.130", "-V", "-5m:+1h"],
-        &trust,
-    );
+    let (w, _ca, entry) = trusted_host(130);
     // Only the CA vouches for the server: it presents its certificate.
     w.roadie()
         .args(["run", "staging", "--", "true"])
@@ -504,4 +511,24 @@ fn a_pinned_production_key_does_not_hide_behind_a_host_certificate() {
         .stderr_has("refused by the pinned-host-key lock")
         .stderr_has(&pinned);
     assert!(!wiped.exists(), "the destroy step ran");
+}
+
+#[test]
+fn a_kept_connection_to_a_host_trusted_through_its_ca_judges_the_certificate_each_time() {
+    let (w, ca, entry) = trusted_host(131);
+    w.inventory("staging", &[entry], "    persist: 60s\n");
+    let session = || {
+        w.roadie()
+            .args(["run", "staging", "--", "echo $PPID"])
+            .run()
+            .code(0)
+            .stdout
+    };
+    let first = session();
+    assert_eq!(session(), first, "the second run logged in again");
+    // The holder's record is judged by each invocation: a CA revoked since
+    // refuses the kept connection too.
+    let revoked = format!("@cert-authority * {0}\n@revoked * {0}\n", ca.public());
+    refused_with(&w, &revoked, "is marked @revoked at ");
+    w.roadie().args(["persist", "stop"]).run().code(0);
 }
