@@ -733,6 +733,35 @@ mod tests {
     use russh::keys::{Algorithm, HashAlg};
 
     #[test]
+    fn certificate_host_key_types_are_asked_for_only_where_a_ca_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let ca = russh::keys::PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+        let line = format!(
+            "@cert-authority *.example.org {}\n",
+            ca.public_key().to_openssh().unwrap()
+        );
+        std::fs::write(&file, line).unwrap();
+        let asked = |name: &str| {
+            let mut host = Host::for_tests(name);
+            host.host_key.name = name.to_owned();
+            let known = KnownHosts::load(std::slice::from_ref(&file), name).unwrap();
+            client_config(&host, &known)
+                .preferred
+                .host_key_certificates
+                .to_vec()
+        };
+        let certificates = asked("web.example.org");
+        assert_eq!(
+            certificates.first(),
+            Some(&Algorithm::Ed25519),
+            "{certificates:?}"
+        );
+        assert!(!certificates.contains(&Algorithm::Rsa { hash: None }));
+        assert!(asked("db.internal").is_empty());
+    }
+
+    #[test]
     fn ssh_rsa_is_never_offered() {
         let rsa = |hash| Algorithm::Rsa { hash };
         let offered = host_key_algorithms(&KnownHosts::default(), "h");
