@@ -48,6 +48,10 @@ pub enum HostKeyPolicy {
 pub struct AuthConfig {
     /// Key files, in the order they are tried.
     pub identity_files: Vec<PathBuf>,
+    /// Certificate files: the `CertificateFile`s, then `KEY-cert.pub` beside
+    /// each identity file that has one. Each is offered with the key it
+    /// certifies (an identity file's or an agent key), before that key.
+    pub certificate_files: Vec<PathBuf>,
     /// Offer only keys from `identity_files` (agent keys included only when
     /// they are one of those).
     pub identities_only: bool,
@@ -134,6 +138,7 @@ impl Host {
             user: "user".into(),
             auth: AuthConfig {
                 identity_files: Vec::new(),
+                certificate_files: Vec::new(),
                 identities_only: false,
                 agent: None,
                 environment_identity: None,

@@ -1,14 +1,17 @@
 //! OpenSSH `known_hosts` files: plain, wildcard and negated patterns,
-//! `[host]:port`, hashed (`|1|salt|hash`) entries, several keys per host and
-//! the `@revoked` marker. See sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT".
+//! `[host]:port`, hashed (`|1|salt|hash`) entries, several keys per host,
+//! the `@revoked` marker and `@cert-authority` lines (host certificates).
+//! See sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT".
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, KeyInit, Mac};
-use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
+use russh::keys::ssh_key::certificate::CertType;
+use russh::keys::ssh_key::{Algorithm, Certificate, HashAlg, PublicKey};
 use sha1::Sha1;
 
+use crate::certificate;
 use crate::ssh_config::{match_host_list, split_list};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +52,15 @@ struct Entry {
     key: PublicKey,
 }
 
+impl Entry {
+    fn place(&self) -> Place {
+        Place {
+            file: self.file.clone(),
+            line: self.line,
+        }
+    }
+}
+
 /// Where a known_hosts line is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Place {
@@ -87,6 +99,19 @@ pub(crate) enum Verdict {
     },
     /// Nothing is recorded for this host.
     Unknown,
+}
+
+/// What the known_hosts files say about a host certificate a server
+/// presented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CertVerdict {
+    /// Signed by the CA of the `@cert-authority` line there, and valid.
+    Trusted(Place),
+    /// The CA key or the certificate's key is marked `@revoked`: why, in words.
+    Revoked(String),
+    /// Not trusted as a certificate (no matching CA, or invalid): why, in
+    /// words. The certificate's key may still be recorded as a plain key.
+    Untrusted(String),
 }
 
 /// The keys a set of known_hosts files records for one host.
@@ -207,10 +232,7 @@ impl KnownHosts {
             .iter()
             .filter(|e| e.hosts.matches(name))
             .collect();
-        let place = |e: &Entry| Place {
-            file: e.file.clone(),
-            line: e.line,
-        };
+        let place = Entry::place;
         if let Some(e) = matching
             .iter()
             .find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data())
@@ -237,6 +259,85 @@ impl KnownHosts {
             };
         }
         Verdict::Unknown
+    }
+
+    /// The entries with `marker` for the host recorded as `name` (or, off
+    /// port 22, for its name without the port, as for plain keys).
+    fn marked<'a>(&'a self, name: &'a str, marker: Marker) -> impl Iterator<Item = &'a Entry> {
+        let bare = without_port(name);
+        self.entries.iter().filter(move |e| {
+            e.marker == marker
+                && (e.hosts.matches(name) || bare.is_some_and(|host| e.hosts.matches(host)))
+        })
+    }
+
+    /// Whether an `@cert-authority` line covers the host recorded as `name`,
+    /// so that host certificates are worth asking for.
+    pub(crate) fn has_authority(&self, name: &str) -> bool {
+        self.marked(name, Marker::CertAuthority).next().is_some()
+    }
+
+    /// Check the host certificate `cert` presented by the host recorded as
+    /// `name` at `now` (seconds since 1970): neither its CA key nor its own
+    /// key `@revoked`, signed by the key of an `@cert-authority` line
+    /// matching the host, a host certificate, within its validity window,
+    /// naming the host (without port) among its principals, with no
+    /// critical options (host certificates have none defined), and the CA's
+    /// signature verified.
+    pub(crate) fn check_certificate(
+        &self,
+        name: &str,
+        cert: &Certificate,
+        now: u64,
+    ) -> CertVerdict {
+        let ca = PublicKey::from(cert.signature_key().clone());
+        let key = PublicKey::from(cert.public_key().clone());
+        for (what, revoked) in [("the CA key", &ca), ("the certificate's key", &key)] {
+            if let Some(e) = self
+                .marked(name, Marker::Revoked)
+                .find(|e| e.key.key_data() == revoked.key_data())
+            {
+                return CertVerdict::Revoked(format!(
+                    "{what} {} is marked @revoked at {}",
+                    describe(revoked),
+                    e.place()
+                ));
+            }
+        }
+        let Some(authority) = self
+            .marked(name, Marker::CertAuthority)
+            .find(|e| e.key.key_data() == ca.key_data())
+        else {
+            return CertVerdict::Untrusted(format!(
+                "it is signed by the CA key {}, which no @cert-authority line for {name} names",
+                describe(&ca)
+            ));
+        };
+        let host = without_port(name).unwrap_or(name);
+        let mut problems = certificate::problems(cert, CertType::Host, host, now);
+        if !cert.critical_options().is_empty() {
+            let options: Vec<&str> = cert.critical_options().keys().map(String::as_str).collect();
+            problems.push(format!(
+                "it has critical options ({}), which host certificates do not use",
+                options.join(", ")
+            ));
+        }
+        if problems.is_empty()
+            && cert
+                .validate_at(now, [&ca.fingerprint(HashAlg::Sha256)])
+                .is_err()
+        {
+            problems.push("the CA's signature on it does not verify".to_owned());
+        }
+        if problems.is_empty() {
+            return CertVerdict::Trusted(authority.place());
+        }
+        CertVerdict::Untrusted(format!(
+            "{}; the certificate: {}; its CA is trusted at {}",
+            problems.join("; "),
+            certificate::describe(cert),
+            authority.place()
+        ))
     }
 
     /// Host-key algorithms for the keys recorded for `name`, so that key
@@ -523,6 +624,68 @@ mod tests {
                 path.display()
             )]
         );
+    }
+
+    #[test]
+    fn host_certificates_are_checked_against_the_cert_authority_lines_of_the_host() {
+        use crate::certificate::tests::{ca, signed};
+        let (trusted, other) = (ca(), ca());
+        let now = certificate::now();
+        let valid = (now - 60, now + 3600);
+        let authority = |pattern: &str, k: &PrivateKey| {
+            format!(
+                "@cert-authority {pattern} {}\n",
+                k.public_key().to_openssh().unwrap()
+            )
+        };
+        let text = authority("*.example.org", &trusted) + &authority("other", &other);
+        let (_d, kh, path) = load(text.as_bytes());
+        let name = "web.example.org";
+        let good = signed(&trusted, CertType::Host, &[name], valid);
+        assert_eq!(
+            kh(name).check_certificate(name, &good, now),
+            CertVerdict::Trusted(Place {
+                file: path,
+                line: 1
+            })
+        );
+        // Off port 22 the principal is the name without the port.
+        let with_port = "[web.example.org]:2222";
+        assert!(matches!(
+            kh(with_port).check_certificate(with_port, &good, now),
+            CertVerdict::Trusted(_)
+        ));
+        assert!(kh(name).has_authority(name));
+        assert!(!kh("db.internal").has_authority("db.internal"));
+        let untrusted =
+            |cert: &Certificate, at: u64| match kh(name).check_certificate(name, cert, at) {
+                CertVerdict::Untrusted(why) => why,
+                verdict => panic!("{verdict:?}"),
+            };
+        let by_other = signed(&other, CertType::Host, &[name], valid);
+        assert!(
+            untrusted(&by_other, now)
+                .contains("which no @cert-authority line for web.example.org names")
+        );
+        let elsewhere = signed(&trusted, CertType::Host, &["db.example.org"], valid);
+        assert!(untrusted(&elsewhere, now).starts_with("the host 'web.example.org' is not among its principals (db.example.org); the certificate: key ID 'test-id'"));
+        assert!(untrusted(&good, now + 7200).starts_with("expired at "));
+        let user = signed(&trusted, CertType::User, &[name], valid);
+        assert!(
+            untrusted(&user, now).starts_with("it is a user certificate, not a host certificate")
+        );
+        // A revoked CA or certificate key is refused whatever else holds.
+        let revoked_key = PublicKey::from(good.public_key().clone());
+        let text = format!(
+            "{}@revoked * {}\n",
+            authority("*", &trusted),
+            revoked_key.to_openssh().unwrap()
+        );
+        let (_d, kh, _) = load(text.as_bytes());
+        assert!(matches!(
+            kh(name).check_certificate(name, &good, now),
+            CertVerdict::Revoked(why) if why.starts_with("the certificate's key ED25519 ")
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 
 /// Each top-level module and its layer (see the list in `lib.rs`).
 const LAYERS: &[(&str, u8)] = &[
+    ("certificate", 1),
     ("command", 1),
     ("dotenv", 1),
     ("duration", 1),

@@ -70,6 +70,7 @@ macro_rules! stderr_line {
 }
 
 // Layer 1: plain data and parsing; no network.
+mod certificate;
 mod command;
 pub mod dotenv;
 mod duration;

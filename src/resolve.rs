@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
@@ -335,18 +335,13 @@ impl<'a> Resolver<'a> {
             agent,
             environment,
         } = chosen;
+        let identities_only = (identity.is_some() && !agent) || config.identities_only;
+        let identity_files = identity_files(identity, config, home);
         let auth = AuthConfig {
-            identities_only: (identity.is_some() && !agent) || config.identities_only,
+            identities_only,
             environment_identity: environment,
-            identity_files: match identity {
-                Some(file) => vec![file],
-                None if !config.identity_files.is_empty() => config.identity_files.clone(),
-                None => ["id_rsa", "id_ecdsa", "id_ed25519"]
-                    .iter()
-                    .map(|f| home.join(".ssh").join(f))
-                    .filter(|p| p.exists())
-                    .collect(),
-            },
+            certificate_files: certificate_files(config, &identity_files),
+            identity_files,
             agent: match &config.identity_agent {
                 _ if !agent => None,
                 Some(socket) => socket.clone(),
@@ -585,6 +580,35 @@ fn parse_jump(spec: &str) -> Result<(Option<String>, String, Option<u16>), Strin
     };
     let entry = HostEntry::parse(rest).map_err(|m| format!("'{spec}': {m}"))?;
     Ok((user, entry.host, entry.port))
+}
+
+/// The key files to offer: the inventory's identity, else ssh_config's
+/// `IdentityFile`s, else ssh's default files that exist.
+fn identity_files(identity: Option<PathBuf>, config: &HostConfig, home: &Path) -> Vec<PathBuf> {
+    match identity {
+        Some(file) => vec![file],
+        None if !config.identity_files.is_empty() => config.identity_files.clone(),
+        None => ["id_rsa", "id_ecdsa", "id_ed25519"]
+            .iter()
+            .map(|f| home.join(".ssh").join(f))
+            .filter(|p| p.exists())
+            .collect(),
+    }
+}
+
+/// The certificates to offer: the `CertificateFile`s, then `KEY-cert.pub`
+/// beside each identity file that has one (as ssh looks for it).
+fn certificate_files(config: &HostConfig, identity_files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut files = config.certificate_files.clone();
+    for identity in identity_files {
+        let mut beside = identity.as_os_str().to_owned();
+        beside.push("-cert.pub");
+        let beside = PathBuf::from(beside);
+        if beside.exists() && !files.contains(&beside) {
+            files.push(beside);
+        }
+    }
+    files
 }
 
 #[cfg(test)]

@@ -166,6 +166,7 @@ pub(crate) async fn run_all(
                     done: "nothing was started",
                 })
             } else {
+                // One host's whole run is a large future: on the heap.
                 Box::pin(run_one(&host, &spec, &events, interrupt, &mut learned)).await
             };
             finish(&host, &spec, &events, learned, result, started).await

@@ -33,6 +33,7 @@ struct HostLine {
     user: String,
     address: String,
     identities: Vec<String>,
+    certificates: Vec<String>,
     via: Vec<String>,
     /// The `ProxyCommand` run to reach the host, tokens expanded.
     proxy_command: Option<String>,
@@ -53,6 +54,11 @@ struct HostLine {
     destroy_lock: Option<Lock>,
 }
 
+/// File names, for people and scripts.
+fn shown(files: &[std::path::PathBuf]) -> Vec<String> {
+    files.iter().map(|p| p.display().to_string()).collect()
+}
+
 impl HostLine {
     fn new(host: &Host) -> HostLine {
         let mut via = Vec::new();
@@ -71,12 +77,8 @@ impl HostLine {
             port: host.port,
             user: host.user.clone(),
             address: host.address(),
-            identities: host
-                .auth
-                .identity_files
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
+            identities: shown(&host.auth.identity_files),
+            certificates: shown(&host.auth.certificate_files),
             via,
             proxy_command: host.proxy_command.clone(),
             forward_agent: host.forward_agent.as_ref().map(|p| p.display().to_string()),
@@ -195,6 +197,9 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;
+        }
+        if !l.certificates.is_empty() {
+            writeln!(out, "{pad}certificate {}", l.certificates.join(", "))?;
         }
         if let Some(key) = &l.host_key {
             writeln!(out, "{pad}host key {key}")?;

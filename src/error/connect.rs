@@ -203,11 +203,18 @@ pub enum HostKeyError {
         /// The key it presented, described.
         presented: String,
     },
-    #[error("{name} presented a host certificate; roadie checks plain host keys only")]
-    /// The server presented a host certificate.
+    #[error(
+        "{name} presented a host certificate that known_hosts ({files}) does not vouch for: {why}.\n  \
+         known_hosts trusts host certificates through lines '@cert-authority HOST-PATTERNS CA-PUBLIC-KEY' (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT)"
+    )]
+    /// The server presented a host certificate that is not trusted.
     Certificate {
         /// The name the key is looked up under.
         name: String,
+        /// Which check failed, in words.
+        why: String,
+        /// The known_hosts files consulted.
+        files: String,
     },
     /// A newly accepted key could not be written to known_hosts.
     #[error("cannot record the host key of {name} in {}: {source}", .file.display())]

@@ -1,5 +1,6 @@
-//! Public-key authentication: ssh-agent keys and key files, in ssh's order,
-//! with encrypted keys unlocked from `ROADIE_PASSPHRASE` or a terminal prompt.
+//! Public-key authentication: ssh-agent keys, key files and their OpenSSH
+//! certificates, in ssh's order, with encrypted keys unlocked from
+//! `ROADIE_PASSPHRASE` or a terminal prompt.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,12 +11,14 @@ use russh::MethodSet;
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::ssh_key::{HashAlg, PrivateKey, PublicKey};
+use russh::keys::ssh_key::certificate::CertType;
+use russh::keys::ssh_key::{Certificate, HashAlg, PrivateKey, PublicKey};
 use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use super::handler::ClientHandler;
+use crate::certificate;
 use crate::error::{AuthFailure, ConnectError};
 use crate::host::Host;
 use crate::known_hosts::describe;
@@ -91,19 +94,68 @@ fn decrypt(path: &Path) -> Result<Arc<PrivateKey>, String> {
         .map_err(|_| "encrypted, and the passphrase given does not unlock it".to_owned())
 }
 
+/// A way to log in that is tried in turn: a key, or a certificate of one.
 enum Candidate {
-    Agent { key: PublicKey, comment: String },
-    File { path: PathBuf },
+    Agent {
+        key: PublicKey,
+        comment: String,
+    },
+    File {
+        path: PathBuf,
+    },
+    /// A certificate (from a file, or held by the agent) whose key the
+    /// agent or a key file signs with.
+    Certificate {
+        cert: Box<Certificate>,
+        origin: String,
+        signer: Signer,
+    },
+}
+
+/// Who signs for a certificate's key.
+#[derive(Clone)]
+enum Signer {
+    Agent,
+    File(PathBuf),
+}
+
+impl Candidate {
+    /// The key this candidate signs with, when known without decrypting.
+    fn key(&self, files: &[(PathBuf, Option<PublicKey>)]) -> Option<PublicKey> {
+        match self {
+            Candidate::Agent { key, .. } => Some(key.clone()),
+            Candidate::File { path } => files
+                .iter()
+                .find(|(p, _)| p == path)
+                .and_then(|(_, public)| public.clone()),
+            Candidate::Certificate { cert, .. } => Some(PublicKey::from(cert.public_key().clone())),
+        }
+    }
+
+    fn signer(&self) -> Signer {
+        match self {
+            Candidate::File { path } => Signer::File(path.clone()),
+            Candidate::Agent { .. } => Signer::Agent,
+            Candidate::Certificate { signer, .. } => signer.clone(),
+        }
+    }
 }
 
 type AgentKeys = Vec<(PublicKey, String)>;
 
-/// Connect to the agent and list its plain keys (certificates are skipped).
-/// A broken agent is noted in `tried`, not fatal: key files may still work.
+/// What the agent holds: plain keys, and certificates.
+#[derive(Default)]
+struct AgentHolds {
+    keys: AgentKeys,
+    certificates: Vec<(Certificate, String)>,
+}
+
+/// Connect to the agent and list its keys and certificates. A broken agent
+/// is noted in `tried`, not fatal: key files may still work.
 async fn open_agent(
     host: &Host,
     tried: &mut Vec<String>,
-) -> Option<(AgentClient<tokio::net::UnixStream>, AgentKeys)> {
+) -> Option<(AgentClient<tokio::net::UnixStream>, AgentHolds)> {
     let socket = host.auth.agent.as_ref()?;
     let mut client = match AgentClient::connect_uds(socket).await {
         Ok(client) => client,
@@ -117,14 +169,17 @@ async fn open_agent(
     };
     match client.request_identities().await {
         Ok(ids) => {
-            let keys = ids
-                .into_iter()
-                .filter_map(|id| match id {
-                    AgentIdentity::PublicKey { key, comment } => Some((key, comment)),
-                    AgentIdentity::Certificate { .. } => None,
-                })
-                .collect();
-            Some((client, keys))
+            let mut holds = AgentHolds::default();
+            for id in ids {
+                match id {
+                    AgentIdentity::PublicKey { key, comment } => holds.keys.push((key, comment)),
+                    AgentIdentity::Certificate {
+                        certificate,
+                        comment,
+                    } => holds.certificates.push((certificate, comment)),
+                }
+            }
+            Some((client, holds))
         }
         Err(e) => {
             tried.push(format!(
@@ -136,6 +191,10 @@ async fn open_agent(
     }
 }
 
+fn same(a: &PublicKey, b: &PublicKey) -> bool {
+    a.key_data() == b.key_data()
+}
+
 /// ssh's order: agent keys that are also configured files, then the rest of
 /// the agent's keys (unless IdentitiesOnly), then files not in the agent.
 fn order_candidates(
@@ -143,7 +202,6 @@ fn order_candidates(
     agent_keys: &AgentKeys,
     identities_only: bool,
 ) -> Vec<Candidate> {
-    let same = |a: &PublicKey, b: &PublicKey| a.key_data() == b.key_data();
     let agent = |(key, comment): &(PublicKey, String)| Candidate::Agent {
         key: key.clone(),
         comment: comment.clone(),
@@ -172,6 +230,109 @@ fn order_candidates(
     candidates
 }
 
+/// The certificate files, read; those that cannot be are noted in `tried`.
+fn read_certificates(host: &Host, tried: &mut Vec<String>) -> Vec<(Certificate, String)> {
+    let mut certificates = Vec::new();
+    for path in &host.auth.certificate_files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                tried.push(format!("certificate {}: no such file", path.display()));
+                continue;
+            }
+            Err(e) => {
+                tried.push(format!("certificate {}: cannot read ({e})", path.display()));
+                continue;
+            }
+        };
+        match Certificate::from_openssh(text.trim()) {
+            Ok(cert) => certificates.push((cert, format!("certificate {}", path.display()))),
+            Err(e) => tried.push(format!(
+                "certificate {}: not an OpenSSH certificate ({e})",
+                path.display()
+            )),
+        }
+    }
+    certificates
+}
+
+/// Each key's certificates just before it (ssh offers a certificate before
+/// its plain key): certificate files signed with the key's own signer,
+/// certificates held by the agent signed by the agent. Certificates whose
+/// key is offered nowhere are noted in `tried` (files) or offered last
+/// (the agent's, unless IdentitiesOnly).
+fn with_certificates(
+    keys: Vec<Candidate>,
+    files: &[(PathBuf, Option<PublicKey>)],
+    mut certificates: Vec<(Certificate, String)>,
+    mut agent_certificates: Vec<(Certificate, String)>,
+    identities_only: bool,
+    tried: &mut Vec<String>,
+) -> Vec<Candidate> {
+    let mut candidates = Vec::new();
+    for candidate in keys {
+        if let Some(key) = candidate.key(files) {
+            let of_key = |(cert, _): &(Certificate, String)| cert.public_key() == key.key_data();
+            for (cert, origin) in certificates.extract_if(.., |c| of_key(c)) {
+                candidates.push(Candidate::Certificate {
+                    cert: Box::new(cert),
+                    origin,
+                    signer: candidate.signer(),
+                });
+            }
+            for (cert, comment) in agent_certificates.extract_if(.., |c| of_key(c)) {
+                candidates.push(Candidate::Certificate {
+                    cert: Box::new(cert),
+                    origin: format!("agent certificate ({comment})"),
+                    signer: Signer::Agent,
+                });
+            }
+        }
+        candidates.push(candidate);
+    }
+    for (cert, origin) in certificates {
+        tried.push(format!(
+            "{origin}: no private key for it: its key {} is neither an identity file's nor in ssh-agent",
+            describe(&PublicKey::from(cert.public_key().clone()))
+        ));
+    }
+    if !identities_only {
+        candidates.extend(agent_certificates.into_iter().map(|(cert, comment)| {
+            Candidate::Certificate {
+                cert: Box::new(cert),
+                origin: format!("agent certificate ({comment})"),
+                signer: Signer::Agent,
+            }
+        }));
+    }
+    candidates
+}
+
+/// Signs with the agent's plain key whatever identity russh names: a
+/// certificate file's key may be in the agent without the certificate.
+struct AgentKey<'a> {
+    client: &'a mut AgentClient<tokio::net::UnixStream>,
+    key: PublicKey,
+}
+
+impl russh::Signer for AgentKey<'_> {
+    type Error = russh::AgentAuthError;
+
+    fn auth_sign(
+        &mut self,
+        _certificate: &AgentIdentity,
+        hash_alg: Option<HashAlg>,
+        to_sign: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, Self::Error>> + Send {
+        let key = AgentIdentity::from(self.key.clone());
+        async move { self.client.auth_sign(&key, hash_alg, to_sign).await }
+    }
+}
+
+/// What a FIDO key gets, in `tried`.
+const FIDO: &str =
+    "not supported: roadie cannot sign with FIDO security keys (sk-); use another key";
+
 /// Authenticate on `handle` as `host.user`.
 pub(super) async fn authenticate(
     handle: &mut Handle<ClientHandler>,
@@ -185,78 +346,239 @@ pub(super) async fn authenticate(
         .iter()
         .map(|p| (p.clone(), public_half(p)))
         .collect();
-    let (mut agent, agent_keys) = match open_agent(host, &mut tried).await {
-        Some((client, keys)) => (Some(client), keys),
-        None => (None, Vec::new()),
+    let (mut agent, holds) = match open_agent(host, &mut tried).await {
+        Some((client, holds)) => (Some(client), holds),
+        None => (None, AgentHolds::default()),
     };
-    let candidates = order_candidates(&files, &agent_keys, host.auth.identities_only);
+    let keys = order_candidates(&files, &holds.keys, host.auth.identities_only);
+    let certificates = read_certificates(host, &mut tried);
+    let candidates = with_certificates(
+        keys,
+        &files,
+        certificates,
+        holds.certificates,
+        host.auth.identities_only,
+        &mut tried,
+    );
 
     let rsa_hash = timed(step_timeout, handle.best_supported_rsa_hash())
         .await?
         .map_err(|e| failed(handle, e))?
         .flatten();
+    let mut login = Login {
+        handle,
+        user: &host.user,
+        step_timeout,
+        tried,
+    };
     for candidate in candidates {
-        match candidate {
+        let key = candidate.key(&files);
+        if key
+            .as_ref()
+            .is_some_and(|k| certificate::is_fido(&k.algorithm()))
+        {
+            login
+                .tried
+                .push(format!("{}: {FIDO}", label(&candidate, key.as_ref())));
+            continue;
+        }
+        let accepted = match candidate {
             Candidate::Agent { key, comment } => {
                 let Some(client) = agent.as_mut() else {
                     continue;
                 };
                 let label = format!("agent key {} ({comment})", describe(&key));
                 let hash = rsa_hash_for(&key, rsa_hash);
-                match timed(
-                    step_timeout,
-                    handle.authenticate_publickey_with(&host.user, key, hash, client),
-                )
-                .await?
-                {
-                    Ok(AuthResult::Success) => return Ok(()),
-                    Ok(AuthResult::Failure {
-                        remaining_methods, ..
-                    }) => {
-                        refused_or_closed(handle, &remaining_methods).await?;
-                        tried.push(format!("{label}: not accepted"));
-                    }
-                    Err(_) if handle.is_closed() => return Err(ConnectError::ClosedDuringAuth),
-                    Err(e) => tried.push(format!("{label}: agent could not sign ({e})")),
-                }
+                let attempt = login
+                    .handle
+                    .authenticate_publickey_with(&host.user, key, hash, client);
+                let result = timed(step_timeout, attempt).await?;
+                login.signed(label, result).await?
             }
             Candidate::File { path } => {
-                if !path.exists() {
-                    tried.push(format!("{}: no such file", path.display()));
+                let Some(key) = login.private(&path).await else {
                     continue;
-                }
-                let key = match load_private(&path).await {
-                    Ok(key) => key,
-                    Err(why) => {
-                        tried.push(format!("{}: {why}", path.display()));
-                        continue;
-                    }
                 };
                 let label = format!("{} ({})", path.display(), describe(key.public_key()));
                 let hash = rsa_hash_for(key.public_key(), rsa_hash);
-                let attempt = handle
+                let attempt = login
+                    .handle
                     .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(key, hash));
-                match timed(step_timeout, attempt)
-                    .await?
-                    .map_err(|e| failed(handle, e))?
-                {
-                    AuthResult::Success => return Ok(()),
-                    AuthResult::Failure {
-                        remaining_methods, ..
-                    } => {
-                        refused_or_closed(handle, &remaining_methods).await?;
-                        tried.push(format!("{label}: not accepted"));
-                    }
-                }
+                let result = timed(step_timeout, attempt).await?;
+                login.offered(label, result).await?
             }
+            Candidate::Certificate {
+                cert,
+                origin,
+                signer,
+            } => {
+                let offer = certificate_label(&cert, &origin, &host.user);
+                let signer = match signer {
+                    Signer::Agent => match agent.as_mut() {
+                        Some(client) => CertSigner::Agent(client),
+                        None => continue,
+                    },
+                    Signer::File(path) => match login.private(&path).await {
+                        Some(key) => CertSigner::File(key),
+                        None => continue,
+                    },
+                };
+                login.certificate(offer, *cert, signer, rsa_hash).await?
+            }
+        };
+        if accepted {
+            return Ok(());
         }
     }
     Err(ConnectError::Auth(AuthFailure {
         user: host.user.clone(),
-        tried,
+        tried: login.tried,
         server_key: None,
         environment: host.auth.environment_identity.clone(),
     }))
+}
+
+/// A user certificate named for `tried`: where it is from, its key, what it
+/// says, and what is visibly wrong with it for logging in as `user` now
+/// (the server's reasons stay in its log).
+fn certificate_label(cert: &Certificate, origin: &str, user: &str) -> Offer {
+    Offer {
+        label: format!(
+            "{origin} ({}, {})",
+            describe(&PublicKey::from(cert.public_key().clone())),
+            certificate::describe(cert)
+        ),
+        visible: certificate::problems(cert, CertType::User, user, certificate::now()),
+    }
+}
+
+/// What is offered, for `tried`: its label, and what roadie sees wrong with
+/// it.
+struct Offer {
+    label: String,
+    visible: Vec<String>,
+}
+
+impl From<String> for Offer {
+    fn from(label: String) -> Offer {
+        Offer {
+            label,
+            visible: Vec::new(),
+        }
+    }
+}
+
+/// A candidate named for `tried` before it is used.
+fn label(candidate: &Candidate, key: Option<&PublicKey>) -> String {
+    let key = key.map(describe).unwrap_or_default();
+    match candidate {
+        Candidate::Agent { comment, .. } => format!("agent key {key} ({comment})"),
+        Candidate::File { path } => format!("{} ({key})", path.display()),
+        Candidate::Certificate { origin, .. } => format!("{origin} ({key})"),
+    }
+}
+
+/// What signs for a certificate, ready.
+enum CertSigner<'a> {
+    Agent(&'a mut AgentClient<tokio::net::UnixStream>),
+    File(Arc<PrivateKey>),
+}
+
+/// One login in progress, and the attempts made so far, in words.
+struct Login<'a> {
+    handle: &'a mut Handle<ClientHandler>,
+    user: &'a str,
+    step_timeout: Duration,
+    tried: Vec<String>,
+}
+
+impl Login<'_> {
+    /// Offer `cert`, signed by `signer`: true if accepted.
+    async fn certificate(
+        &mut self,
+        offer: Offer,
+        cert: Certificate,
+        signer: CertSigner<'_>,
+        rsa_hash: Option<HashAlg>,
+    ) -> Result<bool, ConnectError> {
+        match signer {
+            CertSigner::Agent(client) => {
+                let key = PublicKey::from(cert.public_key().clone());
+                let hash = rsa_hash_for(&key, rsa_hash);
+                let mut signer = AgentKey { client, key };
+                let attempt =
+                    self.handle
+                        .authenticate_certificate_with(self.user, cert, hash, &mut signer);
+                let result = timed(self.step_timeout, attempt).await?;
+                self.signed(offer, result).await
+            }
+            CertSigner::File(key) => {
+                let attempt = self.handle.authenticate_openssh_cert(self.user, key, cert);
+                let result = timed(self.step_timeout, attempt).await?;
+                self.offered(offer, result).await
+            }
+        }
+    }
+
+    /// The private key in `path`, or why not (noted).
+    async fn private(&mut self, path: &Path) -> Option<Arc<PrivateKey>> {
+        if !path.exists() {
+            self.tried.push(format!("{}: no such file", path.display()));
+            return None;
+        }
+        match load_private(path).await {
+            Ok(key) => Some(key),
+            Err(why) => {
+                self.tried.push(format!("{}: {why}", path.display()));
+                None
+            }
+        }
+    }
+
+    /// The server's answer to an offer of a key roadie holds: true if
+    /// accepted; a refusal is noted under `label`.
+    async fn offered(
+        &mut self,
+        offer: impl Into<Offer>,
+        result: Result<AuthResult, russh::Error>,
+    ) -> Result<bool, ConnectError> {
+        let result = result.map_err(|e| failed(self.handle, e))?;
+        self.answered(offer.into(), result).await
+    }
+
+    /// The server's answer to an offer the agent signs.
+    async fn signed(
+        &mut self,
+        offer: impl Into<Offer>,
+        result: Result<AuthResult, russh::AgentAuthError>,
+    ) -> Result<bool, ConnectError> {
+        let offer = offer.into();
+        match result {
+            Ok(result) => self.answered(offer, result).await,
+            Err(_) if self.handle.is_closed() => Err(ConnectError::ClosedDuringAuth),
+            Err(e) => {
+                self.tried
+                    .push(format!("{}: agent could not sign ({e})", offer.label));
+                Ok(false)
+            }
+        }
+    }
+
+    async fn answered(&mut self, offer: Offer, result: AuthResult) -> Result<bool, ConnectError> {
+        match result {
+            AuthResult::Success => Ok(true),
+            AuthResult::Failure {
+                remaining_methods, ..
+            } => {
+                refused_or_closed(self.handle, &remaining_methods).await?;
+                self.tried.push(match offer.visible.as_slice() {
+                    [] => format!("{}: not accepted", offer.label),
+                    visible => format!("{}: not accepted: {}", offer.label, visible.join("; ")),
+                });
+                Ok(false)
+            }
+        }
+    }
 }
 
 /// How long a login refused with no methods left waits to see whether the
@@ -300,4 +622,76 @@ async fn timed<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T,
             phase: "authenticating",
             after: limit,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certificate::tests::{ca, signed};
+    use russh::keys::ssh_key::Algorithm;
+
+    fn names(candidates: &[Candidate]) -> Vec<String> {
+        candidates
+            .iter()
+            .map(|c| match c {
+                Candidate::Agent { comment, .. } => format!("agent {comment}"),
+                Candidate::File { path } => format!("file {}", path.display()),
+                Candidate::Certificate { origin, signer, .. } => match signer {
+                    Signer::Agent => format!("{origin} by agent"),
+                    Signer::File(path) => format!("{origin} by {}", path.display()),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_certificate_goes_just_before_its_key_and_one_without_a_key_is_noted() {
+        let ca = ca();
+        let cert = signed(&ca, CertType::User, &["root"], (0, u64::MAX));
+        let key = PublicKey::from(cert.public_key().clone());
+        let in_agent = signed(&ca, CertType::User, &["root"], (0, u64::MAX));
+        let agent_key = PublicKey::from(in_agent.public_key().clone());
+        let orphan = signed(&ca, CertType::User, &["root"], (0, u64::MAX));
+        let other = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+            .unwrap()
+            .public_key()
+            .clone();
+        let files = vec![
+            (PathBuf::from("other"), Some(other)),
+            (PathBuf::from("k"), Some(key)),
+        ];
+        let agent_keys = vec![(agent_key, "a".to_owned())];
+        for identities_only in [false, true] {
+            let mut tried = Vec::new();
+            let keys = order_candidates(&files, &agent_keys, identities_only);
+            let candidates = with_certificates(
+                keys,
+                &files,
+                vec![
+                    (cert.clone(), "k-cert".into()),
+                    (orphan.clone(), "orphan".into()),
+                ],
+                vec![(in_agent.clone(), "a".into())],
+                identities_only,
+                &mut tried,
+            );
+            let expected: &[&str] = if identities_only {
+                &["file other", "k-cert by k", "file k"]
+            } else {
+                &[
+                    "agent certificate (a) by agent",
+                    "agent a",
+                    "file other",
+                    "k-cert by k",
+                    "file k",
+                ]
+            };
+            assert_eq!(names(&candidates), expected);
+            assert_eq!(tried.len(), 1, "{tried:?}");
+            assert!(
+                tried[0].starts_with("orphan: no private key for it"),
+                "{tried:?}"
+            );
+        }
+    }
 }

@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use russh::keys::PublicKeyOrCertificate;
-use russh::keys::ssh_key::PublicKey;
+use russh::keys::ssh_key::{Certificate, PublicKey};
 
+use crate::certificate;
 use crate::error::HostKeyError;
 use crate::guard;
 use crate::host::{Host, HostKeyConfig, HostKeyPolicy};
-use crate::known_hosts::{self, KnownHosts, Verdict, describe};
+use crate::known_hosts::{self, CertVerdict, KnownHosts, Verdict, describe};
 use crate::safety::{Intent, Refusal, Verified};
 
 /// What the handler learned during key exchange.
@@ -17,6 +18,8 @@ use crate::safety::{Intent, Refusal, Verified};
 pub(crate) struct Observed {
     /// The key the server presented.
     pub server_key: Option<PublicKey>,
+    /// The host certificate it presented the key in, if it did.
+    pub certificate: Option<Certificate>,
     /// Why known_hosts refused the key, if it did.
     pub refusal: Option<HostKeyError>,
     /// Why the safeguards refused the host, if they did.
@@ -35,6 +38,17 @@ pub(crate) struct Observed {
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
 pub(super) type KeyGuard = Box<dyn Fn(&PublicKey) -> Result<Verified, Box<Refusal>> + Send + Sync>;
 
+/// The keys of a connection through the holder of a persistent connection.
+pub(crate) struct ThroughHolder {
+    /// The key the holder itself must present.
+    pub holder_key: PublicKey,
+    /// The server's key the holder recorded, judged as if the server had
+    /// just presented it.
+    pub server_key: PublicKey,
+    /// The host certificate the server presented that key in, if it did.
+    pub certificate: Option<Box<Certificate>>,
+}
+
 /// The russh handler for one connection.
 pub(crate) struct ClientHandler {
     pub config: HostKeyConfig,
@@ -43,10 +57,9 @@ pub(crate) struct ClientHandler {
     pub keyscan: String,
     pub guard: KeyGuard,
     pub observed: Arc<Mutex<Observed>>,
-    /// When connecting through the holder of a persistent connection: the
-    /// key the holder must present, and the server key it recorded, which
-    /// is judged as if the server had just presented it.
-    pub through_holder: Option<(PublicKey, PublicKey)>,
+    /// When connecting through the holder of a persistent connection: what
+    /// the holder must present and what it recorded.
+    pub through_holder: Option<ThroughHolder>,
     /// The local agent socket the server may reach (`ForwardAgent`); the
     /// server's agent channels are refused without one.
     pub forward_agent: Option<std::path::PathBuf>,
@@ -109,13 +122,7 @@ impl ClientHandler {
                 HostKeyPolicy::Strict => Err(HostKeyError::Unknown {
                     name,
                     presented,
-                    files: self
-                        .config
-                        .files
-                        .iter()
-                        .map(|f| f.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
+                    files: self.files(),
                     add: format!(
                         "ssh-keyscan {} >> {}",
                         self.keyscan,
@@ -165,7 +172,20 @@ impl ClientHandler {
     /// learned, or why it was refused, goes into `observed`; true if the
     /// key is accepted.
     pub(crate) fn judge(&self, key: &PublicKey, observed: &mut Observed) -> bool {
+        self.judge_as(key, None, observed)
+    }
+
+    /// [`ClientHandler::judge`] for `key`, presented bare or inside the host
+    /// certificate `cert`: the safeguards judge the key itself either way,
+    /// so a pinned key cannot hide behind a certificate.
+    fn judge_as(
+        &self,
+        key: &PublicKey,
+        cert: Option<&Certificate>,
+        observed: &mut Observed,
+    ) -> bool {
         observed.server_key = Some(key.clone());
+        observed.certificate = cert.cloned();
         // The safeguards first: a key pinned under a protected environment
         // says what the server is, whatever known_hosts remembers for the
         // name used to reach it. Either way nothing is sent before this.
@@ -176,7 +196,11 @@ impl ClientHandler {
                 return false;
             }
         }
-        match self.verify(key) {
+        let verdict = match cert {
+            None => self.verify(key),
+            Some(cert) => self.verify_certificate(key, cert),
+        };
+        match verdict {
             Ok(note) => {
                 observed.note = note;
                 true
@@ -186,6 +210,47 @@ impl ClientHandler {
                 false
             }
         }
+    }
+
+    /// known_hosts on a host certificate whose key is `key`: trusted through
+    /// an `@cert-authority` line, or else (unless revoked) through `key`
+    /// recorded as a plain key, as ssh falls back to it.
+    fn verify_certificate(
+        &self,
+        key: &PublicKey,
+        cert: &Certificate,
+    ) -> Result<Option<String>, HostKeyError> {
+        let name = &self.config.name;
+        let why = match self.known.check_certificate(name, cert, certificate::now()) {
+            CertVerdict::Trusted(_) => return Ok(None),
+            CertVerdict::Revoked(why) => return Err(self.untrusted_certificate(why)),
+            CertVerdict::Untrusted(why) => why,
+        };
+        match self.known.check(name, key) {
+            Verdict::Known(_) => Ok(None),
+            _ if self.config.policy == HostKeyPolicy::Ignore => {
+                Ok(Some(ignored(name, &describe(key))))
+            }
+            _ => Err(self.untrusted_certificate(why)),
+        }
+    }
+
+    fn untrusted_certificate(&self, why: String) -> HostKeyError {
+        HostKeyError::Certificate {
+            name: self.config.name.clone(),
+            why,
+            files: self.files(),
+        }
+    }
+
+    /// The known_hosts files consulted, for messages.
+    fn files(&self) -> String {
+        self.config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -197,24 +262,36 @@ impl russh::client::Handler for ClientHandler {
         server_key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let mut observed = self.observed.lock().expect("handler state lock");
-        let PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
-            observed.refusal = Some(HostKeyError::Certificate {
-                name: self.config.name.clone(),
-            });
-            return Ok(false);
+        let key = match server_key {
+            PublicKeyOrCertificate::PublicKey { key, .. } => key,
+            // A holder of a kept connection presents its own plain key.
+            PublicKeyOrCertificate::Certificate(cert) if self.through_holder.is_none() => {
+                let key = PublicKey::from(cert.public_key().clone());
+                return Ok(self.judge_as(&key, Some(cert), &mut observed));
+            }
+            PublicKeyOrCertificate::Certificate(cert) => {
+                observed.refusal = Some(HostKeyError::Holder {
+                    name: self.config.name.clone(),
+                    presented: format!("a certificate ({})", certificate::describe(cert)),
+                });
+                return Ok(false);
+            }
         };
-        let key = match &self.through_holder {
-            None => key,
-            Some((holder, _)) if holder != key => {
+        match &self.through_holder {
+            None => Ok(self.judge(key, &mut observed)),
+            Some(holder) if &holder.holder_key != key => {
                 observed.refusal = Some(HostKeyError::Holder {
                     name: self.config.name.clone(),
                     presented: describe(key),
                 });
-                return Ok(false);
+                Ok(false)
             }
-            Some((_, recorded)) => recorded,
-        };
-        Ok(self.judge(key, &mut observed))
+            Some(holder) => Ok(self.judge_as(
+                &holder.server_key,
+                holder.certificate.as_deref(),
+                &mut observed,
+            )),
+        }
     }
 
     async fn openssh_ext_host_keys_announced(

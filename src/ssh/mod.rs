@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub(crate) use exec::{Staged, ended};
 pub use files::{Expect, Written};
-pub(crate) use handler::ClientHandler;
+pub(crate) use handler::{ClientHandler, ThroughHolder};
 
 use crate::error::{ConnectError, Error};
 use crate::guard;
@@ -40,6 +40,8 @@ pub struct Session {
     host: Host,
     handle: client::Handle<ClientHandler>,
     server_key: PublicKey,
+    /// The host certificate the server presented its key in, if it did.
+    server_certificate: Option<Box<russh::keys::Certificate>>,
     /// The host keys the server announced after login.
     announced: Vec<PublicKey>,
     verified: Verified,
@@ -238,6 +240,12 @@ impl Session {
         &self.server_key
     }
 
+    /// The host certificate the server presented its key in (and that was
+    /// verified), if it did.
+    pub(crate) fn server_certificate(&self) -> Option<&russh::keys::Certificate> {
+        self.server_certificate.as_deref()
+    }
+
     /// Every host key the server announced holding (OpenSSH does, after
     /// login); empty if it announced none.
     pub fn announced_keys(&self) -> &[PublicKey] {
@@ -329,7 +337,9 @@ fn refused_channel(reason: &russh::ChannelOpenFailure) -> String {
 }
 
 /// Client settings for `host`: keepalives, and the host key types known for
-/// it asked for first, so the server presents one we can check (as ssh does).
+/// it asked for first, so the server presents one we can check (as ssh does),
+/// with their certificate types ahead of them when known_hosts trusts a CA
+/// for the host.
 /// `ssh-rsa` (SHA-1 signatures) is never offered.
 fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
     Arc::new(client::Config {
@@ -338,6 +348,13 @@ fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
         nodelay: true,
         preferred: russh::Preferred {
             key: Cow::Owned(host_key_algorithms(known, &host.host_key.name)),
+            // Host certificates are asked for (first) only where an
+            // @cert-authority line says who may sign them.
+            host_key_certificates: if known.has_authority(&host.host_key.name) {
+                Cow::Owned(host_key_algorithms(known, &host.host_key.name))
+            } else {
+                Cow::Borrowed(&[])
+            },
             cipher: host
                 .ciphers
                 .as_ref()
@@ -491,15 +508,14 @@ async fn start_slot(host: &Host) -> tokio::sync::OwnedSemaphorePermit {
 
 /// Log in to `host` through the holder of a persistent connection to it
 /// (see [`crate::ssh::persist`]), over `stream`. The holder must present
-/// `holder_key`; the server's key it verified, `server_key`, and the keys
-/// the server announced are judged here, for this invocation, exactly as a
-/// key presented on a fresh connection would be.
+/// its key; the server's key it verified (in its host certificate, if
+/// any) and the keys the server announced are judged here, for this
+/// invocation, exactly as a key presented on a fresh connection would be.
 pub(crate) async fn connect_through_holder(
     host: &Host,
     intent: &Intent,
     stream: tokio::net::UnixStream,
-    holder_key: PublicKey,
-    server_key: PublicKey,
+    keys: ThroughHolder,
     announced: Vec<PublicKey>,
 ) -> Result<Session, ConnectError> {
     let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
@@ -510,7 +526,7 @@ pub(crate) async fn connect_through_holder(
         ..Observed::default()
     }));
     let mut handler = ClientHandler::new(host, intent, known, observed.clone());
-    handler.through_holder = Some((holder_key, server_key));
+    handler.through_holder = Some(keys);
     let config = Arc::new(client::Config {
         nodelay: true,
         preferred: local_hop_algorithms(),
@@ -617,10 +633,17 @@ impl Session {
         via: Option<Arc<Session>>,
         observed: Arc<Mutex<Observed>>,
     ) -> Session {
+        let server_certificate = observed
+            .lock()
+            .expect("handler state lock")
+            .certificate
+            .take()
+            .map(Box::new);
         Session {
             host: host.clone(),
             handle,
             server_key,
+            server_certificate,
             announced: Vec::new(),
             verified,
             notes,
@@ -753,6 +776,35 @@ async fn tcp_connect(
 mod tests {
     use super::*;
     use russh::keys::{Algorithm, HashAlg};
+
+    #[test]
+    fn certificate_host_key_types_are_asked_for_only_where_a_ca_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let ca = russh::keys::PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+        let line = format!(
+            "@cert-authority *.example.org {}\n",
+            ca.public_key().to_openssh().unwrap()
+        );
+        std::fs::write(&file, line).unwrap();
+        let asked = |name: &str| {
+            let mut host = Host::for_tests(name);
+            host.host_key.name = name.to_owned();
+            let known = KnownHosts::load(std::slice::from_ref(&file), name).unwrap();
+            client_config(&host, &known)
+                .preferred
+                .host_key_certificates
+                .to_vec()
+        };
+        let certificates = asked("web.example.org");
+        assert_eq!(
+            certificates.first(),
+            Some(&Algorithm::Ed25519),
+            "{certificates:?}"
+        );
+        assert!(!certificates.contains(&Algorithm::Rsa { hash: None }));
+        assert!(asked("db.internal").is_empty());
+    }
 
     #[test]
     fn ssh_rsa_is_never_offered() {

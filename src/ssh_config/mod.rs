@@ -136,6 +136,8 @@ pub struct HostConfig {
     pub port: u16,
     /// `IdentityFile`s, expanded, in order.
     pub identity_files: Vec<PathBuf>,
+    /// `CertificateFile`s, expanded, in order.
+    pub certificate_files: Vec<PathBuf>,
     /// `IdentitiesOnly`.
     pub identities_only: bool,
     /// `IdentityAgent`: `None` when unset, `Some(None)` for `none`.
@@ -174,6 +176,7 @@ struct Options {
     user: Option<String>,
     port: Option<u16>,
     identity_files: Vec<Located<String>>,
+    certificate_files: Vec<Located<String>>,
     identities_only: Option<bool>,
     identity_agent: Option<Located<String>>,
     forward_agent: Option<Located<String>>,
@@ -510,6 +513,14 @@ fn time(keyword: &str, args: &[String]) -> Result<Duration, String> {
     parse_time(&value).ok_or_else(|| format!("{keyword}: bad time '{value}'"))
 }
 
+/// Add `file` to an accumulating list (`IdentityFile`, `CertificateFile`),
+/// once: ssh keeps every value, first given first.
+fn add_file(files: &mut Vec<Located<String>>, file: String, place: Place<'_>) {
+    if !files.iter().any(|f| f.value == file) {
+        files.push(place.locate(file));
+    }
+}
+
 fn apply(
     keyword: &str,
     args: Vec<String>,
@@ -520,12 +531,8 @@ fn apply(
         "hostname" => first(&mut opts.hostname, one(keyword, &args)?),
         "user" => first(&mut opts.user, one(keyword, &args)?),
         "port" => first(&mut opts.port, port(keyword, &args)?),
-        "identityfile" => {
-            let file = one(keyword, &args)?;
-            if !opts.identity_files.iter().any(|f| f.value == file) {
-                opts.identity_files.push(place.locate(file));
-            }
-        }
+        "identityfile" => add_file(&mut opts.identity_files, one(keyword, &args)?, place),
+        "certificatefile" => add_file(&mut opts.certificate_files, one(keyword, &args)?, place),
         "identitiesonly" => first(&mut opts.identities_only, flag(keyword, &args)?),
         "identityagent" => first(&mut opts.identity_agent, place.locate(one(keyword, &args)?)),
         "forwardagent" => first(&mut opts.forward_agent, place.locate(one(keyword, &args)?)),
@@ -789,6 +796,11 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         .iter()
         .map(expand_path)
         .collect::<Result<Vec<_>, _>>()?;
+    let certificate_files = opts
+        .certificate_files
+        .iter()
+        .map(expand_path)
+        .collect::<Result<Vec<_>, _>>()?;
     let identity_agent = match &opts.identity_agent {
         None => None,
         Some(l) if l.value.eq_ignore_ascii_case("none") => Some(None),
@@ -820,6 +832,7 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         user,
         port,
         identity_files,
+        certificate_files,
         identities_only: opts.identities_only.unwrap_or(false),
         identity_agent,
         proxy_jump,
@@ -993,6 +1006,24 @@ mod tests {
         .unwrap();
         assert_eq!((c.user.as_str(), c.port), ("ci", 2200));
         assert_eq!(c.identity_files, [PathBuf::from("/home/alice/.ssh/ci_ci")]);
+    }
+
+    #[test]
+    fn certificate_files_accumulate_with_tokens_as_identity_files_do() {
+        let c = resolve_text(
+            "Host web\n  CertificateFile ~/.ssh/%r-cert.pub\n  CertificateFile /etc/ca/%h.pub\nHost *\n  CertificateFile /etc/ca/%h.pub\n  CertificateFile ~/.ssh/other-cert.pub\n",
+            "web",
+            &Preset::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            c.certificate_files,
+            [
+                PathBuf::from("/home/alice/.ssh/alice-cert.pub"),
+                PathBuf::from("/etc/ca/web.pub"),
+                PathBuf::from("/home/alice/.ssh/other-cert.pub"),
+            ]
+        );
     }
 
     #[test]

@@ -1,49 +1,7 @@
 //! Authentication against real sshd: a real ssh-agent, encrypted keys, and
 //! the list of keys tried when nothing works.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use crate::support::{World, addr, eventually, sh};
-
-/// A real ssh-agent, killed on drop.
-struct Agent {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(w: &World) -> Agent {
-        let socket = w.path("agent.sock");
-        let child = Command::new("ssh-agent")
-            .args(["-D", "-a"])
-            .arg(&socket)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("ssh-agent (openssh-client)");
-        eventually("ssh-agent's socket", Duration::from_secs(10), || {
-            socket.exists()
-        });
-        Agent { child, socket }
-    }
-
-    fn add(&self, key: &std::path::Path) {
-        sh(
-            "ssh-add",
-            &[key.to_str().unwrap()],
-            &[("SSH_AUTH_SOCK", &self.socket)],
-        );
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{Agent, World, addr, sh};
 
 /// An environment without an identity: keys come from the agent or defaults.
 fn world_without_identity() -> World {

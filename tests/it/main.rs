@@ -4,6 +4,7 @@
 mod ad_hoc;
 mod agent;
 mod auth;
+mod certificates;
 mod debug;
 mod demo;
 mod deploy;

@@ -259,6 +259,9 @@ fn listen(request: &HoldRequest, session: &Session) -> Result<(UnixListener, Arc
         started: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         holder_key: openssh(key.public_key()),
         server_key: openssh(session.server_key()),
+        server_certificate: session
+            .server_certificate()
+            .and_then(|c| c.to_openssh().ok()),
         announced: session.announced_keys().iter().map(openssh).collect(),
         hops: session.hop_keys().iter().map(openssh).collect(),
         clients: 0,

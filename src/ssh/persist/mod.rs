@@ -25,7 +25,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use russh::keys::ssh_key::PublicKey;
+use russh::keys::ssh_key::{Certificate, PublicKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
@@ -57,6 +57,9 @@ pub(crate) struct Record {
     pub holder_key: String,
     /// The server's key, as verified when the holder connected.
     pub server_key: String,
+    /// The host certificate the server presented that key in, if it did
+    /// (OpenSSH format).
+    pub server_certificate: Option<String>,
     /// Every host key the server announced after login.
     pub announced: Vec<String>,
     /// The keys of the jump hosts, as verified, the nearest to the server
@@ -369,22 +372,29 @@ async fn attach(host: &Host, intent: &Intent, place: &Place) -> Result<Session, 
     if hop.is_some() {
         return Err(stale("the holder went through other jump hosts".into()));
     }
-    let mut session = ssh::connect_through_holder(
-        host,
-        intent,
-        stream,
-        key(&record.holder_key)?,
-        key(&record.server_key)?,
-        announced,
-    )
-    .await
-    .map_err(|e| {
-        if is_verdict(&e) {
-            judged(e)
-        } else {
-            stale(e.to_string())
-        }
-    })?;
+    let certificate = record
+        .server_certificate
+        .as_deref()
+        .map(|text| {
+            Certificate::from_openssh(text)
+                .map(Box::new)
+                .map_err(|e| stale(format!("holder record: {e}")))
+        })
+        .transpose()?;
+    let keys = ssh::ThroughHolder {
+        holder_key: key(&record.holder_key)?,
+        server_key: key(&record.server_key)?,
+        certificate,
+    };
+    let mut session = ssh::connect_through_holder(host, intent, stream, keys, announced)
+        .await
+        .map_err(|e| {
+            if is_verdict(&e) {
+                judged(e)
+            } else {
+                stale(e.to_string())
+            }
+        })?;
     for note in notes {
         session.note(note);
     }

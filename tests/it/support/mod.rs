@@ -2,6 +2,7 @@
 //! process, started with roadie's own sandbox code), a private HOME, and a
 //! builder that runs the real `roadie` binary.
 
+mod agent;
 pub mod django;
 mod eventually;
 pub mod kernel;
@@ -10,6 +11,7 @@ pub mod postgres;
 pub mod python;
 pub mod redact;
 
+pub use agent::Agent;
 pub use eventually::{eventually, reached_within};
 
 use std::fmt::Write as _;
