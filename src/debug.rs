@@ -1,6 +1,7 @@
 //! Finding debugger sessions that wait for a client on a server: listening
-//! sockets of processes that run remote-pdb or web-pdb, read from `/proc`
-//! with POSIX tools only (sh, grep, awk, readlink), and the pytest shim.
+//! sockets of processes that run remote-pdb, web-pdb or debugpy (its
+//! adapter's port for editors), read from `/proc` with POSIX tools only (sh,
+//! grep, awk, readlink), and the pytest shim.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -23,6 +24,8 @@ pub(crate) enum Kind {
     RemotePdb,
     /// A web page (web-pdb).
     WebPdb,
+    /// debugpy's adapter, for an editor (VS Code) to attach to.
+    Debugpy,
 }
 
 impl std::fmt::Display for Kind {
@@ -30,6 +33,7 @@ impl std::fmt::Display for Kind {
         f.write_str(match self {
             Kind::RemotePdb => "remote-pdb",
             Kind::WebPdb => "web-pdb",
+            Kind::Debugpy => "debugpy",
         })
     }
 }
@@ -47,6 +51,10 @@ pub(crate) struct Waiting {
     /// The pytest-xdist worker (`gw2`) it runs in, where the shim noted it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub worker: Option<String>,
+    /// The directory it runs in on the server (for an editor's path
+    /// mappings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
     pub command: String,
 }
 
@@ -116,15 +124,18 @@ impl Found {
 
 /// The discovery script. Its own text never contains the markers it looks
 /// for, so it does not find itself. One line per socket of a debugger
-/// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>WORKER<TAB>COMMAND`,
+/// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>WORKER<TAB>CWD<TAB>COMMAND`,
 /// STATE `listen` or `connected`; and one per session the shim noted as
-/// ended: `PID<TAB>remote-pdb<TAB>ended<TAB>PORT<TAB>HOW<TAB><TAB>COMMAND`.
+/// ended: `PID<TAB>remote-pdb<TAB>ended<TAB>PORT<TAB>HOW<TAB><TAB><TAB>COMMAND`.
+/// Of debugpy, only its adapter's port for clients: the `--port` it was
+/// given, or (for port 0) the one it listened on first, as the adapter
+/// opens the clients' listener before the debuggees'.
 /// The shim's notes (`/tmp/roadie-pdb-PID-PORT.json`) name their process
 /// too, so a debugger started from an ini file (no marker in its command
 /// line or environment) is found as well.
 const DISCOVER: &str = r#"
-r=remote; w=web; p=pdb; P=PDB
-markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|roadie-${p}|REMOTE_${P}|WEB_${P}|ROADIE_${P}"
+r=remote; w=web; p=pdb; P=PDB; d=debug
+markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|roadie-${p}|REMOTE_${P}|WEB_${P}|ROADIE_${P}|${d}py/adapter"
 sockets=$(awk 'FNR > 1 && $10 != 0 { print $10, ($4 == "0A" ? "listen" : "connected"), $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2"; }
 noted=$(for note in /tmp/roadie-${p}-*-*.json; do [ -r "$note" ] && echo "$note"; done | sed -n 's|^/tmp/roadie-[a-z]*-\([0-9]*\)-[0-9]*\.json$|\1|p')
@@ -139,14 +150,23 @@ for pid in $pids; do
     how=$(field ended "$note")
     [ -n "$how" ] || continue
     port=${note##*-}
-    printf '%s\tremote-pdb\tended\t%s\t%s\t\t%s\n' "$pid" "${port%.json}" "$how" "$command"
+    printf '%s\tremote-pdb\tended\t%s\t%s\t\t\t%s\n' "$pid" "${port%.json}" "$how" "$command"
   done
   [ -n "$sockets" ] || continue
   kind=remote-pdb
-  if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_${P}"; then
-    kind=web-pdb
-  fi
-  inodes=$(for fd in /proc/$pid/fd/*; do readlink "$fd" 2>/dev/null; done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
+  want=""
+  case "$command" in
+    *"${d}py/adapter"*)
+      kind=${d}py
+      want=$(printf '%s\n' "$command" | sed -n 's/.* --port \([0-9][0-9]*\).*/\1/p')
+      [ -n "$want" ] || want=0 ;;
+    *)
+      if cat /proc/$pid/cmdline /proc/$pid/environ 2>/dev/null | tr '\0' '\n' | grep -q -E "${w}_${p}|WebPdb|${w}-${p}|WEB_${P}"; then
+        kind=web-pdb
+      fi ;;
+  esac
+  cwd=$(readlink /proc/$pid/cwd 2>/dev/null)
+  inodes=$(ls /proc/$pid/fd 2>/dev/null | sort -n | while read -r fd; do readlink "/proc/$pid/fd/$fd" 2>/dev/null; done | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p')
   [ -n "$inodes" ] || continue
   for inode in $inodes; do
     socket=$(printf '%s\n' "$sockets" | awk -v i="$inode" '$1 == i { print $2, $3; exit }')
@@ -154,6 +174,10 @@ for pid in $pids; do
     state=${socket% *}
     address=${socket#* }
     port=$(printf '%d' "0x${address##*:}")
+    if [ -n "$want" ]; then
+      [ "$state" = listen ] || continue
+      [ "$want" = 0 ] || [ "$port" = "$want" ] || continue
+    fi
     test=""
     worker=""
     note="/tmp/roadie-${p}-$pid-$port.json"
@@ -161,7 +185,9 @@ for pid in $pids; do
       test=$(field test "$note")
       worker=$(field worker "$note")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$worker" "$command"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$worker" "$cwd" "$command"
+    # debugpy's clients' port, once found, is the one.
+    [ -z "$want" ] || break
   done
 done
 "#;
@@ -191,8 +217,8 @@ fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
 pub(crate) fn parse(output: &str) -> Found {
     let mut found = Found::default();
     for line in output.lines() {
-        let fields: Vec<&str> = line.splitn(7, '\t').collect();
-        let [pid, kind, state, socket, test, worker, command] = fields.as_slice() else {
+        let fields: Vec<&str> = line.splitn(8, '\t').collect();
+        let [pid, kind, state, socket, test, worker, cwd, command] = fields.as_slice() else {
             continue;
         };
         let Ok(pid) = pid.parse() else { continue };
@@ -212,15 +238,16 @@ pub(crate) fn parse(output: &str) -> Found {
         let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
         found.waiting.push(Waiting {
             pid,
-            kind: if *kind == "web-pdb" {
-                Kind::WebPdb
-            } else {
-                Kind::RemotePdb
+            kind: match *kind {
+                "web-pdb" => Kind::WebPdb,
+                "debugpy" => Kind::Debugpy,
+                _ => Kind::RemotePdb,
             },
             address,
             port,
             test: given(test),
             worker: given(worker),
+            cwd: given(cwd),
             command: command.trim_end().to_owned(),
         });
     }
@@ -272,12 +299,17 @@ mod tests {
     #[test]
     fn script_lines() {
         let all = parse(
-            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tgw2\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\t\tpython x.py \n45\tremote-pdb\tended\t7205\tcontinue\t\tpython y.py \nnonsense\n",
+            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tgw2\t/srv\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\t\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\t\t\tpython x.py \n45\tremote-pdb\tended\t7205\tcontinue\t\t\tpython y.py \n46\tdebugpy\tlisten\t0100007F:162E\t\t\t/srv/site\tpython .../adapter --port 5678 \nnonsense\n",
         );
         assert_eq!(all.connected, [(44, 7201)]);
         assert_eq!(all.ended, [(45, 7205, "continue".to_owned())]);
         let found = &all.waiting;
-        assert_eq!(found.len(), 2);
+        assert_eq!(found.len(), 3);
+        assert_eq!(found[2].kind, Kind::Debugpy);
+        assert_eq!(
+            (found[2].port, found[2].cwd.as_deref()),
+            (5678, Some("/srv/site"))
+        );
         assert_eq!(found[0].port, 7200);
         assert_eq!(
             found[0].test.as_deref(),
@@ -295,6 +327,7 @@ mod tests {
             "roadie_pdb",
             "REMOTE_PDB",
             "ROADIE_PDB",
+            "debugpy",
         ] {
             assert!(
                 !DISCOVER.contains(marker),
@@ -312,6 +345,7 @@ mod tests {
             port: 7200,
             test: None,
             worker: None,
+            cwd: None,
             command: "python".into(),
         };
         let remote = seen(Kind::RemotePdb);

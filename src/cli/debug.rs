@@ -46,6 +46,10 @@ pub struct DebugArgs {
     /// With a command: the remote directory to run it in (~/ is the remote home).
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
+    /// The local checkout of the code a debugpy session runs: its VS Code
+    /// attach snippet maps the session's remote directory to it.
+    #[arg(long, value_name = "DIR")]
+    pub local_root: Option<String>,
     #[command(flatten)]
     pub stack: super::stacks::StackArgs,
     /// A pytest command to run on the host with post-mortem debugging wired
@@ -166,6 +170,8 @@ struct Tracked {
     local: SocketAddr,
     state: State,
     task: tokio::task::JoinHandle<()>,
+    /// `--local-root`, for a debugpy session's path mappings.
+    local_root: Option<String>,
 }
 
 impl Tracked {
@@ -181,6 +187,15 @@ impl Tracked {
                 connect: match self.waiting.kind {
                     Kind::RemotePdb => format!("nc {} {}", self.local.ip(), self.local.port()),
                     Kind::WebPdb => format!("http://{}/", self.local),
+                    Kind::Debugpy => format!(
+                        "in VS Code, a launch.json configuration: {}",
+                        vscode_attach(
+                            &self.host,
+                            &self.waiting,
+                            self.local,
+                            self.local_root.as_deref()
+                        )
+                    ),
                 },
                 exposed: self.waiting.exposed(),
             },
@@ -199,6 +214,7 @@ impl Tracked {
 struct Watcher {
     links: Vec<Arc<Link>>,
     tracked: HashMap<(usize, u32, u16), Tracked>,
+    local_root: Option<String>,
 }
 
 impl Watcher {
@@ -219,7 +235,7 @@ impl Watcher {
                 if self.tracked.contains_key(&key) {
                     continue;
                 }
-                if let Some(tracked) = track(&link, waiting).await {
+                if let Some(tracked) = track(&link, waiting, self.local_root.clone()).await {
                     events.push(tracked.event(None));
                     self.tracked.insert(key, tracked);
                 }
@@ -250,8 +266,30 @@ impl Watcher {
     }
 }
 
+/// A VS Code `launch.json` configuration that attaches to the debugpy
+/// session `waiting` through the tunnel's `local` end, its remote directory
+/// mapped to `local_root` when given.
+fn vscode_attach(
+    host: &str,
+    waiting: &Waiting,
+    local: SocketAddr,
+    local_root: Option<&str>,
+) -> String {
+    let mut attach = serde_json::json!({
+        "name": format!("roadie: {host} pid {}", waiting.pid),
+        "type": "debugpy",
+        "request": "attach",
+        "connect": {"host": local.ip().to_string(), "port": local.port()},
+    });
+    if let (Some(local_root), Some(remote_root)) = (local_root, &waiting.cwd) {
+        attach["pathMappings"] =
+            serde_json::json!([{"localRoot": local_root, "remoteRoot": remote_root}]);
+    }
+    attach.to_string()
+}
+
 /// A tunnel to a new waiting session on `link`'s host.
-async fn track(link: &Arc<Link>, waiting: Waiting) -> Option<Tracked> {
+async fn track(link: &Arc<Link>, waiting: Waiting, local_root: Option<String>) -> Option<Tracked> {
     let remote = Remote {
         host: waiting.reach(),
         port: waiting.port,
@@ -264,6 +302,7 @@ async fn track(link: &Arc<Link>, waiting: Waiting) -> Option<Tracked> {
         local,
         state: State::Waiting,
         task,
+        local_root,
     })
 }
 
@@ -275,6 +314,30 @@ fn announce(event: &DebugEvent, json: bool) {
     }
 }
 
+/// `--once`: the sessions waiting on every host, listed; nothing opened.
+async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, Error> {
+    let results = crate::runner::each_host(hosts, &Intent::read(), 32, |session| async move {
+        let found = discover(&session).await;
+        session.close().await;
+        found
+    })
+    .await;
+    for (host, result) in hosts.iter().zip(results) {
+        for waiting in result?.waiting {
+            let found = DebugEvent::Found {
+                host: host.label.clone(),
+                session: waiting,
+            };
+            if global.json {
+                println!("{}", found.json());
+            } else {
+                println!("{}", found.describe());
+            }
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}
+
 pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
     if args.stack.stacks {
@@ -284,26 +347,7 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         return super::stacks::show_running(global, &hosts, &args.stack).await;
     }
     if args.once {
-        let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {
-            let found = discover(&session).await;
-            session.close().await;
-            found
-        })
-        .await;
-        for (host, result) in hosts.iter().zip(results) {
-            for waiting in result?.waiting {
-                let found = DebugEvent::Found {
-                    host: host.label.clone(),
-                    session: waiting,
-                };
-                if global.json {
-                    println!("{}", found.json());
-                } else {
-                    println!("{}", found.describe());
-                }
-            }
-        }
-        return Ok(exit_code::SUCCESS);
+        return list_once(global, &hosts).await;
     }
     if !args.command.is_empty() && hosts.len() > 1 {
         return Err(Error::Usage(
@@ -325,6 +369,7 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
     let mut watcher = Watcher {
         links,
         tracked: HashMap::new(),
+        local_root: args.local_root.clone(),
     };
     let (done_sender, mut done) = mpsc::channel::<i32>(1);
     if !args.command.is_empty() {

@@ -405,3 +405,79 @@ fn debug_runs_pytest_and_attaches_this_terminal() {
     // pytest's exit code comes through.
     assert_eq!(roadie.0.wait().unwrap().code(), Some(1));
 }
+
+/// A program waiting in debugpy for an editor (`python -m debugpy --listen
+/// 127.0.0.1:0 --wait-for-client`) is found by its adapter's port for
+/// clients, tunnelled to, and announced with a VS Code attach configuration
+/// whose port reaches the adapter: a DAP `initialize` through it is answered.
+#[test]
+fn a_debugpy_session_is_announced_with_a_vscode_attach_that_reaches_it() {
+    let mut w = World::new();
+    let (_lan, host) = w.netns_host();
+    let script = w.write("waits.py", "import time\ntime.sleep(600)\n");
+    let _debugged = Running(
+        on(&host)
+            .arg(python())
+            .args([
+                "-m",
+                "debugpy",
+                "--listen",
+                "127.0.0.1:0",
+                "--wait-for-client",
+            ])
+            .arg(&script)
+            .current_dir(w.path(""))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut roadie = Running(
+        w.roadie()
+            .args([
+                "--json",
+                "debug",
+                "staging",
+                "--interval",
+                "0.2",
+                "--local-root",
+                "/home/me/site",
+            ])
+            .spawn(),
+    );
+    let events = events_of(&mut roadie.0);
+    let session = next(&events, "debug_session");
+    assert_eq!(session["kind"], "debugpy", "{session}");
+    let local = session["local"].as_str().unwrap();
+    let connect = session["connect"].as_str().unwrap();
+    let snippet: serde_json::Value = serde_json::from_str(
+        connect
+            .strip_prefix("in VS Code, a launch.json configuration: ")
+            .unwrap_or_else(|| panic!("{connect}")),
+    )
+    .unwrap();
+    assert_eq!(
+        (snippet["type"].as_str(), snippet["request"].as_str()),
+        (Some("debugpy"), Some("attach"))
+    );
+    let port = snippet["connect"]["port"].as_u64().unwrap();
+    assert_eq!(format!("127.0.0.1:{port}"), local);
+    let remote_root = std::fs::canonicalize(w.path("")).unwrap();
+    assert_eq!(
+        snippet["pathMappings"],
+        serde_json::json!([{"localRoot": "/home/me/site", "remoteRoot": remote_root}]),
+        "{snippet}"
+    );
+    // The Debug Adapter Protocol's first request, answered by the adapter.
+    let mut stream = TcpStream::connect(local).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let body = r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"roadie","clientID":"roadie"}}"#;
+    write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    let answer = until(&mut stream, "\"command\": \"initialize\"");
+    assert!(
+        answer.contains("\"type\": \"response\"") && answer.contains("\"success\": true"),
+        "{answer}"
+    );
+}
