@@ -65,6 +65,7 @@ complete -c roadie -n "__fish_roadie_needs_command" -f -a "help" -d 'Print this 
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l interval -d 'How often to look for sessions' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l wait -d 'With a command: how long a failing test waits for a debugger before it carries on unattended (0 waits forever)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l cwd -d 'With a command: the remote directory to run it in (~/ is the remote home)' -r
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l local-root -d 'The local checkout of the code a debugpy session runs: its VS Code attach snippet maps the session\'s remote directory to it' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l pid -d 'With --stacks: only this process' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l match -d 'With --stacks: the processes whose command line matches PATTERN (a regular expression) instead of pytest\'s' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l slow -d 'With --running: flag tests that have run longer than TIME' -r
