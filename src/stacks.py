@@ -1,14 +1,16 @@
 # Run on a host by `roadie debug TARGET --stacks` and `--stacks-after`
 # (python3 -c THIS MODE VALUE LOCALS): the Python processes to look at (MODE
 # "tests": every pytest process and the processes under it, xdist workers
-# included; "pid": VALUE; "match": command lines matching the regular
-# expression VALUE; "marker": the Python processes of one roadie run, whose
+# included; "pid": VALUE; "match": Python processes whose command line
+# matches the regular expression VALUE; "marker": the Python processes of one roadie run, whose
 # environment has ROADIE_RUN=VALUE), then each one's stacks from
-# `py-spy dump --json`, as one JSON document on stdout.
+# `py-spy dump --json` (or, without py-spy, from the dump faulthandler writes
+# on SIGUSR1 where the process registered it), as one JSON document on stdout.
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,11 +46,21 @@ def is_pytest(argv):
     return any(argv[i:i + 2] == ["-m", "pytest"] for i in range(len(argv) - 1))
 
 
+def is_python(pid, argv):
+    """By its executable; by its command line where that may not be read
+    (another user's process)."""
+    try:
+        program = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        program = argv[0]
+    return os.path.basename(program).startswith("python")
+
+
 def of_run(pid):
     try:
         with open("/proc/%d/environ" % pid, "rb") as f:
             marked = ("ROADIE_RUN=%s" % value).encode() in f.read().split(b"\0")
-        return marked and os.path.basename(os.readlink("/proc/%d/exe" % pid)).startswith("python")
+        return marked and is_python(pid, [""])
     except OSError:
         return False
 
@@ -62,14 +74,16 @@ def chosen(found):
     if mode == "match":
         pattern = re.compile(value)
         return sorted(p for p, (_, argv) in found.items()
-                      if p not in me and pattern.search(" ".join(argv)))
+                      if p not in me and pattern.search(" ".join(argv)) and is_python(p, argv))
     picked = {p for p, (_, argv) in found.items() if p not in me and is_pytest(argv)}
-    grew = True
+    tree, grew = set(picked), True
     while grew:
-        under = {p for p, (ppid, _) in found.items() if ppid in picked and p not in me}
-        grew = not under <= picked
-        picked |= under
-    return sorted(picked)
+        under = {p for p, (ppid, _) in found.items() if ppid in tree and p not in me}
+        grew = not under <= tree
+        tree |= under
+    # The Python processes under pytest (xdist workers), not the programs
+    # its tests run.
+    return sorted(picked | {p for p in tree if is_python(p, found[p][1])})
 
 
 def py_spy(pid, argv):
@@ -110,6 +124,47 @@ def note(pid):
     return None
 
 
+def faulthandler_dump(pid):
+    """Where py-spy is missing: the stacks the process's faulthandler writes
+    to its stderr on SIGUSR1, when it registered it (a handler for SIGUSR1,
+    or the signal would kill it) and its stderr is a file to read them from.
+    (threads, None), or (None, why not)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            caught = next(int(l.split()[1], 16) for l in f if l.startswith("SigCgt:"))
+        if not caught & (1 << (signal.SIGUSR1 - 1)):
+            return None, "it has no handler for SIGUSR1 (faulthandler.register(signal.SIGUSR1) was not called)"
+        stderr = os.readlink("/proc/%d/fd/2" % pid)
+        if not os.path.isfile(stderr):
+            return None, "its stderr (%s) is not a file to read the dump from" % stderr
+        start = os.path.getsize(stderr)
+        os.kill(pid, signal.SIGUSR1)
+        text, end = "", time.time() + 3
+        while time.time() < end:
+            time.sleep(0.2)
+            with open(stderr, "rb") as f:
+                f.seek(start)
+                now = f.read().decode("utf-8", "replace")
+            if now and now == text:
+                break
+            text = now
+    except (OSError, StopIteration, ValueError) as e:
+        return None, "faulthandler's dump could not be had: %s" % e
+    threads = []
+    for line in text.splitlines():
+        head = re.match(r"(Current thread|Thread) (0x[0-9a-f]+) \(most recent call first\):", line)
+        frame = re.match(r'\s+File "(.*)", line (\d+) in (.*)', line)
+        if head:
+            threads.append({"thread_id": int(head.group(2), 16), "thread_name": None,
+                            "active": head.group(1) == "Current thread", "frames": []})
+        elif frame and threads:
+            threads[-1]["frames"].append({"name": frame.group(3), "filename": frame.group(1),
+                                          "line": int(frame.group(2))})
+    if not threads:
+        return None, "faulthandler wrote no stacks to %s" % stderr
+    return threads, None
+
+
 def ptrace_scope():
     try:
         with open("/proc/sys/kernel/yama/ptrace_scope") as f:
@@ -131,9 +186,15 @@ for pid in chosen(found):
             continue
     tool = py_spy(pid, argv)
     if tool is None:
-        interpreter = argv[0] if os.path.isabs(argv[0]) else "python3"
-        entry["problem"] = "no_py_spy"
-        entry["venv_bin"] = os.path.dirname(interpreter)
+        threads, why = faulthandler_dump(pid)
+        if threads is not None:
+            entry["threads"] = threads
+            entry["via"] = "faulthandler"
+        else:
+            interpreter = argv[0] if os.path.isabs(argv[0]) else "python3"
+            entry["problem"] = "no_py_spy"
+            entry["venv_bin"] = os.path.dirname(interpreter)
+            entry["said"] = why
     else:
         command = [tool, "dump", "--pid", str(pid), "--json"] + (["--locals"] if with_locals else [])
         try:

@@ -2,7 +2,9 @@
 //! hangs rather than fails (`roadie debug TARGET --stacks`): every pytest
 //! process and those under it (xdist workers), or one pid, or the command
 //! lines matching a pattern; each thread's frames from py-spy, found on the
-//! host's PATH or beside the process's own interpreter. One command per
+//! host's PATH or beside the process's own interpreter (else from the dump
+//! faulthandler writes on SIGUSR1, where the process registered that and its
+//! stderr is a file). One command per
 //! host, reading only. What is missing to read them (py-spy, ptrace
 //! permission) is said, with what to do.
 
@@ -34,6 +36,8 @@ pub(crate) enum Selection {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Process {
     pub pid: u32,
+    #[serde(default)]
+    pub ppid: u32,
     pub command: String,
     #[serde(default)]
     threads: Vec<SpyThread>,
@@ -66,6 +70,8 @@ struct Note {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct TestProcess {
     pub pid: u32,
+    /// Its parent's pid (an xdist worker's is its pytest's).
+    pub ppid: u32,
     pub command: String,
     /// The pytest-xdist worker (`gw0`, ...), when noted.
     pub worker: Option<String>,
@@ -110,6 +116,8 @@ struct SpyLocal {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub(crate) struct Stacks {
     pub pid: u32,
+    /// Its parent's pid (an xdist worker's is its pytest's).
+    pub ppid: u32,
     pub command: String,
     /// The test it is in, as `FILE::FUNCTION`, from its stack (the frame
     /// nearest the top in a test file that runs a `test` function).
@@ -169,6 +177,7 @@ pub(crate) async fn running(session: &Session) -> Result<Vec<TestProcess>, Error
         .map(|process| {
             let mut row = TestProcess {
                 pid: process.pid,
+                ppid: process.ppid,
                 command: process.command.clone(),
                 worker: None,
                 test: None,
@@ -252,8 +261,11 @@ fn judge(process: &Process) -> Read {
         None => Read::Stacks(stacks(process)),
         Some("no_py_spy") => unreadable(format!(
             "py-spy is not installed where roadie looks (the host's PATH, {}): install it \
-             there with `{}/pip install py-spy` (or `pip install py-spy` on PATH)",
-            process.venv_bin, process.venv_bin
+             there with `{}/pip install py-spy` (or `pip install py-spy` on PATH); or run the \
+             tests with faulthandler registered for SIGUSR1 \
+             (`faulthandler.register(signal.SIGUSR1)` in conftest.py) and their stderr going \
+             to a file, for roadie to signal them and read the dump ({})",
+            process.venv_bin, process.venv_bin, process.said
         )),
         Some("ptrace") => unreadable(format!(
             "py-spy may not read pid {}: {}. Reading another process needs ptrace permission: \
@@ -302,6 +314,7 @@ fn stacks(process: &Process) -> Stacks {
         .collect();
     Stacks {
         pid: process.pid,
+        ppid: process.ppid,
         command: process.command.clone(),
         test: threads.iter().find_map(|t| test_of(&t.frames)),
         threads,

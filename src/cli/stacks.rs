@@ -33,8 +33,8 @@ pub struct StackArgs {
         value_name = "PID"
     )]
     pub pid: Option<u32>,
-    /// With --stacks: the processes whose command line matches PATTERN (a
-    /// regular expression) instead of pytest's.
+    /// With --stacks: the Python processes whose command line matches PATTERN
+    /// (a regular expression) instead of pytest's.
     #[arg(
         long = "match",
         id = "matching",

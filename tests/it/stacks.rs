@@ -8,6 +8,15 @@ use std::time::Duration;
 use crate::support::django::venv;
 use crate::support::{Running, World, addr, eventually};
 
+/// Of `events`, those of the process `root` and its children (other tests'
+/// pytest runs may be under way on the same machine).
+fn of_tree(events: Vec<serde_json::Value>, root: u32) -> Vec<serde_json::Value> {
+    events
+        .into_iter()
+        .filter(|e| e["pid"] == root || e["ppid"] == root)
+        .collect()
+}
+
 /// `roadie --json debug staging --stacks ARGS`: its events.
 fn stacks(w: &World, args: &[&str]) -> Vec<serde_json::Value> {
     w.roadie()
@@ -41,11 +50,12 @@ fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
          def test_waits_too():\n    threading.Event().wait()\n",
     );
     let python = venv().join("bin/python");
-    let _run = start(
+    let run = start(
         &w,
         &python,
         &["-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "hung"],
     );
+    let root = run.0.id();
     let expected: BTreeSet<String> = ["test_waits_forever", "test_waits_too"]
         .iter()
         .map(|t| format!("{}::{t}", w.path("hung/test_hang.py").display()))
@@ -283,7 +293,6 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
         .args(["debug", "staging", "--running"])
         .run()
         .code(0);
-    let first = people.stdout.lines().next().unwrap_or_default();
     let prefix = format!(
         "[{}] {} {} {} in it for ",
         w.entries(s)[0],
@@ -291,5 +300,121 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
         events[0]["worker"].as_str().unwrap(),
         events[0]["test"].as_str().unwrap()
     );
-    assert!(first.starts_with(&prefix), "{}", people.stdout);
+    assert!(
+        people.stdout.lines().any(|l| l.starts_with(&prefix)),
+        "{}",
+        people.stdout
+    );
+}
+
+/// Two threads that deadlock on purpose, each holding the lock the other
+/// wants.
+const DEADLOCK: &str = "import faulthandler, signal, sys, threading, time\n\
+if 'faulthandler' in sys.argv:\n    faulthandler.register(signal.SIGUSR1)\n\
+a, b = threading.Lock(), threading.Lock()\n\
+def first():\n    with a:\n        time.sleep(0.3)\n        with b:\n            pass\n\
+def second():\n    with b:\n        time.sleep(0.3)\n        with a:\n            pass\n\
+threads = [threading.Thread(target=f, name=f.__name__) for f in (first, second)]\n\
+for t in threads:\n    t.start()\n\
+for t in threads:\n    t.join()\n";
+
+/// The functions of the threads of a `stacks` event that are in `first` or
+/// `second` (where each waits for the other's lock).
+fn deadlocked(event: &serde_json::Value) -> BTreeSet<String> {
+    event["threads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|t| t["frames"].as_array().into_iter().flatten())
+        .filter_map(|f| f["function"].as_str())
+        .filter(|f| ["first", "second"].contains(f))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_deadlock_shows_both_threads_waiting_with_py_spy_or_faulthandler() {
+    let mut w = World::new();
+    let s = w.server(&[addr(107)]);
+    w.inventory("staging", &w.entries(s), "");
+    let script = w.write("deadlock.py", DEADLOCK);
+    let both: BTreeSet<String> = ["first".to_owned(), "second".to_owned()].into();
+    let _spied = start(
+        &w,
+        &venv().join("bin/python"),
+        &[script.to_str().unwrap(), "py-spy"],
+    );
+    let events = eventually("both threads stuck", Duration::from_secs(30), || {
+        let events = stacks(&w, &["--match", "deadlock.py py-spy"]);
+        if events.len() == 1 && deadlocked(&events[0]) == both {
+            Ok(events)
+        } else {
+            Err(events)
+        }
+    });
+    let names: BTreeSet<&str> = events[0]["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains("first") && names.contains("second"),
+        "{events:?}"
+    );
+
+    // Without py-spy: the system's Python, faulthandler registered for
+    // SIGUSR1, stderr in a file; roadie signals it and reads the dump.
+    let stderr = std::fs::File::create(w.path("deadlock.err")).unwrap();
+    let mut dumped = Running(
+        Command::new("/usr/bin/python3")
+            .args([script.to_str().unwrap(), "faulthandler"])
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let events = eventually("the dump of both threads", Duration::from_secs(30), || {
+        let events = stacks(&w, &["--match", "deadlock.py faulthandler"]);
+        if events.len() == 1 && deadlocked(&events[0]) == both {
+            Ok(events)
+        } else {
+            Err(events)
+        }
+    });
+    assert_eq!(events[0]["event"], "stacks", "{events:?}");
+    assert!(
+        dumped.0.try_wait().unwrap().is_none(),
+        "the dump must not stop the process"
+    );
+}
+
+/// A login that may not trace the tests' processes is told what is missing.
+#[test]
+fn a_login_that_may_not_trace_the_tests_is_told_how_to_fix_it() {
+    let mut w = World::new();
+    let s = w.server(&[addr(108)]);
+    w.inventory("staging", &w.entries(s), "");
+    w.log_in_as(&crate::support::unprivileged_user());
+    let script = w.write("deadlock.py", DEADLOCK);
+    let _root_owned = start(
+        &w,
+        &venv().join("bin/python"),
+        &[script.to_str().unwrap(), "traced"],
+    );
+    let events = eventually("the refusal", Duration::from_secs(30), || {
+        let events = stacks(&w, &["--match", "deadlock.py traced"]);
+        if events.is_empty() {
+            Err(events)
+        } else {
+            Ok(events)
+        }
+    });
+    assert_eq!(events[0]["event"], "stacks_unavailable", "{events:?}");
+    let reason = events[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("needs ptrace permission")
+            && reason.contains("as the user running the tests or as root"),
+        "{reason}"
+    );
 }
