@@ -64,7 +64,7 @@ fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
         "both workers in their test",
         Duration::from_secs(60),
         || {
-            let events = stacks(&w, &[]);
+            let events = of_tree(stacks(&w, &[]), root);
             let tests: BTreeSet<String> = events
                 .iter()
                 .filter_map(|e| e["test"].as_str().map(str::to_owned))
@@ -218,7 +218,7 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
         "import threading\n\n\ndef test_waits_forever():\n    threading.Event().wait()\n\n\n\
          def test_waits_too():\n    threading.Event().wait()\n",
     );
-    let _run = Running(
+    let run = Running(
         Command::new(venv().join("bin/python"))
             .args([
                 "-m",
@@ -238,6 +238,7 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
             .spawn()
             .unwrap(),
     );
+    let root = run.0.id();
     let noted = |events: &[serde_json::Value]| {
         events
             .iter()
@@ -248,12 +249,12 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
         "both workers noted in their test",
         Duration::from_secs(60),
         || {
-            let events = w
+            let ran = w
                 .roadie()
                 .args(["--json", "debug", "staging", "--running", "--slow", "1s"])
                 .run()
-                .code(0)
-                .events();
+                .code(0);
+            let events = of_tree(ran.events(), root);
             if noted(&events) == 2 {
                 Ok(events)
             } else {
