@@ -297,14 +297,14 @@ impl Download {
         remote: &str,
         local_dir: &Path,
     ) -> Result<Download, Error> {
-        let remote = sftp_path(remote);
-        let name = remote
+        let name = sftp_path(remote)
             .trim_end_matches('/')
             .rsplit('/')
             .next()
             .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+            .map(str::to_owned)
             .ok_or_else(|| Error::Usage(format!("{remote}: name a file or directory to get")))?;
-        Download::plan_to(sftp, &remote, &local_dir.join(name)).await
+        Download::plan_to(sftp, remote, &local_dir.join(name)).await
     }
 
     /// `remote` to exactly `local` (a playbook step's `to:`).
@@ -313,11 +313,13 @@ impl Download {
         remote: &str,
         local: &Path,
     ) -> Result<Download, Error> {
-        let remote = sftp_path(remote);
+        let given = remote;
+        let remote = sftp_path(given);
         let Some(meta) = sftp.lstat(&remote).await? else {
+            // Named as the user gave it (`~/x`, not the SFTP path `x`).
             return Err(Error::Remote {
                 host: sftp.host().to_owned(),
-                message: format!("cannot get {remote}: no such file or directory"),
+                message: format!("cannot get {given}: no such file or directory"),
             });
         };
         let mut items = Vec::new();

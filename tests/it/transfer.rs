@@ -136,7 +136,7 @@ fn a_tree_goes_up_and_comes_back_the_same() {
     assert_eq!(
         ran.stderr,
         format!(
-            "roadie: error: {entry}: cannot get .profile-not-there: no such file or directory\n"
+            "roadie: error: {entry}: cannot get ~/.profile-not-there: no such file or directory\n"
         )
     );
 }
@@ -230,6 +230,26 @@ fn errors_name_the_host_and_the_path() {
         format!(
             "roadie: error: {entry}: cannot create {}/f.txt: permission denied\n",
             locked.display()
+        )
+    );
+}
+
+/// A remote path under `~/` is named as it was given, not as SFTP sees it.
+#[test]
+fn a_missing_remote_file_is_named_as_given() {
+    let (w, entry) = World::one_host(84);
+    let into = w.path("into");
+    std::fs::create_dir_all(&into).unwrap();
+    let ran = w
+        .roadie()
+        .args(["get", "staging", "~/no-such-file-here"])
+        .args([&into])
+        .run()
+        .code(1);
+    assert_eq!(
+        ran.stderr,
+        format!(
+            "roadie: error: {entry}: cannot get ~/no-such-file-here: no such file or directory\n"
         )
     );
 }
