@@ -10,11 +10,12 @@ use russh::MethodSet;
 use russh::client::{AuthResult, Handle};
 use russh::keys::agent::AgentIdentity;
 use russh::keys::agent::client::AgentClient;
-use russh::keys::ssh_key::{HashAlg, PrivateKey, PublicKey};
+use russh::keys::ssh_key::{PrivateKey, PublicKey};
 use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
+use super::algorithms;
 use super::handler::ClientHandler;
 use crate::error::{AuthFailure, ConnectError};
 use crate::host::Host;
@@ -202,7 +203,11 @@ pub(super) async fn authenticate(
                     continue;
                 };
                 let label = format!("agent key {} ({comment})", describe(&key));
-                let hash = rsa_hash_for(&key, rsa_hash);
+                let Ok(hash) = algorithms::signature_hash(host, &key, rsa_hash)
+                    .map_err(|why| tried.push(format!("{label}: {why}")))
+                else {
+                    continue;
+                };
                 match timed(
                     step_timeout,
                     handle.authenticate_publickey_with(&host.user, key, hash, client),
@@ -233,7 +238,11 @@ pub(super) async fn authenticate(
                     }
                 };
                 let label = format!("{} ({})", path.display(), describe(key.public_key()));
-                let hash = rsa_hash_for(key.public_key(), rsa_hash);
+                let Ok(hash) = algorithms::signature_hash(host, key.public_key(), rsa_hash)
+                    .map_err(|why| tried.push(format!("{label}: {why}")))
+                else {
+                    continue;
+                };
                 let attempt = handle
                     .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(key, hash));
                 match timed(step_timeout, attempt)
@@ -285,12 +294,6 @@ fn failed(handle: &Handle<ClientHandler>, e: russh::Error) -> ConnectError {
     } else {
         ConnectError::protocol(e)
     }
-}
-
-fn rsa_hash_for(key: &PublicKey, best: Option<HashAlg>) -> Option<HashAlg> {
-    matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. })
-        .then_some(best)
-        .flatten()
 }
 
 async fn timed<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T, ConnectError> {

@@ -1,6 +1,7 @@
 //! The SSH client: connect (directly or through jump hosts), verify the host
 //! key, authenticate, and run commands.
 
+pub(crate) mod algorithms;
 mod auth;
 mod exec;
 mod files;
@@ -330,9 +331,10 @@ fn refused_channel(reason: &russh::ChannelOpenFailure) -> String {
 
 /// Client settings for `host`: keepalives, and the host key types known for
 /// it asked for first, so the server presents one we can check (as ssh does).
-/// `ssh-rsa` (SHA-1 signatures) is never offered.
+/// `ssh-rsa` (SHA-1 signatures) is offered only where ssh_config's
+/// `HostKeyAlgorithms` asks for it.
 fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
-    Arc::new(client::Config {
+    let mut config = client::Config {
         keepalive_interval: host.keepalive.map(|(interval, _)| interval),
         keepalive_max: host.keepalive.map_or(3, |(_, max)| max as usize),
         nodelay: true,
@@ -357,7 +359,10 @@ fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
             ..russh::Preferred::default()
         },
         ..client::Config::default()
-    })
+    };
+    let recorded = known.algorithms_for(&host.host_key.name);
+    algorithms::configure(&mut config.preferred, host, &recorded);
+    Arc::new(config)
 }
 
 /// The host-key algorithms to offer for `name`, most wanted first.
@@ -411,6 +416,7 @@ pub(crate) fn connect_host<'a>(
             .map_err(ConnectError::KnownHosts)?;
         let config = client_config(host, &known);
         let mut notes = known.warnings().to_vec();
+        notes.extend(host.algorithms.warnings.iter().cloned());
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
         let (via, proxy, handshake, slot, dialed) = if let Some(jump) = &host.via {

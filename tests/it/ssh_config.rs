@@ -476,3 +476,122 @@ fn non_utf8_ssh_config_line_is_named_with_line_and_column() {
         .code(2)
         .stderr_has("ssh_config:2: column 13: not UTF-8 text (byte 0xe9)");
 }
+
+/// Algorithm lists in the forms users write them, in several blocks (the
+/// first value read wins).
+const ALGORITHMS_CONFIG: &str = "\
+Host plus
+    KexAlgorithms +diffie-hellman-group14-sha1
+    HostKeyAlgorithms ^ssh-rsa
+    MACs -umac*,hmac-sha1*
+    PubkeyAcceptedKeyTypes ssh-ed25519*,rsa-sha2-*
+Host explicit
+    HostKeyAlgorithms -ecdsa*,sk-*
+    KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256,sntrup761x25519-sha512
+    MACs hmac-sha2-512,umac-128@openssh.com,hmac-sha1
+    PubkeyAcceptedAlgorithms +ssh-rsa
+Host everything
+    HostKeyAlgorithms *
+    KexAlgorithms -sntrup*,*sha1
+    MACs ^hmac-sha2-512-etm@openssh.com
+    PubkeyAcceptedAlgorithms -*cert*
+Host *
+    KexAlgorithms curve25519-sha256
+    HostKeyAlgorithms ssh-ed25519
+    MACs hmac-sha2-256
+    PubkeyAcceptedAlgorithms rsa-sha2-512
+";
+
+#[test]
+fn algorithm_lists_read_as_ssh_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, ALGORITHMS_CONFIG).unwrap();
+    let local = LocalUser::current();
+    for host in ["plus", "explicit", "everything", "other"] {
+        let theirs = openssh_view(&config, host, None);
+        let ours = resolve(
+            &ConfigFiles::explicit(&config),
+            host,
+            &Preset::default(),
+            &local,
+        )
+        .unwrap();
+        for (keyword, list) in [
+            ("kexalgorithms", &ours.kex_algorithms),
+            ("hostkeyalgorithms", &ours.host_key_algorithms),
+            ("macs", &ours.macs),
+            ("pubkeyacceptedalgorithms", &ours.pubkey_accepted_algorithms),
+        ] {
+            let list = list.as_ref().unwrap();
+            assert_eq!(
+                list.openssh.join(","),
+                one(&theirs, keyword),
+                "{keyword}, {host}"
+            );
+            // What roadie offers is what ssh would, less what roadie lacks.
+            let kept: Vec<&String> = list
+                .openssh
+                .iter()
+                .filter(|n| list.offered.contains(n))
+                .collect();
+            assert_eq!(kept.len(), list.offered.len(), "{keyword}, {host}: order");
+            assert!(list.left_out.iter().all(|n| !list.offered.contains(n)));
+        }
+    }
+    let ours = |host: &str| {
+        resolve(
+            &ConfigFiles::explicit(&config),
+            host,
+            &Preset::default(),
+            &local,
+        )
+        .unwrap()
+    };
+    // What roadie lacks: left out, and named when the value asked for it.
+    let explicit = ours("explicit");
+    let kex = explicit.kex_algorithms.unwrap();
+    assert_eq!(kex.offered, ["curve25519-sha256", "ecdh-sha2-nistp256"]);
+    assert_eq!(kex.left_out, ["sntrup761x25519-sha512"]);
+    assert_eq!(explicit.macs.unwrap().left_out, ["umac-128@openssh.com"]);
+    let hostkeys = ours("everything").host_key_algorithms.unwrap();
+    assert!(hostkeys.offered.contains(&"ssh-rsa".to_owned()));
+    assert!(hostkeys.left_out.contains(&"ssh-dss".to_owned()));
+    assert!(!hostkeys.offered.iter().any(|n| n.starts_with("sk-")));
+    // `+` keeps OpenSSH's defaults roadie lacks out silently.
+    assert!(ours("plus").kex_algorithms.unwrap().left_out.is_empty());
+}
+
+#[test]
+fn algorithm_names_ssh_refuses_are_refused_with_file_and_line() {
+    let (w, _) = crate::support::World::one_host(7);
+    for (text, message) in [
+        (
+            "Host *\n    KexAlgorithms curve25519-sha256,bogus\n",
+            "unknown algorithm 'bogus'",
+        ),
+        (
+            "Host other\n    HostKeyAlgorithms nosuch*\n",
+            "unknown algorithm 'nosuch*'",
+        ),
+        (
+            "Host *\n    MACs hmac-sha2-256 hmac-sha1\n",
+            "unexpected 'hmac-sha1'",
+        ),
+        (
+            "Host *\n    PubkeyAcceptedAlgorithms Ssh-ed25519\n",
+            "unknown algorithm",
+        ),
+    ] {
+        let config = w.write("ssh_config", text);
+        let (code, stderr) = openssh_verdict(&config, "x");
+        assert_eq!(code, 255, "ssh accepted {text:?}");
+        assert!(stderr.contains("line 2"), "ssh on {text:?}: {stderr}");
+        w.roadie()
+            .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+            .run()
+            .code(2)
+            .stderr_has("ssh_config:2: ")
+            .stderr_has(message);
+    }
+}
