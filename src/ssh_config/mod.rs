@@ -8,10 +8,14 @@
 //! before the files are read ([`Preset`]), exactly as `ssh -l USER -p PORT`
 //! does, so that they win and `Match user` sees them.
 //!
-//! Only the keywords roadie uses are interpreted; the rest are skipped. Options
-//! roadie cannot honour faithfully (hostname canonicalization) are refused with the file and line rather than silently ignored.
+//! Only the keywords roadie uses are interpreted; the rest are skipped. What
+//! roadie cannot honour faithfully (a `Match` criterion it does not know) is
+//! refused with the file and line rather than silently ignored. Host name
+//! canonicalization (`CanonicalizeHostname`) reads the files a second time
+//! with the canonical name, as ssh does.
 
 mod algorithms;
+mod canonical;
 mod expand;
 mod keywords;
 mod lex;
@@ -222,6 +226,11 @@ struct Options {
     host_key_algorithms: Option<Located<String>>,
     macs: Option<Located<String>>,
     pubkey_accepted_algorithms: Option<Located<String>>,
+    canonicalize: Option<Located<canonical::Mode>>,
+    canonical_domains: Option<Vec<String>>,
+    canonicalize_max_dots: Option<usize>,
+    canonicalize_fallback_local: Option<bool>,
+    permitted_cnames: Option<Located<Vec<canonical::PermittedCname>>>,
     tag: Option<String>,
 }
 
@@ -241,12 +250,24 @@ struct Pass<'a> {
     local: &'a LocalUser,
 }
 
-/// Resolve the configuration for `host` from `files`.
+/// Resolve the configuration for `host` from `files`. Host name
+/// canonicalization (`CanonicalizeHostname`) asks the system resolver.
 pub fn resolve(
     files: &ConfigFiles,
     host: &str,
     preset: &Preset,
     local: &LocalUser,
+) -> Result<HostConfig, ConfigError> {
+    resolve_with(files, host, preset, local, &canonical::system_lookup)
+}
+
+/// [`resolve`], names looked up with `lookup`.
+fn resolve_with(
+    files: &ConfigFiles,
+    host: &str,
+    preset: &Preset,
+    local: &LocalUser,
+    lookup: canonical::Lookup<'_>,
 ) -> Result<HostConfig, ConfigError> {
     let mut opts = Options {
         user: preset.user.clone(),
@@ -262,20 +283,69 @@ pub fn resolve(
         local,
     };
     read_all(files, &mut pass, &mut opts)?;
-    if pass.wants_final {
-        let hostname = current_hostname(&opts, host).map_err(|m| ConfigError {
-            file: PathBuf::from("HostName"),
-            line: 0,
-            message: m,
-        })?;
+    let hostname = current_hostname(&opts, host).map_err(|m| ConfigError {
+        file: PathBuf::from("HostName"),
+        line: 0,
+        message: m,
+    })?;
+    let settled = canonical_hostname(&hostname);
+    let canonicalized = canonicalize(&opts, &settled, lookup)?;
+    if canonicalized.is_some() || pass.wants_final {
         // As ssh does, the final pass sees the settled, canonical host name,
         // as `HostName` too (so a `HostName` read now changes nothing).
-        pass.host_arg = canonical_hostname(&hostname);
+        pass.host_arg = canonicalized.unwrap_or(settled);
         opts.hostname = Some(pass.host_arg.replace('%', "%%"));
         pass.is_final = true;
         read_all(files, &mut pass, &mut opts)?;
     }
     finish(&opts, host, local)
+}
+
+/// The name `host` (the first pass's host name, lowercased) becomes under
+/// the canonicalization rules the first pass read, when
+/// `CanonicalizeHostname` is on (`None` when it is off).
+fn canonicalize(
+    opts: &Options,
+    host: &str,
+    lookup: canonical::Lookup<'_>,
+) -> Result<Option<String>, ConfigError> {
+    let unset_or_none = |value: Option<&str>| value.is_none_or(|v| v.eq_ignore_ascii_case("none"));
+    let direct = unset_or_none(opts.proxy_command.as_ref().map(|l| l.value.as_str()))
+        && unset_or_none(opts.proxy_jump.as_ref().map(|l| l.value.as_str()));
+    let mode = opts
+        .canonicalize
+        .as_ref()
+        .map(|l| l.value)
+        .unwrap_or_default();
+    let rules = canonical::Rules {
+        mode,
+        domains: opts.canonical_domains.clone().unwrap_or_default(),
+        max_dots: opts.canonicalize_max_dots,
+        fallback_local: opts.canonicalize_fallback_local,
+        permitted: opts
+            .permitted_cnames
+            .as_ref()
+            .map(|l| l.value.clone())
+            .unwrap_or_default(),
+    };
+    let name = canonical::canonicalize(host, &rules, direct, lookup).map_err(|failure| {
+        // The line that asked for what failed.
+        let (place, message) = match failure {
+            canonical::Failure::Domains(m) => {
+                (opts.canonicalize.as_ref().map(|l| (&l.file, l.line)), m)
+            }
+            canonical::Failure::Cname(m) => {
+                (opts.permitted_cnames.as_ref().map(|l| (&l.file, l.line)), m)
+            }
+        };
+        let (file, line) = place.map_or((PathBuf::new(), 0), |(file, line)| (file.clone(), line));
+        ConfigError {
+            file,
+            line,
+            message,
+        }
+    })?;
+    Ok((mode != canonical::Mode::No).then_some(name))
 }
 
 /// The command `config`'s `ProxyCommand` runs, its tokens expanded as ssh
@@ -635,14 +705,45 @@ fn apply(
             first(slot, place.locate(value));
         }
         "tag" => first(&mut opts.tag, one(keyword, &args)?),
+        "canonicalizehostname"
+        | "canonicaldomains"
+        | "canonicalizemaxdots"
+        | "canonicalizefallbacklocal"
+        | "canonicalizepermittedcnames" => apply_canonical(keyword, &args, place, opts)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The host name canonicalization keywords (see [`canonical`]).
+fn apply_canonical(
+    keyword: &str,
+    args: &[String],
+    place: Place<'_>,
+    opts: &mut Options,
+) -> Result<(), String> {
+    match keyword {
         "canonicalizehostname" => {
-            let value = one(keyword, &args)?;
-            if !value.eq_ignore_ascii_case("no") && !value.eq_ignore_ascii_case("false") {
-                return Err(format!(
-                    "CanonicalizeHostname {value} is not supported by roadie; \
-                     give the full host name in HostName instead"
-                ));
-            }
+            let mode = canonical::Mode::parse(&one(keyword, args)?)?;
+            first(&mut opts.canonicalize, place.locate(mode));
+        }
+        "canonicaldomains" => {
+            let domains = args.iter().map(|d| d.to_ascii_lowercase()).collect();
+            first(&mut opts.canonical_domains, domains);
+        }
+        "canonicalizemaxdots" => {
+            let value = one(keyword, args)?;
+            let dots = value
+                .parse()
+                .map_err(|_| format!("CanonicalizeMaxDots: bad number '{value}'"))?;
+            first(&mut opts.canonicalize_max_dots, dots);
+        }
+        "canonicalizefallbacklocal" => {
+            first(&mut opts.canonicalize_fallback_local, flag(keyword, args)?);
+        }
+        "canonicalizepermittedcnames" => {
+            let rules = canonical::permitted_cnames(args)?;
+            first(&mut opts.permitted_cnames, place.locate(rules));
         }
         _ => {}
     }
@@ -1030,10 +1131,48 @@ mod tests {
         .unwrap()
     }
 
+    /// A resolver that knows only `web.staging.example` (never the system's).
+    fn lookup(name: &str) -> Option<String> {
+        (name == "web.staging.example." || name == "web.staging.example").then(String::new)
+    }
+
     fn resolve_text(text: &str, host: &str, preset: &Preset) -> Result<HostConfig, ConfigError> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(text.as_bytes()).unwrap();
-        resolve(&ConfigFiles::explicit(file.path()), host, preset, &local())
+        resolve_with(
+            &ConfigFiles::explicit(file.path()),
+            host,
+            preset,
+            &local(),
+            &lookup,
+        )
+    }
+
+    #[test]
+    fn canonicalized_name_is_read_again_with_match_canonical() {
+        let text = "CanonicalizeHostname yes\nCanonicalDomains other.example staging.example\n\
+                    Host web\n  Port 2200\nHost *.staging.example\n  User deploy\n\
+                    Match canonical host web.staging.example\n  IdentityFile ~/.ssh/%h\n";
+        let c = resolve_text(text, "WEB", &Preset::default()).unwrap();
+        assert_eq!(c.hostname, "web.staging.example");
+        assert_eq!(c.user, "deploy");
+        // `Host web` compared exactly with the name given: not applied.
+        assert_eq!(c.port, 22);
+        assert_eq!(
+            c.identity_files,
+            [PathBuf::from("/home/alice/.ssh/web.staging.example")]
+        );
+        // Not found, fallback off: an error naming the line that asked.
+        let strict = format!("CanonicalizeFallbackLocal no\n{text}");
+        let e = resolve_text(&strict, "db", &Preset::default()).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("cannot resolve host 'db'"), "{e}");
+        // Behind a ProxyJump, `yes` leaves the name alone.
+        let c = resolve_text(&format!("ProxyJump j\n{text}"), "web", &Preset::default()).unwrap();
+        assert_eq!(c.hostname, "web");
+        let e =
+            resolve_text("CanonicalizeHostname sometimes\n", "x", &Preset::default()).unwrap_err();
+        assert!(e.message.contains("expected yes, no or always"), "{e}");
     }
 
     #[test]
