@@ -79,9 +79,8 @@ pub struct HostKeyConfig {
 pub struct Algorithms {
     /// Key exchange.
     pub kex: Option<Vec<String>>,
-    /// Host-key algorithms, certificate ones (`*-cert-v01@openssh.com`)
-    /// included; those whose key type known_hosts records for the host are
-    /// asked for first.
+    /// Host-key algorithms; those whose key type known_hosts records for the
+    /// host are asked for first.
     pub host_keys: Option<Vec<String>>,
     /// MACs.
     pub macs: Option<Vec<String>>,

@@ -511,6 +511,7 @@ pub(crate) async fn connect_through_holder(
     let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
         .map_err(ConnectError::KnownHosts)?;
     let mut notes = known.warnings().to_vec();
+    notes.extend(host.algorithms.warnings.iter().cloned());
     let observed = Arc::new(Mutex::new(Observed {
         announced,
         ..Observed::default()
