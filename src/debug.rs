@@ -186,7 +186,7 @@ for pid in $pids; do
       worker=$(field worker "$note")
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$pid" "$kind" "$state" "$address" "$test" "$worker" "$cwd" "$command"
-    # debugpy's clients' port, once found, is the one.
+    # The adapter's port for clients, once found, is the one.
     [ -z "$want" ] || break
   done
 done

@@ -76,6 +76,25 @@ pub struct HostKeyConfig {
     pub policy: HostKeyPolicy,
 }
 
+/// The algorithm lists ssh_config sets (`KexAlgorithms`,
+/// `HostKeyAlgorithms`, `MACs`, `PubkeyAcceptedAlgorithms`): the names
+/// roadie offers, most wanted first; `None` where unset (roadie's defaults).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Algorithms {
+    /// Key exchange.
+    pub kex: Option<Vec<String>>,
+    /// Host-key algorithms; those whose key type known_hosts records for the
+    /// host are asked for first.
+    pub host_keys: Option<Vec<String>>,
+    /// MACs.
+    pub macs: Option<Vec<String>>,
+    /// The signature algorithms public-key login may use.
+    pub pubkey: Option<Vec<String>>,
+    /// What the user should know about them, each naming its file and line:
+    /// names left out, SHA-1 RSA signatures allowed.
+    pub warnings: Vec<String>,
+}
+
 /// A host, resolved and ready to connect to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Host {
@@ -104,6 +123,8 @@ pub struct Host {
     pub keepalive: Option<(Duration, u32)>,
     /// `Ciphers` from ssh_config, most wanted first (russh's default if unset).
     pub ciphers: Option<Vec<String>>,
+    /// The other algorithm lists from ssh_config.
+    pub algorithms: Algorithms,
     /// The jump host this one is reached through (`ProxyJump`).
     pub via: Option<Box<Host>>,
     /// The local command whose stdin and stdout carry the connection
@@ -153,6 +174,7 @@ impl Host {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             keepalive: None,
             ciphers: None,
+            algorithms: Algorithms::default(),
             via: None,
             proxy_command: None,
             forward_agent: None,

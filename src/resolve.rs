@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::host::{
-    AuthConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_MAX,
-    DEFAULT_MAX_STARTS, Host, HostKeyConfig, HostKeyPolicy, connect_limit,
+    Algorithms, AuthConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL,
+    DEFAULT_KEEPALIVE_MAX, DEFAULT_MAX_STARTS, Host, HostKeyConfig, HostKeyPolicy, connect_limit,
 };
 use crate::inventory::{Environment, HostEntry, Inventory};
 use crate::known_hosts::host_entry_name;
@@ -385,6 +385,7 @@ impl<'a> Resolver<'a> {
             ),
             keepalive,
             ciphers: config.ciphers.clone(),
+            algorithms: algorithms(config),
             via,
             proxy_command,
             forward_agent: config
@@ -568,6 +569,19 @@ fn agent_socket(forward: &ForwardAgent, config: &HostConfig) -> Option<PathBuf> 
         (ForwardAgent::Yes, _) => std::env::var_os("SSH_AUTH_SOCK")
             .filter(|s| !s.is_empty())
             .map(PathBuf::from),
+    }
+}
+
+/// The algorithm lists `config` sets, as roadie offers them.
+fn algorithms(config: &HostConfig) -> Algorithms {
+    let offered =
+        |list: &Option<ssh_config::AlgorithmList>| list.as_ref().map(|l| l.offered.clone());
+    Algorithms {
+        kex: offered(&config.kex_algorithms),
+        host_keys: offered(&config.host_key_algorithms),
+        macs: offered(&config.macs),
+        pubkey: offered(&config.pubkey_accepted_algorithms),
+        warnings: ssh_config::algorithm_warnings(config),
     }
 }
 

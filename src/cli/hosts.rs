@@ -11,6 +11,7 @@ use crate::known_hosts::describe;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, Lock};
 use crate::ssh::Session;
+use crate::ssh::algorithms::{self, Offered};
 use crate::verify;
 
 #[derive(Debug, Args)]
@@ -39,6 +40,12 @@ struct HostLine {
     proxy_command: Option<String>,
     /// The local agent socket forwarded to the host (`ForwardAgent`).
     forward_agent: Option<String>,
+    /// What roadie offers the host, by ssh_config keyword.
+    algorithms: Offered,
+    /// What ssh_config's algorithm lists leave out or allow that the user
+    /// should know (each with its file and line).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    algorithm_warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -82,6 +89,8 @@ impl HostLine {
             via,
             proxy_command: host.proxy_command.clone(),
             forward_agent: host.forward_agent.as_ref().map(|p| p.display().to_string()),
+            algorithms: algorithms::offered(host),
+            algorithm_warnings: host.algorithms.warnings.clone(),
             host_key: None,
             login: None,
             error_kind: None,
@@ -194,6 +203,9 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
         }
         if let Some(socket) = &l.forward_agent {
             writeln!(out, "{pad}agent forwarded from {socket}")?;
+        }
+        for warning in &l.algorithm_warnings {
+            writeln!(out, "{pad}warning {warning}")?;
         }
         if !l.identities.is_empty() {
             writeln!(out, "{pad}identity {}", l.identities.join(", "))?;

@@ -17,6 +17,7 @@ use russh::keys::{PrivateKeyWithHashAlg, decode_secret_key};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
+use super::algorithms;
 use super::handler::ClientHandler;
 use crate::certificate;
 use crate::error::{AuthFailure, ConnectError};
@@ -388,7 +389,11 @@ pub(super) async fn authenticate(
                     continue;
                 };
                 let label = format!("agent key {} ({comment})", describe(&key));
-                let hash = rsa_hash_for(&key, rsa_hash);
+                let Ok(hash) = algorithms::signature_hash(host, &key, rsa_hash)
+                    .map_err(|why| login.tried.push(format!("{label}: {why}")))
+                else {
+                    continue;
+                };
                 let attempt = login
                     .handle
                     .authenticate_publickey_with(&host.user, key, hash, client);
@@ -400,7 +405,11 @@ pub(super) async fn authenticate(
                     continue;
                 };
                 let label = format!("{} ({})", path.display(), describe(key.public_key()));
-                let hash = rsa_hash_for(key.public_key(), rsa_hash);
+                let Ok(hash) = algorithms::signature_hash(host, key.public_key(), rsa_hash)
+                    .map_err(|why| login.tried.push(format!("{label}: {why}")))
+                else {
+                    continue;
+                };
                 let attempt = login
                     .handle
                     .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(key, hash));
@@ -504,7 +513,11 @@ impl Login<'_> {
         match signer {
             CertSigner::Agent(client) => {
                 let key = PublicKey::from(cert.public_key().clone());
-                let hash = rsa_hash_for(&key, rsa_hash);
+                // The certificate's key signs as a plain key of its type
+                // would (PubkeyAcceptedAlgorithms names plain keys here).
+                let hash = matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. })
+                    .then_some(rsa_hash)
+                    .flatten();
                 let mut signer = AgentKey { client, key };
                 let attempt =
                     self.handle
@@ -607,12 +620,6 @@ fn failed(handle: &Handle<ClientHandler>, e: russh::Error) -> ConnectError {
     } else {
         ConnectError::protocol(e)
     }
-}
-
-fn rsa_hash_for(key: &PublicKey, best: Option<HashAlg>) -> Option<HashAlg> {
-    matches!(key.algorithm(), russh::keys::Algorithm::Rsa { .. })
-        .then_some(best)
-        .flatten()
 }
 
 async fn timed<T>(limit: Duration, future: impl Future<Output = T>) -> Result<T, ConnectError> {

@@ -1,6 +1,7 @@
 //! The SSH client: connect (directly or through jump hosts), verify the host
 //! key, authenticate, and run commands.
 
+pub(crate) mod algorithms;
 mod auth;
 mod exec;
 mod files;
@@ -339,10 +340,10 @@ fn refused_channel(reason: &russh::ChannelOpenFailure) -> String {
 /// Client settings for `host`: keepalives, and the host key types known for
 /// it asked for first, so the server presents one we can check (as ssh does),
 /// with their certificate types ahead of them when known_hosts trusts a CA
-/// for the host.
-/// `ssh-rsa` (SHA-1 signatures) is never offered.
+/// for the host. `ssh-rsa` (SHA-1 signatures) is offered only where
+/// ssh_config's `HostKeyAlgorithms` asks for it.
 fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
-    Arc::new(client::Config {
+    let mut config = client::Config {
         keepalive_interval: host.keepalive.map(|(interval, _)| interval),
         keepalive_max: host.keepalive.map_or(3, |(_, max)| max as usize),
         nodelay: true,
@@ -374,7 +375,10 @@ fn client_config(host: &Host, known: &KnownHosts) -> Arc<client::Config> {
             ..russh::Preferred::default()
         },
         ..client::Config::default()
-    })
+    };
+    let recorded = known.algorithms_for(&host.host_key.name);
+    algorithms::configure(&mut config.preferred, host, &recorded);
+    Arc::new(config)
 }
 
 /// The host-key algorithms to offer for `name`, most wanted first.
@@ -428,6 +432,7 @@ pub(crate) fn connect_host<'a>(
             .map_err(ConnectError::KnownHosts)?;
         let config = client_config(host, &known);
         let mut notes = known.warnings().to_vec();
+        notes.extend(host.algorithms.warnings.iter().cloned());
         let observed = Arc::new(Mutex::new(Observed::default()));
         let handler = ClientHandler::new(host, intent, known, observed.clone());
         let (via, proxy, handshake, slot, dialed) = if let Some(jump) = &host.via {
@@ -521,6 +526,7 @@ pub(crate) async fn connect_through_holder(
     let known = KnownHosts::load(&host.host_key.files, &host.host_key.name)
         .map_err(ConnectError::KnownHosts)?;
     let mut notes = known.warnings().to_vec();
+    notes.extend(host.algorithms.warnings.iter().cloned());
     let observed = Arc::new(Mutex::new(Observed {
         announced,
         ..Observed::default()

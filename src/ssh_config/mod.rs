@@ -8,9 +8,14 @@
 //! before the files are read ([`Preset`]), exactly as `ssh -l USER -p PORT`
 //! does, so that they win and `Match user` sees them.
 //!
-//! Only the keywords roadie uses are interpreted; the rest are skipped. Options
-//! roadie cannot honour faithfully (hostname canonicalization) are refused with the file and line rather than silently ignored.
+//! Only the keywords roadie uses are interpreted; the rest are skipped. What
+//! roadie cannot honour faithfully (a `Match` criterion it does not know) is
+//! refused with the file and line rather than silently ignored. Host name
+//! canonicalization (`CanonicalizeHostname`) reads the files a second time
+//! with the canonical name, as ssh does.
 
+mod algorithms;
+mod canonical;
 mod expand;
 mod keywords;
 mod lex;
@@ -21,6 +26,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use algorithms::Kind;
+pub(crate) use algorithms::{default_pubkey_algorithms, key_algorithm};
 pub use expand::LocalUser;
 pub(crate) use expand::Tokens;
 pub(crate) use pattern::{match_host_list, match_list, split_list, wildcard_match};
@@ -165,8 +172,34 @@ pub struct HostConfig {
     pub server_alive_interval: Option<Duration>,
     /// `ServerAliveCountMax`.
     pub server_alive_count_max: Option<u32>,
-    /// `Ciphers`, resolved against roadie's default list, most wanted first.
+    /// `Ciphers`, resolved against OpenSSH's default list, most wanted first.
     pub ciphers: Option<Vec<String>>,
+    /// `KexAlgorithms`.
+    pub kex_algorithms: Option<AlgorithmList>,
+    /// `HostKeyAlgorithms`.
+    pub host_key_algorithms: Option<AlgorithmList>,
+    /// `MACs`.
+    pub macs: Option<AlgorithmList>,
+    /// `PubkeyAcceptedAlgorithms` (or its old name `PubkeyAcceptedKeyTypes`).
+    pub pubkey_accepted_algorithms: Option<AlgorithmList>,
+}
+
+/// An algorithm list (`KexAlgorithms`, `HostKeyAlgorithms`, `MACs`,
+/// `PubkeyAcceptedAlgorithms`), resolved as OpenSSH resolves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlgorithmList {
+    /// What OpenSSH makes of the value, most wanted first (what `ssh -G`
+    /// prints).
+    pub openssh: Vec<String>,
+    /// What roadie offers: those of `openssh` that it implements, in order.
+    pub offered: Vec<String>,
+    /// Names the value asks for that roadie does not implement, left out of
+    /// `offered`.
+    pub left_out: Vec<String>,
+    /// The file that set it.
+    pub file: PathBuf,
+    /// The 1-based line.
+    pub line: usize,
 }
 
 /// Options as read so far (first value wins).
@@ -192,6 +225,15 @@ struct Options {
     server_alive_interval: Option<Duration>,
     server_alive_count_max: Option<u32>,
     ciphers: Option<Located<String>>,
+    kex_algorithms: Option<Located<String>>,
+    host_key_algorithms: Option<Located<String>>,
+    macs: Option<Located<String>>,
+    pubkey_accepted_algorithms: Option<Located<String>>,
+    canonicalize: Option<Located<canonical::Mode>>,
+    canonical_domains: Option<Vec<String>>,
+    canonicalize_max_dots: Option<usize>,
+    canonicalize_fallback_local: Option<bool>,
+    permitted_cnames: Option<Located<Vec<canonical::PermittedCname>>>,
     tag: Option<String>,
 }
 
@@ -211,12 +253,24 @@ struct Pass<'a> {
     local: &'a LocalUser,
 }
 
-/// Resolve the configuration for `host` from `files`.
+/// Resolve the configuration for `host` from `files`. Host name
+/// canonicalization (`CanonicalizeHostname`) asks the system resolver.
 pub fn resolve(
     files: &ConfigFiles,
     host: &str,
     preset: &Preset,
     local: &LocalUser,
+) -> Result<HostConfig, ConfigError> {
+    resolve_with(files, host, preset, local, &canonical::system_lookup)
+}
+
+/// [`resolve`], names looked up with `lookup`.
+fn resolve_with(
+    files: &ConfigFiles,
+    host: &str,
+    preset: &Preset,
+    local: &LocalUser,
+    lookup: canonical::Lookup<'_>,
 ) -> Result<HostConfig, ConfigError> {
     let mut opts = Options {
         user: preset.user.clone(),
@@ -232,20 +286,69 @@ pub fn resolve(
         local,
     };
     read_all(files, &mut pass, &mut opts)?;
-    if pass.wants_final {
-        let hostname = current_hostname(&opts, host).map_err(|m| ConfigError {
-            file: PathBuf::from("HostName"),
-            line: 0,
-            message: m,
-        })?;
+    let hostname = current_hostname(&opts, host).map_err(|m| ConfigError {
+        file: PathBuf::from("HostName"),
+        line: 0,
+        message: m,
+    })?;
+    let settled = canonical_hostname(&hostname);
+    let canonicalized = canonicalize(&opts, &settled, lookup)?;
+    if canonicalized.is_some() || pass.wants_final {
         // As ssh does, the final pass sees the settled, canonical host name,
         // as `HostName` too (so a `HostName` read now changes nothing).
-        pass.host_arg = canonical_hostname(&hostname);
+        pass.host_arg = canonicalized.unwrap_or(settled);
         opts.hostname = Some(pass.host_arg.replace('%', "%%"));
         pass.is_final = true;
         read_all(files, &mut pass, &mut opts)?;
     }
     finish(&opts, host, local)
+}
+
+/// The name `host` (the first pass's host name, lowercased) becomes under
+/// the canonicalization rules the first pass read, when
+/// `CanonicalizeHostname` is on (`None` when it is off).
+fn canonicalize(
+    opts: &Options,
+    host: &str,
+    lookup: canonical::Lookup<'_>,
+) -> Result<Option<String>, ConfigError> {
+    let unset_or_none = |value: Option<&str>| value.is_none_or(|v| v.eq_ignore_ascii_case("none"));
+    let direct = unset_or_none(opts.proxy_command.as_ref().map(|l| l.value.as_str()))
+        && unset_or_none(opts.proxy_jump.as_ref().map(|l| l.value.as_str()));
+    let mode = opts
+        .canonicalize
+        .as_ref()
+        .map(|l| l.value)
+        .unwrap_or_default();
+    let rules = canonical::Rules {
+        mode,
+        domains: opts.canonical_domains.clone().unwrap_or_default(),
+        max_dots: opts.canonicalize_max_dots,
+        fallback_local: opts.canonicalize_fallback_local,
+        permitted: opts
+            .permitted_cnames
+            .as_ref()
+            .map(|l| l.value.clone())
+            .unwrap_or_default(),
+    };
+    let name = canonical::canonicalize(host, &rules, direct, lookup).map_err(|failure| {
+        // The line that asked for what failed.
+        let (place, message) = match failure {
+            canonical::Failure::Domains(m) => {
+                (opts.canonicalize.as_ref().map(|l| (&l.file, l.line)), m)
+            }
+            canonical::Failure::Cname(m) => {
+                (opts.permitted_cnames.as_ref().map(|l| (&l.file, l.line)), m)
+            }
+        };
+        let (file, line) = place.map_or((PathBuf::new(), 0), |(file, line)| (file.clone(), line));
+        ConfigError {
+            file,
+            line,
+            message,
+        }
+    })?;
+    Ok((mode != canonical::Mode::No).then_some(name))
 }
 
 /// The command `config`'s `ProxyCommand` runs, its tokens expanded as ssh
@@ -590,20 +693,64 @@ fn apply(
                 .map_err(|_| format!("ServerAliveCountMax: bad number '{value}'"))?;
             first(&mut opts.server_alive_count_max, count);
         }
-        "ciphers" => {
+        "ciphers"
+        | "kexalgorithms"
+        | "hostkeyalgorithms"
+        | "macs"
+        | "pubkeyacceptedalgorithms"
+        | "pubkeyacceptedkeytypes" => {
+            let (kind, slot) = match keyword {
+                "ciphers" => (Kind::Cipher, &mut opts.ciphers),
+                "kexalgorithms" => (Kind::Kex, &mut opts.kex_algorithms),
+                "hostkeyalgorithms" => (Kind::HostKey, &mut opts.host_key_algorithms),
+                "macs" => (Kind::Mac, &mut opts.macs),
+                _ => (Kind::PubkeyAccepted, &mut opts.pubkey_accepted_algorithms),
+            };
             let value = one(keyword, &args)?;
-            cipher_list(&value)?;
-            first(&mut opts.ciphers, place.locate(value));
+            // As ssh does, a value is checked where it is read.
+            algorithm_list(kind, &value)?;
+            first(slot, place.locate(value));
         }
         "tag" => first(&mut opts.tag, one(keyword, &args)?),
+        "canonicalizehostname"
+        | "canonicaldomains"
+        | "canonicalizemaxdots"
+        | "canonicalizefallbacklocal"
+        | "canonicalizepermittedcnames" => apply_canonical(keyword, &args, place, opts)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The host name canonicalization keywords (see [`canonical`]).
+fn apply_canonical(
+    keyword: &str,
+    args: &[String],
+    place: Place<'_>,
+    opts: &mut Options,
+) -> Result<(), String> {
+    match keyword {
         "canonicalizehostname" => {
-            let value = one(keyword, &args)?;
-            if !value.eq_ignore_ascii_case("no") && !value.eq_ignore_ascii_case("false") {
-                return Err(format!(
-                    "CanonicalizeHostname {value} is not supported by roadie; \
-                     give the full host name in HostName instead"
-                ));
-            }
+            let mode = canonical::Mode::parse(&one(keyword, args)?)?;
+            first(&mut opts.canonicalize, place.locate(mode));
+        }
+        "canonicaldomains" => {
+            let domains = args.iter().map(|d| d.to_ascii_lowercase()).collect();
+            first(&mut opts.canonical_domains, domains);
+        }
+        "canonicalizemaxdots" => {
+            let value = one(keyword, args)?;
+            let dots = value
+                .parse()
+                .map_err(|_| format!("CanonicalizeMaxDots: bad number '{value}'"))?;
+            first(&mut opts.canonicalize_max_dots, dots);
+        }
+        "canonicalizefallbacklocal" => {
+            first(&mut opts.canonicalize_fallback_local, flag(keyword, args)?);
+        }
+        "canonicalizepermittedcnames" => {
+            let rules = canonical::permitted_cnames(args)?;
+            first(&mut opts.permitted_cnames, place.locate(rules));
         }
         _ => {}
     }
@@ -847,11 +994,14 @@ fn finish(opts: &Options, original: &str, local: &LocalUser) -> Result<HostConfi
         connect_timeout: opts.connect_timeout,
         server_alive_interval: opts.server_alive_interval,
         server_alive_count_max: opts.server_alive_count_max,
-        ciphers: opts
-            .ciphers
-            .as_ref()
-            .map(|l| cipher_list(&l.value).map_err(|m| fail(&l.file, l.line, m)))
-            .transpose()?,
+        ciphers: located_list(Kind::Cipher, opts.ciphers.as_ref())?.map(|l| l.offered),
+        kex_algorithms: located_list(Kind::Kex, opts.kex_algorithms.as_ref())?,
+        host_key_algorithms: located_list(Kind::HostKey, opts.host_key_algorithms.as_ref())?,
+        macs: located_list(Kind::Mac, opts.macs.as_ref())?,
+        pubkey_accepted_algorithms: located_list(
+            Kind::PubkeyAccepted,
+            opts.pubkey_accepted_algorithms.as_ref(),
+        )?,
     })
 }
 
@@ -879,72 +1029,100 @@ fn forward_agent(l: &Located<String>, tokens: &Tokens<'_>) -> Result<ForwardAgen
     })
 }
 
-/// OpenSSH's default `Ciphers` list (9.x), which `+`, `-` and `^` lists
-/// change.
-const OPENSSH_CIPHERS: &[&str] = &[
-    "chacha20-poly1305@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-];
-
-/// Ciphers OpenSSH knows but leaves out of its default list.
-const OPENSSH_OTHER_CIPHERS: &[&str] = &["3des-cbc", "aes128-cbc", "aes192-cbc", "aes256-cbc"];
-
-/// The ciphers a `Ciphers` value asks for, as OpenSSH reads it: a list, or
-/// `+list` (appended to OpenSSH's default), `-list` (removed from it,
-/// wildcards allowed) or `^list` (put first). A name OpenSSH does not know
-/// (or `none`) is an error, as it is for ssh; so is one roadie does not
-/// implement (`3des-cbc`), rather than being left out unseen.
-fn cipher_list(spec: &str) -> Result<Vec<String>, String> {
-    let named = |list: &str| -> Result<Vec<String>, String> {
-        for name in list.split(',') {
-            if !OPENSSH_CIPHERS.contains(&name) && !OPENSSH_OTHER_CIPHERS.contains(&name) {
-                return Err(format!(
-                    "Ciphers: unknown cipher '{name}' (known: {}, {})",
-                    OPENSSH_CIPHERS.join(", "),
-                    OPENSSH_OTHER_CIPHERS.join(", ")
-                ));
-            }
-            if !russh::cipher::ALL_CIPHERS
-                .iter()
-                .any(|c| c.as_ref() == name)
-            {
-                return Err(format!(
-                    "Ciphers: roadie does not implement '{name}'; remove it from the list"
-                ));
-            }
-        }
-        Ok(list.split(',').map(str::to_owned).collect())
-    };
-    let defaults = || OPENSSH_CIPHERS.iter().map(|c| (*c).to_owned());
-    let list: Vec<String> = if let Some(more) = spec.strip_prefix('+') {
-        let mut list: Vec<String> = defaults().collect();
-        for name in named(more)? {
-            if !list.contains(&name) {
-                list.push(name);
-            }
-        }
-        list
-    } else if let Some(less) = spec.strip_prefix('-') {
-        let patterns: Vec<&str> = less.split(',').collect();
-        defaults()
-            .filter(|c| !patterns.iter().any(|p| wildcard_match(p, c)))
-            .collect()
-    } else if let Some(front) = spec.strip_prefix('^') {
-        let mut list = named(front)?;
-        let rest: Vec<String> = defaults().filter(|c| !list.contains(c)).collect();
-        list.extend(rest);
-        list
-    } else {
-        named(spec)?
-    };
-    if list.is_empty() {
-        return Err(format!("Ciphers {spec} leaves no cipher"));
+/// What roadie makes of an algorithm keyword's `spec`: OpenSSH's list and
+/// those of it roadie offers. Refused: what ssh refuses, a list of which
+/// roadie implements nothing, and for `Ciphers` any cipher roadie does not
+/// implement (a cipher list is short and usually written for a reason).
+fn algorithm_list(kind: Kind, spec: &str) -> Result<AlgorithmList, String> {
+    let keyword = kind.keyword();
+    let resolved = algorithms::resolve(kind, spec)?;
+    if kind == Kind::Cipher
+        && let Some(name) = resolved.unimplemented.first()
+    {
+        return Err(format!(
+            "Ciphers: roadie does not implement '{name}'; remove it from the list"
+        ));
     }
-    Ok(list)
+    let offered: Vec<String> = resolved
+        .openssh
+        .iter()
+        .filter(|n| kind.implemented(n))
+        .cloned()
+        .collect();
+    if offered.is_empty() {
+        return Err(format!(
+            "{keyword} {spec}: roadie implements none of {}; name one it does ({})",
+            resolved.openssh.join(", "),
+            kind.known_implemented().join(", ")
+        ));
+    }
+    Ok(AlgorithmList {
+        openssh: resolved.openssh,
+        offered,
+        left_out: resolved.unimplemented,
+        file: PathBuf::new(),
+        line: 0,
+    })
+}
+
+fn located_list(
+    kind: Kind,
+    value: Option<&Located<String>>,
+) -> Result<Option<AlgorithmList>, ConfigError> {
+    value
+        .map(|l| {
+            let at = |message| ConfigError {
+                file: l.file.clone(),
+                line: l.line,
+                message,
+            };
+            algorithm_list(kind, &l.value)
+                .map_err(at)
+                .map(|list| AlgorithmList {
+                    file: l.file.clone(),
+                    line: l.line,
+                    ..list
+                })
+        })
+        .transpose()
+}
+
+/// What the user should know about `config`'s algorithm lists, each with
+/// the file and line: names roadie leaves out, and SHA-1 RSA signatures
+/// (`ssh-rsa`), which OpenSSH no longer allows by default, allowed.
+pub fn algorithm_warnings(config: &HostConfig) -> Vec<String> {
+    let lists = [
+        (Kind::Kex, &config.kex_algorithms),
+        (Kind::HostKey, &config.host_key_algorithms),
+        (Kind::Mac, &config.macs),
+        (Kind::PubkeyAccepted, &config.pubkey_accepted_algorithms),
+    ];
+    let mut warnings = Vec::new();
+    for (kind, list) in lists {
+        let Some(list) = list else { continue };
+        let at = format!("{}:{}: {}", list.file.display(), list.line, kind.keyword());
+        if !list.left_out.is_empty() {
+            warnings.push(format!(
+                "{at}: roadie does not implement {}; left out, the others are offered",
+                list.left_out.join(", ")
+            ));
+        }
+        let sha1: Vec<&str> = list
+            .offered
+            .iter()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("ssh-rsa"))
+            .collect();
+        if !sha1.is_empty() {
+            warnings.push(format!(
+                "{at} allows {} (RSA signatures with SHA-1, which OpenSSH no longer allows \
+                 by default): roadie uses it for this host only because this line asks; \
+                 remove it once the device is upgraded",
+                sha1.join(", ")
+            ));
+        }
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -966,10 +1144,48 @@ mod tests {
         .unwrap()
     }
 
+    /// A resolver that knows only `web.staging.example` (never the system's).
+    fn lookup(name: &str) -> Option<String> {
+        (name == "web.staging.example." || name == "web.staging.example").then(String::new)
+    }
+
     fn resolve_text(text: &str, host: &str, preset: &Preset) -> Result<HostConfig, ConfigError> {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(text.as_bytes()).unwrap();
-        resolve(&ConfigFiles::explicit(file.path()), host, preset, &local())
+        resolve_with(
+            &ConfigFiles::explicit(file.path()),
+            host,
+            preset,
+            &local(),
+            &lookup,
+        )
+    }
+
+    #[test]
+    fn canonicalized_name_is_read_again_with_match_canonical() {
+        let text = "CanonicalizeHostname yes\nCanonicalDomains other.example staging.example\n\
+                    Host web\n  Port 2200\nHost *.staging.example\n  User deploy\n\
+                    Match canonical host web.staging.example\n  IdentityFile ~/.ssh/%h\n";
+        let c = resolve_text(text, "WEB", &Preset::default()).unwrap();
+        assert_eq!(c.hostname, "web.staging.example");
+        assert_eq!(c.user, "deploy");
+        // `Host web` compared exactly with the name given: not applied.
+        assert_eq!(c.port, 22);
+        assert_eq!(
+            c.identity_files,
+            [PathBuf::from("/home/alice/.ssh/web.staging.example")]
+        );
+        // Not found, fallback off: an error naming the line that asked.
+        let strict = format!("CanonicalizeFallbackLocal no\n{text}");
+        let e = resolve_text(&strict, "db", &Preset::default()).unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("cannot resolve host 'db'"), "{e}");
+        // Behind a ProxyJump, `yes` leaves the name alone.
+        let c = resolve_text(&format!("ProxyJump j\n{text}"), "web", &Preset::default()).unwrap();
+        assert_eq!(c.hostname, "web");
+        let e =
+            resolve_text("CanonicalizeHostname sometimes\n", "x", &Preset::default()).unwrap_err();
+        assert!(e.message.contains("expected yes, no or always"), "{e}");
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn key_of_another_type_than_the_recorded_one_is_refused() {
 
 /// A server with an RSA host key (and the harness's ed25519 one), whose
 /// RSA key alone is in known_hosts; `extra` restricts what it offers.
-fn rsa_server(extra: &[&str]) -> (World, std::path::PathBuf) {
+pub(crate) fn rsa_server(extra: &[&str]) -> (World, std::path::PathBuf) {
     let mut w = World::new();
     let rsa = w.path("rsa_host_key");
     sh(

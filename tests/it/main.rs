@@ -3,6 +3,7 @@
 
 mod ad_hoc;
 mod agent;
+mod algorithms;
 mod auth;
 mod certificates;
 mod debug;

@@ -58,17 +58,26 @@ const INCLUDED: &str = "Host zeta\n    HostName zeta.internal\n    Port 2022\nHo
 
 /// `ssh -G`'s view: key → values (several for repeated keys).
 fn openssh_view(config: &Path, host: &str, user: Option<&str>) -> HashMap<String, Vec<String>> {
-    let mut command = Command::new("ssh");
+    ssh_g(Command::new("ssh"), config, host, user)
+        .unwrap_or_else(|stderr| panic!("ssh -G {host}: {stderr}"))
+}
+
+/// What `ssh` (as `command` runs it) prints with `-G -F config [-l user]
+/// host`, or what it said on stderr when it refused.
+fn ssh_g(
+    mut command: Command,
+    config: &Path,
+    host: &str,
+    user: Option<&str>,
+) -> Result<HashMap<String, Vec<String>>, String> {
     command.arg("-G").arg("-F").arg(config);
     if let Some(user) = user {
         command.args(["-l", user]);
     }
     let out = command.arg(host).output().expect("ssh (openssh-client)");
-    assert!(
-        out.status.success(),
-        "ssh -G {host}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
     let mut view: HashMap<String, Vec<String>> = HashMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         if let Some((key, value)) = line.split_once(' ') {
@@ -77,7 +86,7 @@ fn openssh_view(config: &Path, host: &str, user: Option<&str>) -> HashMap<String
                 .push(value.to_owned());
         }
     }
-    view
+    Ok(view)
 }
 
 fn one<'a>(view: &'a HashMap<String, Vec<String>>, key: &str) -> &'a str {
@@ -475,4 +484,286 @@ fn non_utf8_ssh_config_line_is_named_with_line_and_column() {
         .run()
         .code(2)
         .stderr_has("ssh_config:2: column 13: not UTF-8 text (byte 0xe9)");
+}
+
+/// Algorithm lists in the forms users write them, in several blocks (the
+/// first value read wins).
+const ALGORITHMS_CONFIG: &str = "\
+Host plus
+    KexAlgorithms +diffie-hellman-group14-sha1
+    HostKeyAlgorithms ^ssh-rsa
+    MACs -umac*,hmac-sha1*
+    PubkeyAcceptedKeyTypes ssh-ed25519*,rsa-sha2-*
+Host explicit
+    HostKeyAlgorithms -ecdsa*,sk-*
+    KexAlgorithms curve25519-sha256,ecdh-sha2-nistp256,sntrup761x25519-sha512
+    MACs hmac-sha2-512,umac-128@openssh.com,hmac-sha1
+    PubkeyAcceptedAlgorithms +ssh-rsa
+Host everything
+    HostKeyAlgorithms *
+    KexAlgorithms -sntrup*,*sha1
+    MACs ^hmac-sha2-512-etm@openssh.com
+    PubkeyAcceptedAlgorithms -*cert*
+Host *
+    KexAlgorithms curve25519-sha256
+    HostKeyAlgorithms ssh-ed25519
+    MACs hmac-sha2-256
+    PubkeyAcceptedAlgorithms rsa-sha2-512
+";
+
+#[test]
+fn algorithm_lists_read_as_ssh_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, ALGORITHMS_CONFIG).unwrap();
+    let local = LocalUser::current();
+    for host in ["plus", "explicit", "everything", "other"] {
+        let theirs = openssh_view(&config, host, None);
+        let ours = resolve(
+            &ConfigFiles::explicit(&config),
+            host,
+            &Preset::default(),
+            &local,
+        )
+        .unwrap();
+        for (keyword, list) in [
+            ("kexalgorithms", &ours.kex_algorithms),
+            ("hostkeyalgorithms", &ours.host_key_algorithms),
+            ("macs", &ours.macs),
+            ("pubkeyacceptedalgorithms", &ours.pubkey_accepted_algorithms),
+        ] {
+            let list = list.as_ref().unwrap();
+            assert_eq!(
+                list.openssh.join(","),
+                one(&theirs, keyword),
+                "{keyword}, {host}"
+            );
+            // What roadie offers is what ssh would, less what roadie lacks.
+            let kept: Vec<&String> = list
+                .openssh
+                .iter()
+                .filter(|n| list.offered.contains(n))
+                .collect();
+            assert_eq!(kept.len(), list.offered.len(), "{keyword}, {host}: order");
+            assert!(list.left_out.iter().all(|n| !list.offered.contains(n)));
+        }
+    }
+    let ours = |host: &str| {
+        resolve(
+            &ConfigFiles::explicit(&config),
+            host,
+            &Preset::default(),
+            &local,
+        )
+        .unwrap()
+    };
+    // What roadie lacks: left out, and named when the value asked for it.
+    let explicit = ours("explicit");
+    let kex = explicit.kex_algorithms.unwrap();
+    assert_eq!(kex.offered, ["curve25519-sha256", "ecdh-sha2-nistp256"]);
+    assert_eq!(kex.left_out, ["sntrup761x25519-sha512"]);
+    assert_eq!(explicit.macs.unwrap().left_out, ["umac-128@openssh.com"]);
+    let hostkeys = ours("everything").host_key_algorithms.unwrap();
+    assert!(hostkeys.offered.contains(&"ssh-rsa".to_owned()));
+    assert!(hostkeys.left_out.contains(&"ssh-dss".to_owned()));
+    assert!(!hostkeys.offered.iter().any(|n| n.starts_with("sk-")));
+    // `+` keeps OpenSSH's defaults roadie lacks out silently.
+    assert!(ours("plus").kex_algorithms.unwrap().left_out.is_empty());
+}
+
+#[test]
+fn algorithm_names_ssh_refuses_are_refused_with_file_and_line() {
+    let (w, _) = crate::support::World::one_host(7);
+    for (text, message) in [
+        (
+            "Host *\n    KexAlgorithms curve25519-sha256,bogus\n",
+            "unknown algorithm 'bogus'",
+        ),
+        (
+            "Host other\n    HostKeyAlgorithms nosuch*\n",
+            "unknown algorithm 'nosuch*'",
+        ),
+        (
+            "Host *\n    MACs hmac-sha2-256 hmac-sha1\n",
+            "unexpected 'hmac-sha1'",
+        ),
+        (
+            "Host *\n    PubkeyAcceptedAlgorithms Ssh-ed25519\n",
+            "unknown algorithm",
+        ),
+    ] {
+        let config = w.write("ssh_config", text);
+        let (code, stderr) = openssh_verdict(&config, "x");
+        assert_eq!(code, 255, "ssh accepted {text:?}");
+        assert!(stderr.contains("line 2"), "ssh on {text:?}: {stderr}");
+        w.roadie()
+            .args(["-F", "ssh_config", "run", "staging", "--", "true"])
+            .run()
+            .code(2)
+            .stderr_has("ssh_config:2: ")
+            .stderr_has(message);
+    }
+}
+
+/// Names for the canonicalization tests: what the test's own /etc/hosts
+/// resolves (nothing else resolves: no DNS server, only that file). ssh
+/// looks the candidates up anchored (`web.staging.example.`), which glibc
+/// finds in the file only written so; the first name is the canonical one
+/// (as a CNAME's target would be).
+const CANONICAL_HOSTS: &str = "127.0.0.1 localhost\n\
+    127.0.0.218 web.staging.example web.staging.example.\n\
+    127.0.0.219 real.internal.example alias.staging.example.\n";
+
+const CANONICAL_CONFIG: &str = "\
+CanonicalizeHostname yes
+CanonicalDomains nowhere.example staging.example
+CanonicalizePermittedCNAMEs *.staging.example:*.internal.example
+Host web
+    Port 2201
+Host *.staging.example
+    User deploy
+Match canonical host real.internal.example
+    Port 2202
+Match canonical
+    IdentityFile ~/.ssh/canonical_%h
+Host jumped
+    HostName web
+    ProxyJump 127.0.0.1
+Host proxied-*
+    ProxyCommand nc %h %p
+";
+
+/// `program` with the test's /etc/hosts, no DNS server and an nsswitch.conf
+/// that reads only files: no look-up leaves the machine.
+fn with_test_names(w: &crate::support::World, program: &str) -> Command {
+    let files = [
+        (w.write("hosts", CANONICAL_HOSTS), "/etc/hosts"),
+        (
+            w.write("resolv.conf", "nameserver 127.0.0.1\n"),
+            "/etc/resolv.conf",
+        ),
+        (
+            w.write("nsswitch.conf", "hosts: files\n"),
+            "/etc/nsswitch.conf",
+        ),
+    ];
+    let files: Vec<(&Path, &str)> = files.iter().map(|(f, o)| (f.as_path(), *o)).collect();
+    crate::support::with_files(&files, program)
+}
+
+#[test]
+fn canonicalize_hostname_matches_openssh() {
+    let w = crate::support::World::new();
+    let config = w.write("ssh_config", CANONICAL_CONFIG);
+    let names = [
+        "web",
+        "alias",
+        "WEB.staging.example",
+        "10.0.0.1",
+        "jumped",
+        "proxied-web",
+    ];
+    w.write(
+        "roadie.yaml",
+        &format!(
+            "environments:\n  staging:\n    hosts: [{}]\n  gone:\n    hosts: [nosuch]\n",
+            names.join(", ")
+        ),
+    );
+    let ran = w
+        .roadie_via(with_test_names(&w, env!("CARGO_BIN_EXE_roadie")))
+        .args(["--json", "-F", config.to_str().unwrap(), "hosts", "staging"])
+        .run()
+        .code(0);
+    let home = w.home.display().to_string();
+    let events = ran.events();
+    assert_eq!(events.len(), names.len());
+    for (event, name) in events.iter().zip(names) {
+        let theirs = ssh_g(with_test_names(&w, "ssh"), &config, name, None)
+            .unwrap_or_else(|e| panic!("ssh -G {name}: {e}"));
+        let field = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+        assert_eq!(
+            field("hostname"),
+            one(&theirs, "hostname"),
+            "hostname, {name}"
+        );
+        assert_eq!(field("user"), one(&theirs, "user"), "user, {name}");
+        assert_eq!(
+            event["port"].to_string(),
+            one(&theirs, "port"),
+            "port, {name}"
+        );
+        let ours: Vec<String> = serde_json::from_value(event["identities"].clone()).unwrap();
+        let hostname = one(&theirs, "hostname");
+        let expected: Vec<String> = theirs
+            .get("identityfile")
+            .into_iter()
+            .flatten()
+            .filter(|f| f.contains("canonical_"))
+            .map(|f| f.replacen('~', &home, 1).replace("%h", hostname))
+            .collect();
+        assert_eq!(ours, expected, "identityfile, {name}");
+    }
+    // What canonicalization gave: a domain appended, a permitted CNAME
+    // followed and the second pass applied; the rest left alone.
+    let hostnames: Vec<String> = events
+        .iter()
+        .map(|e| e["hostname"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        hostnames,
+        [
+            "web.staging.example",
+            "real.internal.example",
+            "web.staging.example",
+            "10.0.0.1",
+            "web",
+            "proxied-web"
+        ]
+    );
+    assert_eq!(events[1]["port"], 2202);
+    // A name that resolves nowhere, while CanonicalizePermittedCNAMEs asks
+    // for its canonical name: ssh gives up, and so does roadie.
+    let refused = ssh_g(with_test_names(&w, "ssh"), &config, "nosuch", None).unwrap_err();
+    assert!(
+        refused.contains("Could not resolve hostname nosuch"),
+        "{refused}"
+    );
+    w.roadie_via(with_test_names(&w, env!("CARGO_BIN_EXE_roadie")))
+        .args(["-F", config.to_str().unwrap(), "hosts", "gone"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:3: ")
+        .stderr_has("cannot resolve host 'nosuch'");
+}
+
+#[test]
+fn canonicalize_always_and_no_fallback_match_openssh() {
+    let w = crate::support::World::new();
+    let config = w.write(
+        "ssh_config",
+        "CanonicalizeHostname always\nCanonicalDomains staging.example\n\
+         CanonicalizeFallbackLocal no\nHost *\n    ProxyCommand nc %h %p\n",
+    );
+    w.write(
+        "roadie.yaml",
+        "environments:\n  staging:\n    hosts: [web]\n  gone:\n    hosts: [nosuch]\n",
+    );
+    let ran = w
+        .roadie_via(with_test_names(&w, env!("CARGO_BIN_EXE_roadie")))
+        .args(["--json", "-F", config.to_str().unwrap(), "hosts", "staging"])
+        .run()
+        .code(0);
+    let theirs = ssh_g(with_test_names(&w, "ssh"), &config, "web", None).unwrap();
+    assert_eq!(one(&theirs, "hostname"), "web.staging.example");
+    assert_eq!(ran.events()[0]["hostname"], "web.staging.example");
+    // A name no domain completes: ssh gives up, and so does roadie, naming the line.
+    let refused = ssh_g(with_test_names(&w, "ssh"), &config, "nosuch", None).unwrap_err();
+    assert!(refused.contains("Could not resolve host"), "{refused}");
+    w.roadie_via(with_test_names(&w, env!("CARGO_BIN_EXE_roadie")))
+        .args(["-F", config.to_str().unwrap(), "hosts", "gone"])
+        .run()
+        .code(2)
+        .stderr_has("ssh_config:1: ")
+        .stderr_has("cannot resolve host 'nosuch'");
 }

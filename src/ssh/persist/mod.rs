@@ -32,7 +32,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use crate::error::{ConnectError, HostKeyError};
-use crate::host::{AuthConfig, Host, HostKeyConfig};
+use crate::host::{Algorithms, AuthConfig, Host, HostKeyConfig};
 use crate::safety::{Intent, Refusal};
 use crate::ssh::{self, Session};
 
@@ -201,7 +201,7 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
 }
 
 /// Which holder serves `host`: the same server, port, user, keys,
-/// environment, host key settings, ciphers, keepalives and ProxyCommand (the
+/// environment, host key settings, algorithms, keepalives and ProxyCommand (the
 /// same for its jump hosts), and the same roadie version. Each invocation still judges
 /// the recorded keys with its own known_hosts and safeguards.
 pub(crate) fn holder_id(host: &Host) -> String {
@@ -215,6 +215,7 @@ pub(crate) fn holder_id(host: &Host) -> String {
         environment: Option<&'a str>,
         host_key: &'a HostKeyConfig,
         ciphers: Option<&'a [String]>,
+        algorithms: &'a Algorithms,
         keepalive: Option<(Duration, u32)>,
         via: Option<String>,
         proxy_command: Option<&'a str>,
@@ -228,6 +229,7 @@ pub(crate) fn holder_id(host: &Host) -> String {
         environment: host.environment.as_deref(),
         host_key: &host.host_key,
         ciphers: host.ciphers.as_deref(),
+        algorithms: &host.algorithms,
         keepalive: host.keepalive,
         via: host.via.as_deref().map(holder_id),
         proxy_command: host.proxy_command.as_deref(),

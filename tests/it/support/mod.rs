@@ -340,27 +340,7 @@ impl World {
     /// roadie in a mount namespace of its own where each `(file, over)`
     /// replaces the system file `over`, /etc/resolv.conf say (needs root).
     pub fn roadie_with_files(&self, files: &[(&Path, &str)]) -> Roadie {
-        assert!(
-            is_root(),
-            "private system files need a mount namespace, so root (CI runs as root)"
-        );
-        let mut script = String::new();
-        for index in 0..files.len() {
-            let _ = write!(
-                script,
-                "mount --bind \"${}\" \"${}\" && ",
-                2 * index + 1,
-                2 * index + 2
-            );
-        }
-        let _ = write!(script, "shift {} && exec \"$@\"", 2 * files.len());
-        let mut command = Command::new("unshare");
-        command.args(["--mount", "--", "sh", "-c", &script, "sh"]);
-        for (file, over) in files {
-            command.arg(file).arg(over);
-        }
-        command.arg(env!("CARGO_BIN_EXE_roadie"));
-        self.roadie_via(command)
+        self.roadie_via(with_files(files, env!("CARGO_BIN_EXE_roadie")))
     }
 
     /// roadie started by `command` (a wrapper such as `/usr/bin/time`), in
@@ -378,6 +358,32 @@ impl World {
             .stdin(Stdio::null());
         Roadie { command }
     }
+}
+
+/// `program` in a mount namespace of its own where each `(file, over)`
+/// replaces the system file `over` (needs root); add its arguments.
+pub fn with_files(files: &[(&Path, &str)], program: &str) -> Command {
+    assert!(
+        is_root(),
+        "private system files need a mount namespace, so root (CI runs as root)"
+    );
+    let mut script = String::new();
+    for index in 0..files.len() {
+        let _ = write!(
+            script,
+            "mount --bind \"${}\" \"${}\" && ",
+            2 * index + 1,
+            2 * index + 2
+        );
+    }
+    let _ = write!(script, "shift {} && exec \"$@\"", 2 * files.len());
+    let mut command = Command::new("unshare");
+    command.args(["--mount", "--", "sh", "-c", &script, "sh"]);
+    for (file, over) in files {
+        command.arg(file).arg(over);
+    }
+    command.arg(program);
+    command
 }
 
 /// Root's `~/.bashrc` on these machines runs `pyenv init`, whose `pyenv
