@@ -8,6 +8,7 @@ mod env;
 mod hosts;
 mod logs;
 mod persist;
+mod publish;
 mod run;
 mod sandbox;
 mod shell;

@@ -1,0 +1,303 @@
+//! `roadie debug --publish`: tests failing on a CI runner nobody can reach
+//! (a network namespace without sshd whose firewall drops every new inbound
+//! connection), their debugger sessions published to a rendezvous host
+//! (another namespace, stock sshd, a home of its own) and reached from the
+//! developer side (this test process) with `roadie debug rendezvous`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use crate::support::django::venv;
+use crate::support::netns::{Lan, NetHost};
+use crate::support::{Roadie, Running, World, current_user, eventually, lines_of, said_until};
+use roadie::sandbox::{ensure_key, known_hosts_line};
+
+const FAILING: &str = "import pytest\n\n@pytest.mark.parametrize('n', [1, 2, 3])\ndef test_fails(n):\n    x = 40 + n\n    assert x == 0\n";
+const PASSING: &str = "def test_passes():\n    assert 1 + 1 == 2\n";
+
+/// The forward-only key's options in authorized_keys: forwarding, and SFTP
+/// (for the records) as its only service.
+const FORWARD_ONLY: &str = "restrict,port-forwarding,command=\"internal-sftp\"";
+
+/// The three hosts, the rendezvous host's private home (bind-mounted over
+/// the login user's home there) and the runner's forward-only key.
+struct Ci {
+    w: World,
+    _lan: Lan,
+    runner: NetHost,
+    rendezvous: NetHost,
+    home: PathBuf,
+    ci_key: PathBuf,
+}
+
+/// The login user's home directory, as /etc/passwd says.
+fn login_home() -> PathBuf {
+    let user = current_user();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    let line = passwd
+        .lines()
+        .find(|l| l.split(':').next() == Some(user.as_str()))
+        .unwrap_or_else(|| panic!("{user} is not in /etc/passwd"));
+    PathBuf::from(line.split(':').nth(5).unwrap())
+}
+
+fn sh_in(host: &NetHost, script: &str) {
+    let status = Command::new("ip")
+        .args(["netns", "exec", &host.namespace, "sh", "-c", script])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+}
+
+fn ci(environment_extra: &str) -> Ci {
+    let mut w = World::new();
+    let mut lan = Lan::new();
+    let rendezvous = lan.host();
+    let runner = lan.host();
+    let ci_key = w.path("ci_key");
+    let public = ensure_key(&ci_key, "ci runner").unwrap();
+    let mut keys = std::fs::read_to_string(&w.authorized_keys).unwrap();
+    keys.push_str(&format!(
+        "{FORWARD_ONLY} {}\n",
+        public.to_openssh().unwrap()
+    ));
+    std::fs::write(&w.authorized_keys, keys).unwrap();
+    let home = w.path("rendezvous-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let server = rendezvous.sshd(
+        &w.path("rendezvous-sshd"),
+        &w.authorized_keys,
+        "rendezvous",
+        &home,
+        &login_home(),
+    );
+    let line = known_hosts_line(rendezvous.address, 22, &server.host_key).unwrap();
+    std::fs::write(&w.known_hosts, format!("{line}\n")).unwrap();
+    w.servers.push(server);
+    w.inventory(
+        "rendezvous",
+        &[rendezvous.address.to_string()],
+        environment_extra,
+    );
+    // A runner: nothing listens on its interface, and what would connect
+    // in is dropped (its own loopback aside).
+    sh_in(
+        &runner,
+        "nft add table inet runner && \
+         nft add chain inet runner input '{ type filter hook input priority 0; policy accept; }' && \
+         nft add rule inet runner input iif lo accept && \
+         nft add rule inet runner input ct state new drop",
+    );
+    let project = w.path("project/tests");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("test_fail.py"), FAILING).unwrap();
+    std::fs::write(project.join("test_pass.py"), PASSING).unwrap();
+    Ci {
+        w,
+        _lan: lan,
+        runner,
+        rendezvous,
+        home,
+        ci_key,
+    }
+}
+
+impl Ci {
+    /// `roadie [ARGS] debug --publish rendezvous --wait WAIT -- pytest -n N
+    /// FILE`, run on the runner with the forward-only key.
+    fn publish(&self, args: &[&str], wait: &str, workers: &str, file: &str) -> Roadie {
+        let mut command = Command::new("ip");
+        command.args([
+            "netns",
+            "exec",
+            &self.runner.namespace,
+            env!("CARGO_BIN_EXE_roadie"),
+        ]);
+        let python = venv().join("bin/python");
+        self.w
+            .roadie_via(command)
+            .args(["--identity", self.ci_key.to_str().unwrap()])
+            .args(args)
+            .args(["debug", "--publish", "rendezvous", "--wait", wait, "--"])
+            .args([
+                python.to_str().unwrap(),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+            ])
+            .args(["-n", workers])
+            .args([self.w.path("project/tests").join(file)])
+            .env("GITHUB_RUN_ID", "9001")
+            .env("GITHUB_JOB", "test")
+    }
+
+    /// What is in the rendezvous host's `~/.roadie/debug/`.
+    fn published_files(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.home.join(".roadie/debug")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Whether anyone logged in to the rendezvous host.
+    fn logged_in(&self) -> bool {
+        std::fs::read_to_string(&self.w.servers[0].log)
+            .unwrap_or_default()
+            .contains("Accepted publickey")
+    }
+
+    /// `roadie --json debug rendezvous --once`: the sessions listed.
+    fn listed(&self) -> Vec<serde_json::Value> {
+        self.w
+            .roadie()
+            .args(["--json", "debug", "rendezvous", "--once"])
+            .run()
+            .code(0)
+            .events()
+    }
+}
+
+/// JSON lines of `pipe`, as they come.
+fn json_lines(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let lines = lines_of(pipe);
+    std::thread::spawn(move || {
+        for line in lines {
+            if let Ok(value) = serde_json::from_str(&line) {
+                let _ = sender.send(value);
+            }
+        }
+    });
+    receiver
+}
+
+fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> serde_json::Value {
+    loop {
+        let event = events
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {kind} event"));
+        if event["event"] == kind {
+            return event;
+        }
+    }
+}
+
+/// Read from `stream` until `marker` arrives; all that came.
+fn until(stream: &mut TcpStream, marker: &str) -> String {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    while !text.contains(marker) {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the session closed before {marker:?}: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    text
+}
+
+fn wait_for(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    eventually("the CI command to end", within, || {
+        child.try_wait().unwrap()
+    })
+}
+
+#[test]
+fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued() {
+    let ci = ci("");
+    let mut runner = Running(ci.publish(&["--json"], "120", "3", "test_fail.py").spawn());
+    let failures = lines_of(runner.0.stderr.take().unwrap());
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    // Within 2 s of each failure line (the shim's), the developer's
+    // listing has it.
+    let mut seen_at = Vec::new();
+    for _ in 0..3 {
+        said_until(&failures, "RemotePdb session open at 127.0.0.1:");
+        seen_at.push(Instant::now());
+    }
+    let listed = eventually("three published sessions", Duration::from_secs(2), || {
+        let listed = ci.listed();
+        (listed.len() == 3).then_some(listed)
+    });
+    assert!(seen_at[2].elapsed() < Duration::from_secs(3), "{listed:?}");
+    let mut tests: Vec<String> = listed
+        .iter()
+        .map(|e| e["session"]["test"].as_str().unwrap().to_owned())
+        .collect();
+    tests.sort();
+    assert_eq!(
+        tests,
+        ["1", "2", "3"].map(|n| format!("project/tests/test_fail.py::test_fails[{n}]")),
+        "{listed:?}"
+    );
+    let mut workers: Vec<&str> = listed
+        .iter()
+        .map(|e| e["session"]["worker"].as_str().unwrap())
+        .collect();
+    workers.sort_unstable();
+    assert_eq!(workers, ["gw0", "gw1", "gw2"], "{listed:?}");
+    for event in &listed {
+        let session = &event["session"];
+        assert_eq!(event["host"], ci.rendezvous.address.to_string());
+        assert_eq!(session["published"], true);
+        assert_eq!(session["ci_run"], "9001");
+        assert_eq!(session["ci_job"], "test");
+        let left = session["left_s"].as_u64().unwrap();
+        assert!((100..=120).contains(&left), "{event}");
+    }
+    // Every record has its socket beside it, and only the login user
+    // reaches them.
+    let files = ci.published_files();
+    assert_eq!(files.len(), 6, "{files:?}");
+    for name in &files {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(ci.home.join(".roadie/debug").join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{name} is open to others: {mode:o}");
+    }
+    // Nothing on the runner can be reached from outside.
+    let outside = SocketAddr::from((ci.runner.address, 22));
+    assert!(TcpStream::connect_timeout(&outside, Duration::from_millis(500)).is_err());
+    // The developer side: through its one SSH connection to each.
+    let mut watching = Running(
+        ci.w.roadie()
+            .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = json_lines(watching.0.stdout.take().unwrap());
+    for _ in 0..3 {
+        let session = next(&events, "debug_session");
+        assert_eq!(session["published"], true, "{session}");
+        let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+        until(&mut stream, "(Pdb) ");
+        stream.write_all(b"p 1+1\n").unwrap();
+        let answer = until(&mut stream, "(Pdb) ");
+        assert_eq!(answer.lines().next(), Some("2"), "{answer}");
+        stream.write_all(b"c\n").unwrap();
+    }
+    for _ in 0..3 {
+        let ended = next(&events, "debug_session_ended");
+        assert!(ended["socket"].as_str().is_some(), "{ended}");
+        let unpublished = next(&published, "debug_unpublished");
+        assert_eq!(unpublished["how"], "continue", "{unpublished}");
+    }
+    // The tests failed and carried on: pytest's code is the command's.
+    assert_eq!(
+        wait_for(&mut runner.0, Duration::from_secs(60)).code(),
+        Some(1)
+    );
+    assert_eq!(ci.published_files(), Vec::<String>::new());
+}
