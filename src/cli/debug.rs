@@ -86,20 +86,21 @@ impl PublishedSession {
     /// `test X on worker gw1 of run 9001 job test on runner-3, published
     /// (9m58s left)`.
     fn describe(&self) -> String {
+        use std::fmt::Write;
         let r = &self.record;
         let mut text = format!("test {}", r.test.as_deref().unwrap_or("(unknown)"));
         if let Some(worker) = &r.worker {
-            text.push_str(&format!(" on worker {worker}"));
+            let _ = write!(text, " on worker {worker}");
         }
         if let Some(job) = r.job() {
-            text.push_str(&format!(" of {job}"));
+            let _ = write!(text, " of {job}");
         }
-        text.push_str(&format!(" on {} (pid {}), published", r.runner, r.pid));
+        let _ = write!(text, " on {} (pid {}), published", r.runner, r.pid);
         match self.left_s {
-            Some(left) => text.push_str(&format!(
-                " ({} left)",
-                humantime::format_duration(Duration::from_secs(left))
-            )),
+            Some(left) => {
+                let left = humantime::format_duration(Duration::from_secs(left));
+                let _ = write!(text, " ({left} left)");
+            }
             None => text.push_str(" (waits until attached)"),
         }
         text
@@ -494,7 +495,9 @@ fn announce(event: &DebugEvent, json: bool) {
 
 pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
     let target = match (&args.target, &args.publish) {
-        (_, Some(publish)) => return super::publish::publish(global, publish, args).await,
+        (_, Some(publish)) => {
+            return Box::pin(super::publish::publish(global, publish, args)).await;
+        }
         (Some(target), None) => target,
         (None, None) => return Err(Error::Usage("name a TARGET, or --publish TARGET".into())),
     };
@@ -503,46 +506,7 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         return super::stacks::show(global, &hosts, &args.stack).await;
     }
     if args.once {
-        let results = crate::runner::each_host(&hosts, &Intent::read(), 32, |session| async move {
-            let found = discover(&session).await;
-            session.close().await;
-            found
-        })
-        .await;
-        let now = crate::debug_publish::now();
-        let mut number = 0;
-        for (host, result) in hosts.iter().zip(results) {
-            let found = result?;
-            let waiting = found.waiting.into_iter().map(|session| {
-                number += 1;
-                DebugEvent::Found {
-                    number,
-                    host: host.label.clone(),
-                    session,
-                }
-            });
-            let events: Vec<DebugEvent> = waiting.collect();
-            let published = found
-                .published
-                .into_iter()
-                .filter(|r| r.left(now) != Some(0))
-                .map(|record| {
-                    number += 1;
-                    DebugEvent::FoundPublished {
-                        number,
-                        host: host.label.clone(),
-                        session: PublishedSession::new(record),
-                    }
-                });
-            for event in events.into_iter().chain(published) {
-                if global.json {
-                    println!("{}", event.json());
-                } else {
-                    println!("{}", event.describe());
-                }
-            }
-        }
-        return Ok(exit_code::SUCCESS);
+        return list_once(global, &hosts).await;
     }
     if !args.command.is_empty() && hosts.len() > 1 {
         return Err(Error::Usage(
@@ -615,6 +579,51 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
     }
     printer.abort();
     Ok(code)
+}
+
+/// `--once`: the sessions waiting on the hosts and those published
+/// there, numbered, printed; nothing is opened to them.
+async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, Error> {
+    let results = crate::runner::each_host(hosts, &Intent::read(), 32, |session| async move {
+        let found = discover(&session).await;
+        session.close().await;
+        found
+    })
+    .await;
+    let now = crate::debug_publish::now();
+    let mut number = 0;
+    for (host, result) in hosts.iter().zip(results) {
+        let found = result?;
+        let waiting = found.waiting.into_iter().map(|session| {
+            number += 1;
+            DebugEvent::Found {
+                number,
+                host: host.label.clone(),
+                session,
+            }
+        });
+        let events: Vec<DebugEvent> = waiting.collect();
+        let published = found
+            .published
+            .into_iter()
+            .filter(|r| r.left(now) != Some(0))
+            .map(|record| {
+                number += 1;
+                DebugEvent::FoundPublished {
+                    number,
+                    host: host.label.clone(),
+                    session: PublishedSession::new(record),
+                }
+            });
+        for event in events.into_iter().chain(published) {
+            if global.json {
+                println!("{}", event.json());
+            } else {
+                println!("{}", event.describe());
+            }
+        }
+    }
+    Ok(exit_code::SUCCESS)
 }
 
 /// Run the tests on the host with the shim uploaded and post-mortem

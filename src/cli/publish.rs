@@ -117,7 +117,13 @@ pub(super) async fn publish(global: &Global, target: &str, args: &DebugArgs) -> 
         return Ok(code_of(status));
     }
     let dir = private_dir()?;
-    let result = run_published(global, args, Publisher::new(host, intent), &dir).await;
+    let result = Box::pin(run_published(
+        global,
+        args,
+        Publisher::new(host, intent),
+        &dir,
+    ))
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

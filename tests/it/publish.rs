@@ -30,7 +30,7 @@ struct Ci {
     runner: NetHost,
     rendezvous: NetHost,
     home: PathBuf,
-    ci_key: PathBuf,
+    key: PathBuf,
 }
 
 /// The login user's home directory, as /etc/passwd says.
@@ -60,10 +60,8 @@ fn ci(environment_extra: &str) -> Ci {
     let ci_key = w.path("ci_key");
     let public = ensure_key(&ci_key, "ci runner").unwrap();
     let mut keys = std::fs::read_to_string(&w.authorized_keys).unwrap();
-    keys.push_str(&format!(
-        "{FORWARD_ONLY} {}\n",
-        public.to_openssh().unwrap()
-    ));
+    let line = public.to_openssh().unwrap();
+    keys = format!("{keys}{FORWARD_ONLY} {line}\n");
     std::fs::write(&w.authorized_keys, keys).unwrap();
     let home = w.path("rendezvous-home");
     std::fs::create_dir_all(&home).unwrap();
@@ -101,7 +99,7 @@ fn ci(environment_extra: &str) -> Ci {
         runner,
         rendezvous,
         home,
-        ci_key,
+        key: ci_key,
     }
 }
 
@@ -119,7 +117,7 @@ impl Ci {
         let python = venv().join("bin/python");
         self.w
             .roadie_via(command)
-            .args(["--identity", self.ci_key.to_str().unwrap()])
+            .args(["--identity", self.key.to_str().unwrap()])
             .args(args)
             .args(["debug", "--publish", "rendezvous", "--wait", wait, "--"])
             .args([
@@ -300,4 +298,148 @@ fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued(
         Some(1)
     );
     assert_eq!(ci.published_files(), Vec::<String>::new());
+}
+
+#[test]
+fn an_unattended_published_session_times_out_and_the_ci_command_exits_with_pytests_code() {
+    let ci = ci("");
+    let mut runner = Running(ci.publish(&["--json"], "2", "1", "test_fail.py").spawn());
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    let first = next(&published, "debug_published");
+    assert_eq!(first["timeout"], 2, "{first}");
+    let mut watching = Running(
+        ci.w.roadie()
+            .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = json_lines(watching.0.stdout.take().unwrap());
+    let session = next(&events, "debug_session");
+    assert_eq!(session["test"], first["test"], "{session}");
+    // Nobody attaches: each of the three waits 2 s, is taken off the
+    // rendezvous host, and the developer side is told why it ended.
+    let gone = next(&published, "debug_unpublished");
+    assert_eq!(gone["how"], "timeout", "{gone}");
+    let ended = next(&events, "debug_session_ended");
+    assert_eq!(ended["socket"], session["socket"], "{ended}");
+    assert_eq!(ended["how"], "timeout", "{ended}");
+    let code = wait_for(&mut runner.0, Duration::from_secs(60)).code();
+    assert_eq!(code, Some(1), "pytest's code: three tests failed");
+    assert_eq!(ci.published_files(), Vec::<String>::new());
+}
+
+#[test]
+fn a_forward_only_key_publishes_and_is_refused_a_shell() {
+    let ci = ci("");
+    // The key the runner publishes with (the other tests prove it is
+    // enough) runs nothing: stock ssh gets sshd's refusal, not a shell.
+    let ssh = Command::new("ip")
+        .args(["netns", "exec", &ci.runner.namespace, "ssh"])
+        .args(["-i", ci.key.to_str().unwrap(), "-F", "/dev/null"])
+        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+        .args([
+            "-o",
+            &format!("UserKnownHostsFile={}", ci.w.known_hosts.display()),
+        ])
+        .arg(format!("{}@{}", current_user(), ci.rendezvous.address))
+        .arg("echo shell")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ssh.stdout);
+    assert_eq!(ssh.status.code(), Some(1), "{said}");
+    assert_eq!(said.trim(), "This service allows sftp connections only.");
+    // Nor does roadie get one with it.
+    let mut command = Command::new("ip");
+    command.args([
+        "netns",
+        "exec",
+        &ci.runner.namespace,
+        env!("CARGO_BIN_EXE_roadie"),
+    ]);
+    let ran =
+        ci.w.roadie_via(command)
+            .args(["--identity", ci.key.to_str().unwrap()])
+            .args(["run", "rendezvous", "--", "echo shell"])
+            .run();
+    assert_ne!(ran.code, 0, "{ran:?}");
+    assert!(!ran.stdout.contains("shell"), "{ran:?}");
+    // And it publishes: a failing test on the runner appears.
+    let mut runner = Running(ci.publish(&["--json"], "60", "1", "test_fail.py").spawn());
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    next(&published, "debug_published");
+}
+
+#[test]
+fn publishing_to_a_protected_environment_is_refused_before_anything_is_forwarded() {
+    let ci = ci("    protected: true\n");
+    let ran = ci
+        .publish(&[], "60", "1", "test_fail.py")
+        .run_within(Duration::from_secs(60))
+        .code(3)
+        .stderr_has("protected");
+    // Refused before the tests ran, and nothing reached the host.
+    assert!(!ran.stdout.contains("failed"), "{ran:?}");
+    assert!(!ci.logged_in(), "roadie logged in to the protected host");
+    assert_eq!(ci.published_files(), Vec::<String>::new());
+}
+
+#[test]
+fn passing_tests_or_publishing_off_make_no_connection() {
+    let ci = ci("");
+    ci.publish(&[], "60", "1", "test_pass.py")
+        .run_within(Duration::from_secs(60))
+        .code(0)
+        .stdout_has("1 passed");
+    // Off: the failing tests fail at once, nothing waits or connects.
+    let ran = ci
+        .publish(&[], "60", "1", "test_fail.py")
+        .env("ROADIE_DEBUG_PUBLISH", "0")
+        .run_within(Duration::from_secs(60))
+        .code(1);
+    assert!(ran.stdout.contains("3 failed"), "{ran:?}");
+    assert!(!ran.stderr.contains("RemotePdb"), "{ran:?}");
+    assert!(!ci.logged_in(), "a connection was made");
+}
+
+#[test]
+fn the_developer_lists_published_sessions_numbered_and_switches_between_them() {
+    let ci = ci("");
+    let _runner = Running(ci.publish(&[], "120", "3", "test_fail.py").spawn());
+    let listing = eventually("three published sessions", Duration::from_secs(60), || {
+        let ran =
+            ci.w.roadie()
+                .args(["debug", "rendezvous", "--once"])
+                .run()
+                .code(0);
+        (ran.stdout.lines().count() == 3).then_some(ran.stdout)
+    });
+    for (number, line) in listing.lines().enumerate() {
+        assert!(line.starts_with(&format!("{}: ", number + 1)), "{listing}");
+        assert!(
+            line.contains("project/tests/test_fail.py::test_fails["),
+            "{line}"
+        );
+        assert!(line.contains(" on worker gw"), "{line}");
+        assert!(line.contains("of run 9001 job test"), "{line}");
+        assert!(line.contains("left)"), "{line}");
+    }
+    let mut roadie = Running(
+        ci.w.roadie()
+            .args(["debug", "rendezvous", "--attach", "--interval", "0.2"])
+            .spawn(),
+    );
+    let mut stdin = roadie.0.stdin.take().unwrap();
+    let said = lines_of(roadie.0.stderr.take().unwrap());
+    let out = lines_of(roadie.0.stdout.take().unwrap());
+    said_until(&said, "attached to ");
+    stdin.write_all(b"p 1+1\n").unwrap();
+    said_until(&out, "(Pdb) 2");
+    said_until(&said, "another session is waiting: `:switch 2`");
+    stdin.write_all(b":switch 2\np 20+2\n").unwrap();
+    said_until(&said, "(session 2)");
+    said_until(&out, "(Pdb) 22");
+    stdin.write_all(b"c\n").unwrap();
+    said_until(
+        &said,
+        "the published session of test project/tests/test_fail.py::test_fails[",
+    );
 }
