@@ -184,7 +184,7 @@ enum DebugEvent {
 }
 
 /// `" (continued)"` and the like, for how a session ended.
-fn ended_how(how: Option<&str>) -> &'static str {
+pub(super) fn ended_how(how: Option<&str>) -> &'static str {
     match how {
         Some("continue") => " (continued)",
         Some("quit") => " (quit)",

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
-use super::debug::DebugArgs;
+use super::debug::{DebugArgs, ended_how};
 use crate::debug::SHIM;
 use crate::debug_publish::{Note, Publisher, Record, read_notes};
 use crate::error::{Error, exit_code};
@@ -51,18 +51,11 @@ impl PublishEvent<'_> {
                 what(record),
                 record.pid
             ),
-            PublishEvent::DebugUnpublished { host, record, how } => {
-                let how = match *how {
-                    Some("continue") => " (continued)",
-                    Some("quit") => " (quit)",
-                    Some("timeout") => " (nobody attached in time; the tests carried on)",
-                    _ => "",
-                };
-                format!(
-                    "the session of {} ended{how}; taken off {host}",
-                    what(record)
-                )
-            }
+            PublishEvent::DebugUnpublished { host, record, how } => format!(
+                "the session of {} ended{}; taken off {host}",
+                what(record),
+                ended_how(*how)
+            ),
         }
     }
 
