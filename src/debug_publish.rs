@@ -191,7 +191,7 @@ impl Publisher {
         &self.host.label
     }
 
-    /// Whether the session of `note` is published.
+    /// Whether the session `key` (pid, port) is published.
     pub(crate) fn has(&self, key: (u32, u16)) -> bool {
         self.published.contains_key(&key)
     }

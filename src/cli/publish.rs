@@ -43,11 +43,19 @@ enum PublishEvent<'a> {
     },
 }
 
+/// How events are shown: JSON lines, or for people, who are told the
+/// TARGET to give `roadie debug`.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    json: bool,
+    target: &'a str,
+}
+
 impl PublishEvent<'_> {
-    fn describe(&self) -> String {
+    fn describe(&self, target: &str) -> String {
         match self {
             PublishEvent::DebugPublished { host, record } => format!(
-                "{} waits in remote-pdb (pid {}); published to {host}: `roadie debug {host} --attach` reaches it",
+                "{} waits in remote-pdb (pid {}); published to {host}: `roadie debug {target} --attach` reaches it",
                 what(record),
                 record.pid
             ),
@@ -59,14 +67,14 @@ impl PublishEvent<'_> {
         }
     }
 
-    fn announce(&self, json: bool) {
-        if json {
+    fn announce(&self, shown: Shown<'_>) {
+        if shown.json {
             println!(
                 "{}",
                 serde_json::to_string(self).expect("an event always serialises")
             );
         } else {
-            stderr_line!("roadie: {}", self.describe());
+            stderr_line!("roadie: {}", self.describe(shown.target));
         }
     }
 }
@@ -110,11 +118,15 @@ pub(super) async fn publish(global: &Global, target: &str, args: &DebugArgs) -> 
         return Ok(code_of(status));
     }
     let dir = private_dir()?;
+    let shown = Shown {
+        json: global.json,
+        target,
+    };
     let result = Box::pin(run_published(
-        global,
         args,
         Publisher::new(host, intent),
         &dir,
+        shown,
     ))
     .await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -124,10 +136,10 @@ pub(super) async fn publish(global: &Global, target: &str, args: &DebugArgs) -> 
 /// Run the tests wired to the shim (in `dir`, where its notes go too), and
 /// publish what waits until they end; their exit code.
 async fn run_published(
-    global: &Global,
     args: &DebugArgs,
     mut publisher: Publisher,
     dir: &Path,
+    shown: Shown<'_>,
 ) -> Result<i32, Error> {
     std::fs::write(dir.join("roadie_pdb.py"), SHIM)
         .map_err(|e| Error::io(format!("cannot write {}", dir.display()), e))?;
@@ -153,7 +165,7 @@ async fn run_published(
         .env("REMOTE_PDB_PORT", "0")
         .env("ROADIE_PDB_TIMEOUT", args.wait.as_secs().to_string())
         .env("ROADIE_PDB_NOTES", dir);
-    if global.json {
+    if shown.json {
         // stdout is the events', one per line: the tests' output (pytest's
         // progress characters end no line) goes to stderr.
         let stderr = std::io::stderr()
@@ -184,7 +196,7 @@ async fn run_published(
             _ = interrupt.recv() => pass_on(nix::sys::signal::Signal::SIGINT),
             _ = terminate.recv() => pass_on(nix::sys::signal::Signal::SIGTERM),
             _ = ticker.tick(), if !failed => {
-                if let Err(e) = sync(&mut publisher, &read_notes(dir), global.json).await {
+                if let Err(e) = sync(&mut publisher, &read_notes(dir), shown).await {
                     stderr_line!(
                         "roadie: error: cannot publish to {}: {}; the tests carry on without it",
                         publisher.label(),
@@ -198,22 +210,22 @@ async fn run_published(
     let status = status.map_err(|e| Error::io("cannot wait for the tests", e))?;
     // What was still published (the tests were killed): taken off.
     for key in publisher.keys() {
-        unpublish(&mut publisher, key, None, global.json).await;
+        unpublish(&mut publisher, key, None, shown).await;
     }
     publisher.close().await;
     Ok(code_of(status))
 }
 
 /// Bring the rendezvous host to what the shim's `notes` say.
-async fn sync(publisher: &mut Publisher, notes: &[Note], json: bool) -> Result<(), Error> {
+async fn sync(publisher: &mut Publisher, notes: &[Note], shown: Shown<'_>) -> Result<(), Error> {
     for key in publisher.keys() {
         if !notes.iter().any(|n| n.key() == key) {
-            unpublish(publisher, key, None, json).await;
+            unpublish(publisher, key, None, shown).await;
         }
     }
     for note in notes {
         if note.over() {
-            unpublish(publisher, note.key(), note.ended.as_deref(), json).await;
+            unpublish(publisher, note.key(), note.ended.as_deref(), shown).await;
         } else if publisher.has(note.key()) {
             publisher
                 .set_attached(note.key(), note.state == "attached")
@@ -224,20 +236,25 @@ async fn sync(publisher: &mut Publisher, notes: &[Note], json: bool) -> Result<(
                 host: publisher.label(),
                 record: &record,
             }
-            .announce(json);
+            .announce(shown);
         }
     }
     Ok(())
 }
 
-async fn unpublish(publisher: &mut Publisher, key: (u32, u16), how: Option<&str>, json: bool) {
+async fn unpublish(
+    publisher: &mut Publisher,
+    key: (u32, u16),
+    how: Option<&str>,
+    shown: Shown<'_>,
+) {
     if let Some(record) = publisher.unpublish(key).await {
         PublishEvent::DebugUnpublished {
             host: publisher.label(),
             record: &record,
             how,
         }
-        .announce(json);
+        .announce(shown);
     }
 }
 

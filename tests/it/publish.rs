@@ -402,7 +402,10 @@ fn passing_tests_or_publishing_off_make_no_connection() {
 #[test]
 fn the_developer_lists_published_sessions_numbered_and_switches_between_them() {
     let ci = ci("");
-    let _runner = Running(ci.publish(&[], "120", "3", "test_fail.py").spawn());
+    let mut runner = Running(ci.publish(&[], "120", "3", "test_fail.py").spawn());
+    // The runner's log tells what to run.
+    let told = lines_of(runner.0.stderr.take().unwrap());
+    said_until(&told, "`roadie debug rendezvous --attach` reaches it");
     let listing = eventually("three published sessions", Duration::from_secs(60), || {
         let ran =
             ci.w.roadie()
