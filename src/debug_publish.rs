@@ -201,6 +201,23 @@ impl Publisher {
         self.published.keys().copied().collect()
     }
 
+    /// Whether the connection was lost (the network, the server): then
+    /// what was published through it is gone with it (its listeners were
+    /// its own), and the next [`Publisher::publish`] connects again.
+    pub(crate) fn lost(&mut self) -> bool {
+        let lost = self
+            .connection
+            .as_ref()
+            .is_some_and(|(session, ..)| session.is_closed());
+        if lost {
+            self.connection = None;
+            for (_, published) in self.published.drain() {
+                published.task.abort();
+            }
+        }
+        lost
+    }
+
     /// The connection, its SFTP channel and the published sessions'
     /// directory (absolute), connecting the first time.
     async fn connection(&mut self) -> Result<&(Arc<Session>, Sftp, String), Error> {

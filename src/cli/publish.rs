@@ -218,6 +218,13 @@ async fn run_published(
 
 /// Bring the rendezvous host to what the shim's `notes` say.
 async fn sync(publisher: &mut Publisher, notes: &[Note], shown: Shown<'_>) -> Result<(), Error> {
+    // Published again below, through a new connection, if still waiting.
+    if publisher.lost() {
+        stderr_line!(
+            "roadie: the connection to {} was lost; publishing again what waits",
+            publisher.label()
+        );
+    }
     for key in publisher.keys() {
         if !notes.iter().any(|n| n.key() == key) {
             unpublish(publisher, key, None, shown).await;

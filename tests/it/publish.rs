@@ -445,3 +445,42 @@ fn the_developer_lists_published_sessions_numbered_and_switches_between_them() {
         "the published session of test project/tests/test_fail.py::test_fails[",
     );
 }
+
+#[test]
+fn a_lost_rendezvous_connection_is_made_again_and_what_waits_published_again() {
+    let ci = ci("");
+    let mut runner = Running(ci.publish(&["--json"], "120", "1", "test_fail.py").spawn());
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    let first = next(&published, "debug_published");
+    // The rendezvous host's sshd drops the runner's connection (its
+    // per-connection processes die; the listener stays).
+    let sshd = ci.w.servers[0].pid.to_string();
+    assert!(
+        Command::new("pkill")
+            .args(["-KILL", "-P", &sshd])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let again = next(&published, "debug_published");
+    assert_eq!(
+        (&again["pid"], &again["test"]),
+        (&first["pid"], &first["test"])
+    );
+    let listed = eventually("the session listed again", Duration::from_secs(10), || {
+        let listed = ci.listed();
+        (listed.len() == 1).then_some(listed)
+    });
+    assert_eq!(listed[0]["session"]["test"], first["test"]);
+    let mut watching = Running(
+        ci.w.roadie()
+            .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = json_lines(watching.0.stdout.take().unwrap());
+    let session = next(&events, "debug_session");
+    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+    until(&mut stream, "(Pdb) ");
+    stream.write_all(b"p 1+1\n").unwrap();
+    assert_eq!(until(&mut stream, "(Pdb) ").lines().next(), Some("2"));
+}
