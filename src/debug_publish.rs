@@ -171,7 +171,10 @@ pub(crate) struct Publisher {
 
 impl Publisher {
     /// A publisher to `host`, for `intent`; nothing is connected yet.
-    pub(crate) fn new(host: Host, intent: Intent) -> Publisher {
+    pub(crate) fn new(mut host: Host, intent: Intent) -> Publisher {
+        // The remote forwards are this connection's own: never one kept
+        // for others (--persist).
+        host.persist = None;
         let runner = nix::unistd::gethostname()
             .ok()
             .and_then(|name| name.into_string().ok())

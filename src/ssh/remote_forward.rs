@@ -26,11 +26,13 @@ impl Session {
         path: &str,
     ) -> Result<mpsc::UnboundedReceiver<Forwarded>, Error> {
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.routes().forwarded.insert(path.to_owned(), sender);
+        self.handler_state()
+            .forwarded
+            .insert(path.to_owned(), sender);
         match self.answered(self.handle.streamlocal_forward(path)).await {
             Ok(()) => Ok(receiver),
             Err(e) => {
-                self.routes().forwarded.remove(path);
+                self.handler_state().forwarded.remove(path);
                 let why = match e {
                     russh::Error::RequestDenied => format!(
                         "the server refused to listen on {path} (AllowStreamLocalForwarding, \
@@ -48,12 +50,12 @@ impl Session {
 
     /// Stop the server listening on `path` (what is connected stays).
     pub(crate) async fn stop_listening(&self, path: &str) {
-        self.routes().forwarded.remove(path);
+        self.handler_state().forwarded.remove(path);
         let _ = self.handle.cancel_streamlocal_forward(path).await;
     }
 
     /// The handler's state, where the routes are.
-    fn routes(&self) -> std::sync::MutexGuard<'_, super::handler::Observed> {
+    fn handler_state(&self) -> std::sync::MutexGuard<'_, super::handler::Observed> {
         self.observed.lock().expect("handler state lock")
     }
 }

@@ -105,15 +105,16 @@ fn ci(environment_extra: &str) -> Ci {
 
 impl Ci {
     /// `roadie [ARGS] debug --publish rendezvous --wait WAIT -- pytest -n N
-    /// FILE`, run on the runner with the forward-only key.
+    /// FILE`, run on the runner with the forward-only key, as PID 1 of a
+    /// PID namespace.
     fn publish(&self, args: &[&str], wait: &str, workers: &str, file: &str) -> Roadie {
+        // In a PID namespace of its own too, as a CI container is: its
+        // processes are its own (others' /proc scans do not see them), and
+        // all of them die with it when the test ends.
         let mut command = Command::new("ip");
-        command.args([
-            "netns",
-            "exec",
-            &self.runner.namespace,
-            env!("CARGO_BIN_EXE_roadie"),
-        ]);
+        command.args(["netns", "exec", &self.runner.namespace]);
+        command.args(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]);
+        command.arg(env!("CARGO_BIN_EXE_roadie"));
         let python = venv().join("bin/python");
         self.w
             .roadie_via(command)
@@ -483,4 +484,67 @@ fn a_lost_rendezvous_connection_is_made_again_and_what_waits_published_again() {
     until(&mut stream, "(Pdb) ");
     stream.write_all(b"p 1+1\n").unwrap();
     assert_eq!(until(&mut stream, "(Pdb) ").lines().next(), Some("2"));
+}
+
+#[test]
+fn a_session_published_with_stock_ssh_is_reached_the_same_way() {
+    let ci = ci("");
+    // On the runner: something listening on its loopback, and stock ssh
+    // making the same remote forward roadie makes, with the same key.
+    let server = "import socket\ns = socket.socket()\ns.bind(('127.0.0.1', 7299))\ns.listen(1)\n\
+                  c, _ = s.accept()\nc.sendall(b'hello from the runner\\n')\nc.close()\n";
+    let _listening = Running(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ci.runner.namespace,
+                "python3",
+                "-c",
+                server,
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let dir = ci.home.join(".roadie/debug");
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = login_home().join(".roadie/debug/stock-1-7299.sock");
+    let _ssh = Running(
+        Command::new("ip")
+            .args(["netns", "exec", &ci.runner.namespace, "ssh", "-N"])
+            .args(["-i", ci.key.to_str().unwrap(), "-F", "/dev/null"])
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes"])
+            .args([
+                "-o",
+                &format!("UserKnownHostsFile={}", ci.w.known_hosts.display()),
+            ])
+            .arg("-R")
+            .arg(format!("{}:127.0.0.1:7299", socket.display()))
+            .arg(format!("{}@{}", current_user(), ci.rendezvous.address))
+            .spawn()
+            .unwrap(),
+    );
+    eventually("stock ssh's socket", Duration::from_secs(10), || {
+        dir.join("stock-1-7299.sock").exists()
+    });
+    let record = serde_json::json!({
+        "socket": socket, "runner": "stock", "pid": 1, "test": "t.py::test_stock",
+        "started": 4_000_000_000_u64, "timeout": 0,
+    });
+    std::fs::write(dir.join("stock-1-7299.json"), record.to_string()).unwrap();
+    let mut watching = Running(
+        ci.w.roadie()
+            .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
+            .spawn(),
+    );
+    let events = json_lines(watching.0.stdout.take().unwrap());
+    let session = next(&events, "debug_session");
+    assert_eq!(session["test"], "t.py::test_stock", "{session}");
+    assert_eq!(
+        session["left_s"],
+        serde_json::Value::Null,
+        "waits forever: {session}"
+    );
+    let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
+    assert_eq!(until(&mut stream, "\n"), "hello from the runner\n");
 }
