@@ -108,9 +108,8 @@ impl Ci {
     /// FILE`, run on the runner with the forward-only key, as PID 1 of a
     /// PID namespace.
     fn publish(&self, args: &[&str], wait: &str, workers: &str, file: &str) -> Roadie {
-        // In a PID namespace of its own too, as a CI container is: its
-        // processes are its own (others' /proc scans do not see them), and
-        // all of them die with it when the test ends.
+        // In a PID namespace of its own too, as a CI container is: all its
+        // processes die with it when the test ends.
         let mut command = Command::new("ip");
         command.args(["netns", "exec", &self.runner.namespace]);
         command.args(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"]);
@@ -547,4 +546,34 @@ fn a_session_published_with_stock_ssh_is_reached_the_same_way() {
     );
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
     assert_eq!(until(&mut stream, "\n"), "hello from the runner\n");
+}
+
+#[test]
+fn the_plugins_roadie_pdb_is_published_as_it_is() {
+    let ci = ci("");
+    // roadie's Python package from the source tree, its plugin by name.
+    let package = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
+    let mut runner = Running(
+        ci.publish(&["--json"], "600", "1", "test_fail.py")
+            .args([
+                "-p",
+                "roadie.plugin",
+                "--roadie-pdb",
+                "--roadie-pdb-timeout",
+                "45",
+            ])
+            .env("PYTHONPATH", package)
+            .spawn(),
+    );
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    let first = next(&published, "debug_published");
+    // The plugin's own wait, not --wait: it is the plugin that debugs.
+    assert_eq!(first["timeout"], 45, "{first}");
+    assert_eq!(first["test"], "project/tests/test_fail.py::test_fails[1]");
+    assert_eq!(first["worker"], "gw0");
+    let listed = eventually("the session listed", Duration::from_secs(10), || {
+        let listed = ci.listed();
+        (listed.len() == 1).then_some(listed)
+    });
+    assert_eq!(listed[0]["session"]["test"], first["test"]);
 }
