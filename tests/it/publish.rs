@@ -577,3 +577,35 @@ fn the_plugins_roadie_pdb_is_published_as_it_is() {
     });
     assert_eq!(listed[0]["session"]["test"], first["test"]);
 }
+
+#[test]
+fn a_cancelled_ci_job_takes_its_sessions_off_the_rendezvous_host() {
+    let ci = ci("");
+    let mut runner = Running(ci.publish(&["--json"], "120", "1", "test_fail.py").spawn());
+    let published = json_lines(runner.0.stdout.take().unwrap());
+    next(&published, "debug_published");
+    assert_eq!(ci.published_files().len(), 2);
+    // The CI job is cancelled: roadie (under `unshare`) gets SIGTERM.
+    let roadie = Command::new("pgrep")
+        .args(["-P", &runner.0.id().to_string()])
+        .output()
+        .unwrap();
+    let roadie = String::from_utf8(roadie.stdout).unwrap().trim().to_owned();
+    assert!(!roadie.is_empty(), "roadie's process not found");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &roadie])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let gone = next(&published, "debug_unpublished");
+    assert_eq!(gone["how"], serde_json::Value::Null, "{gone}");
+    // The tests were told (pytest dies of SIGTERM: 128 + 15), and nothing
+    // is left on the rendezvous host.
+    assert_eq!(
+        wait_for(&mut runner.0, Duration::from_secs(30)).code(),
+        Some(143)
+    );
+    assert_eq!(ci.published_files(), Vec::<String>::new());
+}
