@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use serde::Serialize;
 
 use crate::command::RemoteCommand;
+use crate::debug_publish::Record;
 use crate::error::Error;
 use crate::ssh::Session;
 
@@ -96,6 +97,9 @@ pub(crate) struct Found {
     /// `(pid, port, how)` of the sessions the shim noted as ended, and how
     /// (`continue`, `quit`, `timeout`).
     pub ended: Vec<(u32, u16, String)>,
+    /// Sessions published here from hosts nobody can reach (see
+    /// [`crate::debug_publish`]), whose socket is there.
+    pub published: Vec<Record>,
 }
 
 impl Found {
@@ -126,7 +130,9 @@ impl Found {
 /// for, so it does not find itself. One line per socket of a debugger
 /// process: `PID<TAB>KIND<TAB>STATE<TAB>HEXADDR:HEXPORT<TAB>TEST<TAB>WORKER<TAB>CWD<TAB>COMMAND`,
 /// STATE `listen` or `connected`; and one per session the shim noted as
-/// ended: `PID<TAB>remote-pdb<TAB>ended<TAB>PORT<TAB>HOW<TAB><TAB><TAB>COMMAND`.
+/// ended: `PID<TAB>remote-pdb<TAB>ended<TAB>PORT<TAB>HOW<TAB><TAB><TAB>COMMAND`;
+/// and one per session published to the login user's
+/// `~/.roadie/debug/` whose socket exists: `published<TAB>RECORD`.
 /// Of debugpy, only its adapter's port for clients: the `--port` it was
 /// given, or (for port 0) the one it listened on first, as the adapter
 /// opens the clients' listener before the debuggees'.
@@ -137,6 +143,10 @@ const DISCOVER: &str = r#"
 r=remote; w=web; p=pdb; P=PDB; d=debug
 markers="${r}_${p}|RemotePdb|${r}-${p}|${w}_${p}|WebPdb|${w}-${p}|roadie_${p}|roadie-${p}|REMOTE_${P}|WEB_${P}|ROADIE_${P}|${d}py/adapter"
 sockets=$(awk 'FNR > 1 && $10 != 0 { print $10, ($4 == "0A" ? "listen" : "connected"), $2 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+for record in "$HOME"/.roadie/debug/*.json; do
+  [ -r "$record" ] && [ -S "${record%.json}.sock" ] || continue
+  printf 'published\t%s\n' "$(tr -d '\n' < "$record")"
+done
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" "$2"; }
 noted=$(for note in /tmp/roadie-${p}-*-*.json; do [ -r "$note" ] && echo "$note"; done | sed -n 's|^/tmp/roadie-[a-z]*-\([0-9]*\)-[0-9]*\.json$|\1|p')
 pids=$({ grep -l -a -E "$markers" /proc/[0-9]*/cmdline /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; printf '%s\n' $noted; } | sort -u)
@@ -217,6 +227,12 @@ fn parse_socket(text: &str) -> Option<(IpAddr, u16)> {
 pub(crate) fn parse(output: &str) -> Found {
     let mut found = Found::default();
     for line in output.lines() {
+        if let Some(record) = line.strip_prefix("published\t") {
+            found
+                .published
+                .extend(serde_json::from_str::<Record>(record).ok());
+            continue;
+        }
         let fields: Vec<&str> = line.splitn(8, '\t').collect();
         let [pid, kind, state, socket, test, worker, cwd, command] = fields.as_slice() else {
             continue;
@@ -253,6 +269,7 @@ pub(crate) fn parse(output: &str) -> Found {
     }
     found.waiting.sort_by_key(|w| (w.pid, w.port));
     found.waiting.dedup_by_key(|w| (w.pid, w.port));
+    found.published.sort_by_key(|r| r.started);
     found
 }
 
@@ -274,6 +291,7 @@ pub(crate) async fn discover(session: &Session) -> Result<Found, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::debug_publish::PUBLISHED_DIR;
 
     #[test]
     fn proc_net_addresses() {
@@ -299,8 +317,15 @@ mod tests {
     #[test]
     fn script_lines() {
         let all = parse(
-            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tgw2\t/srv\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\t\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\t\t\tpython x.py \n45\tremote-pdb\tended\t7205\tcontinue\t\t\tpython y.py \n46\tdebugpy\tlisten\t0100007F:162E\t\t\t/srv/site\tpython .../adapter --port 5678 \nnonsense\n",
+            "42\tremote-pdb\tlisten\t0100007F:1C20\ttests/test_x.py::test_a (call)\tgw2\t/srv\tpython -m pytest --pdb \n43\tweb-pdb\tlisten\t00000000:15B3\t\t\t\tpython t.py \n44\tremote-pdb\tconnected\t0100007F:1C21\t\t\t\tpython x.py \n45\tremote-pdb\tended\t7205\tcontinue\t\t\tpython y.py \n46\tdebugpy\tlisten\t0100007F:162E\t\t\t/srv/site\tpython .../adapter --port 5678 \nnonsense\npublished\t{\"socket\":\"/h/.roadie/debug/r-9-7.sock\",\"runner\":\"r\",\"pid\":9,\"test\":\"t.py::test_b (call)\",\"started\":5,\"timeout\":60}\npublished\tnot json\n",
         );
+        assert_eq!(all.published.len(), 1);
+        assert_eq!(all.published[0].pid, 9);
+        assert_eq!(
+            all.published[0].test.as_deref(),
+            Some("t.py::test_b (call)")
+        );
+        assert!(DISCOVER.contains(&format!("$HOME\"/{PUBLISHED_DIR}/")));
         assert_eq!(all.connected, [(44, 7201)]);
         assert_eq!(all.ended, [(45, 7205, "continue".to_owned())]);
         let found = &all.waiting;
@@ -352,13 +377,13 @@ mod tests {
         let listening = Found {
             waiting: vec![remote.clone()],
             connected: vec![(42, 7200)],
-            ended: Vec::new(),
+            ..Found::default()
         };
         assert_eq!(listening.state_of(&remote), State::Waiting);
         let serving = Found {
             waiting: Vec::new(),
             connected: vec![(42, 7200), (42, 5432)],
-            ended: Vec::new(),
+            ..Found::default()
         };
         assert_eq!(serving.state_of(&remote), State::Attached);
         // The same pid with a connection on another port only: ended.
@@ -366,6 +391,7 @@ mod tests {
             waiting: Vec::new(),
             connected: vec![(42, 5432), (43, 7200)],
             ended: vec![(42, 7200, "timeout".into())],
+            ..Found::default()
         };
         assert_eq!(other.state_of(&remote), State::Ended);
         assert_eq!(other.how_ended(&remote), Some("timeout"));

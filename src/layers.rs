@@ -29,6 +29,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("resolve", 2),
     ("ssh", 3),
     ("debug", 4),
+    ("debug_publish", 4),
     ("diagnose", 4),
     ("health", 4),
     ("job", 4),

@@ -32,6 +32,7 @@
 //! 3. SSH connections: `ssh`, kept ones under `ssh::persist`;
 //! 4. what runs on one host: `verify` (the facts the guard needs, read from
 //!    the server), `job`, `remote_env`, `stacks`, `transfer`, `tunnel`, `debug`,
+//!    `debug_publish` (debugger sessions published to a rendezvous host),
 //!    `health`, `memory`, `diagnose`;
 //! 5. many hosts and the front door: `runner`, `outcome`, `project`,
 //!    `blocking`, `audit`;
@@ -96,6 +97,7 @@ mod resolve;
 mod ssh;
 // Layer 4: what runs on one host.
 mod debug;
+mod debug_publish;
 mod diagnose;
 mod health;
 mod job;

@@ -132,6 +132,30 @@ impl TunnelEvent {
     }
 }
 
+/// Where a forward goes, as the server sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum To {
+    /// A host and port (`direct-tcpip`).
+    Port(Remote),
+    /// A Unix socket (`direct-streamlocal@openssh.com`).
+    Socket(String),
+}
+
+impl From<Remote> for To {
+    fn from(remote: Remote) -> To {
+        To::Port(remote)
+    }
+}
+
+impl std::fmt::Display for To {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            To::Port(remote) => remote.fmt(f),
+            To::Socket(path) => f.write_str(path),
+        }
+    }
+}
+
 /// An SSH connection to one host that reconnects itself.
 pub(crate) struct Link {
     host: Host,
@@ -235,9 +259,10 @@ impl Link {
 pub(crate) async fn forward(
     link: Arc<Link>,
     bind: SocketAddr,
-    remote: Remote,
+    remote: impl Into<To>,
     name: Option<String>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), Error> {
+    let remote = remote.into();
     let listener = TcpListener::bind(bind)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {bind}"), e))?;
@@ -262,7 +287,7 @@ pub(crate) async fn forward(
     Ok((local, task))
 }
 
-async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, remote: Remote) {
+async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, remote: To) {
     // Dropping the client closes it.
     let Some(session) = link.session(WAIT_FOR_LINK).await else {
         let _ = link.events.send(TunnelEvent::LinkDown {
@@ -272,7 +297,11 @@ async fn connect_client(link: Arc<Link>, client: TcpStream, peer: SocketAddr, re
         });
         return;
     };
-    match session.open_forward(&remote.host, remote.port, &peer).await {
+    let opened = match &remote {
+        To::Port(to) => session.open_forward(&to.host, to.port, &peer).await,
+        To::Socket(path) => session.open_unix_forward(path).await,
+    };
+    match opened {
         Ok(channel) => pipe(&link, channel, client, &remote).await,
         Err(OpenError::Connection(reason)) => {
             link.report_broken();
@@ -297,7 +326,7 @@ async fn pipe(
     link: &Link,
     channel: russh::Channel<russh::client::Msg>,
     client: TcpStream,
-    remote: &Remote,
+    remote: &To,
 ) {
     let (from_server, to_server) = channel.split();
     let (client_read, client_write) = client.into_split();

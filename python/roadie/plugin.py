@@ -37,7 +37,7 @@ from typing import Callable, Generator, Iterator, Optional
 import pytest
 
 from ._target import Target
-from .remote_pdb import RemotePdb
+from .remote_pdb import post_mortem_of
 
 #: The environment variable naming the target.
 TARGET_VARIABLE = "ROADIE_TARGET"
@@ -120,19 +120,7 @@ def pytest_exception_interact(node: pytest.Item, call: "pytest.CallInfo[None]", 
     config = node.config
     if not config.getoption("roadie_pdb") or call.excinfo is None or not report.failed:
         return
-    capture = config.pluginmanager.getplugin("capturemanager")
-    if capture is not None:
-        capture.suspend_global_capture(in_=True)
-    try:
-        debugger = RemotePdb(
-            timeout=config.getoption("roadie_pdb_timeout"),
-            test=node.nodeid,
-            worker=os.environ.get("PYTEST_XDIST_WORKER", ""),
-        )
-        debugger.post_mortem(call.excinfo.tb)
-    finally:
-        if capture is not None:
-            capture.resume_global_capture()
+    post_mortem_of(node, call, timeout=config.getoption("roadie_pdb_timeout"))
 
 
 @pytest.fixture(scope="session")

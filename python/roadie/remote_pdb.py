@@ -7,7 +7,10 @@ without arguments::
     REMOTE_PDB_PORT=7200 pytest --pdb --pdbcls=roadie_pdb:RemotePdb
     pytest --pdb --pdbcls=roadie.remote_pdb:RemotePdb    # with roadie installed
 
-The plugin's ``--roadie-pdb`` uses it too. Settings not given come from the
+Loaded as a pytest plugin (``-p roadie_pdb``, as ``roadie debug --publish``
+runs the tests) it makes every failing test wait in it, also under
+pytest-xdist, which refuses ``--pdb``. The plugin's ``--roadie-pdb`` uses it
+too. Settings not given come from the
 environment: ``REMOTE_PDB_HOST`` (default 127.0.0.1), ``REMOTE_PDB_PORT``
 (default 0: any free port) and ``ROADIE_PDB_TIMEOUT`` (seconds to wait for a
 client, default 600; 0 waits forever). Like remote-pdb it says "RemotePdb
@@ -16,9 +19,12 @@ one client (nc, telnet, ``roadie debug --attach``); nobody attached within
 the timeout, the test run carries on.
 
 While it waits it leaves a note for ``roadie debug``,
-``roadie-pdb-PID-PORT.json`` in the temp dir, naming the test and the
-pytest-xdist worker; when the session ends (continue, quit, timeout) the
-note says how, and it is removed when the process exits.
+``roadie-pdb-PID-PORT.json`` in the temp dir (``ROADIE_PDB_NOTES`` names
+another directory: ``roadie debug --publish`` reads its own), naming the
+test, the pytest-xdist worker, when it started and how long it waits; when
+the session ends (continue, quit, timeout) the note says how, and it is
+removed when the process exits (in roadie's own directory it is left for
+roadie, which removes the directory).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import pdb
 import socket
 import sys
 import tempfile
+import time
 from types import TracebackType
 from typing import Any, List, Optional
 
@@ -75,14 +82,19 @@ class RemotePdb(pdb.Pdb):
         listener.bind((host, port))
         listener.listen(1)
         host, port = listener.getsockname()[:2]
-        self._note = os.path.join(tempfile.gettempdir(), "roadie-pdb-%d-%d.json" % (os.getpid(), port))
+        notes = os.environ.get("ROADIE_PDB_NOTES") or tempfile.gettempdir()
+        self._note = os.path.join(notes, "roadie-pdb-%d-%d.json" % (os.getpid(), port))
         self._about = {
             "pid": os.getpid(),
+            "host": host,
             "port": port,
+            "started": int(time.time()),
+            "timeout": int(timeout),
             "test": _current_test() if test is None else test,
             "worker": os.environ.get("PYTEST_XDIST_WORKER", "") if worker is None else worker,
         }
-        _NOTES.append(self._note)
+        if not os.environ.get("ROADIE_PDB_NOTES"):
+            _NOTES.append(self._note)  # roadie's own directory: roadie clears it
         self._write_note(state="waiting")
         sys.stderr.write("RemotePdb session open at %s:%d, waiting for connection ...\n" % (host, port))
         sys.stderr.flush()
@@ -146,3 +158,27 @@ class RemotePdb(pdb.Pdb):
 
     do_q = do_exit = do_quit
     do_EOF = do_quit
+
+
+def post_mortem_of(node: Any, call: Any, timeout: Optional[float] = None) -> None:
+    """Wait in a :class:`RemotePdb` where the test `node` failed (`call`),
+    pytest's output capture suspended meanwhile."""
+    capture = node.config.pluginmanager.getplugin("capturemanager")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)
+    try:
+        debugger = RemotePdb(
+            timeout=timeout,
+            test=node.nodeid,
+            worker=os.environ.get("PYTEST_XDIST_WORKER", ""),
+        )
+        debugger.post_mortem(call.excinfo.tb)
+    finally:
+        if capture is not None:
+            capture.resume_global_capture()
+
+
+def pytest_exception_interact(node: Any, call: Any, report: Any) -> None:
+    """As a plugin (``-p roadie_pdb``): a failing test waits in a debugger."""
+    if call.excinfo is not None and report.failed:
+        post_mortem_of(node, call)

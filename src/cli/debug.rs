@@ -1,6 +1,7 @@
 //! `roadie debug TARGET [--attach] [-- pytest ARGS...]`: find debugger
-//! sessions waiting on the hosts, tunnel to each, announce them, and
-//! optionally connect this terminal to them.
+//! sessions waiting on the hosts (and those published there from hosts
+//! nobody can reach, see [`super::publish`]), tunnel to each, announce
+//! them, and optionally connect this terminal to them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -16,19 +17,26 @@ use tokio::sync::mpsc;
 use super::Global;
 use crate::command::{RemoteCommand, quote};
 use crate::debug::{Found, Kind, SHIM, State, Waiting, discover};
+use crate::debug_publish::Record;
 use crate::duration;
 use crate::error::{Error, exit_code};
 use crate::event::{Event, Stream};
 use crate::output::{Mode, Renderer};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::{Chunk, Expect};
-use crate::tunnel::{Link, TunnelEvent, forward};
+use crate::tunnel::{Link, To, TunnelEvent, forward};
 use crate::tunnel_spec::Remote;
 
 #[derive(Debug, Args)]
 pub struct DebugArgs {
     /// An environment, a host, ENV/HOST, or a comma list of these.
-    pub target: String,
+    #[arg(required_unless_present = "publish")]
+    pub target: Option<String>,
+    /// Run the test command here (a CI runner) and publish each session
+    /// that waits to TARGET, a host this one can reach, where
+    /// `roadie debug TARGET` finds it (ROADIE_DEBUG_PUBLISH=0: just run it).
+    #[arg(long, value_name = "TARGET", conflicts_with_all = ["target", "attach", "once", "cwd", "stacks"])]
+    pub publish: Option<String>,
     /// Connect this terminal to a waiting remote-pdb session (`:help` for
     /// switching between several).
     #[arg(long)]
@@ -58,6 +66,51 @@ pub struct DebugArgs {
     pub command: Vec<String>,
 }
 
+/// A session published to a host from one nobody can reach, as events
+/// show it (`published` is always true).
+#[derive(Debug, Clone, Serialize)]
+struct PublishedSession {
+    published: bool,
+    #[serde(flatten)]
+    record: Record,
+    /// Seconds left of its wait (none: it waits forever).
+    left_s: Option<u64>,
+}
+
+impl PublishedSession {
+    fn new(record: Record) -> PublishedSession {
+        let left_s = record.left(crate::debug_publish::now());
+        PublishedSession {
+            published: true,
+            record,
+            left_s,
+        }
+    }
+
+    /// `test X on worker gw1 of run 9001 job test on runner-3, published
+    /// (9m58s left)`.
+    fn describe(&self) -> String {
+        use std::fmt::Write;
+        let r = &self.record;
+        let mut text = format!("test {}", r.test.as_deref().unwrap_or("(unknown)"));
+        if let Some(worker) = &r.worker {
+            let _ = write!(text, " on worker {worker}");
+        }
+        if let Some(job) = r.job() {
+            let _ = write!(text, " of {job}");
+        }
+        let _ = write!(text, " on {} (pid {}), published", r.runner, r.pid);
+        match self.left_s {
+            Some(left) => {
+                let left = humantime::format_duration(Duration::from_secs(left));
+                let _ = write!(text, " ({left} left)");
+            }
+            None => text.push_str(" (waits until attached)"),
+        }
+        text
+    }
+}
+
 /// What `roadie debug` reports (events `debug_session`,
 /// `debug_session_attached`, `debug_session_ended`).
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +118,18 @@ pub struct DebugArgs {
 enum DebugEvent {
     /// `--once`: a session found waiting, nothing opened to it.
     #[serde(rename = "debug_session")]
-    Found { host: String, session: Waiting },
+    Found {
+        number: usize,
+        host: String,
+        session: Waiting,
+    },
+    /// `--once`: a session published to the host.
+    #[serde(rename = "debug_session")]
+    FoundPublished {
+        number: usize,
+        host: String,
+        session: PublishedSession,
+    },
     /// A session waits for a client.
     #[serde(rename = "debug_session")]
     Waiting {
@@ -78,9 +142,27 @@ enum DebugEvent {
         connect: String,
         exposed: bool,
     },
+    /// A session published to the host waits for a client.
+    #[serde(rename = "debug_session")]
+    Published {
+        host: String,
+        #[serde(flatten)]
+        session: PublishedSession,
+        /// The local end of the tunnel to its socket.
+        local: String,
+        /// How to connect: an `nc` line.
+        connect: String,
+    },
     /// A client is connected: the session no longer listens, but lives.
     #[serde(rename = "debug_session_attached")]
     Attached { host: String, pid: u32, port: u16 },
+    /// A published session has a client.
+    #[serde(rename = "debug_session_attached")]
+    PublishedAttached {
+        host: String,
+        socket: String,
+        pid: u32,
+    },
     /// The session is over; `how`, when its shim noted it: `continue`,
     /// `quit` or `timeout` (nobody attached in time).
     #[serde(rename = "debug_session_ended")]
@@ -91,6 +173,28 @@ enum DebugEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         how: Option<String>,
     },
+    /// A published session is over (its record is gone); `how` is
+    /// `timeout` when its time was up.
+    #[serde(rename = "debug_session_ended")]
+    PublishedEnded {
+        host: String,
+        socket: String,
+        pid: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        test: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        how: Option<String>,
+    },
+}
+
+/// `" (continued)"` and the like, for how a session ended.
+pub(super) fn ended_how(how: Option<&str>) -> &'static str {
+    match how {
+        Some("continue") => " (continued)",
+        Some("quit") => " (quit)",
+        Some("timeout") => " (nobody attached in time; the tests carried on)",
+        _ => "",
+    }
 }
 
 impl DebugEvent {
@@ -101,13 +205,22 @@ impl DebugEvent {
 
     fn describe(&self) -> String {
         match self {
-            DebugEvent::Found { host, session } => format!(
-                "{host}: {} (pid {}, port {}): {}",
+            DebugEvent::Found {
+                number,
+                host,
+                session,
+            } => format!(
+                "{number}: {host}: {} (pid {}, port {}): {}",
                 what_waits(session),
                 session.pid,
                 session.port,
                 session.command
             ),
+            DebugEvent::FoundPublished {
+                number,
+                host,
+                session,
+            } => format!("{number}: {host}: {}", session.describe()),
             DebugEvent::Waiting {
                 host,
                 waiting,
@@ -130,23 +243,52 @@ impl DebugEvent {
                     waiting.port
                 )
             }
+            DebugEvent::Published {
+                host,
+                session,
+                connect,
+                ..
+            } => format!("{host}: {}: {connect}", session.describe()),
             DebugEvent::Attached { host, pid, port } => {
                 format!("{host}: the session on port {port} (pid {pid}) has a client attached")
+            }
+            DebugEvent::PublishedAttached { host, socket, .. } => {
+                format!("{host}: the session published at {socket} has a client attached")
             }
             DebugEvent::Ended {
                 host,
                 pid,
                 port,
                 how,
-            } => {
-                let how = match how.as_deref() {
-                    Some("continue") => " (continued)",
-                    Some("quit") => " (quit)",
-                    Some("timeout") => " (nobody attached in time; the tests carried on)",
-                    _ => "",
-                };
-                format!("{host}: the session on port {port} (pid {pid}) ended{how}")
+            } => format!(
+                "{host}: the session on port {port} (pid {pid}) ended{}",
+                ended_how(how.as_deref())
+            ),
+            DebugEvent::PublishedEnded {
+                host, test, how, ..
+            } => format!(
+                "{host}: the published session of test {} ended{}",
+                test.as_deref().unwrap_or("(unknown)"),
+                ended_how(how.as_deref())
+            ),
+        }
+    }
+
+    /// What names the session this event is about, for the console: the
+    /// same for its waiting and its ended events.
+    fn session_key(&self) -> Option<String> {
+        match self {
+            DebugEvent::Waiting { host, waiting, .. } => {
+                Some(format!("{host} {} {}", waiting.pid, waiting.port))
             }
+            DebugEvent::Ended {
+                host, pid, port, ..
+            } => Some(format!("{host} {pid} {port}")),
+            DebugEvent::Published { host, session, .. } => {
+                Some(format!("{host} {}", session.record.socket))
+            }
+            DebugEvent::PublishedEnded { host, socket, .. } => Some(format!("{host} {socket}")),
+            _ => None,
         }
     }
 }
@@ -162,10 +304,16 @@ fn what_waits(waiting: &Waiting) -> String {
     }
 }
 
+/// What is watched: a session found on the host, or one published there.
+enum Seen {
+    Local(Waiting),
+    Published(Record),
+}
+
 /// A session being watched: its tunnel, how to reach it, and its state.
 struct Tracked {
     host: String,
-    waiting: Waiting,
+    seen: Seen,
     /// The local end of the tunnel to it.
     local: SocketAddr,
     state: State,
@@ -178,34 +326,85 @@ impl Tracked {
     /// The event telling that it is in its current state (`how` it ended,
     /// if it did and that is known).
     fn event(&self, how: Option<&str>) -> DebugEvent {
-        let (host, pid, port) = (self.host.clone(), self.waiting.pid, self.waiting.port);
-        match self.state {
-            State::Waiting => DebugEvent::Waiting {
+        let host = self.host.clone();
+        let nc = format!("nc {} {}", self.local.ip(), self.local.port());
+        match (&self.seen, self.state) {
+            (Seen::Local(waiting), State::Waiting) => DebugEvent::Waiting {
                 host,
-                waiting: self.waiting.clone(),
+                waiting: waiting.clone(),
                 local: self.local.to_string(),
-                connect: match self.waiting.kind {
-                    Kind::RemotePdb => format!("nc {} {}", self.local.ip(), self.local.port()),
+                connect: match waiting.kind {
+                    Kind::RemotePdb => nc,
                     Kind::WebPdb => format!("http://{}/", self.local),
                     Kind::Debugpy => format!(
                         "in VS Code, a launch.json configuration: {}",
-                        vscode_attach(
-                            &self.host,
-                            &self.waiting,
-                            self.local,
-                            self.local_root.as_deref()
-                        )
+                        vscode_attach(&self.host, waiting, self.local, self.local_root.as_deref())
                     ),
                 },
-                exposed: self.waiting.exposed(),
+                exposed: waiting.exposed(),
             },
-            State::Attached => DebugEvent::Attached { host, pid, port },
-            State::Ended => DebugEvent::Ended {
+            (Seen::Local(waiting), State::Attached) => DebugEvent::Attached {
                 host,
-                pid,
-                port,
+                pid: waiting.pid,
+                port: waiting.port,
+            },
+            (Seen::Local(waiting), State::Ended) => DebugEvent::Ended {
+                host,
+                pid: waiting.pid,
+                port: waiting.port,
                 how: how.map(str::to_owned),
             },
+            (Seen::Published(record), State::Waiting) => DebugEvent::Published {
+                host,
+                session: PublishedSession::new(record.clone()),
+                local: self.local.to_string(),
+                connect: nc,
+            },
+            (Seen::Published(record), State::Attached) => DebugEvent::PublishedAttached {
+                host,
+                socket: record.socket.clone(),
+                pid: record.pid,
+            },
+            (Seen::Published(record), State::Ended) => DebugEvent::PublishedEnded {
+                host,
+                socket: record.socket.clone(),
+                pid: record.pid,
+                test: record.test.clone(),
+                // Its record gone at the end of its time: nobody came.
+                how: (record.left(crate::debug_publish::now()) == Some(0))
+                    .then(|| "timeout".to_owned()),
+            },
+        }
+    }
+
+    /// Its state now, by what `found` says; how it ended, if that is known.
+    fn state_in<'a>(&self, found: &'a Found) -> (State, Option<&'a str>) {
+        match &self.seen {
+            Seen::Local(waiting) => (found.state_of(waiting), found.how_ended(waiting)),
+            Seen::Published(record) => {
+                let now = found.published.iter().find(|r| r.socket == record.socket);
+                let state = match now {
+                    Some(r) if r.attached => State::Attached,
+                    Some(_) => State::Waiting,
+                    None => State::Ended,
+                };
+                (state, None)
+            }
+        }
+    }
+}
+
+/// What names a watched session on host `index`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Local(usize, u32, u16),
+    Published(usize, String),
+}
+
+impl Key {
+    fn host(&self) -> usize {
+        match self {
+            Key::Local(index, ..) | Key::Published(index, _) => *index,
         }
     }
 }
@@ -213,7 +412,7 @@ impl Tracked {
 /// Looks for sessions on every host and keeps a tunnel to each.
 struct Watcher {
     links: Vec<Arc<Link>>,
-    tracked: HashMap<(usize, u32, u16), Tracked>,
+    tracked: HashMap<Key, Tracked>,
     local_root: Option<String>,
 }
 
@@ -230,12 +429,23 @@ impl Watcher {
                 continue;
             };
             events.extend(self.update(index, &found));
-            for waiting in found.waiting {
-                let key = (index, waiting.pid, waiting.port);
+            let now = crate::debug_publish::now();
+            let new = found
+                .waiting
+                .into_iter()
+                .map(|w| (Key::Local(index, w.pid, w.port), Seen::Local(w)))
+                .chain(
+                    found
+                        .published
+                        .into_iter()
+                        .filter(|r| r.left(now) != Some(0))
+                        .map(|r| (Key::Published(index, r.socket.clone()), Seen::Published(r))),
+                );
+            for (key, seen) in new {
                 if self.tracked.contains_key(&key) {
                     continue;
                 }
-                if let Some(tracked) = track(&link, waiting, self.local_root.clone()).await {
+                if let Some(tracked) = track(&link, seen, self.local_root.clone()).await {
                     events.push(tracked.event(None));
                     self.tracked.insert(key, tracked);
                 }
@@ -249,13 +459,13 @@ impl Watcher {
     fn update(&mut self, index: usize, found: &Found) -> Vec<DebugEvent> {
         let mut events = Vec::new();
         self.tracked.retain(|key, tracked| {
-            if key.0 != index {
+            if key.host() != index {
                 return true;
             }
-            let now = found.state_of(&tracked.waiting);
+            let (now, how) = tracked.state_in(found);
             if now != tracked.state {
                 tracked.state = now;
-                events.push(tracked.event(found.how_ended(&tracked.waiting)));
+                events.push(tracked.event(how));
             }
             if now == State::Ended {
                 tracked.task.abort();
@@ -289,16 +499,19 @@ fn vscode_attach(
 }
 
 /// A tunnel to a new waiting session on `link`'s host.
-async fn track(link: &Arc<Link>, waiting: Waiting, local_root: Option<String>) -> Option<Tracked> {
-    let remote = Remote {
-        host: waiting.reach(),
-        port: waiting.port,
+async fn track(link: &Arc<Link>, seen: Seen, local_root: Option<String>) -> Option<Tracked> {
+    let to = match &seen {
+        Seen::Local(waiting) => To::Port(Remote {
+            host: waiting.reach(),
+            port: waiting.port,
+        }),
+        Seen::Published(record) => To::Socket(record.socket.clone()),
     };
     let bind = SocketAddr::from(([127, 0, 0, 1], 0));
-    let (local, task) = forward(link.clone(), bind, remote, None).await.ok()?;
+    let (local, task) = forward(link.clone(), bind, to, None).await.ok()?;
     Some(Tracked {
         host: link.label().to_owned(),
-        waiting,
+        seen,
         local,
         state: State::Waiting,
         task,
@@ -314,32 +527,15 @@ fn announce(event: &DebugEvent, json: bool) {
     }
 }
 
-/// `--once`: the sessions waiting on every host, listed; nothing opened.
-async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, Error> {
-    let results = crate::runner::each_host(hosts, &Intent::read(), 32, |session| async move {
-        let found = discover(&session).await;
-        session.close().await;
-        found
-    })
-    .await;
-    for (host, result) in hosts.iter().zip(results) {
-        for waiting in result?.waiting {
-            let found = DebugEvent::Found {
-                host: host.label.clone(),
-                session: waiting,
-            };
-            if global.json {
-                println!("{}", found.json());
-            } else {
-                println!("{}", found.describe());
-            }
-        }
-    }
-    Ok(exit_code::SUCCESS)
-}
-
 pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Error> {
-    let hosts = global.hosts(&args.target)?;
+    let target = match (&args.target, &args.publish) {
+        (_, Some(publish)) => {
+            return Box::pin(super::publish::publish(global, publish, args)).await;
+        }
+        (Some(target), None) => target,
+        (None, None) => return Err(Error::Usage("name a TARGET, or --publish TARGET".into())),
+    };
+    let hosts = global.hosts(target)?;
     if args.stack.stacks {
         return super::stacks::show(global, &hosts, &args.stack).await;
     }
@@ -423,6 +619,51 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
     Ok(code)
 }
 
+/// `--once`: the sessions waiting on the hosts and those published
+/// there, numbered, printed; nothing is opened to them.
+async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, Error> {
+    let results = crate::runner::each_host(hosts, &Intent::read(), 32, |session| async move {
+        let found = discover(&session).await;
+        session.close().await;
+        found
+    })
+    .await;
+    let now = crate::debug_publish::now();
+    let mut number = 0;
+    for (host, result) in hosts.iter().zip(results) {
+        let found = result?;
+        let waiting = found.waiting.into_iter().map(|session| {
+            number += 1;
+            DebugEvent::Found {
+                number,
+                host: host.label.clone(),
+                session,
+            }
+        });
+        let events: Vec<DebugEvent> = waiting.collect();
+        let published = found
+            .published
+            .into_iter()
+            .filter(|r| r.left(now) != Some(0))
+            .map(|record| {
+                number += 1;
+                DebugEvent::FoundPublished {
+                    number,
+                    host: host.label.clone(),
+                    session: PublishedSession::new(record),
+                }
+            });
+        for event in events.into_iter().chain(published) {
+            if global.json {
+                println!("{}", event.json());
+            } else {
+                println!("{}", event.describe());
+            }
+        }
+    }
+    Ok(exit_code::SUCCESS)
+}
+
 /// Run the tests on the host with the shim uploaded and post-mortem
 /// debugging wired to it; their exit code.
 async fn run_tests(
@@ -499,9 +740,10 @@ type SessionOutput = (usize, Option<Vec<u8>>);
 /// A live remote-pdb session this terminal can attach to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Known {
-    host: String,
-    pid: u32,
-    port: u16,
+    /// What names it (see [`DebugEvent::session_key`]).
+    key: String,
+    /// What it is, for people.
+    label: String,
     local: SocketAddr,
 }
 
@@ -523,51 +765,50 @@ impl Console {
         if !self.active {
             return;
         }
-        match event {
+        let Some(key) = event.session_key() else {
+            return;
+        };
+        let (label, local) = match event {
             DebugEvent::Waiting {
                 host,
                 waiting,
                 local,
                 ..
-            } if waiting.kind == Kind::RemotePdb => {
-                let Ok(local) = local.parse() else { return };
-                let known = Known {
-                    host: host.clone(),
-                    pid: waiting.pid,
-                    port: waiting.port,
-                    local,
-                };
-                if self.known.values().any(|k| *k == known) {
-                    return; // waiting again after a client left
-                }
-                self.numbered += 1;
-                self.known.insert(self.numbered, known);
-                if self.current.is_none() {
-                    self.switch(self.numbered).await;
-                } else {
-                    stderr_line!(
-                        "roadie: another session is waiting: `:switch {}` to go there",
-                        self.numbered
-                    );
-                }
+            } if waiting.kind == Kind::RemotePdb => (
+                format!("{host} pid {} port {}", waiting.pid, waiting.port),
+                local,
+            ),
+            DebugEvent::Published {
+                host,
+                session,
+                local,
+                ..
+            } => (format!("{host}: {}", session.describe()), local),
+            DebugEvent::Ended { .. } | DebugEvent::PublishedEnded { .. } => {
+                self.known.retain(|_, k| k.key != key);
+                return;
             }
-            DebugEvent::Ended {
-                host, pid, port, ..
-            } => self
-                .known
-                .retain(|_, k| (&k.host, k.pid, k.port) != (host, *pid, *port)),
-            _ => {}
+            _ => return,
+        };
+        let Ok(local) = local.parse() else { return };
+        if self.known.values().any(|k| k.key == key) {
+            return; // waiting again after a client left
+        }
+        self.numbered += 1;
+        self.known
+            .insert(self.numbered, Known { key, label, local });
+        if self.current.is_none() {
+            self.switch(self.numbered).await;
+        } else {
+            stderr_line!(
+                "roadie: another session is waiting: `:switch {}` to go there",
+                self.numbered
+            );
         }
     }
 
     async fn switch(&mut self, number: usize) {
-        let Some(Known {
-            host,
-            pid,
-            port,
-            local,
-        }) = self.known.get(&number).cloned()
-        else {
+        let Some(Known { label, local, .. }) = self.known.get(&number).cloned() else {
             stderr_line!("roadie: no session {number}; `:sessions` lists them");
             return;
         };
@@ -589,10 +830,10 @@ impl Console {
                         }
                     }
                 });
-                stderr_line!("roadie: attached to {host} pid {pid} port {port} (session {number})");
+                stderr_line!("roadie: attached to {label} (session {number})");
                 self.current = Some((number, write));
             }
-            Err(e) => stderr_line!("roadie: cannot attach to {host} port {port}: {e}"),
+            Err(e) => stderr_line!("roadie: cannot attach to {label}: {e}"),
         }
     }
 
@@ -630,13 +871,7 @@ impl Console {
             ) {
                 (Some("sessions"), _) => {
                     for (number, k) in &self.known {
-                        stderr_line!(
-                            "{number}: {} pid {} port {} (local {})",
-                            k.host,
-                            k.pid,
-                            k.port,
-                            k.local
-                        );
+                        stderr_line!("{number}: {} (local {})", k.label, k.local);
                     }
                 }
                 (Some("switch"), Some(n)) => self.switch(n).await,

@@ -8,6 +8,7 @@ mod env;
 mod hosts;
 mod logs;
 mod persist;
+mod publish;
 mod run;
 mod sandbox;
 mod shell;
@@ -114,7 +115,7 @@ pub enum Colour {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts and tunnel to them; -- pytest ... runs tests wired to one.
+    /// Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts (or published there) and tunnel to them; -- pytest ... runs tests wired to one; --publish TARGET -- pytest ... runs them here and publishes their sessions to TARGET.
     Debug(debug::DebugArgs),
     /// Why did something die? OOM kills from the kernel log, memory, cgroup limits, containers killed by OOM, disk space.
     Diagnose(diagnose::DiagnoseArgs),

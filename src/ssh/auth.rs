@@ -388,34 +388,11 @@ pub(super) async fn authenticate(
                 let Some(client) = agent.as_mut() else {
                     continue;
                 };
-                let label = format!("agent key {} ({comment})", describe(&key));
-                let Ok(hash) = algorithms::signature_hash(host, &key, rsa_hash)
-                    .map_err(|why| login.tried.push(format!("{label}: {why}")))
-                else {
-                    continue;
-                };
-                let attempt = login
-                    .handle
-                    .authenticate_publickey_with(&host.user, key, hash, client);
-                let result = timed(step_timeout, attempt).await?;
-                login.signed(label, result).await?
+                login
+                    .agent_key(host, (key, &comment), client, rsa_hash)
+                    .await?
             }
-            Candidate::File { path } => {
-                let Some(key) = login.private(&path).await else {
-                    continue;
-                };
-                let label = format!("{} ({})", path.display(), describe(key.public_key()));
-                let Ok(hash) = algorithms::signature_hash(host, key.public_key(), rsa_hash)
-                    .map_err(|why| login.tried.push(format!("{label}: {why}")))
-                else {
-                    continue;
-                };
-                let attempt = login
-                    .handle
-                    .authenticate_publickey(&host.user, PrivateKeyWithHashAlg::new(key, hash));
-                let result = timed(step_timeout, attempt).await?;
-                login.offered(label, result).await?
-            }
+            Candidate::File { path } => login.key_file(host, &path, rsa_hash).await?,
             Candidate::Certificate {
                 cert,
                 origin,
@@ -502,6 +479,56 @@ struct Login<'a> {
 }
 
 impl Login<'_> {
+    /// Offer the agent's `key` (signed as `host` allows: see
+    /// [`algorithms::signature_hash`]): true if accepted; false, noted, when
+    /// it is not offered there.
+    async fn agent_key(
+        &mut self,
+        host: &Host,
+        (key, comment): (PublicKey, &str),
+        client: &mut AgentClient<tokio::net::UnixStream>,
+        rsa_hash: Option<HashAlg>,
+    ) -> Result<bool, ConnectError> {
+        let label = format!("agent key {} ({comment})", describe(&key));
+        let hash = match algorithms::signature_hash(host, &key, rsa_hash) {
+            Ok(hash) => hash,
+            Err(why) => {
+                self.tried.push(format!("{label}: {why}"));
+                return Ok(false);
+            }
+        };
+        let attempt = self
+            .handle
+            .authenticate_publickey_with(self.user, key, hash, client);
+        let result = timed(self.step_timeout, attempt).await?;
+        self.signed(label, result).await
+    }
+
+    /// Offer the key in `path`, as [`Login::agent_key`] does the agent's.
+    async fn key_file(
+        &mut self,
+        host: &Host,
+        path: &Path,
+        rsa_hash: Option<HashAlg>,
+    ) -> Result<bool, ConnectError> {
+        let Some(key) = self.private(path).await else {
+            return Ok(false);
+        };
+        let label = format!("{} ({})", path.display(), describe(key.public_key()));
+        let hash = match algorithms::signature_hash(host, key.public_key(), rsa_hash) {
+            Ok(hash) => hash,
+            Err(why) => {
+                self.tried.push(format!("{label}: {why}"));
+                return Ok(false);
+            }
+        };
+        let attempt = self
+            .handle
+            .authenticate_publickey(self.user, PrivateKeyWithHashAlg::new(key, hash));
+        let result = timed(self.step_timeout, attempt).await?;
+        self.offered(label, result).await
+    }
+
     /// Offer `cert`, signed by `signer`: true if accepted.
     async fn certificate(
         &mut self,

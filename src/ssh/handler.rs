@@ -33,6 +33,9 @@ pub(crate) struct Observed {
     pub announced: Vec<PublicKey>,
     /// Set when the connection ended because keepalives went unanswered.
     pub keepalive_timed_out: bool,
+    /// Where the connections the server forwards back go, by the socket
+    /// path they were asked for (see [`super::remote_forward`]).
+    pub forwarded: super::remote_forward::Routes,
 }
 
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
@@ -324,6 +327,35 @@ impl russh::client::Handler for ClientHandler {
                 let _ = tokio::io::copy_bidirectional(&mut stream, &mut agent).await;
             }
         });
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        channel: russh::Channel<russh::client::Msg>,
+        socket_path: &str,
+        reply: russh::client::ChannelOpenHandle,
+        _session: &mut russh::client::Session,
+    ) -> Result<(), Self::Error> {
+        let route = self
+            .observed
+            .lock()
+            .expect("handler state lock")
+            .forwarded
+            .get(socket_path)
+            .cloned();
+        match route {
+            // Accepted only if someone still takes it.
+            Some(route) if !route.is_closed() => {
+                reply.accept().await;
+                let _ = route.send(channel);
+            }
+            _ => {
+                reply
+                    .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
+            }
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ mod handler;
 mod jumps;
 pub(crate) mod persist;
 pub(crate) mod proxy;
+mod remote_forward;
 pub(crate) mod sftp;
 mod starts;
 
@@ -24,6 +25,7 @@ pub use exec::{Chunk, Execution, ExitStatus, Output};
 pub(crate) use exec::{Staged, ended};
 pub use files::{Expect, Written};
 pub(crate) use handler::{ClientHandler, ThroughHolder};
+pub(crate) use remote_forward::Forwarded;
 
 use crate::error::{ConnectError, Error};
 use crate::guard;

@@ -476,19 +476,41 @@ impl Sftp {
 
     /// The target of the link `path`.
     pub async fn read_link(&self, path: &str) -> Result<String, Error> {
-        let name = self
-            .raw
-            .readlink(path)
-            .await
-            .map_err(|e| self.error("read the link", path, &e))?;
+        let name = self.raw.readlink(path).await;
+        self.one_name(name, "read the link", path)
+    }
+
+    /// `path` made absolute by the server (`.` is the login user's home).
+    pub async fn real_path(&self, path: &str) -> Result<String, Error> {
+        let name = self.raw.realpath(path).await;
+        self.one_name(name, "resolve", path)
+    }
+
+    /// The one name the server answered `doing` with.
+    fn one_name(
+        &self,
+        answer: Result<russh_sftp::protocol::Name, SftpError>,
+        doing: &str,
+        path: &str,
+    ) -> Result<String, Error> {
+        let name = answer.map_err(|e| self.error(doing, path, &e))?;
         name.files
             .into_iter()
             .next()
             .map(|f| f.filename)
             .ok_or_else(|| Error::Remote {
                 host: self.host.clone(),
-                message: format!("cannot read the link {path}: the server sent no target"),
+                message: format!("cannot {doing} {path}: the server sent no name"),
             })
+    }
+
+    /// Remove the file (or socket) `path`; fine if it is gone already.
+    pub async fn remove(&self, path: &str) -> Result<(), Error> {
+        match self.raw.remove(path).await {
+            Ok(_) => Ok(()),
+            Err(e) if status_code(&e) == Some(StatusCode::NoSuchFile) => Ok(()),
+            Err(e) => Err(self.error("remove", path, &e)),
+        }
     }
 
     /// The entries of the directory `path` (without `.` and `..`).

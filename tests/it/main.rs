@@ -19,6 +19,7 @@ mod logs;
 mod network;
 mod persist;
 mod proxy;
+mod publish;
 mod python;
 mod regressions;
 mod run;

@@ -44,7 +44,7 @@ complete -c roadie -n "__fish_roadie_needs_command" -l timings -d 'Print per hos
 complete -c roadie -n "__fish_roadie_needs_command" -l json -d 'Print JSON lines instead of text'
 complete -c roadie -n "__fish_roadie_needs_command" -s h -l help -d 'Print help'
 complete -c roadie -n "__fish_roadie_needs_command" -s V -l version -d 'Print version'
-complete -c roadie -n "__fish_roadie_needs_command" -f -a "debug" -d 'Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts and tunnel to them; -- pytest ... runs tests wired to one'
+complete -c roadie -n "__fish_roadie_needs_command" -f -a "debug" -d 'Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts (or published there) and tunnel to them; -- pytest ... runs tests wired to one; --publish TARGET -- pytest ... runs them here and publishes their sessions to TARGET'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "diagnose" -d 'Why did something die? OOM kills from the kernel log, memory, cgroup limits, containers killed by OOM, disk space'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "demo" -d 'Show what roadie is for: sandbox hosts, a Django site, sessions, a reset, a refusal'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "run" -d 'Run a command on every host of TARGET'
@@ -62,12 +62,13 @@ complete -c roadie -n "__fish_roadie_needs_command" -f -a "sandbox" -d 'Local Op
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish, elvish, powershell) to stdout'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "man" -d 'Print roadie\'s man page (roff) to stdout; --dir writes every subcommand\'s too'
 complete -c roadie -n "__fish_roadie_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l publish -d 'Run the test command here (a CI runner) and publish each session that waits to TARGET, a host this one can reach, where `roadie debug TARGET` finds it (ROADIE_DEBUG_PUBLISH=0: just run it)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l interval -d 'How often to look for sessions' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l wait -d 'With a command: how long a failing test waits for a debugger before it carries on unattended (0 waits forever)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l cwd -d 'With a command: the remote directory to run it in (~/ is the remote home)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l local-root -d 'The local checkout of the code a debugpy session runs: its VS Code attach snippet maps the session\'s remote directory to it' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l pid -d 'With --stacks: only this process' -r
-complete -c roadie -n "__fish_roadie_using_subcommand debug" -l match -d 'With --stacks: the processes whose command line matches PATTERN (a regular expression) instead of pytest\'s' -r
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l match -d 'With --stacks: the Python processes whose command line matches PATTERN (a regular expression) instead of pytest\'s' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l slow -d 'With --running: flag tests that have run longer than TIME' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
@@ -565,7 +566,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand man" -l insecure-ignore-ho
 complete -c roadie -n "__fish_roadie_using_subcommand man" -l timings -d 'Print per host where the time went: start, connect, kex, auth, guard, command'
 complete -c roadie -n "__fish_roadie_using_subcommand man" -l json -d 'Print JSON lines instead of text'
 complete -c roadie -n "__fish_roadie_using_subcommand man" -s h -l help -d 'Print help'
-complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task shell tasks tunnel put get persist sandbox completions man help" -f -a "debug" -d 'Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts and tunnel to them; -- pytest ... runs tests wired to one'
+complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task shell tasks tunnel put get persist sandbox completions man help" -f -a "debug" -d 'Find debugger sessions (remote-pdb, web-pdb) waiting on the hosts (or published there) and tunnel to them; -- pytest ... runs tests wired to one; --publish TARGET -- pytest ... runs them here and publishes their sessions to TARGET'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task shell tasks tunnel put get persist sandbox completions man help" -f -a "diagnose" -d 'Why did something die? OOM kills from the kernel log, memory, cgroup limits, containers killed by OOM, disk space'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task shell tasks tunnel put get persist sandbox completions man help" -f -a "demo" -d 'Show what roadie is for: sandbox hosts, a Django site, sessions, a reset, a refusal'
 complete -c roadie -n "__fish_roadie_using_subcommand help; and not __fish_seen_subcommand_from debug diagnose demo run hosts env logs task shell tasks tunnel put get persist sandbox completions man help" -f -a "run" -d 'Run a command on every host of TARGET'
