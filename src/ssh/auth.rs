@@ -470,6 +470,9 @@ enum CertSigner<'a> {
     File(Arc<PrivateKey>),
 }
 
+/// A key that ssh_config's algorithm lists keep from being offered.
+struct NotOffered;
+
 /// One login in progress, and the attempts made so far, in words.
 struct Login<'a> {
     handle: &'a mut Handle<ClientHandler>,
@@ -479,6 +482,21 @@ struct Login<'a> {
 }
 
 impl Login<'_> {
+    /// How `key` signs for `host` (see [`algorithms::signature_hash`]); when
+    /// it may not be offered there, that is noted under `label`.
+    fn signing(
+        &mut self,
+        host: &Host,
+        key: &PublicKey,
+        rsa_hash: Option<HashAlg>,
+        label: &str,
+    ) -> Result<Option<HashAlg>, NotOffered> {
+        algorithms::signature_hash(host, key, rsa_hash).map_err(|why| {
+            self.tried.push(format!("{label}: {why}"));
+            NotOffered
+        })
+    }
+
     /// Offer the agent's `key` (signed as `host` allows: see
     /// [`algorithms::signature_hash`]): true if accepted; false, noted, when
     /// it is not offered there.
@@ -490,12 +508,8 @@ impl Login<'_> {
         rsa_hash: Option<HashAlg>,
     ) -> Result<bool, ConnectError> {
         let label = format!("agent key {} ({comment})", describe(&key));
-        let hash = match algorithms::signature_hash(host, &key, rsa_hash) {
-            Ok(hash) => hash,
-            Err(why) => {
-                self.tried.push(format!("{label}: {why}"));
-                return Ok(false);
-            }
+        let Ok(hash) = self.signing(host, &key, rsa_hash, &label) else {
+            return Ok(false);
         };
         let attempt = self
             .handle
@@ -515,12 +529,8 @@ impl Login<'_> {
             return Ok(false);
         };
         let label = format!("{} ({})", path.display(), describe(key.public_key()));
-        let hash = match algorithms::signature_hash(host, key.public_key(), rsa_hash) {
-            Ok(hash) => hash,
-            Err(why) => {
-                self.tried.push(format!("{label}: {why}"));
-                return Ok(false);
-            }
+        let Ok(hash) = self.signing(host, key.public_key(), rsa_hash, &label) else {
+            return Ok(false);
         };
         let attempt = self
             .handle

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::django::venv;
 use crate::support::netns::NetHost;
-use crate::support::{Running, World, eventually, lines_of, said_until};
+use crate::support::{Running, World, eventually, lines_of, said_until, socket_until};
 
 const FAILING_TEST: &str = "def test_fails():\n    x = 41\n    assert x + 1 == 43\n";
 
@@ -116,21 +116,6 @@ fn next_of(
     }
 }
 
-/// Read from `stream` until `marker` arrives; all that came.
-fn until(stream: &mut TcpStream, marker: &str) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut text = String::new();
-    let mut buffer = [0u8; 4096];
-    while !text.contains(marker) {
-        let n = stream.read(&mut buffer).unwrap();
-        assert!(n > 0, "the session closed before {marker:?}: {text}");
-        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
-    text
-}
-
 #[test]
 fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
     let mut w = World::new();
@@ -149,9 +134,9 @@ fn three_shards_are_found_evaluated_through_the_tunnel_and_continued() {
         assert_eq!(session["test"], "tests/test_fail.py::test_fails (call)");
         assert_eq!(session["exposed"], false);
         let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-        until(&mut stream, "(Pdb) ");
+        socket_until(&mut stream, "(Pdb) ");
         stream.write_all(b"p 1+1\n").unwrap();
-        let answer = until(&mut stream, "(Pdb) ");
+        let answer = socket_until(&mut stream, "(Pdb) ");
         assert_eq!(answer.lines().next(), Some("2"), "{answer}");
         stream.write_all(b"c\n").unwrap();
     }
@@ -184,7 +169,7 @@ fn attached() -> Attached {
     let (roadie, events) = watch(&w);
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-    until(&mut stream, "(Pdb) ");
+    socket_until(&mut stream, "(Pdb) ");
     Attached {
         shard,
         events,
@@ -210,7 +195,7 @@ fn lines_a_client_sends_together_all_reach_the_shim() {
     } = attached();
     // One write: the three lines arrive at the shim together.
     stream.write_all(b"p 1+1\np 2+2\nc\n").unwrap();
-    let answers = until(&mut stream, "(Pdb) 4\n");
+    let answers = socket_until(&mut stream, "(Pdb) 4\n");
     assert!(answers.starts_with("2\n(Pdb) 4\n"), "{answers:?}");
     // `c` was run too: the test run goes on to its end.
     assert_eq!(wait_for(&mut shard.0).code(), Some(1));
@@ -246,7 +231,7 @@ fn an_attached_session_is_told_apart_from_an_ended_one() {
         }
     }
     stream.write_all(b"p 1+1\n").unwrap();
-    assert!(until(&mut stream, "(Pdb) ").starts_with("2\n"));
+    assert!(socket_until(&mut stream, "(Pdb) ").starts_with("2\n"));
     stream.write_all(b"c\n").unwrap();
     let ended = next(&events, "debug_session_ended");
     assert_eq!(ended["pid"], session["pid"]);
@@ -349,7 +334,7 @@ fn a_web_pdb_session_ends_when_its_server_stops() {
          Sec-WebSocket-Key: cm9hZGllIHRlc3Qga2V5IQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     .unwrap();
-    assert!(until(&mut socket, "\r\n\r\n").starts_with("HTTP/1.1 101"));
+    assert!(socket_until(&mut socket, "\r\n\r\n").starts_with("HTTP/1.1 101"));
     // A masked text frame (mask key 0) holding "c".
     socket.write_all(&[0x81, 0x81, 0, 0, 0, 0, b'c']).unwrap();
     let ended = next_of(&events, &["debug_session_attached", "debug_session_ended"]);
@@ -475,7 +460,7 @@ fn a_debugpy_session_is_announced_with_a_vscode_attach_that_reaches_it() {
         .unwrap();
     let body = r#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"roadie","clientID":"roadie"}}"#;
     write!(stream, "Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
-    let answer = until(&mut stream, "\"command\": \"initialize\"");
+    let answer = socket_until(&mut stream, "\"command\": \"initialize\"");
     assert!(
         answer.contains("\"type\": \"response\"") && answer.contains("\"success\": true"),
         "{answer}"

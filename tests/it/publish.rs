@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use crate::support::django::venv;
 use crate::support::netns::{Lan, NetHost};
-use crate::support::{Roadie, Running, World, current_user, eventually, lines_of, said_until};
+use crate::support::{
+    Roadie, Running, World, current_user, eventually, lines_of, said_until, socket_until,
+};
 use roadie::sandbox::{ensure_key, known_hosts_line};
 
 const FAILING: &str = "import pytest\n\n@pytest.mark.parametrize('n', [1, 2, 3])\ndef test_fails(n):\n    x = 40 + n\n    assert x == 0\n";
@@ -190,21 +192,6 @@ fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> se
     }
 }
 
-/// Read from `stream` until `marker` arrives; all that came.
-fn until(stream: &mut TcpStream, marker: &str) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut text = String::new();
-    let mut buffer = [0u8; 4096];
-    while !text.contains(marker) {
-        let n = stream.read(&mut buffer).unwrap();
-        assert!(n > 0, "the session closed before {marker:?}: {text}");
-        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
-    text
-}
-
 fn wait_for(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     eventually("the CI command to end", within, || {
         child.try_wait().unwrap()
@@ -279,9 +266,9 @@ fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued(
         let session = next(&events, "debug_session");
         assert_eq!(session["published"], true, "{session}");
         let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-        until(&mut stream, "(Pdb) ");
+        socket_until(&mut stream, "(Pdb) ");
         stream.write_all(b"p 1+1\n").unwrap();
-        let answer = until(&mut stream, "(Pdb) ");
+        let answer = socket_until(&mut stream, "(Pdb) ");
         assert_eq!(answer.lines().next(), Some("2"), "{answer}");
         stream.write_all(b"c\n").unwrap();
     }
@@ -480,9 +467,12 @@ fn a_lost_rendezvous_connection_is_made_again_and_what_waits_published_again() {
     let events = json_lines(watching.0.stdout.take().unwrap());
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-    until(&mut stream, "(Pdb) ");
+    socket_until(&mut stream, "(Pdb) ");
     stream.write_all(b"p 1+1\n").unwrap();
-    assert_eq!(until(&mut stream, "(Pdb) ").lines().next(), Some("2"));
+    assert_eq!(
+        socket_until(&mut stream, "(Pdb) ").lines().next(),
+        Some("2")
+    );
 }
 
 #[test]
@@ -545,7 +535,7 @@ fn a_session_published_with_stock_ssh_is_reached_the_same_way() {
         "waits forever: {session}"
     );
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
-    assert_eq!(until(&mut stream, "\n"), "hello from the runner\n");
+    assert_eq!(socket_until(&mut stream, "\n"), "hello from the runner\n");
 }
 
 #[test]

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use crate::support::django::{Gunicorn, Staging};
 use crate::support::python::wheel_venv;
-use crate::support::{Roadie, Running, World, addr, eventually, lines_of, said_until};
+use crate::support::{
+    Roadie, Running, World, addr, eventually, lines_of, said_until, socket_until,
+};
 
 fn suite(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -257,21 +259,6 @@ fn an_unattended_failing_test_under_roadie_pdb_times_out_and_the_run_finishes() 
     );
 }
 
-/// Read from `stream` until `marker` arrives; all that came.
-fn read_until(stream: &mut TcpStream, marker: &str) -> String {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut text = String::new();
-    let mut buffer = [0u8; 4096];
-    while !text.contains(marker) {
-        let n = stream.read(&mut buffer).unwrap();
-        assert!(n > 0, "the session closed before {marker:?}: {text}");
-        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-    }
-    text
-}
-
 /// The `debug_session` events of `roadie --json debug staging --once`.
 fn listed(w: &World) -> Vec<serde_json::Value> {
     w.roadie()
@@ -311,7 +298,7 @@ fn said_times(lines: &std::sync::mpsc::Receiver<String>, text: &str, count: usiz
 /// in one write; what came back until the session closed.
 fn typed_at(local: &str, typed: &[u8]) -> String {
     let mut client = TcpStream::connect(local).unwrap();
-    read_until(&mut client, "(Pdb) ");
+    socket_until(&mut client, "(Pdb) ");
     client.write_all(typed).unwrap();
     let mut rest = String::new();
     client.read_to_string(&mut rest).unwrap();

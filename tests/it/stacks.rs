@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::django::venv;
-use crate::support::{Running, World, addr, eventually};
+use crate::support::{Running, World, eventually};
 
 /// Of `events`, those of the process `root` and its children (other tests'
 /// pytest runs may be under way on the same machine).
@@ -41,9 +41,7 @@ fn start(w: &World, program: &std::path::Path, args: &[&str]) -> Running {
 
 #[test]
 fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
-    let mut w = World::new();
-    let s = w.server(&[addr(103)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, entry) = World::one_host(103);
     w.write(
         "hung/test_hang.py",
         "import threading\n\n\ndef test_waits_forever():\n    threading.Event().wait()\n\n\n\
@@ -94,7 +92,7 @@ fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
         .args(["debug", "staging", "--stacks", "--pid", &pid])
         .run()
         .code(0);
-    let prefix = format!("[{}] {pid} ", w.entries(s)[0]);
+    let prefix = format!("[{entry}] {pid} ");
     assert!(
         people.stdout.lines().all(|l| l.starts_with(&prefix)),
         "{}",
@@ -109,9 +107,7 @@ fn hung_tests_and_their_xdist_workers_show_the_test_each_is_stuck_in() {
 
 #[test]
 fn locals_are_shown_when_asked_and_a_missing_py_spy_is_said_with_the_fix() {
-    let mut w = World::new();
-    let s = w.server(&[addr(104)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, _) = World::one_host(104);
     let sleeper = "import time\n\ndef nap(minutes):\n    time.sleep(minutes * 60)\n\nnap(10)\n";
     let _with = start(
         &w,
@@ -161,9 +157,7 @@ fn locals_are_shown_when_asked_and_a_missing_py_spy_is_said_with_the_fix() {
 /// it is stopped: what an unattended CI job needs.
 #[test]
 fn a_run_that_says_nothing_for_a_while_shows_its_stacks_once() {
-    let mut w = World::new();
-    let s = w.server(&[addr(105)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, _) = World::one_host(105);
     w.write(
         "quiet/test_quiet.py",
         "import threading\n\n\ndef test_never_ends():\n    threading.Event().wait()\n",
@@ -210,9 +204,7 @@ fn a_run_that_says_nothing_for_a_while_shows_its_stacks_once() {
 /// pytest plugin) and for how long, longest first, slow ones flagged.
 #[test]
 fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
-    let mut w = World::new();
-    let s = w.server(&[addr(106)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, entry) = World::one_host(106);
     w.write(
         "hung/test_hang.py",
         "import threading\n\n\ndef test_waits_forever():\n    threading.Event().wait()\n\n\n\
@@ -296,7 +288,7 @@ fn running_lists_each_worker_in_its_test_and_flags_the_slow_ones() {
         .code(0);
     let prefix = format!(
         "[{}] {} {} {} in it for ",
-        w.entries(s)[0],
+        entry,
         events[0]["pid"],
         events[0]["worker"].as_str().unwrap(),
         events[0]["test"].as_str().unwrap()
@@ -335,9 +327,7 @@ fn deadlocked(event: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn a_deadlock_shows_both_threads_waiting_with_py_spy_or_faulthandler() {
-    let mut w = World::new();
-    let s = w.server(&[addr(107)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, _) = World::one_host(107);
     let script = w.write("deadlock.py", DEADLOCK);
     let both: BTreeSet<String> = ["first".to_owned(), "second".to_owned()].into();
     let _spied = start(
@@ -393,9 +383,7 @@ fn a_deadlock_shows_both_threads_waiting_with_py_spy_or_faulthandler() {
 /// A login that may not trace the tests' processes is told what is missing.
 #[test]
 fn a_login_that_may_not_trace_the_tests_is_told_how_to_fix_it() {
-    let mut w = World::new();
-    let s = w.server(&[addr(108)]);
-    w.inventory("staging", &w.entries(s), "");
+    let (w, _) = World::one_host(108);
     w.log_in_as(&crate::support::unprivileged_user());
     let script = w.write("deadlock.py", DEADLOCK);
     let _root_owned = start(

@@ -603,6 +603,23 @@ pub fn sh(program: &str, args: &[&str], env: &[(&str, &Path)]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Read from `stream` (a debugger's, say) until `marker` arrives, within
+/// 30 s; all that came.
+pub fn socket_until(stream: &mut std::net::TcpStream, marker: &str) -> String {
+    use std::io::Read as _;
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let mut text = String::new();
+    let mut buffer = [0u8; 4096];
+    while !text.contains(marker) {
+        let n = stream.read(&mut buffer).unwrap();
+        assert!(n > 0, "the session closed before {marker:?}: {text}");
+        text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    text
+}
+
 pub fn addr(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, last)
 }
