@@ -51,9 +51,12 @@ const LAYERS: &[(&str, u8)] = &[
 ];
 
 /// The top-level modules each module's code names through `crate::`
-/// (comments left out: a doc link is not an import).
+/// (comments left out: a doc link is not an import), through a name the
+/// crate root re-exports (`crate::Session` is `ssh`), or through a macro of
+/// the root's (`stderr_line!` writes with `stderr`).
 fn imports() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let reexports = root_reexports(&std::fs::read_to_string(src.join("lib.rs")).unwrap());
     let mut found: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -77,32 +80,90 @@ fn imports() -> BTreeMap<String, BTreeSet<String>> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).unwrap();
+            let code = without_comments(&text);
             let names = found.entry(module.clone()).or_default();
-            for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-                names.extend(crate_names(line).filter(|n| *n != module));
+            names.extend(
+                crate_names(&code)
+                    .map(|name| reexports.get(&name).cloned().unwrap_or(name))
+                    .filter(|n| *n != module),
+            );
+            if code.contains("stderr_line!") && module != "stderr" {
+                names.insert("stderr".to_owned());
             }
         }
     }
     found
 }
 
-/// The modules after each `crate::` in `line`, groups (`crate::{a, b::c}`)
-/// included.
-fn crate_names(line: &str) -> impl Iterator<Item = String> + '_ {
-    line.match_indices("crate::").flat_map(move |(at, _)| {
-        let rest = &line[at + "crate::".len()..];
+/// `text` without its `//` comment lines.
+fn without_comments(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The names `lib.rs` re-exports (`pub use ssh::{Session, Output};`), each
+/// with the module it comes from.
+fn root_reexports(lib: &str) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    for line in lib.lines() {
+        let Some(path) = line.trim().strip_prefix("pub use ") else {
+            continue;
+        };
+        let module = leading_name(path);
+        let rest = path.trim_end_matches(';');
+        let items = match rest.split_once('{') {
+            Some((_, group)) => top_level_items(group.trim_end_matches('}')),
+            None => vec![rest.rsplit("::").next().unwrap_or_default()],
+        };
+        for item in items {
+            let name = item.rsplit("::").next().unwrap_or_default().trim();
+            names.insert(leading_name(name), module.clone());
+        }
+    }
+    names
+}
+
+/// The first name after each `crate::` in `code`, or, for a group
+/// (`crate::{a, b::{C, D}}`, which may span lines), the first name of each
+/// of its items.
+fn crate_names(code: &str) -> impl Iterator<Item = String> + '_ {
+    code.match_indices("crate::").flat_map(move |(at, _)| {
+        let rest = &code[at + "crate::".len()..];
         let names: Vec<String> = match rest.strip_prefix('{') {
-            Some(group) => group
-                .split(['}', ';'])
-                .next()
-                .unwrap_or_default()
-                .split(',')
+            Some(group) => top_level_items(group)
+                .into_iter()
                 .map(|item| leading_name(item.trim()))
                 .collect(),
             None => vec![leading_name(rest)],
         };
         names.into_iter().filter(|n| !n.is_empty())
     })
+}
+
+/// The comma-separated items of a group whose opening brace is just before
+/// `group`, up to its closing brace; nested groups stay inside their item.
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..at]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
 }
 
 fn leading_name(path: &str) -> String {
@@ -188,4 +249,21 @@ fn visit<'a>(
     }
     path.pop();
     None
+}
+
+#[test]
+fn imports_are_found_across_lines_through_reexports_and_macros() {
+    let code = without_comments(
+        "use crate::{\n    error::Error,\n    ssh::{Session, Output},\n    // crate::cli in a comment\n    Inventory,\n};\nlet x = crate::job::run();",
+    );
+    let reexports = root_reexports("pub use inventory::Inventory;\npub use ssh::{Chunk, Session};");
+    let names: BTreeSet<String> = crate_names(&code)
+        .map(|n| reexports.get(&n).cloned().unwrap_or(n))
+        .collect();
+    let expected: BTreeSet<String> = ["error", "ssh", "inventory", "job"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(reexports["Chunk"], "ssh");
 }

@@ -7,7 +7,9 @@
 //! - [`Inventory`] reads `roadie.yaml` (environments and their hosts).
 //! - [`Resolver`] turns a TARGET (`staging`, `web1`, `staging/web1`, or a
 //!   comma list) into [`Host`]s, merging the command line, `roadie.yaml` and
-//!   `~/.ssh/config`. Nothing there touches the network.
+//!   `~/.ssh/config`. It connects to nothing; like ssh, it may look names
+//!   up (`CanonicalizeHostname`, the inventory's address check) and run
+//!   `Match exec` commands.
 //! - [`Session::connect`] opens an SSH connection (through jump hosts if
 //!   configured), checks the host key against `known_hosts` (strictly, by
 //!   default) and logs in with ssh-agent or key files.
@@ -24,11 +26,14 @@
 //! Inside, each module imports only from its own layer or those below,
 //! never in a cycle (the table in `src/layers.rs`, checked by its tests):
 //!
-//! 1. plain data and parsing, no network: `command`, `dotenv`, `duration`,
-//!    `error`, `event`, `host`, `inventory`, `known_hosts`, `playbook`,
-//!    `safety`, `ssh_config`, `stage`, `template`, `timings`, `tunnel_spec`;
-//! 2. the pure decisions: `resolve` (target to hosts) and `guard` (may this
-//!    step run on this host?), from facts handed in;
+//! 1. plain data and parsing, no connections: `certificate`, `command`,
+//!    `dotenv`, `duration`, `error`, `event`, `host`, `inventory`,
+//!    `known_hosts`, `playbook`, `safety`, `ssh_config` (which, as ssh does,
+//!    runs `Match exec` commands and canonicalizes names), `stage`,
+//!    `stderr`, `template`, `timings`, `tunnel_spec`, `yaml`;
+//! 2. the decisions: `guard` (may this step run on this host?), pure, from
+//!    facts handed in; `resolve` (target to hosts, looking up the addresses
+//!    the inventory's sanity check compares);
 //! 3. SSH connections: `ssh`, kept ones under `ssh::persist`;
 //! 4. what runs on one host: `verify` (the facts the guard needs, read from
 //!    the server), `job`, `remote_env`, `stacks`, `transfer`, `tunnel`, `debug`,
@@ -70,7 +75,7 @@ macro_rules! stderr_line {
     };
 }
 
-// Layer 1: plain data and parsing; no network.
+// Layer 1: plain data and parsing; no connections.
 mod certificate;
 mod command;
 pub mod dotenv;
@@ -90,7 +95,7 @@ pub mod template;
 pub mod timings;
 mod tunnel_spec;
 mod yaml;
-// Layer 2: the pure decisions.
+// Layer 2: the decisions (the guard's pure).
 mod guard;
 mod resolve;
 // Layer 3: SSH connections (kept ones under ssh::persist).
@@ -119,6 +124,8 @@ mod output;
 #[doc(hidden)]
 pub mod cli;
 mod demo;
+/// sshd servers for `roadie sandbox` and roadie's own tests; not library API.
+#[doc(hidden)]
 pub mod sandbox;
 
 #[cfg(test)]
