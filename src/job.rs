@@ -446,7 +446,9 @@ async fn run_planned(
         Action::Run { command, env_file } => (command, env_file),
         other => {
             let sftp = tokio::sync::OnceCell::new();
-            let done = bounded(context, session, other_action(session, other, envs, &sftp)).await;
+            let done = bounded(context, session, other_action(session, other, envs, &sftp))
+                .await
+                .map_err(|e| session.lost_or(e));
             if let (Err(Error::Timeout { .. } | Error::Interrupted { .. }), Some(sftp)) =
                 (&done, sftp.get())
             {

@@ -132,6 +132,7 @@ where
         }
     };
     drop(bar);
+    let result = result.map_err(|e| session.lost_or(e));
     session.close().await;
     result.map(|totals| Done {
         totals,

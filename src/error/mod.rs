@@ -61,8 +61,8 @@ pub enum Error {
         #[source]
         source: Box<ConnectError>,
     },
-    #[error("{host}: connection lost while running the command: {reason}")]
-    /// The connection dropped while a command ran.
+    #[error("{host}: connection lost: {reason}")]
+    /// The connection dropped while a command ran or files went across.
     ConnectionLost {
         /// The host, as the inventory names it.
         host: String,

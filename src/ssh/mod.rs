@@ -149,6 +149,21 @@ impl Session {
         }
     }
 
+    /// `error`, unless the connection has ended meanwhile: then what ended
+    /// it is what happened (an SFTP request or a step failing because
+    /// sshd died says so, not what the library saw of it).
+    pub(crate) fn lost_or(&self, error: Error) -> Error {
+        match error {
+            Error::Remote { .. } | Error::Io { .. } if self.handle.is_closed() => {
+                Error::ConnectionLost {
+                    host: self.host.label.clone(),
+                    reason: self.lost_reason(),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Why the connection ended, in words, for a connection that has.
     pub fn lost_reason(&self) -> String {
         if let Some(end) = self.proxy.as_deref().and_then(proxy::Proxy::ended) {

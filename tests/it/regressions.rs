@@ -262,3 +262,60 @@ fn a_killed_test_server_lets_login_shells_clean_up() {
         || !lock.exists(),
     );
 }
+
+/// sshd killed in the middle of an upload, by `roadie put` and by a task's
+/// `put` step: russh's words (`sender dropped`, exit 1, as if the server had
+/// refused the file) used to reach the user. Both say the connection was
+/// lost and how, with exit 4 and the host named.
+#[test]
+fn a_connection_lost_mid_upload_is_named_in_roadies_words() {
+    use std::time::Duration;
+
+    let (mut w, entry) = World::one_host(218);
+    let big = w.path("huge.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(4 * 1024 * 1024 * 1024)
+        .unwrap();
+    let dest = w.path("dest");
+    std::fs::create_dir_all(&dest).unwrap();
+    w.write(
+        "playbooks/upload.yaml",
+        &format!(
+            "tasks:\n  upload:\n    class: change\n    steps:\n      - put: {}\n        to: {}/huge.bin\n",
+            big.display(),
+            dest.display()
+        ),
+    );
+    for command in [
+        vec![
+            "put".to_owned(),
+            "staging".to_owned(),
+            big.display().to_string(),
+            dest.display().to_string(),
+        ],
+        vec!["task".to_owned(), "staging".to_owned(), "upload".to_owned()],
+    ] {
+        let upload = w.roadie().args(&command).spawn();
+        eventually(
+            "the upload to write its temporary file",
+            Duration::from_secs(30),
+            || std::fs::read_dir(&dest).unwrap().next().is_some(),
+        );
+        w.servers[0].kill();
+        let upload = upload.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&upload.stderr);
+        assert_eq!(upload.status.code(), Some(4), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{entry}: connection lost: the connection closed (sshd died or the network failed)"
+            )),
+            "{command:?}: {stderr}"
+        );
+        assert!(!stderr.contains("sender dropped"), "{stderr}");
+        w.restart(0);
+        for e in std::fs::read_dir(&dest).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+    }
+}
