@@ -446,9 +446,8 @@ async fn run_planned(
         Action::Run { command, env_file } => (command, env_file),
         other => {
             let sftp = tokio::sync::OnceCell::new();
-            let done = bounded(context, session, other_action(session, other, envs, &sftp))
-                .await
-                .map_err(|e| session.lost_or(e));
+            let work = Box::pin(session.unless_lost(other_action(session, other, envs, &sftp)));
+            let done = bounded(context, session, work).await;
             if let (Err(Error::Timeout { .. } | Error::Interrupted { .. }), Some(sftp)) =
                 (&done, sftp.get())
             {

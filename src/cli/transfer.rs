@@ -122,7 +122,7 @@ where
     let progress = Progress::default();
     let bar = bars.follow(&host, &progress);
     let result = tokio::select! {
-        done = transfer(sftp.clone(), progress) => done,
+        done = session.unless_lost(transfer(sftp.clone(), progress)) => done,
         () = async { drop(interrupt.wait_for(|stop| *stop).await); } => {
             sftp.clean_up().await;
             Err(Error::Interrupted {
@@ -132,7 +132,6 @@ where
         }
     };
     drop(bar);
-    let result = result.map_err(|e| session.lost_or(e));
     session.close().await;
     result.map(|totals| Done {
         totals,

@@ -36,6 +36,19 @@ pub(crate) struct Observed {
     /// Where the connections the server forwards back go, by the socket
     /// path they were asked for (see [`super::remote_forward`]).
     pub forwarded: super::remote_forward::Routes,
+    /// Turns true when the connection has ended (the handler is dropped
+    /// then), however it ended.
+    pub ended: Ended,
+}
+
+/// Whether a connection has ended, to be waited for.
+#[derive(Debug)]
+pub(crate) struct Ended(pub tokio::sync::watch::Sender<bool>);
+
+impl Default for Ended {
+    fn default() -> Ended {
+        Ended(tokio::sync::watch::Sender::new(false))
+    }
 }
 
 /// The safeguards' verdict on a presented key (see [`crate::guard::on_host_key`]).
@@ -66,6 +79,15 @@ pub(crate) struct ClientHandler {
     /// The local agent socket the server may reach (`ForwardAgent`); the
     /// server's agent channels are refused without one.
     pub forward_agent: Option<std::path::PathBuf>,
+}
+
+impl Drop for ClientHandler {
+    /// The connection's task is over: whatever waits on it can stop.
+    fn drop(&mut self) {
+        if let Ok(observed) = self.observed.lock() {
+            observed.ended.0.send_replace(true);
+        }
+    }
 }
 
 impl ClientHandler {

@@ -149,18 +149,31 @@ impl Session {
         }
     }
 
-    /// `error`, unless the connection has ended meanwhile: then what ended
-    /// it is what happened (an SFTP request or a step failing because
-    /// sshd died says so, not what the library saw of it).
-    pub(crate) fn lost_or(&self, error: Error) -> Error {
-        match error {
-            Error::Remote { .. } | Error::Io { .. } if self.handle.is_closed() => {
-                Error::ConnectionLost {
-                    host: self.host.label.clone(),
-                    reason: self.lost_reason(),
-                }
-            }
-            other => other,
+    /// `work`, unless the connection ends first, or `work` fails because it
+    /// has: then what ended it is what happened (an upload cut by sshd's
+    /// death says so, not what the library saw of it, and does not wait for
+    /// replies that cannot come).
+    pub(crate) async fn unless_lost<T>(
+        &self,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let mut ended = self
+            .observed
+            .lock()
+            .expect("handler state lock")
+            .ended
+            .0
+            .subscribe();
+        let lost = || Error::ConnectionLost {
+            host: self.host.label.clone(),
+            reason: self.lost_reason(),
+        };
+        tokio::select! {
+            done = work => done.map_err(|e| match e {
+                Error::Remote { .. } | Error::Io { .. } if self.handle.is_closed() => lost(),
+                other => other,
+            }),
+            _ = ended.wait_for(|ended| *ended) => Err(lost()),
         }
     }
 
