@@ -28,7 +28,7 @@ fn unknown_key_is_refused_with_fingerprint_then_accept_new_records_it() {
         .args(["run", "staging", "--accept-new", "--", "echo in"])
         .run()
         .code(0)
-        .stdout_has("in")
+        .stdout_is("in\n")
         .stderr_has("recorded new host key");
     let recorded = std::fs::read_to_string(&w.known_hosts).unwrap();
     let (host, port) = entry.split_once(':').unwrap();
@@ -116,7 +116,7 @@ fn hashed_entries_from_ssh_keygen_are_understood() {
         .args(["run", "staging", "--", "echo ok"])
         .run()
         .code(0)
-        .stdout_has("ok");
+        .stdout_is("ok\n");
 }
 
 #[test]
@@ -266,7 +266,7 @@ fn mixed_case_name_finds_the_hashed_entry_ssh_wrote() {
         .args(["run", "staging", "--", "echo ok"])
         .run()
         .code(0)
-        .stdout_has("ok");
+        .stdout_is("ok\n");
 }
 
 /// The server's key line in the world's known_hosts, recorded under `name`.
@@ -309,7 +309,7 @@ fn known_hosts_key_recorded_without_port_is_accepted_on_another_port_as_ssh_does
         .args(["-F", "none", "run", "staging", "--", "echo", "roadie-ok"])
         .run()
         .code(0)
-        .stdout_has("roadie-ok");
+        .stdout_is("roadie-ok\n");
     // A different key under the bare name is not a changed key: unknown.
     let other = w.path("other_host_key");
     let other_key = ensure_key(&other, "other").unwrap();
@@ -336,7 +336,7 @@ fn a_known_hosts_line_that_is_not_utf8_is_skipped_with_a_warning() {
         .args(["-F", "none", "run", "staging", "--", "echo", "still-ok"])
         .run()
         .code(0)
-        .stdout_has("still-ok")
+        .stdout_is("still-ok\n")
         .stderr_has(&format!(
             "{}:1: skipped a line that is not UTF-8 text (byte 0xff at column 4)",
             w.known_hosts.display()

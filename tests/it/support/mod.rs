@@ -576,6 +576,12 @@ impl Ran {
         self
     }
 
+    /// Stdout is exactly `expected`: nothing missing, nothing more.
+    pub fn stdout_is(self, expected: &str) -> Ran {
+        assert_eq!(self.stdout, expected, "stderr:\n{}", self.stderr);
+        self
+    }
+
     /// The JSON events printed with --json.
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
