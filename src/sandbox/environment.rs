@@ -209,14 +209,16 @@ impl Sandbox {
                     staging_keys.clone(),
                 ),
             };
-            let server = Server::start(&ServerConfig {
-                dir,
-                addresses: vec![*address],
-                port,
-                authorized_keys,
-                detached: true,
-                extra: Vec::new(),
-                launcher: Vec::new(),
+            let server = super::home::launcher(&self.dir, &dir, *address).and_then(|launcher| {
+                Server::start(&ServerConfig {
+                    dir,
+                    addresses: vec![*address],
+                    port,
+                    authorized_keys,
+                    detached: true,
+                    extra: Vec::new(),
+                    launcher,
+                })
             });
             let server = match server {
                 Ok(server) => server,

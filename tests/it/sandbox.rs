@@ -253,3 +253,41 @@ fn two_production_sandboxes_never_share_a_site_and_keep_the_users_vars() {
         );
     }
 }
+
+#[test]
+fn as_root_each_sandbox_host_has_a_home_of_its_own() {
+    if !crate::support::is_root() {
+        eprintln!("skipped: a home of its own needs a mount namespace, so root (CI runs as root)");
+        return;
+    }
+    let real_home = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .expect("the current user")
+        .dir;
+    let (a, b) = (World::new(), World::new());
+    let (_down_a, _down_b) = (Down(&a), Down(&b));
+    let marker = format!(".roadie-home-test-{}", std::process::id());
+    let task = format!(
+        "tasks:\n  where:\n    class: read\n    steps:\n      - run: \"echo {{{{ home }}}}; echo ~; touch ~/{marker}\"\n"
+    );
+    for w in [&a, &b] {
+        w.roadie()
+            .args(["sandbox", "up", "--hosts", "1"])
+            .run()
+            .code(0);
+        w.write("playbooks/home.yaml", &task);
+        let home = w.path(".roadie/sandbox/home/127.0.0.2");
+        let ran = w.roadie().args(["task", "sandbox", "where"]).run().code(0);
+        assert_eq!(
+            ran.stdout,
+            format!("{0}\n{0}\n", home.display()),
+            "{}",
+            ran.stderr
+        );
+        assert!(home.join(&marker).exists());
+    }
+    assert!(
+        !real_home.join(&marker).exists(),
+        "a sandbox wrote into the real home"
+    );
+}
