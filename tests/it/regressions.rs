@@ -101,6 +101,33 @@ fn params_in_shell_arithmetic_cannot_run_commands() {
     assert_eq!(ran.stdout, "42\n");
 }
 
+/// `trap` runs its first argument as code when the trap fires, however it
+/// is quoted: a parameter there is refused when the playbook is read.
+#[test]
+fn params_in_a_trap_cannot_run_commands() {
+    let (w, _entry) = World::one_host(73);
+    let pwned = w.path("pwned");
+    w.write(
+        "playbooks/cleanup.yaml",
+        "tasks:\n  tidy:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"trap {{ n }} EXIT; echo ran\"\n",
+    );
+    let ran = w
+        .roadie()
+        .args([
+            "task",
+            "staging",
+            "tidy",
+            "--param",
+            &format!("n=touch {}", pwned.display()),
+        ])
+        .run()
+        .code(2)
+        .stderr_has("playbooks/cleanup.yaml:6:")
+        .stderr_has("{{ n | quote }}");
+    assert!(!ran.stdout.contains("ran"), "{}", ran.stdout);
+    assert!(!pwned.exists(), "the parameter ran a command on the host");
+}
+
 /// `--grep X -n 3` used to grep the last 3 lines; it gives the last 3
 /// matches. A missing `--file` used to exit 0.
 #[test]
