@@ -34,6 +34,24 @@ pub(crate) fn error_parts(error: &serde_saphyr::Error) -> (Option<(u64, u64)>, S
     (place, message.to_owned())
 }
 
+/// `bytes` as text, or where the first byte that is not UTF-8 is (1-based
+/// line and column) and a message saying that `what` must be UTF-8.
+pub(crate) fn utf8_text(bytes: Vec<u8>, what: &str) -> Result<String, ((u64, u64), String)> {
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let lines: Vec<&[u8]> = bytes[..offset].split(|b| *b == b'\n').collect();
+        let column = lines.last().map_or(0, |l| l.len()) + 1;
+        (
+            (lines.len() as u64, column as u64),
+            format!(
+                "not UTF-8 text (byte 0x{:02x}); {what} must be UTF-8",
+                bytes[offset]
+            ),
+        )
+    })
+}
+
 /// A safety limit of the parser reached, in roadie's words (the parser's
 /// own text is its counters).
 fn limit_reached(error: &serde_saphyr::Error) -> Option<String> {

@@ -313,14 +313,14 @@ impl Inventory {
             position: None,
             message: format!("cannot read: {e}"),
         })?;
-        let text = String::from_utf8(bytes).map_err(|e| InventoryError {
-            file: path.to_path_buf(),
-            position: Some(text_position(e.as_bytes(), e.utf8_error().valid_up_to())),
-            message: format!(
-                "not UTF-8 text (byte 0x{:02x}); roadie.yaml must be UTF-8",
-                e.as_bytes()[e.utf8_error().valid_up_to()]
-            ),
-        })?;
+        let text =
+            crate::yaml::utf8_text(bytes, "roadie.yaml").map_err(|(position, message)| {
+                InventoryError {
+                    file: path.to_path_buf(),
+                    position: Some(position),
+                    message,
+                }
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Inventory::parse(&text, path, base)
     }
@@ -577,12 +577,6 @@ fn tunnel_names(
 
 /// The 1-based line and column of byte `offset` in `bytes` (the column
 /// counted in bytes, as the text before it may not be UTF-8).
-fn text_position(bytes: &[u8], offset: usize) -> (u64, u64) {
-    let lines: Vec<&[u8]> = bytes[..offset].split(|b| *b == b'\n').collect();
-    let column = lines.last().map_or(0, |l| l.len()) + 1;
-    (lines.len() as u64, column as u64)
-}
-
 fn is_sha256_fingerprint(s: &str) -> bool {
     s.strip_prefix("SHA256:").is_some_and(|b64| {
         b64.len() == 43

@@ -571,11 +571,18 @@ impl Playbooks {
                 .to_string_lossy()
                 .into_owned();
             let origin = file.display().to_string();
-            let text = std::fs::read_to_string(&file).map_err(|e| PlaybookError {
+            let bytes = std::fs::read(&file).map_err(|e| PlaybookError {
                 place: Some((origin.clone(), None)),
                 column: None,
                 message: format!("cannot read: {e}"),
             })?;
+            let text = crate::yaml::utf8_text(bytes, "a playbook").map_err(
+                |((line, column), message)| PlaybookError {
+                    place: Some((origin.clone(), Some(line))),
+                    column: Some(column),
+                    message,
+                },
+            )?;
             playbooks.push(Playbook::parse(&name, &text, &origin)?);
         }
         for (name, text) in BUILT_IN {
@@ -641,6 +648,26 @@ mod tests {
 
     fn parse(text: &str) -> Result<Playbook, PlaybookError> {
         Playbook::parse("p", text, "playbooks/p.yaml")
+    }
+
+    #[test]
+    fn a_playbook_that_is_not_utf8_names_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("playbooks")).unwrap();
+        let file = dir.path().join("playbooks/p.yaml");
+        std::fs::write(
+            &file,
+            b"tasks:\n  t:\n    steps:\n      - run: echo caf\xe9\n",
+        )
+        .unwrap();
+        let e = Playbooks::load(dir.path()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}:4:22: not UTF-8 text (byte 0xe9); a playbook must be UTF-8",
+                file.display()
+            )
+        );
     }
 
     #[test]

@@ -8,10 +8,15 @@
 //!   subscript, `${...}`, the operands of `[[ ... -eq ... ]]`) bash expands
 //!   and evaluates the text, `a[$(cmd)]` running `cmd`: such a value must be
 //!   `| int`, which refuses anything but an integer when it is rendered;
-//! - as code (`eval`, `sh -c`, `su -c`, `ssh HOST`, `watch`) the value is a
-//!   program however it is quoted: it must say so with `| quote`;
-//! - as a variable name (`printf -v`, `read`, `unset`, `-v`) a subscript in
-//!   it is evaluated: no value belongs there.
+//! - as code (`eval`, `sh -c`, `su -c`, `ssh HOST`, `watch`, `trap`, a
+//!   `mapfile -C` callback) the value is a program however it is quoted: it
+//!   must say so with `| quote`;
+//! - as a variable name (`printf -v`, `read`, `mapfile`, `readarray`,
+//!   `unset`, `-v`) a subscript in it is evaluated: no value belongs there.
+//!
+//! The command is found after the wrappers that run one (`sudo -u U`,
+//! `timeout 5`, `nice -n 5`, `nohup`, `env A=1`, `stdbuf -oL`, `xargs`,
+//! `command`, `exec`, `time`) and their options, and after assignments.
 //!
 //! `| safe` says the author quotes it. Comments are skipped (an apostrophe
 //! in one starts no quote). Nor may a `run` line use `{{ env.KEY }}`: the
@@ -63,6 +68,35 @@ enum Use {
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ksh", "zsh", "su", "runuser"];
 /// Commands whose arguments are run as code.
 const CODE_COMMANDS: &[&str] = &["eval", "ssh", "watch"];
+/// Commands that run the command after their options (and, for some, one
+/// operand), each with its options that take an argument (`-u U`).
+const WRAPPERS: &[(&str, &[&str], usize)] = &[
+    (
+        "sudo",
+        &[
+            "-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R",
+        ],
+        0,
+    ),
+    ("timeout", &["-s", "-k"], 1),
+    ("nice", &["-n"], 0),
+    ("nohup", &[], 0),
+    ("env", &["-u", "-C", "-S"], 0),
+    ("stdbuf", &["-i", "-o", "-e"], 0),
+    (
+        "xargs",
+        &[
+            "-a", "-d", "-E", "-e", "-I", "-i", "-L", "-l", "-n", "-P", "-s",
+        ],
+        0,
+    ),
+    ("command", &[], 0),
+    ("exec", &["-a"], 0),
+    ("time", &[], 0),
+    ("builtin", &[], 0),
+];
+/// `mapfile`/`readarray` options that take an argument; `-C`'s is code.
+const MAPFILE_OPTIONS: &[&str] = &["-d", "-n", "-O", "-s", "-u", "-C", "-c"];
 /// Commands that declare variables (`-i`: integer, `-n`: a name reference,
 /// `-a`: an indexed array, whose subscripts are arithmetic).
 const DECLARE_COMMANDS: &[&str] = &["declare", "typeset", "local", "readonly", "export"];
@@ -269,22 +303,33 @@ impl Scan {
             }
             _ => {}
         }
-        let Some(command) = self.words.first().map(|w| basename(w)) else {
+        let words = command_words(&self.words);
+        let Some(command) = words.first().map(|w| basename(w)) else {
             return Use::Word;
         };
-        let previous = self.words.last().map(String::as_str).unwrap_or_default();
+        let arguments = &words[1..];
+        let previous = words.last().map(String::as_str).unwrap_or_default();
         let declares_numbers = DECLARE_COMMANDS.contains(&command)
-            && self.words[1..]
+            && arguments
                 .iter()
                 .any(|w| w.starts_with('-') && w.contains(['i', 'n', 'a']));
+        // `trap CODE SIGNAL...`: only the first operand is code.
+        let trap_code =
+            command == "trap" && arguments.iter().all(|w| w.starts_with('-') && w.len() > 1);
+        let mapfile = matches!(command, "mapfile" | "readarray");
         if command == "let" || declares_numbers {
             Use::Arithmetic
         } else if CODE_COMMANDS.contains(&command)
+            || trap_code
+            || (mapfile && previous == "-C")
             || (is_option_with(previous, 'c')
-                && self.words.iter().any(|w| SHELLS.contains(&basename(w))))
+                && words.iter().any(|w| SHELLS.contains(&basename(w))))
         {
             Use::Code
-        } else if matches!(command, "unset" | "read")
+        } else if mapfile && MAPFILE_OPTIONS.contains(&previous) {
+            Use::Word
+        } else if mapfile
+            || matches!(command, "unset" | "read")
             || (previous == "-v" && matches!(command, "printf" | "test" | "["))
         {
             Use::Name
@@ -341,6 +386,51 @@ impl Scan {
             )),
         }
     }
+}
+
+/// The words of the command a simple command runs: after leading
+/// assignments and wrappers (`sudo -u U`, `timeout 5`, `env A=1`, ...) with
+/// their options and operands. Empty while the value is one of those.
+fn command_words(mut words: &[String]) -> &[String] {
+    loop {
+        let Some((first, rest)) = words.split_first() else {
+            return words;
+        };
+        if is_assignment(first) {
+            words = rest;
+            continue;
+        }
+        let wrapper = basename(first);
+        let Some((_, with_argument, operands)) =
+            WRAPPERS.iter().find(|(name, ..)| *name == wrapper)
+        else {
+            return words;
+        };
+        let mut at = 0;
+        while let Some(word) = rest.get(at) {
+            if word == "--" {
+                at += 1;
+                break;
+            }
+            let is_option = word.starts_with('-') && word.len() > 1;
+            if !(is_option || wrapper == "env" && is_assignment(word)) {
+                break;
+            }
+            // `-u U`, but not `-uU` or `--user=U`.
+            at += if with_argument.contains(&word.as_str()) {
+                2
+            } else {
+                1
+            };
+        }
+        at += operands;
+        words = rest.get(at..).unwrap_or_default();
+    }
+}
+
+/// `NAME=...`: a variable assignment before a command (or `env`'s).
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| is_name(name))
 }
 
 /// `-c`, `-ec`, `-lc`: a short option cluster holding `option`.
@@ -407,6 +497,25 @@ mod tests {
             ("read -r {{ n }}", "variable name"),
             ("unset {{ n }}", "variable name"),
             ("[[ -v {{ n }} ]]", "variable name"),
+            ("trap {{ n }} EXIT", "| quote }}"),
+            ("trap -- {{ n }} INT TERM", "| quote }}"),
+            ("sudo bash -c {{ n }}", "| quote }}"),
+            ("sudo -u www -H eval {{ n }}", "| quote }}"),
+            ("timeout 5 ssh h {{ n }}", "| quote }}"),
+            ("timeout -s KILL 5 eval {{ n }}", "| quote }}"),
+            ("env A=1 eval {{ n }}", "| quote }}"),
+            ("env -i A=1 B=2 sh -c {{ n }}", "| quote }}"),
+            ("A=1 eval {{ n }}", "| quote }}"),
+            ("nice -n 5 nohup sh -c {{ n }}", "| quote }}"),
+            ("stdbuf -oL watch {{ n }}", "| quote }}"),
+            ("xargs -n 1 sh -c {{ n }}", "| quote }}"),
+            ("exec eval {{ n }}", "| quote }}"),
+            ("command eval {{ n }}", "| quote }}"),
+            ("time eval {{ n }}", "| quote }}"),
+            ("sudo let x={{ n }}", "| int }}"),
+            ("mapfile -t {{ n }} < f", "variable name"),
+            ("readarray -d , -t {{ n }}", "variable name"),
+            ("mapfile -C {{ n }} -c 1 x", "| quote }}"),
         ] {
             let e = check_value_quoting(bad).expect_err(bad);
             assert!(e.contains(says), "{bad}: {e}");
@@ -432,6 +541,15 @@ mod tests {
             "cd {{ dir }} && ls -c {{ n }}",
             "echo eval; echo {{ n }}",
             "echo a]b {{ n }}",
+            "trap 'rm -f x' {{ signal }}",
+            "trap - {{ signal }}",
+            "sudo -u {{ user }} ls",
+            "timeout {{ seconds }} ls",
+            "env A={{ n }} ls {{ n }}",
+            "nice -n {{ n }} ls",
+            "xargs -I {{ n }} echo",
+            "mapfile -n {{ n }} -t lines",
+            "sudo ls {{ n }}",
         ] {
             check_value_quoting(good).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
@@ -474,6 +592,15 @@ mod properties {
         "sh -c «v» «a»",
         "sudo -u www bash -ec «v»",
         "/usr/bin/ssh «b» «v» «a»",
+        "trap «v» «a»",
+        "sudo bash -c «v» «a»",
+        "sudo -u www -H eval «b» «v» «a»",
+        "timeout 5 ssh «b» «v» «a»",
+        "env A=1 eval «b» «v» «a»",
+        "nice -n 5 nohup sh -c «v» «a»",
+        "stdbuf -oL xargs sh -c «v» «a»",
+        "command exec time eval «b» «v» «a»",
+        "mapfile -C «v» «a»",
     ];
 
     /// Commands whose arguments are plain words.
@@ -487,6 +614,10 @@ mod properties {
         "python3 manage.py",
         "git clone",
         "./virtualenv/bin/python",
+        "sudo -u www ls",
+        "timeout 5 cat",
+        "env A=1 touch",
+        "nice -n 5 nohup cp",
     ];
 
     /// What may come before the command, ending the one before it.

@@ -97,7 +97,14 @@ impl Sandbox {
     /// Start the servers (stopping earlier ones, keeping their port and
     /// keys) and write the environments into the inventory.
     pub(crate) fn up(&self, options: &Options) -> Result<State, Error> {
-        let vars = sandbox_vars(&self.inventory, &self.dir, &options.vars)?;
+        let vars = BlockVars {
+            sandbox: sandbox_vars(&self.inventory, &self.dir, ENVIRONMENT, &options.vars)?,
+            production: if options.production {
+                sandbox_vars(&self.inventory, &self.dir, PRODUCTION, &[])?
+            } else {
+                BTreeMap::new()
+            },
+        };
         let previous = self.state()?;
         let previous_port = previous.as_ref().map(|s| s.port);
         if let Some(state) = previous {
@@ -202,14 +209,16 @@ impl Sandbox {
                     staging_keys.clone(),
                 ),
             };
-            let server = Server::start(&ServerConfig {
-                dir,
-                addresses: vec![*address],
-                port,
-                authorized_keys,
-                detached: true,
-                extra: Vec::new(),
-                launcher: Vec::new(),
+            let server = super::home::launcher(&self.dir, &dir, *address).and_then(|launcher| {
+                Server::start(&ServerConfig {
+                    dir,
+                    addresses: vec![*address],
+                    port,
+                    authorized_keys,
+                    detached: true,
+                    extra: Vec::new(),
+                    launcher,
+                })
             });
             let server = match server {
                 Ok(server) => server,
@@ -255,8 +264,15 @@ impl Sandbox {
     }
 }
 
+/// The vars of each environment of the managed block.
+#[derive(Debug, Default)]
+struct BlockVars {
+    sandbox: BTreeMap<String, Value>,
+    production: BTreeMap<String, Value>,
+}
+
 /// The sandbox environments, for an `environments:` mapping indented by `indent`.
-fn environment_block(state: &State, vars: &BTreeMap<String, Value>, indent: usize) -> String {
+fn environment_block(state: &State, vars: &BlockVars, indent: usize) -> String {
     let entry = |h: &HostState| format!("\"{}:{}\"", h.address, state.port);
     let hosts: Vec<String> = state.hosts.iter().map(entry).collect();
     let user = LocalUser::current().name;
@@ -269,7 +285,7 @@ fn environment_block(state: &State, vars: &BTreeMap<String, Value>, indent: usiz
         format!("{two}identity: .roadie/sandbox/client_key"),
         format!("{two}known_hosts: .roadie/sandbox/known_hosts"),
     ];
-    lines.extend(vars_lines(vars, &two, &one));
+    lines.extend(vars_lines(&vars.sandbox, &two, &one));
     if let Some(production) = &state.production {
         lines.extend([
             format!("{one}{PRODUCTION}:"),
@@ -283,6 +299,7 @@ fn environment_block(state: &State, vars: &BTreeMap<String, Value>, indent: usiz
                 production.fingerprint.as_deref().unwrap_or_default()
             ),
         ]);
+        lines.extend(vars_lines(&vars.production, &two, &one));
     }
     lines.push(format!("{one}{END}"));
     lines.join("\n")
@@ -291,11 +308,7 @@ fn environment_block(state: &State, vars: &BTreeMap<String, Value>, indent: usiz
 /// Put the sandbox environment into the inventory: replace an earlier one,
 /// or insert it under `environments:`, or create the file. The result is
 /// parsed before it is written, and written atomically.
-fn install_environment(
-    path: &Path,
-    state: &State,
-    vars: &BTreeMap<String, Value>,
-) -> Result<(), Error> {
+fn install_environment(path: &Path, state: &State, vars: &BlockVars) -> Result<(), Error> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -423,7 +436,11 @@ mod tests {
     #[test]
     fn block_goes_into_existing_inventories() {
         let first = state(2222);
-        let vars = BTreeMap::from([("site".to_owned(), Value::from("/srv/{{ host }}"))]);
+        let site = BTreeMap::from([("site".to_owned(), Value::from("/srv/{{ host }}"))]);
+        let vars = BlockVars {
+            sandbox: site.clone(),
+            production: site,
+        };
         let block = |indent| environment_block(&first, &vars, indent);
         let merged =
             merge_block("environments:\n    staging:\n        hosts: [a]\n", block).unwrap();

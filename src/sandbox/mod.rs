@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use russh::keys::ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
 
 pub(crate) mod environment;
+mod home;
 mod vars;
 
 use crate::error::Error;

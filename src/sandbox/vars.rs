@@ -1,14 +1,13 @@
-//! The `vars` of the sandbox environment: a `site` of the sandbox's own
-//! (the sandbox logs in as the local user, so `~/sites/HOST` would be shared
-//! by every sandbox on the machine), and the user's own vars, which every
-//! `roadie sandbox up` keeps.
+//! The `vars` of the sandbox environments (`sandbox` and the `--production`
+//! one): a `site` of the sandbox's own (the sandbox logs in as the local
+//! user, so `~/sites/HOST` would be shared by every sandbox on the machine),
+//! and the user's own vars, which every `roadie sandbox up` keeps.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::environment::ENVIRONMENT;
 use crate::error::Error;
 use crate::inventory::Inventory;
 
@@ -32,16 +31,17 @@ pub(super) fn create_default_sites(dir: &Path, hosts: &[std::net::Ipv4Addr]) -> 
     Ok(())
 }
 
-/// The vars to write: those the sandbox environment of `inventory` has now
+/// The vars to write for `environment`: those it has in `inventory` now
 /// (not the ones it only inherits from the top-level `vars`), `extra` on
 /// top, and the default site unless the user chose one. A default site of
 /// another directory (an inventory copied from another project) is replaced.
 pub(super) fn sandbox_vars(
     inventory: &Path,
     dir: &Path,
+    environment: &str,
     extra: &[(String, String)],
 ) -> Result<BTreeMap<String, Value>, Error> {
-    let mut vars = current_vars(inventory)?;
+    let mut vars = current_vars(inventory, environment)?;
     vars.extend(
         extra
             .iter()
@@ -57,13 +57,13 @@ pub(super) fn sandbox_vars(
     Ok(vars)
 }
 
-/// The sandbox environment's own vars in the inventory, if there is one.
-fn current_vars(inventory: &Path) -> Result<BTreeMap<String, Value>, Error> {
+/// `environment`'s own vars in the inventory, if there is one.
+fn current_vars(inventory: &Path, environment: &str) -> Result<BTreeMap<String, Value>, Error> {
     if !inventory.is_file() {
         return Ok(BTreeMap::new());
     }
     let parsed = Inventory::load(inventory)?;
-    let Some(environment) = parsed.environment(ENVIRONMENT) else {
+    let Some(environment) = parsed.environment(environment) else {
         return Ok(BTreeMap::new());
     };
     Ok(environment

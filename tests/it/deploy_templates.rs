@@ -73,7 +73,7 @@ fn tool(program: &str, package: &str) -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "{program} is not installed: install the Debian package `{package}` \
-                 (apt-get install {package}; .ci/run does)"
+                 (apt-get install {package}; ./test does)"
             )
         })
 }

@@ -13,35 +13,10 @@ use crate::support::{World, eventually};
 fn concurrent_env_edits_keep_every_key() {
     let mut w = World::new();
     let (_lan, _host) = w.netns_host();
-    let (data, site) = (w.path("netns-data"), w.path("netns-site"));
-    let padding = format!("PADDING={}\n", "x".repeat(2 << 20));
-    let editors: Vec<_> = (0..20)
-        .flat_map(|pair| {
-            std::fs::write(
-                data.join(format!("{pair}.env")),
-                format!("FIRST=1\n{padding}"),
-            )
-            .unwrap();
-            let file = format!("{}/{pair}.env", site.display());
-            ["A", "B"].map(|key| {
-                let roadie = w.roadie().args([
-                    "env",
-                    "staging",
-                    "--file",
-                    &file,
-                    "--set",
-                    &format!("{key}=1"),
-                ]);
-                let said = format!("{file}: changed {key}\n");
-                std::thread::spawn(move || (roadie.run(), said))
-            })
-        })
-        .collect();
-    for editor in editors {
-        let (ran, said) = editor.join().unwrap();
-        assert_eq!(ran.code(0).stdout, said);
-    }
-    let has = |text: &str, key: &str| text.lines().any(|l| l == format!("{key}=1"));
+    let data = w.path("netns-data");
+    let padding = padding();
+    let edits = [["--set", "A=1"], ["--set", "B=1"]];
+    race_env_edits(&w, 20, "FIRST=1\n", edits);
     let padded = |text: &str| text.lines().any(|l| format!("{l}\n") == padding);
     for pair in 0..20 {
         let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
@@ -61,6 +36,78 @@ fn concurrent_env_edits_keep_every_key() {
                 && backup.lines().count() == 3,
             "pair {pair}: the backup must be the version the second writer read:\n{backup}"
         );
+    }
+}
+
+/// `--unset` and `--ensure-secret` write through the same locked edit as
+/// `--set`: raced against a `--set` on a namespace host, neither edit is
+/// lost.
+#[test]
+fn concurrent_unset_and_ensure_secret_keep_every_edit() {
+    let mut w = World::new();
+    let (_lan, _host) = w.netns_host();
+    let data = w.path("netns-data");
+    for (edit, check) in [
+        (["--unset", "GONE"], "GONE is gone"),
+        (["--ensure-secret", "SECRET"], "SECRET is set"),
+    ] {
+        race_env_edits(&w, 10, "FIRST=1\nGONE=1\n", [["--set", "A=1"], edit]);
+        for pair in 0..10 {
+            let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
+            let key = |name: &str| {
+                now.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            };
+            assert!(
+                has(&now, "FIRST") && has(&now, "A"),
+                "pair {pair}: A lost:\n{now}"
+            );
+            let kept = match edit[0] {
+                "--unset" => key("GONE").is_none(),
+                _ => key("SECRET").is_some_and(|v| v.len() >= 32) && has(&now, "GONE"),
+            };
+            assert!(kept, "pair {pair}: not {check}:\n{now}");
+        }
+    }
+}
+
+/// 2 MiB of one key: a large file makes each write take longer, so that
+/// the writers overlap.
+fn padding() -> String {
+    format!("PADDING={}\n", "x".repeat(2 << 20))
+}
+
+fn has(text: &str, key: &str) -> bool {
+    text.lines().any(|l| l == format!("{key}=1"))
+}
+
+/// `pairs` files `N.env` on the namespace host, each `start` and the
+/// padding, with the two `edits` (`--set K=V`, `--unset K`, ...) run on
+/// each at once; each must say it changed its key.
+fn race_env_edits(w: &World, pairs: usize, start: &str, edits: [[&str; 2]; 2]) {
+    let (data, site) = (w.path("netns-data"), w.path("netns-site"));
+    let padding = padding();
+    let editors: Vec<_> = (0..pairs)
+        .flat_map(|pair| {
+            std::fs::write(
+                data.join(format!("{pair}.env")),
+                format!("{start}{padding}"),
+            )
+            .unwrap();
+            let file = format!("{}/{pair}.env", site.display());
+            edits.map(|[option, value]| {
+                let roadie = w
+                    .roadie()
+                    .args(["env", "staging", "--file", &file, option, value]);
+                let key = value.split('=').next().unwrap_or_default();
+                let said = format!("{file}: changed {key}\n");
+                std::thread::spawn(move || (roadie.run(), said))
+            })
+        })
+        .collect();
+    for editor in editors {
+        let (ran, said) = editor.join().unwrap();
+        assert_eq!(ran.code(0).stdout, said);
     }
 }
 
@@ -99,6 +146,33 @@ fn params_in_shell_arithmetic_cannot_run_commands() {
         .run()
         .code(0);
     assert_eq!(ran.stdout, "42\n");
+}
+
+/// `trap` runs its first argument as code when the trap fires, however it
+/// is quoted: a parameter there is refused when the playbook is read.
+#[test]
+fn params_in_a_trap_cannot_run_commands() {
+    let (w, _entry) = World::one_host(73);
+    let pwned = w.path("pwned");
+    w.write(
+        "playbooks/cleanup.yaml",
+        "tasks:\n  tidy:\n    class: read\n    params: {n: {}}\n    steps:\n      - run: \"trap {{ n }} EXIT; echo ran\"\n",
+    );
+    let ran = w
+        .roadie()
+        .args([
+            "task",
+            "staging",
+            "tidy",
+            "--param",
+            &format!("n=touch {}", pwned.display()),
+        ])
+        .run()
+        .code(2)
+        .stderr_has("playbooks/cleanup.yaml:6:")
+        .stderr_has("{{ n | quote }}");
+    assert!(!ran.stdout.contains("ran"), "{}", ran.stdout);
+    assert!(!pwned.exists(), "the parameter ran a command on the host");
 }
 
 /// `--grep X -n 3` used to grep the last 3 lines; it gives the last 3

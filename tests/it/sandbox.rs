@@ -204,3 +204,90 @@ fn sandbox_up_keeps_the_users_own_vars() {
         "{text}"
     );
 }
+
+#[test]
+fn two_production_sandboxes_never_share_a_site_and_keep_the_users_vars() {
+    // Both production hosts are 127.0.0.3 and log in as the same local user.
+    let (a, b) = (World::new(), World::new());
+    let (_down_a, _down_b) = (Down(&a), Down(&b));
+    let up = |w: &World| {
+        w.roadie()
+            .args(["sandbox", "up", "--hosts", "1", "--production"])
+            .run()
+            .code(0);
+    };
+    for (w, who) in [(&a, "a"), (&b, "b")] {
+        up(w);
+        // The user adds a var to the production block, then runs `up` again.
+        let written = std::fs::read_to_string(w.path("roadie.yaml")).unwrap();
+        let at = written.find("  production:").unwrap();
+        let (head, tail) = written.split_at(at);
+        let tail = tail.replacen("    vars:\n", &format!("    vars:\n      team: {who}\n"), 1);
+        w.write("roadie.yaml", &format!("{head}{tail}"));
+        up(w);
+        w.roadie()
+            .args([
+                "env",
+                "production",
+                "--confirm",
+                "production",
+                "--set",
+                &format!("WHO={who}"),
+            ])
+            .run()
+            .code(0);
+    }
+    for (w, who) in [(&a, "a"), (&b, "b")] {
+        let parsed = roadie::Inventory::load(&w.path("roadie.yaml")).unwrap();
+        let vars = &parsed.environment("production").unwrap().vars;
+        assert_eq!(vars["team"], who, "{vars:?}");
+        let site = w.path(".roadie/sandbox/sites");
+        assert_eq!(vars["site"], format!("{}/{{{{ host }}}}", site.display()));
+        let env = site.join("127.0.0.3/.env");
+        let text = std::fs::read_to_string(&env).unwrap();
+        let other = if who == "a" { "b" } else { "a" };
+        assert!(
+            text.contains(&format!("WHO={who}")) && !text.contains(&format!("WHO={other}")),
+            "{}: {text}",
+            env.display()
+        );
+    }
+}
+
+#[test]
+fn as_root_each_sandbox_host_has_a_home_of_its_own() {
+    if !crate::support::is_root() {
+        eprintln!("skipped: a home of its own needs a mount namespace, so root (CI runs as root)");
+        return;
+    }
+    let real_home = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .expect("the current user")
+        .dir;
+    let (a, b) = (World::new(), World::new());
+    let (_down_a, _down_b) = (Down(&a), Down(&b));
+    let marker = format!(".roadie-home-test-{}", std::process::id());
+    let task = format!(
+        "tasks:\n  where:\n    class: read\n    steps:\n      - run: \"echo {{{{ home }}}}; echo ~; touch ~/{marker}\"\n"
+    );
+    for w in [&a, &b] {
+        w.roadie()
+            .args(["sandbox", "up", "--hosts", "1"])
+            .run()
+            .code(0);
+        w.write("playbooks/home.yaml", &task);
+        let home = w.path(".roadie/sandbox/home/127.0.0.2");
+        let ran = w.roadie().args(["task", "sandbox", "where"]).run().code(0);
+        assert_eq!(
+            ran.stdout,
+            format!("{0}\n{0}\n", home.display()),
+            "{}",
+            ran.stderr
+        );
+        assert!(home.join(&marker).exists());
+    }
+    assert!(
+        !real_home.join(&marker).exists(),
+        "a sandbox wrote into the real home"
+    );
+}

@@ -10,7 +10,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use crate::support::netns::Lan;
-use crate::support::postgres::{BIN, Postgres};
+use crate::support::postgres::{Postgres, bin};
 use crate::support::{World, django, eventually};
 
 /// A running `roadie tunnel`: its child process and JSON events.
@@ -275,8 +275,9 @@ fn exec_reaches_the_staging_postgres_through_the_rewritten_database_url() {
     let mut w = World::new();
     let _database = staging_database(&mut w);
     let script = format!(
-        "{BIN}/psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -tAc 'select 40+2, word from marker' \
-         && echo \"$DATABASE_URL\" && test -z \"$SECRET_KEY\" && exit 7"
+        "{}/psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -tAc 'select 40+2, word from marker' \
+         && echo \"$DATABASE_URL\" && test -z \"$SECRET_KEY\" && exit 7",
+        bin().display()
     );
     let ran = w
         .roadie()

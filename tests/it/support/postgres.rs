@@ -1,4 +1,4 @@
-//! A real PostgreSQL server (Debian's `postgresql`, version 15) on a
+//! A real PostgreSQL server (Debian's `postgresql`, the version installed) on a
 //! namespace host: a cluster of its own in the test's temp dir, run by the
 //! postgres account, listening on 127.0.0.1 port 5432 inside the namespace
 //! only (and on a Unix socket in its data directory); stopped on drop.
@@ -10,8 +10,28 @@ use std::process::Command;
 use super::netns::NetHost;
 use super::sh;
 
-/// Where Debian puts PostgreSQL 15's programs.
-pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// Where Debian puts each PostgreSQL version's programs (`VERSION/bin`).
+const VERSIONS: &str = "/usr/lib/postgresql";
+
+/// The programs of the highest PostgreSQL version installed.
+pub fn bin() -> PathBuf {
+    let highest = std::fs::read_dir(VERSIONS)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .max_by_key(|(version, _)| *version);
+    match highest {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "PostgreSQL is not installed (no {VERSIONS}/VERSION/bin/postgres): apt-get install postgresql"
+        ),
+    }
+}
 
 pub const PORT: u16 = 5432;
 
@@ -19,16 +39,15 @@ pub struct Postgres {
     namespace: String,
     data: PathBuf,
     user: String,
+    /// The programs of the version it runs.
+    bin: PathBuf,
 }
 
 impl Postgres {
     /// A new cluster in `dir` whose superuser `user` logs in over TCP with
     /// `password`, with a database named after the user, started on `host`.
     pub fn start(host: &NetHost, dir: &Path, user: &str, password: &str) -> Postgres {
-        assert!(
-            Path::new(BIN).join("postgres").exists(),
-            "PostgreSQL 15 is not installed ({BIN}/postgres is missing): apt-get install postgresql"
-        );
+        let bin = bin();
         let account = nix::unistd::User::from_name("postgres")
             .unwrap()
             .expect("the postgres account (package postgresql)");
@@ -44,6 +63,7 @@ impl Postgres {
             namespace: host.namespace.clone(),
             data,
             user: user.to_owned(),
+            bin,
         };
         let data = server.data.to_str().unwrap();
         server.run(
@@ -78,7 +98,7 @@ impl Postgres {
 
     /// A PostgreSQL program run as postgres inside the host's namespace.
     fn run(&self, program: &str, args: &[&str]) -> String {
-        let program = format!("{BIN}/{program}");
+        let program = self.bin.join(program).display().to_string();
         let mut all = vec![
             "netns",
             "exec",
@@ -123,7 +143,9 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         // Signals only: works even if the namespace went first.
         let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "-D"])
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .arg("-D")
             .arg(&self.data)
             .args(["-m", "immediate", "-w", "stop"])
             .output();
