@@ -19,9 +19,9 @@ use crate::debug::{Found, SHIM, State, discover};
 use crate::debug_publish::Record;
 use crate::duration;
 use crate::error::{Error, exit_code};
-use crate::event::TunnelEvent;
 use crate::event::{
-    Attached, DebugEvent, DebugSession, Ended, Event, Kind, PublishedSession, Stream, Waiting,
+    Attached, DebugEvent, DebugSession, Ended, Event, Kind, PublishedSession, Stream, TunnelEvent,
+    Waiting,
 };
 use crate::output::{Mode, Renderer};
 use crate::safety::{Intent, SafetyClass};
