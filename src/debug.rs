@@ -5,29 +5,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
-
 use crate::command::RemoteCommand;
 use crate::debug_publish::Record;
 use crate::error::Error;
+pub(crate) use crate::event::{Kind, Waiting};
 use crate::ssh::Session;
 
 /// The pytest shim (`--pdbcls=roadie_pdb:RemotePdb`), uploaded by
 /// `roadie debug -- pytest ...` as `roadie_pdb.py`; the Python package's
 /// `roadie.remote_pdb`, which its pytest plugin's `--roadie-pdb` uses.
 pub(crate) const SHIM: &str = include_str!("../python/roadie/remote_pdb.py");
-
-/// What kind of debugger waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub(crate) enum Kind {
-    /// A raw TCP pdb prompt (remote-pdb, roadie's shim).
-    RemotePdb,
-    /// A web page (web-pdb).
-    WebPdb,
-    /// debugpy's adapter, for an editor (VS Code) to attach to.
-    Debugpy,
-}
 
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,26 +24,6 @@ impl std::fmt::Display for Kind {
             Kind::Debugpy => "debugpy",
         })
     }
-}
-
-/// A debugger session waiting on a server.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub(crate) struct Waiting {
-    pub pid: u32,
-    pub kind: Kind,
-    /// The address it listens on, on the server.
-    pub address: IpAddr,
-    pub port: u16,
-    /// The test it stopped in, where that can be told.
-    pub test: Option<String>,
-    /// The pytest-xdist worker (`gw2`) it runs in, where the shim noted it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub worker: Option<String>,
-    /// The directory it runs in on the server (for an editor's path
-    /// mappings).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cwd: Option<String>,
-    pub command: String,
 }
 
 impl Waiting {

@@ -11,9 +11,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::Error;
+pub(crate) use crate::event::Record;
 use crate::host::Host;
 use crate::safety::Intent;
 use crate::ssh::sftp::{Sftp, Stamp};
@@ -21,36 +22,6 @@ use crate::ssh::{Forwarded, Session};
 
 /// Where published sessions are, under the login user's home.
 pub(crate) const PUBLISHED_DIR: &str = ".roadie/debug";
-
-/// What a published session's record (`NAME.json` beside `NAME.sock`) says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Record {
-    /// The socket on the rendezvous host that reaches the session.
-    pub socket: String,
-    /// The host the tests run on (the runner's hostname).
-    pub runner: String,
-    /// The process that waits, on the runner.
-    pub pid: u32,
-    /// The test it stopped in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub test: Option<String>,
-    /// The pytest-xdist worker (`gw2`) it runs in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub worker: Option<String>,
-    /// The CI run or pipeline (`GITHUB_RUN_ID`, `CI_PIPELINE_ID`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ci_run: Option<String>,
-    /// The CI job (`GITHUB_JOB`, `CI_JOB_ID`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ci_job: Option<String>,
-    /// When it began to wait (seconds since the Unix epoch, runner's clock).
-    pub started: u64,
-    /// How long it waits for a client, in seconds (0: forever).
-    pub timeout: u64,
-    /// A client is attached.
-    #[serde(default)]
-    pub attached: bool,
-}
 
 impl Record {
     /// Seconds left of its wait at `now` (seconds since the epoch); `None`

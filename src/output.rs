@@ -25,6 +25,13 @@ pub(crate) fn json_line(out: &mut impl Write, event: &Event) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
+/// `event` as one line of JSON on stdout, written out at once.
+pub(crate) fn json_stdout(event: &Event) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    json_line(&mut out, event)?;
+    out.flush()
+}
+
 fn error_label() -> console::StyledObject<&'static str> {
     Style::new()
         .for_stderr()
@@ -152,14 +159,25 @@ impl Renderer {
             // For people, `finish` writes the summary from the results seen.
             Event::Summary { .. } => Ok(()),
             // The commands that make these (put/get, persist, sandbox,
-            // tasks) write them for people themselves, and as JSON here.
+            // tasks, diagnose, env, debug, tunnel, hosts) write them for
+            // people themselves, and as JSON here.
             Event::Transfer { .. }
             | Event::KeptConnection { .. }
             | Event::KeptConnectionStopped { .. }
             | Event::SandboxUp { .. }
             | Event::SandboxDown { .. }
             | Event::SandboxStatus { .. }
-            | Event::Task { .. } => self.json(&event),
+            | Event::Task { .. }
+            | Event::Diagnose { .. }
+            | Event::Env(_)
+            | Event::EnvEdit(_)
+            | Event::Stacks { .. }
+            | Event::StacksUnavailable { .. }
+            | Event::TestRunning { .. }
+            | Event::Tunnel(_)
+            | Event::Debug(_)
+            | Event::Publish(_)
+            | Event::Listing(_) => self.json(&event),
             Event::Finished(result) => {
                 self.flush_partial(&result.host)?;
                 match (self.mode, &result.error, &result.would_run) {
@@ -380,7 +398,7 @@ impl Renderer {
                 let mut err = String::new();
                 let width = self.results.iter().map(|r| r.host.len()).max().unwrap_or(0);
                 for r in &self.results {
-                    let (word, style) = match r.status {
+                    let (word, style) = match r.status.as_str() {
                         "ok" => ("ok".to_owned(), Style::new().for_stderr().green()),
                         "failed" => (
                             r.signal.as_ref().map_or_else(

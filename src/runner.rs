@@ -60,7 +60,7 @@ impl HostRun {
     pub(crate) fn result(&self) -> HostResult {
         let mut result = HostResult {
             host: self.host.clone(),
-            status: "ok",
+            status: self.outcome.status().into(),
             exit_code: None,
             signal: None,
             error: None,
@@ -74,7 +74,6 @@ impl HostRun {
             duration_ms: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
             memory: self.memory.clone(),
         };
-        result.status = self.outcome.status();
         match &self.outcome {
             HostOutcome::Ran(finished) => {
                 let status = &finished.status;
@@ -90,7 +89,7 @@ impl HostRun {
             HostOutcome::Failed(error) => {
                 result.exit_code = Some(error.exit_code());
                 result.error = Some(crate::error::report(error));
-                result.error_kind = Some(error.kind());
+                result.error_kind = Some(error.kind().into());
                 result.lock = self.outcome.lock();
             }
         }

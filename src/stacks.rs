@@ -10,10 +10,11 @@
 
 use std::fmt::Write as _;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::command::RemoteCommand;
 use crate::error::Error;
+pub(crate) use crate::event::{Frame, Stacks, TestProcess, Thread};
 use crate::ssh::Session;
 
 /// The program that runs on the host (with `python3`).
@@ -65,29 +66,6 @@ struct Note {
     for_secs: f64,
 }
 
-/// A test process and the test it is in (`roadie debug --running`), for the
-/// `test_running` event.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub(crate) struct TestProcess {
-    pub pid: u32,
-    /// Its parent's pid (an xdist worker's is its pytest's).
-    pub ppid: u32,
-    pub command: String,
-    /// The pytest-xdist worker (`gw0`, ...), when noted.
-    pub worker: Option<String>,
-    /// The test it is in, when known.
-    pub test: Option<String>,
-    /// Seconds in that test, when noted.
-    pub in_test_for: Option<f64>,
-    /// Seconds the process has run.
-    pub running_for: Option<f64>,
-    /// Where `test` comes from: `note` (the plugin's), `stack` (py-spy's),
-    /// or `none` (with `reason`).
-    pub source: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
 /// A thread as py-spy's `--json` gives it.
 #[derive(Debug, Clone, Deserialize)]
 struct SpyThread {
@@ -110,39 +88,6 @@ struct SpyFrame {
 struct SpyLocal {
     name: String,
     repr: Option<String>,
-}
-
-/// A process's stacks, for `--json` (event `stacks`).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct Stacks {
-    pub pid: u32,
-    /// Its parent's pid (an xdist worker's is its pytest's).
-    pub ppid: u32,
-    pub command: String,
-    /// The test it is in, as `FILE::FUNCTION`, from its stack (the frame
-    /// nearest the top in a test file that runs a `test` function).
-    pub test: Option<String>,
-    pub threads: Vec<Thread>,
-}
-
-/// One thread's stack, innermost frame first.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct Thread {
-    pub id: u64,
-    pub name: Option<String>,
-    pub active: bool,
-    pub frames: Vec<Frame>,
-}
-
-/// One frame.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub(crate) struct Frame {
-    pub function: String,
-    pub file: String,
-    pub line: i64,
-    /// With `--locals`: each local's name and repr.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locals: Option<Vec<(String, String)>>,
 }
 
 /// What one process gave: its stacks, or why they could not be read.
@@ -183,20 +128,20 @@ pub(crate) async fn running(session: &Session) -> Result<Vec<TestProcess>, Error
                 test: None,
                 in_test_for: None,
                 running_for: process.age,
-                source: "none",
+                source: "none".into(),
                 reason: None,
             };
             if let Some(note) = &process.note {
                 row.test = Some(note.test.clone());
                 row.worker = (!note.worker.is_empty()).then(|| note.worker.clone());
                 row.in_test_for = Some(note.for_secs);
-                row.source = "note";
+                row.source = "note".into();
                 return row;
             }
             match judge(process) {
                 Read::Stacks(stacks) if stacks.test.is_some() => {
                     row.test = stacks.test;
-                    row.source = "stack";
+                    row.source = "stack".into();
                 }
                 Read::Stacks(_) => {}
                 Read::Unreadable { reason, .. } => row.reason = Some(reason),

@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use russh::ChannelMsg;
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::error::Error;
+use crate::event::TunnelEvent;
 use crate::host::Host;
 use crate::safety::Intent;
 use crate::ssh::{OpenError, Session};
@@ -32,44 +32,6 @@ const CLIENT_BUFFER: usize = 16 * 1024 * 1024;
 const WAIT_FOR_LINK: Duration = Duration::from_secs(10);
 /// How often a link checks that its connection is alive.
 const LINK_CHECK: Duration = Duration::from_millis(250);
-
-/// What tunnels report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-pub(crate) enum TunnelEvent {
-    /// A local port forwards to `remote` as seen from `host`.
-    Listening {
-        host: String,
-        local: String,
-        remote: String,
-        name: Option<String>,
-    },
-    /// The SSH connection dropped; local ports stay open.
-    Disconnected { host: String, reason: String },
-    /// The SSH connection is back.
-    Reconnected { host: String },
-    /// Reconnecting failed this time; roadie tries again.
-    RetryFailed {
-        host: String,
-        reason: String,
-        next_in_ms: u64,
-    },
-    /// The server could not connect a forwarded connection (nothing listens there).
-    ConnectFailed {
-        host: String,
-        remote: String,
-        reason: String,
-    },
-    /// A local client read too slowly and its connection was cut.
-    ClientTooSlow { host: String, remote: String },
-    /// A local client came while the SSH connection was down (or not
-    /// answering), and was closed; nothing was asked of the server.
-    LinkDown {
-        host: String,
-        remote: String,
-        reason: String,
-    },
-}
 
 impl TunnelEvent {
     /// For people.

@@ -9,22 +9,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::Global;
+use super::{Global, output_result};
 use crate::command::{RemoteCommand, quote};
-use crate::debug::{Found, Kind, SHIM, State, Waiting, discover};
+use crate::debug::{Found, SHIM, State, discover};
 use crate::debug_publish::Record;
 use crate::duration;
 use crate::error::{Error, exit_code};
-use crate::event::{Event, Stream};
+use crate::event::{
+    Attached, DebugEvent, DebugSession, Ended, Event, Kind, PublishedSession, Stream, TunnelEvent,
+    Waiting,
+};
 use crate::output::{Mode, Renderer};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::{Chunk, Expect};
-use crate::tunnel::{Link, To, TunnelEvent, forward};
+use crate::tunnel::{Link, To, forward};
 use crate::tunnel_spec::Remote;
 
 #[derive(Debug, Args)]
@@ -66,17 +68,6 @@ pub struct DebugArgs {
     pub command: Vec<String>,
 }
 
-/// A session published to a host from one nobody can reach, as events
-/// show it (`published` is always true).
-#[derive(Debug, Clone, Serialize)]
-struct PublishedSession {
-    published: bool,
-    #[serde(flatten)]
-    record: Record,
-    /// Seconds left of its wait (none: it waits forever).
-    left_s: Option<u64>,
-}
-
 impl PublishedSession {
     fn new(record: Record) -> PublishedSession {
         let left_s = record.left(crate::debug_publish::now());
@@ -111,82 +102,6 @@ impl PublishedSession {
     }
 }
 
-/// What `roadie debug` reports (events `debug_session`,
-/// `debug_session_attached`, `debug_session_ended`).
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event")]
-enum DebugEvent {
-    /// `--once`: a session found waiting, nothing opened to it.
-    #[serde(rename = "debug_session")]
-    Found {
-        number: usize,
-        host: String,
-        session: Waiting,
-    },
-    /// `--once`: a session published to the host.
-    #[serde(rename = "debug_session")]
-    FoundPublished {
-        number: usize,
-        host: String,
-        session: PublishedSession,
-    },
-    /// A session waits for a client.
-    #[serde(rename = "debug_session")]
-    Waiting {
-        host: String,
-        #[serde(flatten)]
-        waiting: Waiting,
-        /// The local end of the tunnel to it.
-        local: String,
-        /// How to connect: an `nc` line, or a URL.
-        connect: String,
-        exposed: bool,
-    },
-    /// A session published to the host waits for a client.
-    #[serde(rename = "debug_session")]
-    Published {
-        host: String,
-        #[serde(flatten)]
-        session: PublishedSession,
-        /// The local end of the tunnel to its socket.
-        local: String,
-        /// How to connect: an `nc` line.
-        connect: String,
-    },
-    /// A client is connected: the session no longer listens, but lives.
-    #[serde(rename = "debug_session_attached")]
-    Attached { host: String, pid: u32, port: u16 },
-    /// A published session has a client.
-    #[serde(rename = "debug_session_attached")]
-    PublishedAttached {
-        host: String,
-        socket: String,
-        pid: u32,
-    },
-    /// The session is over; `how`, when its shim noted it: `continue`,
-    /// `quit` or `timeout` (nobody attached in time).
-    #[serde(rename = "debug_session_ended")]
-    Ended {
-        host: String,
-        pid: u32,
-        port: u16,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        how: Option<String>,
-    },
-    /// A published session is over (its record is gone); `how` is
-    /// `timeout` when its time was up.
-    #[serde(rename = "debug_session_ended")]
-    PublishedEnded {
-        host: String,
-        socket: String,
-        pid: u32,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        test: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        how: Option<String>,
-    },
-}
-
 /// `" (continued)"` and the like, for how a session ended.
 pub(super) fn ended_how(how: Option<&str>) -> &'static str {
     match how {
@@ -198,36 +113,31 @@ pub(super) fn ended_how(how: Option<&str>) -> &'static str {
 }
 
 impl DebugEvent {
-    /// As a line of JSON (plain data: it always serialises).
-    fn json(&self) -> String {
-        serde_json::to_string(self).expect("a debug event always serialises")
-    }
-
     fn describe(&self) -> String {
         match self {
-            DebugEvent::Found {
+            DebugEvent::Session(DebugSession::Found {
                 number,
                 host,
                 session,
-            } => format!(
+            }) => format!(
                 "{number}: {host}: {} (pid {}, port {}): {}",
                 what_waits(session),
                 session.pid,
                 session.port,
                 session.command
             ),
-            DebugEvent::FoundPublished {
+            DebugEvent::Session(DebugSession::FoundPublished {
                 number,
                 host,
                 session,
-            } => format!("{number}: {host}: {}", session.describe()),
-            DebugEvent::Waiting {
+            }) => format!("{number}: {host}: {}", session.describe()),
+            DebugEvent::Session(DebugSession::Waiting {
                 host,
                 waiting,
                 connect,
                 exposed,
                 ..
-            } => {
+            }) => {
                 let warning = if *exposed {
                     format!(
                         "\n  WARNING: it listens on {} port {}: reachable from outside the server",
@@ -243,30 +153,30 @@ impl DebugEvent {
                     waiting.port
                 )
             }
-            DebugEvent::Published {
+            DebugEvent::Session(DebugSession::Published {
                 host,
                 session,
                 connect,
                 ..
-            } => format!("{host}: {}: {connect}", session.describe()),
-            DebugEvent::Attached { host, pid, port } => {
+            }) => format!("{host}: {}: {connect}", session.describe()),
+            DebugEvent::Attached(Attached::Local { host, pid, port }) => {
                 format!("{host}: the session on port {port} (pid {pid}) has a client attached")
             }
-            DebugEvent::PublishedAttached { host, socket, .. } => {
+            DebugEvent::Attached(Attached::Published { host, socket, .. }) => {
                 format!("{host}: the session published at {socket} has a client attached")
             }
-            DebugEvent::Ended {
+            DebugEvent::Ended(Ended::Local {
                 host,
                 pid,
                 port,
                 how,
-            } => format!(
+            }) => format!(
                 "{host}: the session on port {port} (pid {pid}) ended{}",
                 ended_how(how.as_deref())
             ),
-            DebugEvent::PublishedEnded {
+            DebugEvent::Ended(Ended::Published {
                 host, test, how, ..
-            } => format!(
+            }) => format!(
                 "{host}: the published session of test {} ended{}",
                 test.as_deref().unwrap_or("(unknown)"),
                 ended_how(how.as_deref())
@@ -278,16 +188,18 @@ impl DebugEvent {
     /// same for its waiting and its ended events.
     fn session_key(&self) -> Option<String> {
         match self {
-            DebugEvent::Waiting { host, waiting, .. } => {
+            DebugEvent::Session(DebugSession::Waiting { host, waiting, .. }) => {
                 Some(format!("{host} {} {}", waiting.pid, waiting.port))
             }
-            DebugEvent::Ended {
+            DebugEvent::Ended(Ended::Local {
                 host, pid, port, ..
-            } => Some(format!("{host} {pid} {port}")),
-            DebugEvent::Published { host, session, .. } => {
+            }) => Some(format!("{host} {pid} {port}")),
+            DebugEvent::Session(DebugSession::Published { host, session, .. }) => {
                 Some(format!("{host} {}", session.record.socket))
             }
-            DebugEvent::PublishedEnded { host, socket, .. } => Some(format!("{host} {socket}")),
+            DebugEvent::Ended(Ended::Published { host, socket, .. }) => {
+                Some(format!("{host} {socket}"))
+            }
             _ => None,
         }
     }
@@ -329,7 +241,7 @@ impl Tracked {
         let host = self.host.clone();
         let nc = format!("nc {} {}", self.local.ip(), self.local.port());
         match (&self.seen, self.state) {
-            (Seen::Local(waiting), State::Waiting) => DebugEvent::Waiting {
+            (Seen::Local(waiting), State::Waiting) => DebugEvent::Session(DebugSession::Waiting {
                 host,
                 waiting: waiting.clone(),
                 local: self.local.to_string(),
@@ -342,30 +254,34 @@ impl Tracked {
                     ),
                 },
                 exposed: waiting.exposed(),
-            },
-            (Seen::Local(waiting), State::Attached) => DebugEvent::Attached {
+            }),
+            (Seen::Local(waiting), State::Attached) => DebugEvent::Attached(Attached::Local {
                 host,
                 pid: waiting.pid,
                 port: waiting.port,
-            },
-            (Seen::Local(waiting), State::Ended) => DebugEvent::Ended {
+            }),
+            (Seen::Local(waiting), State::Ended) => DebugEvent::Ended(Ended::Local {
                 host,
                 pid: waiting.pid,
                 port: waiting.port,
                 how: how.map(str::to_owned),
-            },
-            (Seen::Published(record), State::Waiting) => DebugEvent::Published {
-                host,
-                session: PublishedSession::new(record.clone()),
-                local: self.local.to_string(),
-                connect: nc,
-            },
-            (Seen::Published(record), State::Attached) => DebugEvent::PublishedAttached {
-                host,
-                socket: record.socket.clone(),
-                pid: record.pid,
-            },
-            (Seen::Published(record), State::Ended) => DebugEvent::PublishedEnded {
+            }),
+            (Seen::Published(record), State::Waiting) => {
+                DebugEvent::Session(DebugSession::Published {
+                    host,
+                    session: PublishedSession::new(record.clone()),
+                    local: self.local.to_string(),
+                    connect: nc,
+                })
+            }
+            (Seen::Published(record), State::Attached) => {
+                DebugEvent::Attached(Attached::Published {
+                    host,
+                    socket: record.socket.clone(),
+                    pid: record.pid,
+                })
+            }
+            (Seen::Published(record), State::Ended) => DebugEvent::Ended(Ended::Published {
                 host,
                 socket: record.socket.clone(),
                 pid: record.pid,
@@ -373,7 +289,7 @@ impl Tracked {
                 // Its record gone at the end of its time: nobody came.
                 how: (record.left(crate::debug_publish::now()) == Some(0))
                     .then(|| "timeout".to_owned()),
-            },
+            }),
         }
     }
 
@@ -521,7 +437,7 @@ async fn track(link: &Arc<Link>, seen: Seen, local_root: Option<String>) -> Opti
 
 fn announce(event: &DebugEvent, json: bool) {
     if json {
-        println!("{}", event.json());
+        let _ = crate::output::json_stdout(&Event::Debug(event.clone()));
     } else {
         stderr_line!("roadie: {}", event.describe());
     }
@@ -634,11 +550,11 @@ async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, 
         let found = result?;
         let waiting = found.waiting.into_iter().map(|session| {
             number += 1;
-            DebugEvent::Found {
+            DebugEvent::Session(DebugSession::Found {
                 number,
                 host: host.label.clone(),
                 session,
-            }
+            })
         });
         let events: Vec<DebugEvent> = waiting.collect();
         let published = found
@@ -647,15 +563,15 @@ async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, 
             .filter(|r| r.left(now) != Some(0))
             .map(|record| {
                 number += 1;
-                DebugEvent::FoundPublished {
+                DebugEvent::Session(DebugSession::FoundPublished {
                     number,
                     host: host.label.clone(),
                     session: PublishedSession::new(record),
-                }
+                })
             });
         for event in events.into_iter().chain(published) {
             if global.json {
-                println!("{}", event.json());
+                output_result(crate::output::json_stdout(&Event::Debug(event)))?;
             } else {
                 println!("{}", event.describe());
             }
@@ -769,22 +685,22 @@ impl Console {
             return;
         };
         let (label, local) = match event {
-            DebugEvent::Waiting {
+            DebugEvent::Session(DebugSession::Waiting {
                 host,
                 waiting,
                 local,
                 ..
-            } if waiting.kind == Kind::RemotePdb => (
+            }) if waiting.kind == Kind::RemotePdb => (
                 format!("{host} pid {} port {}", waiting.pid, waiting.port),
                 local,
             ),
-            DebugEvent::Published {
+            DebugEvent::Session(DebugSession::Published {
                 host,
                 session,
                 local,
                 ..
-            } => (format!("{host}: {}", session.describe()), local),
-            DebugEvent::Ended { .. } | DebugEvent::PublishedEnded { .. } => {
+            }) => (format!("{host}: {}", session.describe()), local),
+            DebugEvent::Ended(Ended::Local { .. } | Ended::Published { .. }) => {
                 self.known.retain(|_, k| k.key != key);
                 return;
             }

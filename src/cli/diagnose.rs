@@ -7,7 +7,6 @@ use std::io::Write;
 
 use clap::Args;
 use console::style;
-use serde::Serialize;
 
 use super::{Global, host_failed, output_result};
 use crate::diagnose::{
@@ -15,8 +14,10 @@ use crate::diagnose::{
     Request, Scope, Since, TopProcesses,
 };
 use crate::error::Error;
+use crate::event::Event;
 use crate::host::Host;
 use crate::outcome::{HostOutcome, overall_exit_code};
+use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::Intent;
 
@@ -36,15 +37,6 @@ pub struct DiagnoseArgs {
     /// extended regular expression (as pgrep matches names).
     #[arg(long, value_name = "PATTERN")]
     pub name: Option<String>,
-}
-
-/// One host's report, as a JSON event.
-#[derive(Serialize)]
-struct HostReport<'a> {
-    event: &'static str,
-    host: &'a str,
-    #[serde(flatten)]
-    report: &'a Report,
 }
 
 pub(super) async fn diagnose(global: &Global, args: &DiagnoseArgs) -> Result<i32, Error> {
@@ -86,17 +78,12 @@ fn report(hosts: &[Host], results: Vec<Result<Report, Error>>, json: bool) -> Re
     for (host, result) in hosts.iter().zip(results) {
         match result {
             Ok(report) => {
-                let text = if json {
-                    let event = HostReport {
-                        event: "diagnose",
-                        host: &host.label,
-                        report: &report,
-                    };
-                    serde_json::to_string(&event).map_err(std::io::Error::other)
+                let written = if json {
+                    json_line(&mut out, &diagnose_event(&host.label, &report))
                 } else {
-                    Ok(render(&host.label, &report, first))
+                    writeln!(out, "{}", render(&host.label, &report, first))
                 };
-                output_result(text.and_then(|t| writeln!(out, "{t}")))?;
+                output_result(written)?;
                 first = false;
                 outcomes.push(HostOutcome::Done {
                     note: "ok",
@@ -111,6 +98,19 @@ fn report(hosts: &[Host], results: Vec<Result<Report, Error>>, json: bool) -> Re
     }
     output_result(out.flush())?;
     Ok(overall_exit_code(&outcomes))
+}
+
+/// One host's report as its JSON event.
+fn diagnose_event(host: &str, report: &Report) -> Event {
+    let serde_json::Value::Object(report) =
+        serde_json::to_value(report).expect("a report always serialises")
+    else {
+        unreachable!("a report serialises as an object")
+    };
+    Event::Diagnose {
+        host: host.to_owned(),
+        report,
+    }
 }
 
 /// `kb` KiB in words: `512 KiB`, `64.0 MiB`, `7.8 GiB`.

@@ -6,13 +6,14 @@ use std::io::Write;
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 
 use super::{Global, host_failed, output_result};
 use crate::audit;
 use crate::dotenv::{DotEnv, Unportable, mask, quote_value};
 use crate::error::Error;
+use crate::event::{Event, HostEnv, Malformed};
 use crate::outcome::{HostOutcome, overall_exit_code};
+use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::Session;
@@ -91,22 +92,36 @@ impl Edits {
     }
 }
 
-/// What one host gave.
-#[derive(Debug, Serialize)]
-struct HostEnv {
-    event: &'static str,
-    host: String,
-    file: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+/// What one host gave: the event's fields, and the values as shown.
+#[derive(Debug)]
+struct Gathered {
+    /// Edited (an `env_edit` event), else read (`env`).
+    edited: bool,
+    /// Everything but the values.
+    line: HostEnv,
     values: Option<BTreeMap<String, Shown>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    changed: Option<Vec<String>>,
-    malformed: Vec<Malformed>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    missing: Vec<String>,
     /// The host key of the server edited, for the audit log.
-    #[serde(skip)]
     fingerprint: Option<String>,
+}
+
+impl Gathered {
+    /// As its JSON event.
+    fn event(&self) -> Event {
+        let line = HostEnv {
+            values: self.values.as_ref().map(|values| {
+                values
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.text().to_owned()))
+                    .collect()
+            }),
+            ..self.line.clone()
+        };
+        if self.edited {
+            Event::EnvEdit(line)
+        } else {
+            Event::Env(line)
+        }
+    }
 }
 
 /// A value as `roadie env` shows it: masked, or with `--reveal` the value
@@ -124,18 +139,6 @@ impl Shown {
             Shown::Revealed(value) => value.expose_secret(),
         }
     }
-}
-
-impl Serialize for Shown {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.text())
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct Malformed {
-    line: usize,
-    reason: String,
 }
 
 fn malformed(env: &DotEnv) -> Vec<Malformed> {
@@ -186,7 +189,7 @@ async fn read(
     file: Option<String>,
     keys: Vec<String>,
     reveal: bool,
-) -> Result<HostEnv, Error> {
+) -> Result<Gathered, Error> {
     let path = crate::template::env_file(session.host(), file.as_deref())?;
     let bytes = session
         .read_file(&path)
@@ -213,32 +216,38 @@ async fn read(
         .filter(|k| !values.contains_key(*k))
         .cloned()
         .collect();
-    Ok(HostEnv {
-        event: "env",
-        host: String::new(),
-        file: path,
+    Ok(Gathered {
+        edited: false,
+        line: HostEnv {
+            host: String::new(),
+            file: path,
+            values: None,
+            changed: None,
+            malformed: malformed(&env),
+            missing,
+        },
         values: Some(values),
-        changed: None,
-        malformed: malformed(&env),
-        missing,
         fingerprint: None,
     })
 }
 
-async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<HostEnv, Error> {
+async fn edit(session: Session, file: Option<String>, edits: Edits) -> Result<Gathered, Error> {
     let path = crate::template::env_file(session.host(), file.as_deref())?;
     let edited = crate::remote_env::edit(&session, &path, |env| edits.apply(env)).await;
     let fingerprint = session.verified().fingerprint.clone();
     session.close().await;
     let (changed, env) = edited?;
-    Ok(HostEnv {
-        event: "env_edit",
-        host: String::new(),
-        file: path,
+    Ok(Gathered {
+        edited: true,
+        line: HostEnv {
+            host: String::new(),
+            file: path,
+            values: None,
+            changed: Some(changed),
+            malformed: malformed(&env),
+            missing: Vec::new(),
+        },
         values: None,
-        changed: Some(changed),
-        malformed: malformed(&env),
-        missing: Vec::new(),
         fingerprint: Some(fingerprint),
     })
 }
@@ -270,7 +279,7 @@ pub(super) async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
             &hosts,
             &results,
             |r| {
-                let outcome = if r.changed.as_ref().is_some_and(Vec::is_empty) {
+                let outcome = if r.line.changed.as_ref().is_some_and(Vec::is_empty) {
                     "unchanged"
                 } else {
                     "ok"
@@ -285,7 +294,7 @@ pub(super) async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
 
 fn report(
     hosts: &[crate::Host],
-    results: Vec<Result<HostEnv, Error>>,
+    results: Vec<Result<Gathered, Error>>,
     json: bool,
 ) -> Result<i32, Error> {
     let mut outcomes = Vec::with_capacity(hosts.len());
@@ -300,30 +309,29 @@ fn report(
                 continue;
             }
         };
-        result.host.clone_from(&host.label);
-        for m in &result.malformed {
+        result.line.host.clone_from(&host.label);
+        for m in &result.line.malformed {
             stderr_line!(
                 "roadie: warning: {}: {}:{}: {} (line left as it is)",
                 host.label,
-                result.file,
+                result.line.file,
                 m.line,
                 m.reason
             );
         }
-        for key in &result.missing {
+        for key in &result.line.missing {
             stderr_line!(
                 "roadie: {}: {key} is not set in {}",
                 host.label,
-                result.file
+                result.line.file
             );
         }
         outcomes.push(HostOutcome::Done {
             note: "ok",
-            ok: result.missing.is_empty(),
+            ok: result.line.missing.is_empty(),
         });
         if json {
-            let text = serde_json::to_string(&result).map_err(std::io::Error::other);
-            output_result(text.and_then(|t| writeln!(out, "{t}")))?;
+            output_result(json_line(&mut out, &result.event()))?;
             continue;
         }
         let prefix = if several {
@@ -336,11 +344,15 @@ fn report(
                 output_result(writeln!(out, "{prefix}{key}={}", value.text()))?;
             }
         }
-        if let Some(changed) = &result.changed {
+        if let Some(changed) = &result.line.changed {
             let text = if changed.is_empty() {
-                format!("{prefix}{}: unchanged", result.file)
+                format!("{prefix}{}: unchanged", result.line.file)
             } else {
-                format!("{prefix}{}: changed {}", result.file, changed.join(", "))
+                format!(
+                    "{prefix}{}: changed {}",
+                    result.line.file,
+                    changed.join(", ")
+                )
             };
             output_result(writeln!(out, "{text}"))?;
         }

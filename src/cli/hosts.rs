@@ -1,17 +1,18 @@
 //! `roadie hosts TARGET [--check]`
 
 use clap::Args;
-use serde::Serialize;
 
 use super::{Global, check_code, output_result};
 use crate::error::{ConnectError, Error, exit_code};
+use crate::event::{Event, HostLine, HostListing};
 use crate::guard;
 use crate::host::Host;
 use crate::known_hosts::describe;
+use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, Lock};
 use crate::ssh::Session;
-use crate::ssh::algorithms::{self, Offered};
+use crate::ssh::algorithms;
 use crate::verify;
 
 #[derive(Debug, Args)]
@@ -21,44 +22,6 @@ pub struct HostsArgs {
     /// Connect to each host: show its host key and whether login works.
     #[arg(long)]
     pub check: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct HostLine {
-    event: &'static str,
-    host: String,
-    environment: Option<String>,
-    protected: bool,
-    hostname: String,
-    port: u16,
-    user: String,
-    address: String,
-    identities: Vec<String>,
-    certificates: Vec<String>,
-    via: Vec<String>,
-    /// The `ProxyCommand` run to reach the host, tokens expanded.
-    proxy_command: Option<String>,
-    /// The local agent socket forwarded to the host (`ForwardAgent`).
-    forward_agent: Option<String>,
-    /// What roadie offers the host, by ssh_config keyword.
-    algorithms: Offered,
-    /// What ssh_config's algorithm lists leave out or allow that the user
-    /// should know (each with its file and line).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    algorithm_warnings: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    login: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_kind: Option<&'static str>,
-    /// The safeguards that apply, in words.
-    locks: Vec<String>,
-    /// With --check: `allowed`, or why a destroy step would be refused.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    destroy: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    destroy_lock: Option<Lock>,
 }
 
 /// File names, for people and scripts.
@@ -76,7 +39,6 @@ impl HostLine {
         }
         via.reverse();
         HostLine {
-            event: "host",
             host: host.label.clone(),
             environment: host.environment.clone(),
             protected: host.protected,
@@ -160,7 +122,7 @@ pub(super) async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Erro
                 {
                     line.host_key.clone_from(&failure.server_key);
                 }
-                line.error_kind = Some(error.kind());
+                line.error_kind = Some(error.kind().into());
                 line.login = Some(crate::error::report(&error));
             }
         }
@@ -174,8 +136,8 @@ fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if json {
         for line in lines {
-            serde_json::to_writer(&mut out, line)?;
-            out.write_all(b"\n")?;
+            let event = Event::Listing(HostListing::Host(Box::new(line.clone())));
+            json_line(&mut out, &event)?;
         }
         return out.flush();
     }

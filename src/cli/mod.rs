@@ -304,7 +304,7 @@ fn fail(error: &Error, json: bool) -> i32 {
         };
         let event = Event::Error {
             host: refusal.map(|r| r.host.clone()),
-            kind: error.kind(),
+            kind: error.kind().into(),
             message: message.clone(),
             exit_code: Some(error.exit_code()),
             lock: refusal.map(|r| r.lock),
@@ -331,7 +331,7 @@ fn host_failed(
     if json {
         let event = Event::Error {
             host: Some(host.label.clone()),
-            kind: error.kind(),
+            kind: error.kind().into(),
             message: message.clone(),
             exit_code: None,
             lock: crate::outcome::refused_by(error),

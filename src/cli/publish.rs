@@ -7,7 +7,6 @@ use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 
-use serde::Serialize;
 use tokio::signal::unix::{SignalKind, signal};
 
 use super::Global;
@@ -15,33 +14,13 @@ use super::debug::{DebugArgs, ended_how};
 use crate::debug::SHIM;
 use crate::debug_publish::{Note, Publisher, Record, read_notes};
 use crate::error::{Error, exit_code};
+use crate::event::{Event, PublishEvent};
 use crate::safety::{Intent, SafetyClass};
 
 /// The variable that turns publishing off (`0`): the command runs as is.
 const SWITCH: &str = "ROADIE_DEBUG_PUBLISH";
 /// How often the shim's notes are read (a directory listing, here).
 const NOTES_POLL: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// What publishing reports (events `debug_published`, `debug_unpublished`).
-#[derive(Debug, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum PublishEvent<'a> {
-    /// A session waits, and is reachable from the rendezvous host.
-    DebugPublished {
-        host: &'a str,
-        #[serde(flatten)]
-        record: &'a Record,
-    },
-    /// It ended (`how`: `continue`, `quit`, `timeout`, when the shim said);
-    /// its socket and record are gone from the rendezvous host.
-    DebugUnpublished {
-        host: &'a str,
-        #[serde(flatten)]
-        record: &'a Record,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        how: Option<&'a str>,
-    },
-}
 
 /// How events are shown: JSON lines, or for people, who are told the
 /// TARGET to give `roadie debug`.
@@ -51,7 +30,7 @@ struct Shown<'a> {
     target: &'a str,
 }
 
-impl PublishEvent<'_> {
+impl PublishEvent {
     fn describe(&self, target: &str) -> String {
         match self {
             PublishEvent::DebugPublished { host, record } => format!(
@@ -62,17 +41,14 @@ impl PublishEvent<'_> {
             PublishEvent::DebugUnpublished { host, record, how } => format!(
                 "the session of {} ended{}; taken off {host}",
                 what(record),
-                ended_how(*how)
+                ended_how(how.as_deref())
             ),
         }
     }
 
-    fn announce(&self, shown: Shown<'_>) {
+    fn announce(self, shown: Shown<'_>) {
         if shown.json {
-            println!(
-                "{}",
-                serde_json::to_string(self).expect("an event always serialises")
-            );
+            let _ = crate::output::json_stdout(&Event::Publish(self));
         } else {
             stderr_line!("roadie: {}", self.describe(shown.target));
         }
@@ -240,8 +216,8 @@ async fn sync(publisher: &mut Publisher, notes: &[Note], shown: Shown<'_>) -> Re
         } else if note.state == "waiting" {
             let record = publisher.publish(note).await?;
             PublishEvent::DebugPublished {
-                host: publisher.label(),
-                record: &record,
+                host: publisher.label().to_owned(),
+                record,
             }
             .announce(shown);
         }
@@ -257,9 +233,9 @@ async fn unpublish(
 ) {
     if let Some(record) = publisher.unpublish(key).await {
         PublishEvent::DebugUnpublished {
-            host: publisher.label(),
-            record: &record,
-            how,
+            host: publisher.label().to_owned(),
+            record,
+            how: how.map(str::to_owned),
         }
         .announce(shown);
     }

@@ -7,15 +7,16 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use clap::Args;
-use serde::Serialize;
 
 use super::{Global, host_failed, output_result};
 use crate::error::Error;
+use crate::event::Event;
 use crate::host::Host;
 use crate::outcome::{HostOutcome, overall_exit_code};
+use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::Intent;
-use crate::stacks::{Read, Selection, Stacks, TestProcess};
+use crate::stacks::{Read, Selection, TestProcess};
 
 /// `roadie debug`'s options for stacks.
 #[derive(Debug, Args)]
@@ -64,33 +65,6 @@ impl StackArgs {
     }
 }
 
-/// A test process and its test, as a JSON line (`test_running`).
-#[derive(Serialize)]
-struct RunningEvent<'a> {
-    event: &'static str,
-    host: &'a str,
-    #[serde(flatten)]
-    running: &'a TestProcess,
-    slow: bool,
-}
-
-/// One process's stacks, or why they are not there, as a JSON line.
-#[derive(Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
-enum StackEvent<'a> {
-    Stacks {
-        host: &'a str,
-        #[serde(flatten)]
-        stacks: &'a Stacks,
-    },
-    StacksUnavailable {
-        host: &'a str,
-        pid: u32,
-        command: &'a str,
-        reason: &'a str,
-    },
-}
-
 pub(super) async fn show(global: &Global, hosts: &[Host], args: &StackArgs) -> Result<i32, Error> {
     let (selection, locals) = (args.selection(), args.locals);
     let results = each_host(
@@ -128,9 +102,7 @@ pub(super) async fn show(global: &Global, hosts: &[Host], args: &StackArgs) -> R
         for process in &read {
             let label = host.label.as_str();
             let written = if global.json {
-                serde_json::to_writer(&mut out, &event(label, process))
-                    .map_err(std::io::Error::other)
-                    .and_then(|()| out.write_all(b"\n"))
+                json_line(&mut out, &event(label, process))
             } else {
                 write!(out, "{}", crate::stacks::render(label, process))
             };
@@ -145,16 +117,17 @@ pub(super) async fn show(global: &Global, hosts: &[Host], args: &StackArgs) -> R
     Ok(overall_exit_code(&outcomes))
 }
 
-fn event<'a>(host: &'a str, read: &'a Read) -> StackEvent<'a> {
-    match read {
-        Read::Stacks(stacks) => StackEvent::Stacks { host, stacks },
+fn event(host: &str, read: &Read) -> Event {
+    let host = host.to_owned();
+    match read.clone() {
+        Read::Stacks(stacks) => Event::Stacks { host, stacks },
         Read::Unreadable {
             pid,
             command,
             reason,
-        } => StackEvent::StacksUnavailable {
+        } => Event::StacksUnavailable {
             host,
-            pid: *pid,
+            pid,
             command,
             reason,
         },
@@ -214,15 +187,12 @@ pub(super) async fn show_running(
             _ => false,
         };
         let written = if global.json {
-            let event = RunningEvent {
-                event: "test_running",
-                host,
-                running: row,
+            let event = Event::TestRunning {
+                host: (*host).to_owned(),
+                running: row.clone(),
                 slow,
             };
-            serde_json::to_writer(&mut out, &event)
-                .map_err(std::io::Error::other)
-                .and_then(|()| out.write_all(b"\n"))
+            json_line(&mut out, &event)
         } else {
             writeln!(out, "{}", running_line(host, row, slow))
         };

@@ -249,7 +249,7 @@ fn report(
                     let event = Event::Transfer {
                         host: host.label.clone(),
                         direction: verb.to_owned(),
-                        status: "ok",
+                        status: "ok".into(),
                         totals: Some(totals),
                         error: None,
                         error_kind: None,
@@ -275,10 +275,10 @@ fn report(
                     let event = Event::Transfer {
                         host: host.label.clone(),
                         direction: verb.to_owned(),
-                        status: failure_status(&error),
+                        status: failure_status(&error).into(),
                         totals: None,
                         error: Some(crate::error::report(&error)),
-                        error_kind: Some(error.kind()),
+                        error_kind: Some(error.kind().into()),
                         exit_code: Some(error.exit_code()),
                     };
                     output_result(json_line(&mut out, &event))?;

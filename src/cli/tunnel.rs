@@ -8,8 +8,9 @@ use tokio::sync::mpsc;
 use super::Global;
 use crate::dotenv::DotEnv;
 use crate::error::{Error, exit_code};
+use crate::event::{Event, TunnelEvent};
 use crate::safety::{Intent, SafetyClass};
-use crate::tunnel::{Link, TunnelEvent, forward};
+use crate::tunnel::{Link, forward};
 use crate::tunnel_spec::{Spec, database_env};
 
 #[derive(Debug, Args)]
@@ -42,9 +43,7 @@ pub(super) fn print_events(
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             if json {
-                if let Ok(text) = serde_json::to_string(&event) {
-                    println!("{text}");
-                }
+                let _ = crate::output::json_stdout(&Event::Tunnel(event));
             } else if matches!(event, TunnelEvent::Listening { .. }) {
                 println!("{}", event.describe());
             } else {

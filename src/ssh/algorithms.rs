@@ -8,8 +8,7 @@ use std::borrow::Cow;
 use russh::keys::{Algorithm, HashAlg, PublicKey};
 use russh::{kex, mac};
 
-use serde::Serialize;
-
+pub(crate) use crate::event::Offered;
 use crate::host::Host;
 use crate::known_hosts;
 use crate::ssh_config::{default_pubkey_algorithms, key_algorithm};
@@ -55,18 +54,6 @@ pub(super) fn configure(preferred: &mut russh::Preferred, host: &Host, recorded:
             .to_mut()
             .retain(|a| names.contains(&a.to_certificate_type()));
     }
-}
-
-/// What roadie offers `host`, by ssh_config keyword, most wanted first:
-/// the configured lists, or roadie's defaults. Host keys are before
-/// known_hosts puts the key types it records for the host first.
-#[derive(Debug, Serialize)]
-pub(crate) struct Offered {
-    ciphers: Vec<String>,
-    kex_algorithms: Vec<String>,
-    host_key_algorithms: Vec<String>,
-    macs: Vec<String>,
-    pubkey_accepted_algorithms: Vec<String>,
 }
 
 /// What roadie offers `host` (see [`Offered`]).

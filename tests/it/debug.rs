@@ -89,7 +89,7 @@ fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> 
     let (sender, events) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(event) = serde_json::from_str(&line) {
+            if let Some(event) = crate::support::event(&line) {
                 let _ = sender.send(event);
             }
         }

@@ -22,7 +22,7 @@ fn diagnose_since(w: &World, since: &str) -> serde_json::Value {
 fn report(stdout: &str) -> serde_json::Value {
     let events: Vec<serde_json::Value> = stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .map(|l| crate::support::event(l).unwrap_or_else(|| panic!("not JSON: {l}")))
         .collect();
     assert_eq!(events.len(), 1, "{stdout}");
     assert_eq!(events[0]["event"], "diagnose", "{stdout}");

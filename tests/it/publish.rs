@@ -173,7 +173,7 @@ fn json_lines(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<ser
     let lines = lines_of(pipe);
     std::thread::spawn(move || {
         for line in lines {
-            if let Ok(value) = serde_json::from_str(&line) {
+            if let Some(value) = crate::support::event(&line) {
                 let _ = sender.send(value);
             }
         }

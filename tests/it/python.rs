@@ -364,7 +364,7 @@ fn failing_tests_under_roadie_pdb_and_xdist_wait_where_roadie_debug_finds_them()
         let line = events
             .recv_timeout(Duration::from_secs(60))
             .expect("an event from roadie debug");
-        serde_json::from_str(&line).unwrap()
+        crate::support::event(&line).unwrap_or_else(|| panic!("not JSON: {line}"))
     };
     let mut local = std::collections::BTreeMap::new();
     while local.len() < 3 {

@@ -31,7 +31,7 @@ impl Tunnel {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
-                if let Ok(event) = serde_json::from_str(&line) {
+                if let Some(event) = crate::support::event(&line) {
                     let _ = sender.send(event);
                 }
             }

@@ -582,13 +582,24 @@ impl Ran {
         self
     }
 
-    /// The JSON events printed with --json.
+    /// The JSON events printed with --json (see [`event`]).
     pub fn events(&self) -> Vec<serde_json::Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .map(|l| event(l).unwrap_or_else(|| panic!("not JSON: {l}")))
             .collect()
     }
+}
+
+/// A line of `--json` output as JSON (`None`: it is not JSON), insisting
+/// that it is also a `roadie::event::Event`: a line of no kind roadie
+/// knows fails the test.
+pub fn event(line: &str) -> Option<serde_json::Value> {
+    let value = serde_json::from_str(line).ok()?;
+    if let Err(e) = serde_json::from_str::<roadie::event::Event>(line) {
+        panic!("not a roadie event ({e}): {line}");
+    }
+    Some(value)
 }
 
 /// Run a program and insist that it works.

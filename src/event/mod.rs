@@ -3,12 +3,27 @@
 //! rendered by roadie's output layer.
 
 use bytes::Bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::safety::{Lock, SafetyClass};
 
+mod debug;
+mod env;
+mod hosts;
+mod stacks;
+mod tunnel;
+
+pub use debug::{
+    Attached, DebugEvent, DebugSession, Ended, Kind, PublishEvent, PublishedSession, Record,
+    Waiting,
+};
+pub use env::{HostEnv, Malformed};
+pub use hosts::{HostLine, HostListing, Offered};
+pub use stacks::{Frame, Stacks, TestProcess, Thread};
+pub use tunnel::TunnelEvent;
+
 /// Which of a command's output streams.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {
     /// Standard output.
@@ -18,13 +33,13 @@ pub enum Stream {
 }
 
 /// How a host's work ended, for the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostResult {
     /// The host, as the inventory names it.
     pub host: String,
     /// `ok`, `failed` (non-zero exit), `refused` (by a safeguard) or
     /// `error` (could not run it).
-    pub status: &'static str,
+    pub status: String,
     /// The command's exit code (an error's, when it could not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
@@ -36,7 +51,7 @@ pub struct HostResult {
     pub error: Option<String>,
     /// What kind of error that was (`connect`, `auth`, `host_key`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<String>,
     /// The safeguard that refused the host.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<Lock>,
@@ -65,7 +80,7 @@ pub struct HostResult {
 /// Something that happened: what the layers that run things send, what the
 /// human renderer shows, and (serialised, its kind in `event`) each line
 /// of `--json` output.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Work on a host began (no JSON line of its own).
@@ -126,7 +141,7 @@ pub enum Event {
         /// `put` or `get`.
         direction: String,
         /// `ok`, `refused` or `error`.
-        status: &'static str,
+        status: String,
         /// Files, directories, links and bytes copied, when it worked.
         #[serde(flatten, skip_serializing_if = "Option::is_none")]
         totals: Option<TransferTotals>,
@@ -135,7 +150,7 @@ pub enum Event {
         error: Option<String>,
         /// What kind of error that was.
         #[serde(skip_serializing_if = "Option::is_none")]
-        error_kind: Option<&'static str>,
+        error_kind: Option<String>,
         /// The error's exit code.
         #[serde(skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
@@ -214,7 +229,7 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         host: Option<String>,
         /// What kind of error (`connect`, `auth`, `usage`, ...).
-        kind: &'static str,
+        kind: String,
         /// What went wrong, with its causes.
         message: String,
         /// The exit code, when the whole command stopped.
@@ -224,10 +239,65 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         lock: Option<Lock>,
     },
+    /// `roadie diagnose`: one host's report (its sections as the README
+    /// documents them).
+    Diagnose {
+        /// The host, as the inventory names it.
+        host: String,
+        /// The report's sections.
+        #[serde(flatten)]
+        report: serde_json::Map<String, serde_json::Value>,
+    },
+    /// `roadie env`: a host's `.env`, as read.
+    Env(HostEnv),
+    /// `roadie env --set/--unset/--ensure-secret`: a host's `.env`, as
+    /// edited.
+    EnvEdit(HostEnv),
+    /// `roadie debug --stacks`: one process's stacks.
+    Stacks {
+        /// The host, as the inventory names it.
+        host: String,
+        /// The stacks.
+        #[serde(flatten)]
+        stacks: Stacks,
+    },
+    /// `roadie debug --stacks`: a process whose stacks could not be read.
+    StacksUnavailable {
+        /// The host, as the inventory names it.
+        host: String,
+        /// The process.
+        pid: u32,
+        /// Its command line.
+        command: String,
+        /// Why not, and what to do about it.
+        reason: String,
+    },
+    /// `roadie debug --running`: a test process and its test.
+    TestRunning {
+        /// The host, as the inventory names it.
+        host: String,
+        /// The process.
+        #[serde(flatten)]
+        running: TestProcess,
+        /// In its test longer than `--slow`.
+        slow: bool,
+    },
+    /// What a tunnel reports (its kind in `event`, as the variant names it).
+    #[serde(untagged)]
+    Tunnel(TunnelEvent),
+    /// What `roadie debug` reports (its kind in `event`).
+    #[serde(untagged)]
+    Debug(DebugEvent),
+    /// What `roadie debug --publish` reports (its kind in `event`).
+    #[serde(untagged)]
+    Publish(PublishEvent),
+    /// A `roadie hosts` line (`event` is `host`, as for a host result).
+    #[serde(untagged)]
+    Listing(HostListing),
 }
 
 /// What a transfer copied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferTotals {
     /// Files.
     pub files: u64,
@@ -242,7 +312,7 @@ pub struct TransferTotals {
 }
 
 /// One sandbox server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SandboxHost {
     /// `address:port`.
     pub host: String,
@@ -253,7 +323,7 @@ pub struct SandboxHost {
 }
 
 /// The step that ended a job early.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedStep {
     /// 1-based.
     pub index: usize,
@@ -267,7 +337,7 @@ pub struct FailedStep {
 }
 
 /// One sample: when (from the start), how much, in how many processes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sample {
     /// When, from the start of the command.
     pub at_ms: u64,
@@ -278,7 +348,7 @@ pub struct Sample {
 }
 
 /// What the watch saw.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryReport {
     /// How often it was sampled.
     pub interval_ms: u64,
@@ -298,133 +368,4 @@ pub struct MemoryReport {
 }
 
 #[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::*;
-
-    /// Each kind of JSON line, as README's "JSON output" documents it.
-    #[test]
-    fn json_lines_have_their_documented_shape() {
-        let cases = [
-            (
-                Event::Output {
-                    host: "web1".into(),
-                    stream: Stream::Stderr,
-                    line: "boom".into(),
-                },
-                json!({"event": "output", "host": "web1", "stream": "stderr", "line": "boom"}),
-            ),
-            (
-                Event::Warning {
-                    host: "web1".into(),
-                    message: "careful".into(),
-                },
-                json!({"event": "warning", "host": "web1", "message": "careful"}),
-            ),
-            (
-                Event::Summary {
-                    hosts: 3,
-                    ok: 1,
-                    failed: 1,
-                    errors: 1,
-                    refused: 0,
-                    exit_code: 1,
-                },
-                json!({"event": "summary", "hosts": 3, "ok": 1, "failed": 1, "errors": 1, "refused": 0, "exit_code": 1}),
-            ),
-            (
-                Event::Error {
-                    host: None,
-                    kind: "usage",
-                    message: "bad".into(),
-                    exit_code: Some(2),
-                    lock: None,
-                },
-                json!({"event": "error", "kind": "usage", "message": "bad", "exit_code": 2}),
-            ),
-            (
-                Event::Error {
-                    host: None,
-                    kind: "refused",
-                    message: "no".into(),
-                    exit_code: Some(3),
-                    lock: Some(Lock::ProtectedEnvironment),
-                },
-                json!({"event": "error", "kind": "refused", "message": "no", "exit_code": 3,
-                       "lock": "protected_environment"}),
-            ),
-            (
-                Event::Transfer {
-                    host: "web1".into(),
-                    direction: "put".into(),
-                    status: "ok",
-                    totals: Some(TransferTotals {
-                        files: 2,
-                        dirs: 1,
-                        links: 0,
-                        bytes: 10,
-                        duration_ms: 5,
-                    }),
-                    error: None,
-                    error_kind: None,
-                    exit_code: None,
-                },
-                json!({"event": "transfer", "host": "web1", "direction": "put", "status": "ok",
-                       "files": 2, "dirs": 1, "links": 0, "bytes": 10, "duration_ms": 5}),
-            ),
-            (
-                Event::SandboxDown { stopped: 2 },
-                json!({"event": "sandbox_down", "stopped": 2}),
-            ),
-            (
-                Event::Task {
-                    playbook: "django".into(),
-                    task: "flush".into(),
-                    class: SafetyClass::Destroy,
-                    params: Vec::new(),
-                    description: None,
-                    origin: "playbooks/django.yaml".into(),
-                },
-                json!({"event": "task", "playbook": "django", "task": "flush", "class": "destroy",
-                       "params": [], "description": null, "origin": "playbooks/django.yaml"}),
-            ),
-        ];
-        for (event, expected) in cases {
-            assert_eq!(serde_json::to_value(&event).unwrap(), expected);
-        }
-    }
-
-    #[test]
-    fn a_host_line_carries_its_result_and_raw_chunks_are_no_line() {
-        let finished = Event::Finished(Box::new(HostResult {
-            host: "web1".into(),
-            status: "refused",
-            exit_code: Some(3),
-            signal: None,
-            error: Some("refused".into()),
-            error_kind: Some("refused"),
-            lock: Some(Lock::ProtectedEnvironment),
-            host_key: None,
-            task: None,
-            captured: None,
-            failed_step: None,
-            would_run: None,
-            duration_ms: 7,
-            memory: None,
-        }));
-        assert_eq!(
-            serde_json::to_value(&finished).unwrap(),
-            json!({"event": "host", "host": "web1", "status": "refused", "exit_code": 3,
-                   "error": "refused", "error_kind": "refused", "lock": "protected_environment",
-                   "duration_ms": 7})
-        );
-        // Raw chunks are never a line of their own.
-        let data = Event::Data {
-            host: "web1".into(),
-            stream: Stream::Stdout,
-            data: Bytes::from_static(b"x"),
-        };
-        assert!(serde_json::to_value(&data).is_err());
-    }
-}
+mod tests;
