@@ -48,13 +48,12 @@ pub(crate) fn record_each<T>(
     class: SafetyClass,
     hosts: &[Host],
     results: &[Result<T, Error>],
-    ran: impl Fn(&T) -> (&'static str, Option<&str>),
+    ran: impl Fn(&T) -> (HostOutcome, Option<&str>),
 ) {
     for (host, result) in hosts.iter().zip(results) {
         let (outcome, lock, fingerprint) = match result {
             Ok(done) => {
-                let (note, fingerprint) = ran(done);
-                let outcome = HostOutcome::Done { note, ok: true };
+                let (outcome, fingerprint) = ran(done);
                 (outcome.audit(), None, fingerprint)
             }
             Err(e) => (
