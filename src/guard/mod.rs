@@ -370,24 +370,68 @@ mod tests {
         }
     }
 
+    /// A refusal's words, all of them, for a table's expected text.
+    fn words(refusal: &Refusal) -> String {
+        format!("{refusal} {} {}", refusal.reason, refusal.remedy)
+    }
+
+    /// How a case must come out: allowed, or refused by `lock` with words
+    /// containing the text.
+    #[derive(Debug)]
+    enum Verdict {
+        Allowed,
+        Refused(Lock, &'static str),
+    }
+
+    fn judged<T: std::fmt::Debug>(got: &Result<T, Box<Refusal>>, want: &Verdict) -> bool {
+        match (got, want) {
+            (Ok(_), Verdict::Allowed) => true,
+            (Err(refusal), Verdict::Refused(lock, text)) => {
+                refusal.lock == *lock && words(refusal).contains(text)
+            }
+            _ => false,
+        }
+    }
+
     #[test]
     fn protected_environment_rules() {
-        let prod = host("production", true);
-        assert!(before_connect(&prod, &intent(SafetyClass::Read, None)).is_ok());
-        let e =
-            before_connect(&prod, &intent(SafetyClass::Destroy, Some("production"))).unwrap_err();
-        assert_eq!(e.lock, Lock::ProtectedEnvironment);
-        assert!(e.to_string().contains("No flag overrides this"), "{e}");
-        let e = before_connect(&prod, &intent(SafetyClass::Change, None)).unwrap_err();
-        assert!(e.remedy.contains("--confirm production"));
-        let e = before_connect(&prod, &intent(SafetyClass::Change, Some("prod"))).unwrap_err();
-        assert!(
-            e.reason.contains("--confirm 'prod' does not name it"),
-            "{e}"
-        );
-        assert!(before_connect(&prod, &intent(SafetyClass::Change, Some("production"))).is_ok());
-        let staging = host("staging", false);
-        assert!(before_connect(&staging, &intent(SafetyClass::Destroy, None)).is_ok());
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let locked = Lock::ProtectedEnvironment;
+        // (environment, protected, class, --confirm) -> verdict
+        let cases = [
+            ("production", true, Read, None, Allowed),
+            (
+                "production",
+                true,
+                Destroy,
+                Some("production"),
+                Refused(locked, "No flag overrides this"),
+            ),
+            (
+                "production",
+                true,
+                Change,
+                None,
+                Refused(locked, "--confirm production"),
+            ),
+            (
+                "production",
+                true,
+                Change,
+                Some("prod"),
+                Refused(locked, "--confirm 'prod' does not name it"),
+            ),
+            ("production", true, Change, Some("production"), Allowed),
+            ("staging", false, Destroy, None, Allowed),
+        ];
+        for (env, protected, class, confirm, want) in cases {
+            let got = before_connect(&host(env, protected), &intent(class, confirm));
+            assert!(
+                judged(&got, &want),
+                "{env} {class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}"
+            );
+        }
     }
 
     fn key() -> PublicKey {
@@ -397,34 +441,123 @@ mod tests {
             .clone()
     }
 
-    #[test]
-    fn pinned_keys_decide_what_a_server_is() {
-        let (prod_key, stranger) = (key(), key());
+    /// A staging host in an inventory where production pins `prod_key`;
+    /// staging pins a key of its own when `staging_pins`.
+    fn staging_where_production_pins(prod_key: &PublicKey, staging_pins: bool) -> Host {
         let mut staging = host("staging", false);
         let mut facts = safety();
-        facts.environments[1].pins = vec![fingerprint(&prod_key)];
-        staging.safety = std::sync::Arc::new(facts.clone());
-        let destroy = intent(SafetyClass::Destroy, None);
-        let e = on_host_key(&staging, &destroy, &prod_key).unwrap_err();
-        assert_eq!(e.lock, Lock::PinnedHostKey);
-        assert!(e.reason.contains("reached as 'staging'"), "{e}");
-        let verified = on_host_key(&staging, &intent(SafetyClass::Read, None), &prod_key).unwrap();
-        assert_eq!(verified.protected_as.as_deref(), Some("production"));
-        assert!(
-            on_host_key(
-                &staging,
-                &intent(SafetyClass::Change, Some("production")),
-                &prod_key
-            )
-            .is_ok()
-        );
-        // staging pins its own keys: a stranger's key is refused for change,
-        // allowed for read.
-        assert!(on_host_key(&staging, &destroy, &stranger).is_err());
-        assert!(on_host_key(&staging, &intent(SafetyClass::Read, None), &stranger).is_ok());
-        facts.environments[0].pins.clear();
+        facts.environments[1].pins = vec![fingerprint(prod_key)];
+        if !staging_pins {
+            facts.environments[0].pins.clear();
+        }
         staging.safety = std::sync::Arc::new(facts);
-        assert!(on_host_key(&staging, &destroy, &stranger).is_ok());
+        staging
+    }
+
+    #[test]
+    fn pinned_keys_decide_what_a_server_is() {
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let (prod_key, stranger) = (key(), key());
+        let pinned = Lock::PinnedHostKey;
+        // (key presented, staging pins its own, class, --confirm)
+        //   -> verdict, and the protected environment the server is taken for
+        let cases = [
+            (
+                &prod_key,
+                true,
+                Destroy,
+                None,
+                Refused(pinned, "reached as 'staging'"),
+                None,
+            ),
+            (&prod_key, true, Read, None, Allowed, Some("production")),
+            (
+                &prod_key,
+                true,
+                Change,
+                Some("production"),
+                Allowed,
+                Some("production"),
+            ),
+            // staging pins its own keys: a stranger's key is refused for
+            // change, allowed for read.
+            (
+                &stranger,
+                true,
+                Destroy,
+                None,
+                Refused(pinned, "not one of those pinned for 'staging'"),
+                None,
+            ),
+            (&stranger, true, Read, None, Allowed, None),
+            (&stranger, false, Destroy, None, Allowed, None),
+        ];
+        for (key, staging_pins, class, confirm, want, protected_as) in cases {
+            let staging = staging_where_production_pins(&prod_key, staging_pins);
+            let got = on_host_key(&staging, &intent(class, confirm), key);
+            assert!(
+                judged(&got, &want),
+                "{class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}"
+            );
+            if let Ok(verified) = got {
+                assert_eq!(verified.protected_as.as_deref(), protected_as);
+            }
+        }
+    }
+
+    #[test]
+    fn announced_keys_pinned_under_a_protected_environment_decide_too() {
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let (prod_key, stranger) = (key(), key());
+        let staging = staging_where_production_pins(&prod_key, true);
+        let pinned = Lock::PinnedHostKey;
+        // (keys announced, class, --confirm) -> verdict, and the protected
+        // environment the server is taken for
+        let cases: [(Vec<PublicKey>, _, _, _, _); 6] = [
+            (Vec::new(), Destroy, None, Allowed, None),
+            (vec![stranger.clone()], Destroy, None, Allowed, None),
+            (
+                vec![stranger.clone(), prod_key.clone()],
+                Destroy,
+                None,
+                Refused(pinned, "also holds the host key"),
+                None,
+            ),
+            (
+                vec![prod_key.clone()],
+                Change,
+                None,
+                Refused(pinned, "--confirm production"),
+                None,
+            ),
+            (
+                vec![prod_key.clone()],
+                Change,
+                Some("production"),
+                Allowed,
+                Some("production"),
+            ),
+            (
+                vec![prod_key.clone()],
+                Read,
+                None,
+                Allowed,
+                Some("production"),
+            ),
+        ];
+        for (keys, class, confirm, want, protected_as) in cases {
+            let got = on_announced_keys(&staging, &intent(class, confirm), &keys);
+            assert!(
+                judged(&got, &want),
+                "{} keys, {class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}",
+                keys.len()
+            );
+            if let Ok(env) = got {
+                assert_eq!(env.as_deref(), protected_as);
+            }
+        }
     }
 
     #[test]
