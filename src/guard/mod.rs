@@ -23,6 +23,8 @@
 
 pub(crate) mod markers;
 
+use std::net::SocketAddr;
+
 use russh::keys::ssh_key::PublicKey;
 
 use crate::error::Error;
@@ -48,6 +50,49 @@ pub(crate) fn inventory_conflict(host: &str, environment: &str, reason: String) 
         reason,
         remedy: "fix roadie.yaml or ssh_config so that the two cannot be confused".to_owned(),
     }
+}
+
+/// One host of a target as the inventory-sanity lock sees it: how the
+/// inventory names it, whether it is protected, and the addresses its name
+/// resolved to (none for a host reached through a `ProxyCommand`).
+pub(crate) struct Reached<'a> {
+    pub host: &'a Host,
+    pub named: &'a str,
+    pub protected: bool,
+    pub addresses: &'a [SocketAddr],
+}
+
+/// The inventory-sanity lock over a target's hosts: a protected and an
+/// unprotected host that reach the same server (the same name and port, or
+/// a shared address) refuse the unprotected one.
+pub(crate) fn same_server(reached: &[Reached<'_>]) -> Option<Refusal> {
+    let mut seen: Vec<(String, &Reached<'_>)> = Vec::new();
+    for this in reached {
+        let host = this.host;
+        let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
+        for (other_name, other) in &seen {
+            let same =
+                *other_name == name || this.addresses.iter().any(|a| other.addresses.contains(a));
+            if same && other.protected != this.protected {
+                let (protected, unprotected) = if this.protected {
+                    (this, *other)
+                } else {
+                    (*other, this)
+                };
+                let u = unprotected.host;
+                return Some(inventory_conflict(
+                    &u.label,
+                    u.environment.as_deref().unwrap_or("no environment"),
+                    format!(
+                        "{} (unprotected) and {} (protected) reach the same server ({name})",
+                        unprotected.named, protected.named
+                    ),
+                ));
+            }
+        }
+        seen.push((name, this));
+    }
+    None
 }
 
 fn refusal(
@@ -556,6 +601,70 @@ mod tests {
             );
             if let Ok(env) = got {
                 assert_eq!(env.as_deref(), protected_as);
+            }
+        }
+    }
+
+    #[test]
+    fn a_protected_and_an_unprotected_host_on_one_server_conflict() {
+        let at = |name: &str, env: &str, protected: bool| {
+            let mut h = host(env, protected);
+            h.label = name.into();
+            h.hostname = name.into();
+            h.port = 22;
+            h
+        };
+        let (staging, prod) = (at("web1", "staging", false), at("db1", "production", true));
+        let (alias, other) = (at("WEB1", "production", true), at("web2", "staging", false));
+        let a: Vec<SocketAddr> = vec!["10.0.0.1:22".parse().unwrap()];
+        let b: Vec<SocketAddr> = vec!["10.0.0.2:22".parse().unwrap()];
+        let none: Vec<SocketAddr> = Vec::new();
+        let reached = |host, protected, addresses| Reached {
+            host,
+            named: if protected { "'p'" } else { "'u'" },
+            protected,
+            addresses,
+        };
+        // (hosts with their addresses) -> the refused host, or none
+        let cases = [
+            (
+                vec![reached(&staging, false, &a), reached(&prod, true, &b)],
+                None,
+            ),
+            (
+                vec![reached(&staging, false, &a), reached(&prod, true, &a)],
+                Some("web1"),
+            ),
+            (
+                vec![reached(&prod, true, &a), reached(&staging, false, &a)],
+                Some("web1"),
+            ),
+            // The same name, whatever the case, without addresses (a
+            // ProxyCommand host): the same server.
+            (
+                vec![
+                    reached(&staging, false, &none),
+                    reached(&alias, true, &none),
+                ],
+                Some("web1"),
+            ),
+            // Two unprotected hosts may share a server.
+            (
+                vec![reached(&staging, false, &a), reached(&other, false, &a)],
+                None,
+            ),
+        ];
+        for (hosts, refused) in cases {
+            let got = same_server(&hosts);
+            assert_eq!(got.as_ref().map(|r| r.host.as_str()), refused, "{got:?}");
+            if let Some(refusal) = got {
+                assert_eq!(refusal.lock, Lock::InventorySanity);
+                assert!(
+                    refusal
+                        .reason
+                        .contains("'u' (unprotected) and 'p' (protected) reach the same server"),
+                    "{refusal:?}"
+                );
             }
         }
     }
