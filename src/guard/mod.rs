@@ -14,7 +14,8 @@
 //!    be present where the inventory requires them;
 //! 5. **inventory sanity**: one host or pinned key under a protected and an
 //!    unprotected environment is a configuration error
-//!    ([`crate::inventory`], [`crate::resolve`]).
+//!    ([`crate::inventory`]; [`same_server`] over the addresses
+//!    [`crate::resolve`] looked up).
 //!
 //! Every rule is a function from facts to a verdict, with no I/O: what only
 //! a server can tell (its keys, its marker files) is read by the layers
