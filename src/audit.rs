@@ -39,6 +39,27 @@ struct Line<'a> {
     entry: &'a Entry<'a>,
 }
 
+/// The one audit policy: every refusal is audited; of the steps that run,
+/// changes and destroys are, reads are not.
+pub(crate) fn is_audited(class: SafetyClass, refused: Option<Lock>) -> bool {
+    class != SafetyClass::Read || refused.is_some()
+}
+
+/// Record that `host` of `target` was refused `step` (a connection for
+/// steps of `class`); anything but a refusal is not for the audit log.
+pub(crate) fn record_refusal(
+    target: &str,
+    host: &Host,
+    step: &str,
+    class: SafetyClass,
+    error: &Error,
+) {
+    if let Error::Refused(_) = error {
+        let ran = |(): &()| -> (HostOutcome, Option<&str>) { unreachable!("not run") };
+        record_one(target, step, class, host, Err(error), &ran);
+    }
+}
+
 /// Record how a step went on each of `hosts` (`results` in the same
 /// order): `ran` gives the outcome and key fingerprint of a host it ran on.
 /// A log that cannot be written is a warning: the step has happened.
@@ -48,37 +69,51 @@ pub(crate) fn record_each<T>(
     class: SafetyClass,
     hosts: &[Host],
     results: &[Result<T, Error>],
-    ran: impl Fn(&T) -> (&'static str, Option<&str>),
+    ran: impl Fn(&T) -> (HostOutcome, Option<&str>),
 ) {
     for (host, result) in hosts.iter().zip(results) {
-        let (outcome, lock, fingerprint) = match result {
-            Ok(done) => {
-                let (note, fingerprint) = ran(done);
-                let outcome = HostOutcome::Done { note, ok: true };
-                (outcome.audit(), None, fingerprint)
-            }
-            Err(e) => (
-                failure_audit(e),
-                refused_by(e),
-                match e {
-                    Error::Refused(refusal) => refusal.fingerprint.as_deref(),
-                    _ => None,
-                },
-            ),
-        };
-        let entry = Entry {
-            target,
-            host: &host.label,
-            environment: host.environment.as_deref(),
-            fingerprint,
-            step,
-            class,
-            outcome,
-            lock,
-        };
-        if let Err(e) = record(&entry) {
-            stderr_line!("roadie: warning: could not write the audit log: {e}");
+        record_one(target, step, class, host, result.as_ref(), &ran);
+    }
+}
+
+/// Record how `step` went on `host`, if the policy audits it.
+fn record_one<'a, T>(
+    target: &str,
+    step: &str,
+    class: SafetyClass,
+    host: &Host,
+    result: Result<&'a T, &'a Error>,
+    ran: &impl Fn(&'a T) -> (HostOutcome, Option<&'a str>),
+) {
+    let (outcome, lock, fingerprint) = match result {
+        Ok(done) => {
+            let (outcome, fingerprint) = ran(done);
+            (outcome.audit(), None, fingerprint)
         }
+        Err(e) => (
+            failure_audit(e),
+            refused_by(e),
+            match e {
+                Error::Refused(refusal) => refusal.fingerprint.as_deref(),
+                _ => None,
+            },
+        ),
+    };
+    if !is_audited(class, lock) {
+        return;
+    }
+    let entry = Entry {
+        target,
+        host: &host.label,
+        environment: host.environment.as_deref(),
+        fingerprint,
+        step,
+        class,
+        outcome,
+        lock,
+    };
+    if let Err(e) = record(&entry) {
+        stderr_line!("roadie: warning: could not write the audit log: {e}");
     }
 }
 
@@ -121,4 +156,28 @@ pub(crate) fn record(entry: &Entry<'_>) -> std::io::Result<()> {
         .mode(0o600)
         .open(&path)?
         .write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_always_audited_and_reads_that_ran_never() {
+        let cases = [
+            (SafetyClass::Read, None, false),
+            (SafetyClass::Read, Some(Lock::PinnedHostKey), true),
+            (SafetyClass::Change, None, true),
+            (SafetyClass::Change, Some(Lock::ProtectedEnvironment), true),
+            (SafetyClass::Destroy, None, true),
+            (SafetyClass::Destroy, Some(Lock::ServerMarker), true),
+        ];
+        for (class, refused, audited) in cases {
+            assert_eq!(
+                is_audited(class, refused),
+                audited,
+                "{class:?} refused by {refused:?}"
+            );
+        }
+    }
 }

@@ -21,6 +21,11 @@ pub(crate) enum HostOutcome {
 }
 
 impl HostOutcome {
+    /// Work other than a command done in full; `note` for the audit log.
+    pub(crate) fn done(note: &'static str) -> HostOutcome {
+        HostOutcome::Done { note, ok: true }
+    }
+
     /// Did it go as asked?
     pub(crate) fn succeeded(&self) -> bool {
         match self {

@@ -111,7 +111,13 @@ impl Project {
                 hosts.len()
             )));
         };
-        let session = Session::connect_for(host, &intent).await?;
+        let session = match Session::connect_for(host, &intent).await {
+            Ok(session) => session,
+            Err(error) => {
+                crate::audit::record_refusal(target, host, "connect", intent.class, &error);
+                return Err(error);
+            }
+        };
         Ok(Staging {
             session,
             confirm: intent.confirm,
@@ -253,16 +259,20 @@ impl TaskCall<'_> {
             Err(e) => (failure_audit(e), refused_by(e)),
         };
         let host = session.host();
-        let audited = crate::audit::record(&crate::audit::Entry {
-            target: &self.staging.target,
-            host: &host.label,
-            environment: host.environment.as_deref(),
-            fingerprint: Some(&session.verified().fingerprint),
-            step: &job.describe(),
-            class: intent.class,
-            outcome,
-            lock,
-        });
+        let audited = if crate::audit::is_audited(intent.class, lock) {
+            crate::audit::record(&crate::audit::Entry {
+                target: &self.staging.target,
+                host: &host.label,
+                environment: host.environment.as_deref(),
+                fingerprint: Some(&session.verified().fingerprint),
+                step: &job.describe(),
+                class: intent.class,
+                outcome,
+                lock,
+            })
+        } else {
+            Ok(())
+        };
         // The steps have run: a log that cannot be written must not make
         // them look as if they had not (a test harness would run them again).
         result.map(|mut r| {

@@ -253,30 +253,22 @@ impl<'a> Resolver<'a> {
                 None => found.next().unwrap_or_default(),
             })
             .collect();
-        let mut seen: Vec<(String, &[SocketAddr], &Host, &str, bool)> = Vec::new();
-        for ((host, named, protected), addresses) in hosts.iter().zip(&addresses) {
-            let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
-            for (other_name, other_addresses, other, other_named, other_protected) in &seen {
-                let same =
-                    *other_name == name || addresses.iter().any(|a| other_addresses.contains(a));
-                if same && other_protected != protected {
-                    let (p_named, (u, u_named)) = if *protected {
-                        (named.as_str(), (*other, *other_named))
-                    } else {
-                        (*other_named, (host, named.as_str()))
-                    };
-                    return Err(Error::Refused(Box::new(crate::guard::inventory_conflict(
-                        &u.label,
-                        u.environment.as_deref().unwrap_or("no environment"),
-                        format!(
-                            "{u_named} (unprotected) and {p_named} (protected) reach the same server ({name})"
-                        ),
-                    ))));
-                }
-            }
-            seen.push((name, addresses, host, named, *protected));
+        let reached: Vec<crate::guard::Reached<'_>> = hosts
+            .iter()
+            .zip(&addresses)
+            .map(
+                |((host, named, protected), addresses)| crate::guard::Reached {
+                    host,
+                    named,
+                    protected: *protected,
+                    addresses,
+                },
+            )
+            .collect();
+        match crate::guard::same_server(&reached) {
+            Some(refusal) => Err(Error::Refused(Box::new(refusal))),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     fn resolve_entry(&self, env: &Environment, entry: &HostEntry) -> Result<Host, Error> {

@@ -15,7 +15,7 @@ use crate::guard;
 use crate::host::Host;
 use crate::job::{self, Job};
 use crate::outcome::HostOutcome;
-use crate::safety::{Intent, SafetyClass};
+use crate::safety::Intent;
 use crate::ssh::Session;
 use crate::timings::{self, Timings};
 
@@ -99,8 +99,7 @@ impl HostRun {
 
 fn audit(spec: &RunSpec, host: &Host, run: &HostRun, events_warning: &mut Vec<String>) {
     let refused = run.outcome.lock();
-    // Reads that ran are not audited; refusals always are.
-    if spec.intent.class == SafetyClass::Read && refused.is_none() {
+    if !audit::is_audited(spec.intent.class, refused) {
         return;
     }
     let step = if spec.dry_run {

@@ -13,7 +13,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::{Global, output_result};
+use std::io::Write as _;
+
+use super::{Global, host_failed, output_result};
 use crate::command::{RemoteCommand, quote};
 use crate::debug::{Found, SHIM, State, discover};
 use crate::debug_publish::Record;
@@ -23,7 +25,9 @@ use crate::event::{
     Attached, DebugEvent, DebugSession, Ended, Event, Kind, PublishedSession, Stream, TunnelEvent,
     Waiting,
 };
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::output::{Mode, Renderer};
+use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, SafetyClass};
 use crate::ssh::{Chunk, Expect};
 use crate::tunnel::{Link, To, forward};
@@ -66,6 +70,9 @@ pub struct DebugArgs {
     /// to a remote debugger (--pdb --pdbcls=roadie_pdb:RemotePdb is added).
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+    /// Hosts looked at once (`--once`).
+    #[arg(long, default_value_t = DEFAULT_PARALLEL)]
+    pub parallel: u16,
 }
 
 impl PublishedSession {
@@ -459,7 +466,7 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         return super::stacks::show_running(global, &hosts, &args.stack).await;
     }
     if args.once {
-        return list_once(global, &hosts).await;
+        return list_once(global, &hosts, usize::from(args.parallel)).await;
     }
     if !args.command.is_empty() && hosts.len() > 1 {
         return Err(Error::Usage(
@@ -472,6 +479,8 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         class: SafetyClass::Change,
         confirm: global.confirm.clone(),
     };
+    // One refused host stops all, before any is contacted.
+    crate::guard::environment_lock_all(&hosts, &intent)?;
     let (sender, receiver) = mpsc::unbounded_channel::<TunnelEvent>();
     let printer = super::tunnel::print_events(receiver, global.json);
     let mut links = Vec::new();
@@ -537,8 +546,12 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
 
 /// `--once`: the sessions waiting on the hosts and those published
 /// there, numbered, printed; nothing is opened to them.
-async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, Error> {
-    let results = crate::runner::each_host(hosts, &Intent::read(), 32, |session| async move {
+async fn list_once(
+    global: &Global,
+    hosts: &[crate::host::Host],
+    parallel: usize,
+) -> Result<i32, Error> {
+    let results = each_host(hosts, &Intent::read(), parallel, |session| async move {
         let found = discover(&session).await;
         session.close().await;
         found
@@ -546,8 +559,18 @@ async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, 
     .await;
     let now = crate::debug_publish::now();
     let mut number = 0;
+    let mut out = std::io::stdout().lock();
+    let mut outcomes = Vec::with_capacity(hosts.len());
     for (host, result) in hosts.iter().zip(results) {
-        let found = result?;
+        let found = match result {
+            Ok(found) => found,
+            Err(error) => {
+                host_failed(&mut out, host, &error, global.json)?;
+                outcomes.push(HostOutcome::Failed(error));
+                continue;
+            }
+        };
+        outcomes.push(HostOutcome::done("listed"));
         let waiting = found.waiting.into_iter().map(|session| {
             number += 1;
             DebugEvent::Session(DebugSession::Found {
@@ -571,13 +594,13 @@ async fn list_once(global: &Global, hosts: &[crate::host::Host]) -> Result<i32, 
             });
         for event in events.into_iter().chain(published) {
             if global.json {
-                output_result(crate::output::json_stdout(&Event::Debug(event)))?;
+                output_result(crate::output::json_line(&mut out, &Event::Debug(event)))?;
             } else {
-                println!("{}", event.describe());
+                output_result(writeln!(out, "{}", event.describe()))?;
             }
         }
     }
-    Ok(exit_code::SUCCESS)
+    Ok(overall_exit_code(&outcomes))
 }
 
 /// Run the tests on the host with the shim uploaded and post-mortem

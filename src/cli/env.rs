@@ -284,7 +284,7 @@ pub(super) async fn env(global: &Global, args: &EnvArgs) -> Result<i32, Error> {
                 } else {
                     "ok"
                 };
-                (outcome, r.fingerprint.as_deref())
+                (HostOutcome::done(outcome), r.fingerprint.as_deref())
             },
         );
         results

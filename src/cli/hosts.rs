@@ -2,12 +2,13 @@
 
 use clap::Args;
 
-use super::{Global, check_code, output_result};
+use super::{Global, output_result};
 use crate::error::{ConnectError, Error, exit_code};
 use crate::event::{Event, HostLine, HostListing};
 use crate::guard;
 use crate::host::Host;
 use crate::known_hosts::describe;
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::output::json_line;
 use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::{Intent, Lock};
@@ -105,7 +106,7 @@ pub(super) async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Erro
         check,
     )
     .await;
-    let mut all_ok = true;
+    let mut outcomes = Vec::with_capacity(results.len());
     for (line, result) in lines.iter_mut().zip(results) {
         match result {
             Ok(checked) => {
@@ -114,9 +115,9 @@ pub(super) async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Erro
                 line.locks = checked.locks;
                 line.destroy = Some(checked.destroy);
                 line.destroy_lock = checked.destroy_lock;
+                outcomes.push(HostOutcome::done("ok"));
             }
             Err(error) => {
-                all_ok = false;
                 if let Error::Connect { source, .. } = &error
                     && let ConnectError::Auth(failure) = source.as_ref()
                 {
@@ -124,11 +125,12 @@ pub(super) async fn hosts(global: &Global, args: &HostsArgs) -> Result<i32, Erro
                 }
                 line.error_kind = Some(error.kind().into());
                 line.login = Some(crate::error::report(&error));
+                outcomes.push(HostOutcome::Failed(error));
             }
         }
     }
     output_result(print(&lines, global.json))?;
-    Ok(check_code(all_ok))
+    Ok(overall_exit_code(&outcomes))
 }
 
 fn print(lines: &[HostLine], json: bool) -> std::io::Result<()> {

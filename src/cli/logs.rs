@@ -1,5 +1,7 @@
 //! `roadie logs TARGET [--unit UNIT | --file PATH] [-f] [--since TIME] [--grep PATTERN]`
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
@@ -9,9 +11,10 @@ use super::{Global, output_result};
 use crate::command::{RemoteCommand, quote, quote_path};
 use crate::error::{Error, exit_code};
 use crate::event::Event;
-use crate::host::Host;
-use crate::job::{self, Job};
+use crate::job::{self, Finished, Job};
+use crate::outcome::{HostOutcome, overall_exit_code};
 use crate::output::{Mode, Renderer, spawn_printer};
+use crate::runner::{DEFAULT_PARALLEL, each_host};
 use crate::safety::Intent;
 use crate::ssh::Session;
 
@@ -38,6 +41,9 @@ pub struct LogsArgs {
     /// How many lines to show first.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub lines: u32,
+    /// Hosts followed at once.
+    #[arg(long, default_value_t = DEFAULT_PARALLEL)]
+    pub parallel: u16,
 }
 
 impl LogsArgs {
@@ -130,77 +136,81 @@ impl LogsArgs {
 
 pub(super) async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error> {
     let hosts = global.hosts(&args.target)?;
-    let site_logs = hosts
-        .iter()
-        .map(|host| crate::template::render_host(crate::template::SITE_LOG, host))
-        .collect::<Result<Vec<_>, _>>()?;
+    // Each host's log command, first and after a reconnect, by host.
+    let mut commands = HashMap::new();
+    for host in &hosts {
+        let site_log = crate::template::render_host(crate::template::SITE_LOG, host)?;
+        let first = args.command(&site_log, false);
+        let resume = args.command(&site_log, true);
+        commands.insert(host.label.clone(), (first, resume));
+    }
+    let commands = Arc::new(commands);
     let renderer = Renderer::new(
         Mode::choose(global.json, hosts.len()),
         hosts.iter().map(|h| h.label.clone()).collect(),
     );
     let (events, printer) = spawn_printer(renderer);
     let (_stop, interrupt) = watch::channel(false);
-    let tasks: Vec<_> = hosts
-        .into_iter()
-        .zip(site_logs)
-        .map(|(host, site_log)| {
-            let (events, interrupt) = (events.clone(), interrupt.clone());
-            let (first, resume) = (
-                args.command(&site_log, false),
-                args.command(&site_log, true),
-            );
-            let follow = args.follow;
-            tokio::spawn(
-                async move { show(&host, &first, &resume, follow, &events, interrupt).await },
-            )
-        })
-        .collect();
-    drop(events);
-    let several = tasks.len() > 1;
-    let mut code = exit_code::SUCCESS;
-    let all = async {
-        for task in tasks {
-            match task.await {
-                Ok(Err(e)) => {
-                    stderr_line!("roadie: error: {}", crate::error::report(&e));
-                    code = exit_code::FAILED;
-                }
-                // The log command failed there (its error is in its stderr):
-                // one host's own code is passed through.
-                Ok(Ok(failed)) if failed != 0 => {
-                    code = if several { exit_code::FAILED } else { failed };
-                }
-                _ => {}
+    let (follow, read) = (args.follow, Intent::read());
+    let shown = each_host(&hosts, &read, usize::from(args.parallel), {
+        let events = events.clone();
+        move |session| {
+            let (events, interrupt, commands) =
+                (events.clone(), interrupt.clone(), commands.clone());
+            async move {
+                let (first, resume) = &commands[&session.host().label];
+                Box::pin(show(session, first, resume, follow, &events, interrupt)).await
             }
         }
+    });
+    drop(events);
+    let outcomes = tokio::select! {
+        results = shown => Some(results),
+        _ = tokio::signal::ctrl_c() => None,
     };
-    tokio::select! {
-        () = all => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
     match printer.await {
         Ok(result) => output_result(result.map(drop))?,
         Err(join) => std::panic::resume_unwind(join.into_panic()),
     }
-    Ok(code)
+    let Some(results) = outcomes else {
+        return Ok(exit_code::SUCCESS);
+    };
+    let outcomes: Vec<HostOutcome> = results
+        .into_iter()
+        .map(|result| match result {
+            // The log command failed there: its error is in its stderr.
+            Ok(finished) => HostOutcome::Ran(finished),
+            Err(error) => {
+                stderr_line!("roadie: error: {}", crate::error::report(&error));
+                HostOutcome::Failed(error)
+            }
+        })
+        .collect();
+    Ok(overall_exit_code(&outcomes))
 }
 
-/// Show one host's log; with `follow`, reconnect (with backoff) when the
-/// connection drops and carry on with new lines. Returns the log command's
-/// exit code.
+/// Show one host's log on `session`; with `follow`, reconnect (with
+/// backoff) when the connection drops and carry on with new lines. Returns
+/// how the log command ended.
 async fn show(
-    host: &Host,
+    session: Session,
     first: &str,
     resume: &str,
     follow: bool,
     events: &mpsc::Sender<Event>,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, Error> {
+) -> Result<Finished, Error> {
+    let host = session.host().clone();
+    let mut session = Some(session);
     let mut command = first;
     let mut delay = Duration::from_millis(250);
     loop {
+        let connected = session.take();
         let outcome = async {
-            let session = Session::connect_for(host, &Intent::read()).await?;
+            let session = match connected {
+                Some(session) => session,
+                None => Session::connect_for(&host, &Intent::read()).await?,
+            };
             let job = Job::Command(RemoteCommand::shell(command));
             let prepared = job::prepare(&session, &job, &Intent::read()).await?;
             let mut context = job::Context {
@@ -214,7 +224,7 @@ async fn show(
         }
         .await;
         match outcome {
-            Ok(finished) => return Ok(finished.status.as_exit_code()),
+            Ok(finished) => return Ok(finished),
             Err(e @ (Error::ConnectionLost { .. } | Error::Connect { .. })) if follow => {
                 let _ = events
                     .send(Event::Warning {

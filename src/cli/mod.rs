@@ -360,12 +360,3 @@ fn output_result(result: std::io::Result<()>) -> Result<(), Error> {
         other => other.map_err(|e| Error::io("cannot write output", e)),
     }
 }
-
-/// The exit code when every host did fine, or when any failed to connect.
-fn check_code(all_ok: bool) -> i32 {
-    if all_ok {
-        exit_code::SUCCESS
-    } else {
-        exit_code::CONNECTION
-    }
-}

@@ -3,6 +3,7 @@
 //! its size kept up to date), the shell's exit code passed through. Opening
 //! a shell is a change: a protected environment needs `--confirm ENV`.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Read as _};
 
 use clap::Args;
@@ -12,8 +13,10 @@ use tokio::sync::mpsc;
 use super::Global;
 use crate::error::Error;
 use crate::host::Host;
+use crate::job::Finished;
+use crate::outcome::HostOutcome;
 use crate::safety::{Intent, SafetyClass};
-use crate::ssh::{Session, ended};
+use crate::ssh::{ExitStatus, Session, ended};
 
 #[derive(Debug, Args)]
 pub struct ShellArgs {
@@ -41,15 +44,24 @@ pub(super) async fn shell(global: &Global, args: &ShellArgs) -> Result<i32, Erro
         SafetyClass::Change,
         &hosts,
         &results,
-        |(_, fingerprint)| ("ok", Some(fingerprint.as_str())),
+        |(status, fingerprint)| (ran(status), Some(fingerprint.as_str())),
     );
     let [result] = results;
-    result.map(|(code, _)| code)
+    result.map(|(status, _)| status.as_exit_code())
 }
 
-/// The shell of `host`, for as long as it runs: its exit code, and the
+/// A shell that ended with `status`, as an outcome.
+fn ran(status: &ExitStatus) -> HostOutcome {
+    HostOutcome::Ran(Finished {
+        status: status.clone(),
+        captured: BTreeMap::new(),
+        failed_step: None,
+    })
+}
+
+/// The shell of `host`, for as long as it runs: how it ended, and the
 /// fingerprint of the server's key (for the audit log).
-async fn open(host: &Host, intent: &Intent) -> Result<(i32, String), Error> {
+async fn open(host: &Host, intent: &Intent) -> Result<(ExitStatus, String), Error> {
     let session = Session::connect_for(host, intent).await?;
     let fingerprint = session.verified().fingerprint.clone();
     for note in session.notes() {
@@ -119,7 +131,7 @@ async fn open(host: &Host, intent: &Intent) -> Result<(i32, String), Error> {
         },
     })?;
     session.close().await;
-    Ok((status.as_exit_code(), fingerprint))
+    Ok((status, fingerprint))
 }
 
 /// The local terminal's size, columns and rows.

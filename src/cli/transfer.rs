@@ -186,7 +186,7 @@ pub(super) async fn put(global: &Global, args: &PutArgs) -> Result<i32, Error> {
         SafetyClass::Change,
         &hosts,
         &results,
-        |(_, fingerprint)| ("ok", Some(fingerprint.as_str())),
+        |(_, fingerprint)| (HostOutcome::done("ok"), Some(fingerprint.as_str())),
     );
     let results = results
         .into_iter()

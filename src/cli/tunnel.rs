@@ -71,6 +71,8 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
             "--exec works with one host; name it as ENV/HOST".into(),
         ));
     }
+    // One refused host stops all, before any is contacted.
+    crate::guard::environment_lock_all(&hosts, &intent)?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = print_events(receiver, global.json);
     let mut forwards = Vec::new();

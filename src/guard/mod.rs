@@ -14,7 +14,8 @@
 //!    be present where the inventory requires them;
 //! 5. **inventory sanity**: one host or pinned key under a protected and an
 //!    unprotected environment is a configuration error
-//!    ([`crate::inventory`], [`crate::resolve`]).
+//!    ([`crate::inventory`]; [`same_server`] over the addresses
+//!    [`crate::resolve`] looked up).
 //!
 //! Every rule is a function from facts to a verdict, with no I/O: what only
 //! a server can tell (its keys, its marker files) is read by the layers
@@ -22,6 +23,8 @@
 //! and handed in.
 
 pub(crate) mod markers;
+
+use std::net::SocketAddr;
 
 use russh::keys::ssh_key::PublicKey;
 
@@ -48,6 +51,49 @@ pub(crate) fn inventory_conflict(host: &str, environment: &str, reason: String) 
         reason,
         remedy: "fix roadie.yaml or ssh_config so that the two cannot be confused".to_owned(),
     }
+}
+
+/// One host of a target as the inventory-sanity lock sees it: how the
+/// inventory names it, whether it is protected, and the addresses its name
+/// resolved to (none for a host reached through a `ProxyCommand`).
+pub(crate) struct Reached<'a> {
+    pub host: &'a Host,
+    pub named: &'a str,
+    pub protected: bool,
+    pub addresses: &'a [SocketAddr],
+}
+
+/// The inventory-sanity lock over a target's hosts: a protected and an
+/// unprotected host that reach the same server (the same name and port, or
+/// a shared address) refuse the unprotected one.
+pub(crate) fn same_server(reached: &[Reached<'_>]) -> Option<Refusal> {
+    let mut seen: Vec<(String, &Reached<'_>)> = Vec::new();
+    for this in reached {
+        let host = this.host;
+        let name = format!("{}:{}", host.hostname.to_ascii_lowercase(), host.port);
+        for (other_name, other) in &seen {
+            let same =
+                *other_name == name || this.addresses.iter().any(|a| other.addresses.contains(a));
+            if same && other.protected != this.protected {
+                let (protected, unprotected) = if this.protected {
+                    (this, *other)
+                } else {
+                    (*other, this)
+                };
+                let u = unprotected.host;
+                return Some(inventory_conflict(
+                    &u.label,
+                    u.environment.as_deref().unwrap_or("no environment"),
+                    format!(
+                        "{} (unprotected) and {} (protected) reach the same server ({name})",
+                        unprotected.named, protected.named
+                    ),
+                ));
+            }
+        }
+        seen.push((name, this));
+    }
+    None
 }
 
 fn refusal(
@@ -146,6 +192,19 @@ pub(crate) fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Er
         })
         .collect();
     Some(errors)
+}
+
+/// The environment lock for a command that holds every host of a target
+/// open together (tunnels, debuggers): the first host it refuses, before
+/// any host is contacted.
+pub(crate) fn environment_lock_all(hosts: &[Host], intent: &Intent) -> Result<(), Error> {
+    match environment_lock(hosts, intent) {
+        None => Ok(()),
+        Some(errors) => Err(errors
+            .into_iter()
+            .find(|e| matches!(e, Error::Refused(_)))
+            .expect("the lock refused a host")),
+    }
 }
 
 /// During key exchange, before logging in: the pinned-key lock.
@@ -357,24 +416,68 @@ mod tests {
         }
     }
 
+    /// A refusal's words, all of them, for a table's expected text.
+    fn words(refusal: &Refusal) -> String {
+        format!("{refusal} {} {}", refusal.reason, refusal.remedy)
+    }
+
+    /// How a case must come out: allowed, or refused by `lock` with words
+    /// containing the text.
+    #[derive(Debug)]
+    enum Verdict {
+        Allowed,
+        Refused(Lock, &'static str),
+    }
+
+    fn judged<T: std::fmt::Debug>(got: &Result<T, Box<Refusal>>, want: &Verdict) -> bool {
+        match (got, want) {
+            (Ok(_), Verdict::Allowed) => true,
+            (Err(refusal), Verdict::Refused(lock, text)) => {
+                refusal.lock == *lock && words(refusal).contains(text)
+            }
+            _ => false,
+        }
+    }
+
     #[test]
     fn protected_environment_rules() {
-        let prod = host("production", true);
-        assert!(before_connect(&prod, &intent(SafetyClass::Read, None)).is_ok());
-        let e =
-            before_connect(&prod, &intent(SafetyClass::Destroy, Some("production"))).unwrap_err();
-        assert_eq!(e.lock, Lock::ProtectedEnvironment);
-        assert!(e.to_string().contains("No flag overrides this"), "{e}");
-        let e = before_connect(&prod, &intent(SafetyClass::Change, None)).unwrap_err();
-        assert!(e.remedy.contains("--confirm production"));
-        let e = before_connect(&prod, &intent(SafetyClass::Change, Some("prod"))).unwrap_err();
-        assert!(
-            e.reason.contains("--confirm 'prod' does not name it"),
-            "{e}"
-        );
-        assert!(before_connect(&prod, &intent(SafetyClass::Change, Some("production"))).is_ok());
-        let staging = host("staging", false);
-        assert!(before_connect(&staging, &intent(SafetyClass::Destroy, None)).is_ok());
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let locked = Lock::ProtectedEnvironment;
+        // (environment, protected, class, --confirm) -> verdict
+        let cases = [
+            ("production", true, Read, None, Allowed),
+            (
+                "production",
+                true,
+                Destroy,
+                Some("production"),
+                Refused(locked, "No flag overrides this"),
+            ),
+            (
+                "production",
+                true,
+                Change,
+                None,
+                Refused(locked, "--confirm production"),
+            ),
+            (
+                "production",
+                true,
+                Change,
+                Some("prod"),
+                Refused(locked, "--confirm 'prod' does not name it"),
+            ),
+            ("production", true, Change, Some("production"), Allowed),
+            ("staging", false, Destroy, None, Allowed),
+        ];
+        for (env, protected, class, confirm, want) in cases {
+            let got = before_connect(&host(env, protected), &intent(class, confirm));
+            assert!(
+                judged(&got, &want),
+                "{env} {class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}"
+            );
+        }
     }
 
     fn key() -> PublicKey {
@@ -384,34 +487,187 @@ mod tests {
             .clone()
     }
 
-    #[test]
-    fn pinned_keys_decide_what_a_server_is() {
-        let (prod_key, stranger) = (key(), key());
+    /// A staging host in an inventory where production pins `prod_key`;
+    /// staging pins a key of its own when `staging_pins`.
+    fn staging_where_production_pins(prod_key: &PublicKey, staging_pins: bool) -> Host {
         let mut staging = host("staging", false);
         let mut facts = safety();
-        facts.environments[1].pins = vec![fingerprint(&prod_key)];
-        staging.safety = std::sync::Arc::new(facts.clone());
-        let destroy = intent(SafetyClass::Destroy, None);
-        let e = on_host_key(&staging, &destroy, &prod_key).unwrap_err();
-        assert_eq!(e.lock, Lock::PinnedHostKey);
-        assert!(e.reason.contains("reached as 'staging'"), "{e}");
-        let verified = on_host_key(&staging, &intent(SafetyClass::Read, None), &prod_key).unwrap();
-        assert_eq!(verified.protected_as.as_deref(), Some("production"));
-        assert!(
-            on_host_key(
-                &staging,
-                &intent(SafetyClass::Change, Some("production")),
-                &prod_key
-            )
-            .is_ok()
-        );
-        // staging pins its own keys: a stranger's key is refused for change,
-        // allowed for read.
-        assert!(on_host_key(&staging, &destroy, &stranger).is_err());
-        assert!(on_host_key(&staging, &intent(SafetyClass::Read, None), &stranger).is_ok());
-        facts.environments[0].pins.clear();
+        facts.environments[1].pins = vec![fingerprint(prod_key)];
+        if !staging_pins {
+            facts.environments[0].pins.clear();
+        }
         staging.safety = std::sync::Arc::new(facts);
-        assert!(on_host_key(&staging, &destroy, &stranger).is_ok());
+        staging
+    }
+
+    #[test]
+    fn pinned_keys_decide_what_a_server_is() {
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let (prod_key, stranger) = (key(), key());
+        let pinned = Lock::PinnedHostKey;
+        // (key presented, staging pins its own, class, --confirm)
+        //   -> verdict, and the protected environment the server is taken for
+        let cases = [
+            (
+                &prod_key,
+                true,
+                Destroy,
+                None,
+                Refused(pinned, "reached as 'staging'"),
+                None,
+            ),
+            (&prod_key, true, Read, None, Allowed, Some("production")),
+            (
+                &prod_key,
+                true,
+                Change,
+                Some("production"),
+                Allowed,
+                Some("production"),
+            ),
+            // staging pins its own keys: a stranger's key is refused for
+            // change, allowed for read.
+            (
+                &stranger,
+                true,
+                Destroy,
+                None,
+                Refused(pinned, "not one of those pinned for 'staging'"),
+                None,
+            ),
+            (&stranger, true, Read, None, Allowed, None),
+            (&stranger, false, Destroy, None, Allowed, None),
+        ];
+        for (key, staging_pins, class, confirm, want, protected_as) in cases {
+            let staging = staging_where_production_pins(&prod_key, staging_pins);
+            let got = on_host_key(&staging, &intent(class, confirm), key);
+            assert!(
+                judged(&got, &want),
+                "{class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}"
+            );
+            if let Ok(verified) = got {
+                assert_eq!(verified.protected_as.as_deref(), protected_as);
+            }
+        }
+    }
+
+    #[test]
+    fn announced_keys_pinned_under_a_protected_environment_decide_too() {
+        use SafetyClass::{Change, Destroy, Read};
+        use Verdict::{Allowed, Refused};
+        let (prod_key, stranger) = (key(), key());
+        let staging = staging_where_production_pins(&prod_key, true);
+        let pinned = Lock::PinnedHostKey;
+        // (keys announced, class, --confirm) -> verdict, and the protected
+        // environment the server is taken for
+        let cases: [(Vec<PublicKey>, _, _, _, _); 6] = [
+            (Vec::new(), Destroy, None, Allowed, None),
+            (vec![stranger.clone()], Destroy, None, Allowed, None),
+            (
+                vec![stranger.clone(), prod_key.clone()],
+                Destroy,
+                None,
+                Refused(pinned, "also holds the host key"),
+                None,
+            ),
+            (
+                vec![prod_key.clone()],
+                Change,
+                None,
+                Refused(pinned, "--confirm production"),
+                None,
+            ),
+            (
+                vec![prod_key.clone()],
+                Change,
+                Some("production"),
+                Allowed,
+                Some("production"),
+            ),
+            (
+                vec![prod_key.clone()],
+                Read,
+                None,
+                Allowed,
+                Some("production"),
+            ),
+        ];
+        for (keys, class, confirm, want, protected_as) in cases {
+            let got = on_announced_keys(&staging, &intent(class, confirm), &keys);
+            assert!(
+                judged(&got, &want),
+                "{} keys, {class:?} --confirm {confirm:?}: {got:?}, wanted {want:?}",
+                keys.len()
+            );
+            if let Ok(env) = got {
+                assert_eq!(env.as_deref(), protected_as);
+            }
+        }
+    }
+
+    #[test]
+    fn a_protected_and_an_unprotected_host_on_one_server_conflict() {
+        let at = |name: &str, env: &str, protected: bool| {
+            let mut h = host(env, protected);
+            h.label = name.into();
+            h.hostname = name.into();
+            h.port = 22;
+            h
+        };
+        let (staging, prod) = (at("web1", "staging", false), at("db1", "production", true));
+        let (alias, other) = (at("WEB1", "production", true), at("web2", "staging", false));
+        let a: Vec<SocketAddr> = vec!["10.0.0.1:22".parse().unwrap()];
+        let b: Vec<SocketAddr> = vec!["10.0.0.2:22".parse().unwrap()];
+        let none: Vec<SocketAddr> = Vec::new();
+        let reached = |host, protected, addresses| Reached {
+            host,
+            named: if protected { "'p'" } else { "'u'" },
+            protected,
+            addresses,
+        };
+        // (hosts with their addresses) -> the refused host, or none
+        let cases = [
+            (
+                vec![reached(&staging, false, &a), reached(&prod, true, &b)],
+                None,
+            ),
+            (
+                vec![reached(&staging, false, &a), reached(&prod, true, &a)],
+                Some("web1"),
+            ),
+            (
+                vec![reached(&prod, true, &a), reached(&staging, false, &a)],
+                Some("web1"),
+            ),
+            // The same name, whatever the case, without addresses (a
+            // ProxyCommand host): the same server.
+            (
+                vec![
+                    reached(&staging, false, &none),
+                    reached(&alias, true, &none),
+                ],
+                Some("web1"),
+            ),
+            // Two unprotected hosts may share a server.
+            (
+                vec![reached(&staging, false, &a), reached(&other, false, &a)],
+                None,
+            ),
+        ];
+        for (hosts, refused) in cases {
+            let got = same_server(&hosts);
+            assert_eq!(got.as_ref().map(|r| r.host.as_str()), refused, "{got:?}");
+            if let Some(refusal) = got {
+                assert_eq!(refusal.lock, Lock::InventorySanity);
+                assert!(
+                    refusal
+                        .reason
+                        .contains("'u' (unprotected) and 'p' (protected) reach the same server"),
+                    "{refusal:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -393,3 +393,90 @@ fn a_connection_lost_mid_upload_is_named_in_roadies_words() {
         }
     }
 }
+
+/// An `addr:port` on 127.0.0.`last` where nothing listens.
+fn nothing_listens_on(last: u8) -> String {
+    let closed = std::net::TcpListener::bind((crate::support::addr(last), 0)).unwrap();
+    closed.local_addr().unwrap().to_string()
+}
+
+/// `roadie logs` on one host it cannot reach used to exit 1 (a remote
+/// command failed) where every other command exits 4 (connection failed).
+#[test]
+fn logs_on_an_unreachable_host_exits_4() {
+    let w = World::new();
+    w.inventory("staging", &[nothing_listens_on(204)], "");
+    w.roadie()
+        .args(["logs", "staging", "--file", "/nonexistent.log"])
+        .run()
+        .code(4)
+        .stderr_has("roadie: error:");
+}
+
+/// `roadie shell` used to audit "ok" whatever the shell's exit code.
+#[test]
+fn shell_exiting_nonzero_is_audited_with_its_code() {
+    use std::io::Write as _;
+    let mut w = World::new();
+    let s = w.server(&[crate::support::addr(205)]);
+    w.inventory("staging", &w.entries(s), "");
+    let mut child = w.roadie().args(["shell", "staging"]).spawn();
+    child.stdin.take().unwrap().write_all(b"exit 5\n").unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(5));
+    let log = std::fs::read_to_string(w.home.join(".local/state/roadie/audit.jsonl")).unwrap();
+    let outcomes: Vec<String> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(outcomes, ["exit 5"], "{log}");
+}
+
+/// `roadie tunnel` used to connect the target's hosts one by one and meet
+/// the environment lock only at the protected one: the hosts before it had
+/// been logged in to. One refused host stops all, before any is contacted.
+#[test]
+fn tunnel_to_a_protected_environment_checks_the_lock_before_connecting() {
+    let mut w = World::new();
+    let staging = w.server(&[crate::support::addr(206)]);
+    let production = w.server(&[crate::support::addr(207)]);
+    let text = format!(
+        "environments:\n{}{}",
+        World::environment("staging", &w.entries(staging), ""),
+        World::environment(
+            "production",
+            &w.entries(production),
+            "    protected: true\n"
+        ),
+    );
+    w.write("roadie.yaml", &text);
+    w.roadie()
+        .args(["tunnel", "staging,production", "5432"])
+        .run()
+        .code(3)
+        .stderr_has("refused by the protected-environment lock");
+    for s in [staging, production] {
+        let log = std::fs::read_to_string(&w.servers[s].log).unwrap();
+        assert!(!log.contains("Accepted publickey"), "logged in:\n{log}");
+    }
+}
+
+/// `roadie debug --once` used to stop at the first host it could not
+/// reach, with that host's code (4), dropping what the others had found;
+/// now each failing host is reported, the others are still listed, and the
+/// code is the one for several hosts, as `roadie run` gives it.
+#[test]
+fn debug_once_reports_a_failing_host_and_goes_on_to_the_others() {
+    let mut w = World::new();
+    let s = w.server(&[crate::support::addr(208)]);
+    let unreachable = nothing_listens_on(209);
+    let hosts = [vec![unreachable.clone()], w.entries(s)].concat();
+    w.inventory("staging", &hosts, "");
+    w.roadie()
+        .args(["debug", "staging", "--once"])
+        .run()
+        .code(1)
+        .stderr_has(&unreachable);
+    let log = std::fs::read_to_string(&w.servers[s].log).unwrap();
+    assert!(log.contains("Accepted publickey"), "not looked at:\n{log}");
+}
