@@ -70,6 +70,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand debug" -l local-root -d 'T
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l pid -d 'With --stacks: only this process' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l match -d 'With --stacks: the Python processes whose command line matches PATTERN (a regular expression) instead of pytest\'s' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l slow -d 'With --running: flag tests that have run longer than TIME' -r
+complete -c roadie -n "__fish_roadie_using_subcommand debug" -l parallel -d 'Hosts looked at once (`--once`)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand debug" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
@@ -213,6 +214,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand logs" -l file -d 'A log fi
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l since -d 'Only entries since then (journal): a duration back (10m, 2h) or a time journalctl understands ("2026-11-20 10:00")' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l grep -d 'Only lines matching this extended regular expression (grep -E)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s n -l lines -d 'How many lines to show first' -r
+complete -c roadie -n "__fish_roadie_using_subcommand logs" -l parallel -d 'Hosts followed at once' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
