@@ -6,8 +6,8 @@ use crate::support::{World, eventually};
 /// Two `roadie env --set` started together on one `.env` used to both pass
 /// the "only if unchanged" check, and one update was lost. On a namespace
 /// host (latency, unlike loopback, leaves the race open) twenty pairs of
-/// concurrent edits, each pair on a file of its own, must keep every key,
-/// and each `.env.bak` must be a version the second writer saw. (A large
+/// concurrent edits, each pair on a file of its own (in a directory of its
+/// own), must keep every key, and each `.env.bak` must be a version the second writer saw. (A large
 /// file makes each write take longer, so the writers overlap.)
 #[test]
 fn concurrent_env_edits_keep_every_key() {
@@ -19,8 +19,8 @@ fn concurrent_env_edits_keep_every_key() {
     race_env_edits(&w, 20, "FIRST=1\n", edits);
     let padded = |text: &str| text.lines().any(|l| format!("{l}\n") == padding);
     for pair in 0..20 {
-        let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
-        let backup = std::fs::read_to_string(data.join(format!("{pair}.env.bak"))).unwrap();
+        let now = std::fs::read_to_string(data.join(format!("{pair}/.env"))).unwrap();
+        let backup = std::fs::read_to_string(data.join(format!("{pair}/.env.bak"))).unwrap();
         // Every key, each once, and nothing else.
         for key in ["FIRST", "A", "B"] {
             assert!(has(&now, key), "pair {pair}: {key} lost:\n{now}");
@@ -53,7 +53,7 @@ fn concurrent_unset_and_ensure_secret_keep_every_edit() {
     ] {
         race_env_edits(&w, 10, "FIRST=1\nGONE=1\n", [["--set", "A=1"], edit]);
         for pair in 0..10 {
-            let now = std::fs::read_to_string(data.join(format!("{pair}.env"))).unwrap();
+            let now = std::fs::read_to_string(data.join(format!("{pair}/.env"))).unwrap();
             let key = |name: &str| {
                 now.lines()
                     .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -81,7 +81,7 @@ fn has(text: &str, key: &str) -> bool {
     text.lines().any(|l| l == format!("{key}=1"))
 }
 
-/// `pairs` files `N.env` on the namespace host, each `start` and the
+/// `pairs` files `N/.env` on the namespace host, each `start` and the
 /// padding, with the two `edits` (`--set K=V`, `--unset K`, ...) run on
 /// each at once; each must say it changed its key.
 fn race_env_edits(w: &World, pairs: usize, start: &str, edits: [[&str; 2]; 2]) {
@@ -89,12 +89,15 @@ fn race_env_edits(w: &World, pairs: usize, start: &str, edits: [[&str; 2]; 2]) {
     let padding = padding();
     let editors: Vec<_> = (0..pairs)
         .flat_map(|pair| {
+            // A directory of its own, as each site has: a writer locks the
+            // directory it replaces a file in.
+            std::fs::create_dir_all(data.join(pair.to_string())).unwrap();
             std::fs::write(
-                data.join(format!("{pair}.env")),
+                data.join(format!("{pair}/.env")),
                 format!("{start}{padding}"),
             )
             .unwrap();
-            let file = format!("{}/{pair}.env", site.display());
+            let file = format!("{}/{pair}/.env", site.display());
             edits.map(|[option, value]| {
                 let roadie = w
                     .roadie()
@@ -346,13 +349,7 @@ fn a_connection_lost_mid_upload_is_named_in_roadies_words() {
     use std::time::Duration;
 
     let (mut w, entry) = World::one_host(218);
-    let big = w.path("huge.bin");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(4 * 1024 * 1024 * 1024)
-        .unwrap();
-    let dest = w.path("dest");
-    std::fs::create_dir_all(&dest).unwrap();
+    let (big, dest) = w.long_upload();
     w.write(
         "playbooks/upload.yaml",
         &format!(

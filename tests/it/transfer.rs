@@ -292,14 +292,7 @@ fn a_full_disk_is_said_plainly() {
 #[test]
 fn an_interrupted_upload_leaves_nothing_under_its_name_and_says_so() {
     let (w, _) = World::one_host(85);
-    // Sparse: costs no local disk, takes seconds to send.
-    let big = w.path("huge.bin");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(4 * 1024 * 1024 * 1024)
-        .unwrap();
-    let dest = w.path("dest");
-    std::fs::create_dir_all(&dest).unwrap();
+    let (big, dest) = w.long_upload();
     for signal in ["INT", "KILL"] {
         let child = w
             .roadie()

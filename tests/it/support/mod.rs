@@ -207,6 +207,19 @@ impl World {
         (lan, host)
     }
 
+    /// A 4 GiB file to upload, sparse (it costs no local disk and takes
+    /// seconds to send), and an empty directory to upload it to.
+    pub fn long_upload(&self) -> (PathBuf, PathBuf) {
+        let big = self.path("huge.bin");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(4 * 1024 * 1024 * 1024)
+            .unwrap();
+        let dest = self.path("dest");
+        std::fs::create_dir_all(&dest).unwrap();
+        (big, dest)
+    }
+
     /// Kill server `index` (as a crash would) and start it again on the same
     /// addresses, port and host key.
     pub fn restart(&mut self, index: usize) {
