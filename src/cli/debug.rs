@@ -479,13 +479,12 @@ pub(super) async fn debug(global: &Global, args: &DebugArgs) -> Result<i32, Erro
         class: SafetyClass::Change,
         confirm: global.confirm.clone(),
     };
-    // One refused host stops all, before any is contacted.
-    crate::guard::environment_lock_all(&hosts, &intent)?;
+    super::tunnel::lock_all(target, "debug", &hosts, &intent)?;
     let (sender, receiver) = mpsc::unbounded_channel::<TunnelEvent>();
     let printer = super::tunnel::print_events(receiver, global.json);
     let mut links = Vec::new();
     for host in &hosts {
-        links.push(Link::connect(host, &intent, sender.clone()).await?);
+        links.push(super::tunnel::link_to(target, "debug", host, &intent, sender.clone()).await?);
     }
     let mut watcher = Watcher {
         links,

@@ -41,7 +41,7 @@ pub struct LogsArgs {
     /// How many lines to show first.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub lines: u32,
-    /// Hosts followed at once.
+    /// Hosts read from at once (with -f, every host is followed).
     #[arg(long, default_value_t = DEFAULT_PARALLEL)]
     pub parallel: u16,
 }
@@ -152,7 +152,14 @@ pub(super) async fn logs(global: &Global, args: &LogsArgs) -> Result<i32, Error>
     let (events, printer) = spawn_printer(renderer);
     let (_stop, interrupt) = watch::channel(false);
     let (follow, read) = (args.follow, Intent::read());
-    let shown = each_host(&hosts, &read, usize::from(args.parallel), {
+    // Following never ends on a host, so it holds its place: every host
+    // is followed at once.
+    let parallel = if follow {
+        hosts.len().max(1)
+    } else {
+        usize::from(args.parallel)
+    };
+    let shown = each_host(&hosts, &read, parallel, {
         let events = events.clone();
         move |session| {
             let (events, interrupt, commands) =

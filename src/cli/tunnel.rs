@@ -36,6 +36,37 @@ pub struct TunnelArgs {
 }
 
 /// Print tunnel events as they come, for people or as JSON lines.
+/// The environment lock for every host of `target`, before any is
+/// contacted (one refused host stops all), with each refusal in the audit
+/// log as `step`.
+pub(super) fn lock_all(
+    target: &str,
+    step: &str,
+    hosts: &[crate::host::Host],
+    intent: &Intent,
+) -> Result<(), Error> {
+    if let Some(errors) = crate::guard::environment_lock(hosts, intent) {
+        for (host, error) in hosts.iter().zip(&errors) {
+            crate::audit::record_refusal(target, host, step, intent.class, error);
+        }
+    }
+    crate::guard::environment_lock_all(hosts, intent)
+}
+
+/// A link to `host` for `step`, its refusal (by the pinned-key or marker
+/// locks) in the audit log.
+pub(super) async fn link_to(
+    target: &str,
+    step: &str,
+    host: &crate::host::Host,
+    intent: &Intent,
+    events: mpsc::UnboundedSender<TunnelEvent>,
+) -> Result<std::sync::Arc<Link>, Error> {
+    Link::connect(host, intent, events)
+        .await
+        .inspect_err(|e| crate::audit::record_refusal(target, host, step, intent.class, e))
+}
+
 pub(super) fn print_events(
     mut events: mpsc::UnboundedReceiver<TunnelEvent>,
     json: bool,
@@ -71,8 +102,7 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
             "--exec works with one host; name it as ENV/HOST".into(),
         ));
     }
-    // One refused host stops all, before any is contacted.
-    crate::guard::environment_lock_all(&hosts, &intent)?;
+    lock_all(&args.target, "tunnel", &hosts, &intent)?;
     let (sender, receiver) = mpsc::unbounded_channel();
     let printer = print_events(receiver, global.json);
     let mut forwards = Vec::new();
@@ -94,7 +124,7 @@ pub(super) async fn tunnel(global: &Global, args: &TunnelArgs) -> Result<i32, Er
                 "with several hosts, let roadie pick the local ports (no LOCAL:)".into(),
             ));
         }
-        let link = Link::connect(host, &intent, sender.clone()).await?;
+        let link = link_to(&args.target, "tunnel", host, &intent, sender.clone()).await?;
         for spec in specs {
             let bind = SocketAddr::new(args.bind, spec.local_port);
             let (local, task) =

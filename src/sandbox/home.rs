@@ -4,8 +4,9 @@
 //! of `/etc/passwd` gives that user a home under `.roadie/sandbox/home/`, so
 //! `~` (and `{{ home }}`) on a sandbox host is a directory of the sandbox's
 //! own, seen at the same path inside and outside, and the real home is never
-//! touched. Without root there is no namespace: the sandbox's own default
-//! `site` (see `vars`) is what keeps projects apart then.
+//! touched. Without root (or as a root that may not make a mount namespace,
+//! in a container) there is none: the sandbox's own default `site` (see
+//! `vars`) is what keeps projects apart then.
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -21,9 +22,10 @@ pub(super) fn host_home(dir: &Path, address: Ipv4Addr) -> PathBuf {
 
 /// The launcher (see `ServerConfig::launcher`) that gives the sshd of
 /// `address` its own home, with the files it needs written into `server`
-/// (its directory); empty when not root.
+/// (its directory); empty when not root, or when this root may not make a
+/// mount namespace (a container without CAP_SYS_ADMIN).
 pub(super) fn launcher(dir: &Path, server: &Path, address: Ipv4Addr) -> Result<Vec<String>, Error> {
-    if !nix::unistd::geteuid().is_root() {
+    if !nix::unistd::geteuid().is_root() || !may_unshare() {
         return Ok(Vec::new());
     }
     let home = host_home(dir, address);
@@ -38,13 +40,31 @@ pub(super) fn launcher(dir: &Path, server: &Path, address: Ipv4Addr) -> Result<V
         with_home(&passwd, &user.name, &home.to_string_lossy()).as_bytes(),
         0o644,
     )?;
-    // unshare makes the namespace's mounts private: nothing leaks out.
+    // The namespace's mounts are private (said, not left to unshare's
+    // default, which older util-linux did not have): nothing leaks out.
     let script = "mount --bind \"$1\" /etc/passwd && shift && exec \"$@\"";
-    Ok(["unshare", "--mount", "--", "sh", "-c", script, "sh"]
+    Ok(PRIVATE_MOUNTS
         .iter()
+        .chain(&["--", "sh", "-c", script, "sh"])
         .map(|s| (*s).to_owned())
         .chain([copy.display().to_string()])
         .collect())
+}
+
+/// A mount namespace whose mounts stay inside it.
+const PRIVATE_MOUNTS: &[&str] = &["unshare", "--mount", "--propagation", "private"];
+
+/// Whether a private mount namespace can be made here (root in a container
+/// often may not).
+fn may_unshare() -> bool {
+    std::process::Command::new(PRIVATE_MOUNTS[0])
+        .args(&PRIVATE_MOUNTS[1..])
+        .arg("true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// `passwd` (the text of /etc/passwd) with `user`'s home set to `home`.

@@ -169,6 +169,8 @@ impl Session {
             reason: self.lost_reason(),
         };
         tokio::select! {
+            // Work that is done is done, though the connection ends with it.
+            biased;
             done = work => done.map_err(|e| match e {
                 Error::Remote { .. } | Error::Io { .. } if self.handle.is_closed() => lost(),
                 other => other,

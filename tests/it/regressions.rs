@@ -456,6 +456,21 @@ fn tunnel_to_a_protected_environment_checks_the_lock_before_connecting() {
         let log = std::fs::read_to_string(&w.servers[s].log).unwrap();
         assert!(!log.contains("Accepted publickey"), "logged in:\n{log}");
     }
+    // Every refusal is in the audit log, a tunnel's too: the protected
+    // host's, and only it.
+    let audit = std::fs::read_to_string(w.home.join(".local/state/roadie/audit.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{audit}");
+    assert_eq!(
+        lines[0]["host"],
+        w.entries(production)[0].as_str(),
+        "{audit}"
+    );
+    assert_eq!(lines[0]["step"], "tunnel", "{audit}");
+    assert_eq!(lines[0]["outcome"], "refused", "{audit}");
 }
 
 /// `roadie debug --once` used to stop at the first host it could not

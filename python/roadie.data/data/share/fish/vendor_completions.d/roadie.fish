@@ -214,7 +214,7 @@ complete -c roadie -n "__fish_roadie_using_subcommand logs" -l file -d 'A log fi
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l since -d 'Only entries since then (journal): a duration back (10m, 2h) or a time journalctl understands ("2026-11-20 10:00")' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l grep -d 'Only lines matching this extended regular expression (grep -E)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s n -l lines -d 'How many lines to show first' -r
-complete -c roadie -n "__fish_roadie_using_subcommand logs" -l parallel -d 'Hosts followed at once' -r
+complete -c roadie -n "__fish_roadie_using_subcommand logs" -l parallel -d 'Hosts read from at once (with -f, every host is followed)' -r
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -l inventory -d 'Inventory file (default: roadie.yaml here or in a parent directory)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s F -l ssh-config -d 'Read only this ssh_config file (like ssh -F; `none` reads none)' -r -F
 complete -c roadie -n "__fish_roadie_using_subcommand logs" -s l -l user -d 'Log in as this user (overrides roadie.yaml and ssh_config)' -r
