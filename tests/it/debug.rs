@@ -1,7 +1,7 @@
 //! `roadie debug` with real pytest, remote-pdb (through roadie's shim) and
 //! web-pdb on a real sshd host.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -68,7 +68,7 @@ fn watch(w: &World) -> (Running, std::sync::mpsc::Receiver<serde_json::Value>) {
             .args(["--json", "debug", "staging", "--interval", "0.2"])
             .spawn(),
     );
-    let events = events_of(&mut roadie.0);
+    let events = crate::support::json_events(roadie.0.stdout.take().unwrap());
     (roadie, events)
 }
 
@@ -81,20 +81,6 @@ fn run_script(host: &NetHost, script: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// JSON events of a running `roadie debug`.
-fn events_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
-    let stdout = child.stdout.take().unwrap();
-    let (sender, events) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(event) = crate::support::event(&line) {
-                let _ = sender.send(event);
-            }
-        }
-    });
-    events
 }
 
 fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> serde_json::Value {
@@ -430,7 +416,7 @@ fn a_debugpy_session_is_announced_with_a_vscode_attach_that_reaches_it() {
             ])
             .spawn(),
     );
-    let events = events_of(&mut roadie.0);
+    let events = crate::support::json_events(roadie.0.stdout.take().unwrap());
     let session = next(&events, "debug_session");
     assert_eq!(session["kind"], "debugpy", "{session}");
     let local = session["local"].as_str().unwrap();

@@ -4,7 +4,7 @@
 //! (another namespace, stock sshd, a home of its own) and reached from the
 //! developer side (this test process) with `roadie debug rendezvous`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command};
@@ -167,20 +167,6 @@ impl Ci {
     }
 }
 
-/// JSON lines of `pipe`, as they come.
-fn json_lines(pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<serde_json::Value> {
-    let (sender, receiver) = std::sync::mpsc::channel();
-    let lines = lines_of(pipe);
-    std::thread::spawn(move || {
-        for line in lines {
-            if let Some(value) = crate::support::event(&line) {
-                let _ = sender.send(value);
-            }
-        }
-    });
-    receiver
-}
-
 fn next(events: &std::sync::mpsc::Receiver<serde_json::Value>, kind: &str) -> serde_json::Value {
     loop {
         let event = events
@@ -203,7 +189,7 @@ fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued(
     let ci = ci("");
     let mut runner = Running(ci.publish(&["--json"], "120", "3", "test_fail.py").spawn());
     let failures = lines_of(runner.0.stderr.take().unwrap());
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     // Within 2 s of each failure line (the shim's), the developer's
     // listing has it.
     let mut listed = Vec::new();
@@ -261,7 +247,7 @@ fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued(
             .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
             .spawn(),
     );
-    let events = json_lines(watching.0.stdout.take().unwrap());
+    let events = crate::support::json_events(watching.0.stdout.take().unwrap());
     for _ in 0..3 {
         let session = next(&events, "debug_session");
         assert_eq!(session["published"], true, "{session}");
@@ -290,7 +276,7 @@ fn three_failing_shards_on_a_runner_are_published_listed_debugged_and_continued(
 fn an_unattended_published_session_times_out_and_the_ci_command_exits_with_pytests_code() {
     let ci = ci("");
     let mut runner = Running(ci.publish(&["--json"], "2", "1", "test_fail.py").spawn());
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     let first = next(&published, "debug_published");
     assert_eq!(first["timeout"], 2, "{first}");
     let mut watching = Running(
@@ -298,7 +284,7 @@ fn an_unattended_published_session_times_out_and_the_ci_command_exits_with_pytes
             .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
             .spawn(),
     );
-    let events = json_lines(watching.0.stdout.take().unwrap());
+    let events = crate::support::json_events(watching.0.stdout.take().unwrap());
     let session = next(&events, "debug_session");
     assert_eq!(session["test"], first["test"], "{session}");
     // Nobody attaches: each of the three waits 2 s, is taken off the
@@ -350,7 +336,7 @@ fn a_forward_only_key_publishes_and_is_refused_a_shell() {
     assert!(!ran.stdout.contains("shell"), "{ran:?}");
     // And it publishes: a failing test on the runner appears.
     let mut runner = Running(ci.publish(&["--json"], "60", "1", "test_fail.py").spawn());
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     next(&published, "debug_published");
 }
 
@@ -437,7 +423,7 @@ fn the_developer_lists_published_sessions_numbered_and_switches_between_them() {
 fn a_lost_rendezvous_connection_is_made_again_and_what_waits_published_again() {
     let ci = ci("");
     let mut runner = Running(ci.publish(&["--json"], "120", "1", "test_fail.py").spawn());
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     let first = next(&published, "debug_published");
     // The rendezvous host's sshd drops the runner's connection (its
     // per-connection processes die; the listener stays).
@@ -464,7 +450,7 @@ fn a_lost_rendezvous_connection_is_made_again_and_what_waits_published_again() {
             .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
             .spawn(),
     );
-    let events = json_lines(watching.0.stdout.take().unwrap());
+    let events = crate::support::json_events(watching.0.stdout.take().unwrap());
     let session = next(&events, "debug_session");
     let mut stream = TcpStream::connect(session["local"].as_str().unwrap()).unwrap();
     socket_until(&mut stream, "(Pdb) ");
@@ -526,7 +512,7 @@ fn a_session_published_with_stock_ssh_is_reached_the_same_way() {
             .args(["--json", "debug", "rendezvous", "--interval", "0.2"])
             .spawn(),
     );
-    let events = json_lines(watching.0.stdout.take().unwrap());
+    let events = crate::support::json_events(watching.0.stdout.take().unwrap());
     let session = next(&events, "debug_session");
     assert_eq!(session["test"], "t.py::test_stock", "{session}");
     assert_eq!(
@@ -555,7 +541,7 @@ fn the_plugins_roadie_pdb_is_published_as_it_is() {
             .env("PYTHONPATH", package)
             .spawn(),
     );
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     let first = next(&published, "debug_published");
     // The plugin's own wait, not --wait: it is the plugin that debugs.
     assert_eq!(first["timeout"], 45, "{first}");
@@ -572,7 +558,7 @@ fn the_plugins_roadie_pdb_is_published_as_it_is() {
 fn a_cancelled_ci_job_takes_its_sessions_off_the_rendezvous_host() {
     let ci = ci("");
     let mut runner = Running(ci.publish(&["--json"], "120", "1", "test_fail.py").spawn());
-    let published = json_lines(runner.0.stdout.take().unwrap());
+    let published = crate::support::json_events(runner.0.stdout.take().unwrap());
     next(&published, "debug_published");
     assert_eq!(ci.published_files().len(), 2);
     // The CI job is cancelled: roadie (under `unshare`) gets SIGTERM.

@@ -26,16 +26,7 @@ impl Tunnel {
             .args(["--json", "tunnel", "staging"])
             .args(args)
             .spawn();
-        let stdout = child.stdout.take().unwrap();
-        let (sender, events) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(event) = crate::support::event(&line) {
-                    let _ = sender.send(event);
-                }
-            }
-        });
+        let events = crate::support::json_events(child.stdout.take().unwrap());
         Tunnel { child, events }
     }
 

@@ -666,6 +666,25 @@ pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::R
     lines
 }
 
+/// The `--json` events of `pipe`, as they come; lines that are not JSON are
+/// skipped, and one that is JSON but no roadie event fails the test (see
+/// [`event`]): the reader's panic leaves the receiver disconnected, so the
+/// test waiting on it fails then, not at its deadline.
+pub fn json_events(
+    pipe: impl std::io::Read + Send + 'static,
+) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    let (sender, events) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(value) = event(&line) {
+                let _ = sender.send(value);
+            }
+        }
+    });
+    events
+}
+
 /// The lines up to the next one containing `text`, which comes last
 /// (waiting up to 60 s).
 pub fn said_until(lines: &std::sync::mpsc::Receiver<String>, text: &str) -> Vec<String> {
