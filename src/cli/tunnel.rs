@@ -35,7 +35,6 @@ pub struct TunnelArgs {
     pub command: Vec<String>,
 }
 
-/// Print tunnel events as they come, for people or as JSON lines.
 /// The environment lock for every host of `target`, before any is
 /// contacted (one refused host stops all), with each refusal in the audit
 /// log as `step`.
@@ -45,12 +44,13 @@ pub(super) fn lock_all(
     hosts: &[crate::host::Host],
     intent: &Intent,
 ) -> Result<(), Error> {
-    if let Some(errors) = crate::guard::environment_lock(hosts, intent) {
-        for (host, error) in hosts.iter().zip(&errors) {
-            crate::audit::record_refusal(target, host, step, intent.class, error);
-        }
+    let Some(errors) = crate::guard::environment_lock(hosts, intent) else {
+        return Ok(());
+    };
+    for (host, error) in hosts.iter().zip(&errors) {
+        crate::audit::record_refusal(target, host, step, intent.class, error);
     }
-    crate::guard::environment_lock_all(hosts, intent)
+    Err(crate::guard::first_refusal(errors))
 }
 
 /// A link to `host` for `step`, its refusal (by the pinned-key or marker
@@ -67,6 +67,7 @@ pub(super) async fn link_to(
         .inspect_err(|e| crate::audit::record_refusal(target, host, step, intent.class, e))
 }
 
+/// Print tunnel events as they come, for people or as JSON lines.
 pub(super) fn print_events(
     mut events: mpsc::UnboundedReceiver<TunnelEvent>,
     json: bool,

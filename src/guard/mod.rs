@@ -194,17 +194,14 @@ pub(crate) fn environment_lock(hosts: &[Host], intent: &Intent) -> Option<Vec<Er
     Some(errors)
 }
 
-/// The environment lock for a command that holds every host of a target
-/// open together (tunnels, debuggers): the first host it refuses, before
-/// any host is contacted.
-pub(crate) fn environment_lock_all(hosts: &[Host], intent: &Intent) -> Result<(), Error> {
-    match environment_lock(hosts, intent) {
-        None => Ok(()),
-        Some(errors) => Err(errors
-            .into_iter()
-            .find(|e| matches!(e, Error::Refused(_)))
-            .expect("the lock refused a host")),
-    }
+/// For a command that holds every host of a target open together (tunnels,
+/// debuggers): of what [`environment_lock`] said of each host, the first
+/// refusal, which stops them all.
+pub(crate) fn first_refusal(errors: Vec<Error>) -> Error {
+    errors
+        .into_iter()
+        .find(|e| matches!(e, Error::Refused(_)))
+        .expect("the lock refused a host")
 }
 
 /// During key exchange, before logging in: the pinned-key lock.

@@ -492,3 +492,32 @@ fn debug_once_reports_a_failing_host_and_goes_on_to_the_others() {
     let log = std::fs::read_to_string(&w.servers[s].log).unwrap();
     assert!(log.contains("Accepted publickey"), "not looked at:\n{log}");
 }
+
+/// `roadie logs -f` went through the fan-out that works on `--parallel`
+/// hosts at a time, and following never ends on a host: a host past the
+/// first `--parallel` was never followed, without a word. Every host is
+/// followed at once.
+#[test]
+fn logs_follow_every_host_whatever_parallel_says() {
+    let mut w = World::new();
+    let s = w.server(&[crate::support::addr(219), crate::support::addr(220)]);
+    let entries = w.entries(s);
+    w.inventory("staging", &entries, "");
+    let log = w.write("app.log", "a line\n");
+    let mut roadie = crate::support::Running(
+        w.roadie()
+            .args(["logs", "staging", "-f", "--parallel", "1", "--file"])
+            .args([&log])
+            .spawn(),
+    );
+    let lines = crate::support::lines_of(roadie.0.stdout.take().unwrap());
+    let mut missing: Vec<String> = entries.iter().map(|e| format!("[{e}] a line")).collect();
+    let mut said = Vec::new();
+    while !missing.is_empty() {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("never followed {missing:?}; said {said:?}"));
+        missing.retain(|m| *m != line);
+        said.push(line);
+    }
+}
